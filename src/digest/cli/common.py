@@ -1,0 +1,32 @@
+"""Shared CLI plumbing: lazily built settings and runtime."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import click
+
+from ..runtime import Runtime
+from ..settings import Settings, load_settings
+
+
+@dataclass
+class State:
+    demo: bool = False
+    _settings: Settings | None = field(default=None, repr=False)
+    _runtime: Runtime | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(demo=self.demo)
+        return self._settings
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = Runtime.open(self.settings)
+        return self._runtime
+
+
+pass_state = click.make_pass_decorator(State)

@@ -1,0 +1,32 @@
+"""``digest db ...``: schema migrations."""
+
+from __future__ import annotations
+
+import click
+
+from .. import db
+from . import main
+from .common import State, pass_state
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database schema commands."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Target Alembic revision.")
+@pass_state
+def upgrade(state: State, revision: str) -> None:
+    """Apply schema migrations (the Procfile's release phase runs this)."""
+    engine = db.make_engine(state.settings.database_url)
+    try:
+        before = db.current_revision(engine)
+        db.upgrade(engine, revision)
+        after = db.current_revision(engine)
+    finally:
+        engine.dispose()
+    if before == after:
+        click.echo(f"database already at {after}")
+    else:
+        click.echo(f"database upgraded from {before or 'empty'} to {after}")

@@ -1,0 +1,321 @@
+"""SQLAlchemy 2 models: content (sources, briefings, videos, topics), subscribers,
+and the delivery ledger (editions, rendered bodies, batches, deliveries, provider events).
+
+All timestamps are stored as timezone-aware UTC. Status columns are short strings
+(not database enums) so adding a state is a code change, not a migration fight.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    JSON,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Autoincrementing BIGINT primary keys on PostgreSQL; plain INTEGER (rowid) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class AwareDateTime(TypeDecorator):
+    """DateTime(timezone=True) that always hands back aware UTC datetimes.
+
+    SQLite stores no offset; without this, values read back would be naive.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given; use an aware UTC datetime")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+briefing_topics = Table(
+    "briefing_topics",
+    Base.metadata,
+    Column("briefing_id", ForeignKey("briefings.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True),
+)
+
+video_topics = Table(
+    "video_topics",
+    Base.metadata,
+    Column("video_id", ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True),
+)
+
+subscriber_topics = Table(
+    "subscriber_topics",
+    Base.metadata,
+    Column("subscriber_id", ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Topic(Base):
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+
+    def __repr__(self) -> str:
+        return f"Topic({self.slug!r})"
+
+
+class Source(Base):
+    """A configured or ad-hoc feed / folder, with what conditional requests need."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(2000), unique=True)  # URL or absolute folder path
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(20))
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    last_fetched_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Briefing(Base):
+    __tablename__ = "briefings"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"))
+    guid: Mapped[str] = mapped_column(String(1000), unique=True)
+    url: Mapped[str | None] = mapped_column(String(2000))
+    title: Mapped[str] = mapped_column(String(500))
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    excerpt: Mapped[str] = mapped_column(String(500), default="")
+    author: Mapped[str | None] = mapped_column(String(300))
+    published_at: Mapped[datetime] = mapped_column(AwareDateTime(), index=True)
+    attribution: Mapped[str | None] = mapped_column(Text)
+    author_disclosure: Mapped[str | None] = mapped_column(Text)
+    is_sponsored: Mapped[bool] = mapped_column(Boolean, default=False)
+    sponsor_payer: Mapped[str | None] = mapped_column(String(500))
+    sponsor_amount: Mapped[str | None] = mapped_column(String(200))
+    sponsor_form: Mapped[str | None] = mapped_column(String(200))
+    sponsor_disclosure: Mapped[str | None] = mapped_column(Text)  # the full paid-promotion sentence
+    is_editor_pick: Mapped[bool] = mapped_column(Boolean, default=False)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow, onupdate=utcnow)
+
+    source: Mapped[Source | None] = relationship()
+    topics: Mapped[list[Topic]] = relationship(secondary=briefing_topics, order_by=Topic.slug)
+
+
+class Video(Base):
+    __tablename__ = "videos"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"))
+    guid: Mapped[str] = mapped_column(String(1000), unique=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    title: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text, default="")
+    thumbnail_url: Mapped[str | None] = mapped_column(String(2000))
+    published_at: Mapped[datetime] = mapped_column(AwareDateTime(), index=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow, onupdate=utcnow)
+
+    source: Mapped[Source | None] = relationship()
+    topics: Mapped[list[Topic]] = relationship(secondary=video_topics, order_by=Topic.slug)
+
+
+class SubscriberStatus:
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+    ALL = (ACTIVE, UNSUBSCRIBED, BOUNCED, COMPLAINED)
+
+
+class Subscriber(Base):
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # normalised
+    status: Mapped[str] = mapped_column(String(20), default=SubscriberStatus.ACTIVE, index=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    send_hour: Mapped[int] = mapped_column(Integer, default=7)
+    consent_source: Mapped[str | None] = mapped_column(String(300))
+    consented_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    # When the last digest was sent: selection takes what was published since then.
+    last_digest_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    status_changed_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow, onupdate=utcnow)
+
+    topics: Mapped[list[Topic]] = relationship(secondary=subscriber_topics, order_by=Topic.slug)
+
+    @property
+    def topic_slugs(self) -> list[str]:
+        return [t.slug for t in self.topics]
+
+
+class Edition(Base):
+    """One day's digest (per send slot). Subscribers get the edition of their local date."""
+
+    __tablename__ = "editions"
+    __table_args__ = (UniqueConstraint("date", "slot"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    date: Mapped[date] = mapped_column(Date)
+    slot: Mapped[str] = mapped_column(String(32), default="daily")
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow)
+
+
+class RenderedBody(Base):
+    """One rendered email body, stored once and shared by every batch that used it.
+
+    Per-recipient values stay as tokens here; the archive fills them for the viewer.
+    """
+
+    __tablename__ = "rendered_bodies"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the content
+    subject: Mapped[str] = mapped_column(String(500))
+    preheader: Mapped[str] = mapped_column(String(500), default="")
+    html: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow)
+
+
+class BatchStatus:
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    AMBIGUOUS = "ambiguous"
+    ALL = (PENDING, SENDING, SENT, FAILED, AMBIGUOUS)
+
+
+class Batch(Base):
+    """Up to the provider's limit of recipients sharing one rendered body.
+
+    Claimed by a compare-and-set on ``status`` (pending -> sending); whoever's UPDATE
+    changed the row owns the send.
+    """
+
+    __tablename__ = "batches"
+    __table_args__ = (UniqueConstraint("edition_id", "number"), Index("ix_batches_status", "status"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    body_id: Mapped[int] = mapped_column(ForeignKey("rendered_bodies.id"))
+    status: Mapped[str] = mapped_column(String(20), default=BatchStatus.PENDING)
+    provider: Mapped[str | None] = mapped_column(String(20))
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow)
+
+    edition: Mapped[Edition] = relationship()
+    body: Mapped[RenderedBody] = relationship()
+
+
+class DeliveryStatus:
+    QUEUED = "queued"  # in a batch not yet settled
+    SENT = "sent"
+    FAILED = "failed"
+    AMBIGUOUS = "ambiguous"
+    SKIPPED = "skipped"  # see skip_reason
+    ALL = (QUEUED, SENT, FAILED, AMBIGUOUS, SKIPPED)
+
+
+class Delivery(Base):
+    """The ledger: at most one row per (subscriber, edition), whatever happens."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "edition_id"),
+        Index("ix_deliveries_batch_id", "batch_id"),
+        Index("ix_deliveries_edition_status", "edition_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.QUEUED)
+    skip_reason: Mapped[str | None] = mapped_column(String(40))
+    error: Mapped[str | None] = mapped_column(Text)
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+
+
+class ProviderEvent(Base):
+    """A provider webhook event, kept by its id so repeats are ignored."""
+
+    __tablename__ = "provider_events"
+    __table_args__ = (UniqueConstraint("provider", "event_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    event_id: Mapped[str] = mapped_column(String(200))
+    event: Mapped[str] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(320))
+    payload: Mapped[dict] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow)
+
+
+class Lease(Base):
+    """A named lock with an expiry (e.g. which worker runs the scheduler)."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(AwareDateTime())

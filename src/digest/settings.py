@@ -1,0 +1,299 @@
+"""One typed settings object, built once at the edge (the CLI) and passed in.
+
+Two sources: environment variables (twelve-factor, Heroku config vars) and the
+publication's TOML file (``DIGEST_CONFIG``, default ``config/digest.toml``). Both are
+validated at start-up; an error names the file or variable, the key and what was
+expected, so a typo never surfaces later as a half-sent edition.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field, replace
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Literal, Mapping
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path("config/digest.toml")
+DEMO_SECRET_KEY = "digest-demo-secret-not-for-production"
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {value!r}") from exc
+    return value
+
+
+class Publication(_Strict):
+    name: str = Field(min_length=1)
+    from_address: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    from_name: str | None = None
+    reply_to: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+    postal_address: str = Field(min_length=5)
+    contact: str = Field(min_length=3)
+    website: str = "https://example.com"
+    list_id: str = Field(min_length=3, description="List-Id domain part, e.g. daily.example.com")
+    language: str = Field(default="en", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+
+
+class Branding(_Strict):
+    primary_color: str = Field(default="#0b3d91", pattern=r"^#[0-9a-fA-F]{6}$")
+    accent_color: str = Field(default="#e0a800", pattern=r"^#[0-9a-fA-F]{6}$")
+    background_color: str = Field(default="#f3f4f6", pattern=r"^#[0-9a-fA-F]{6}$")
+    logo_url: str | None = None
+    logo_alt: str | None = None
+
+
+class Schedule(_Strict):
+    default_send_hour: int = Field(default=7, ge=0, le=23)
+    default_timezone: str = "America/New_York"
+    ingest_every_minutes: int = Field(default=30, ge=1, le=1440)
+    grace_hours: float = Field(default=6, gt=0, le=24)
+    skip_weekdays: tuple[str, ...] = ()
+    holidays: tuple[date, ...] = ()
+
+    _tz = field_validator("default_timezone")(_check_timezone)
+
+    @field_validator("skip_weekdays")
+    @classmethod
+    def _weekdays(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [d for d in value if d.lower() not in WEEKDAYS]
+        if bad:
+            raise ValueError(f"weekdays must be among {', '.join(WEEKDAYS)}; got {bad}")
+        return tuple(d.lower() for d in value)
+
+
+class Disclaimer(_Strict):
+    text: str = Field(min_length=20)
+
+
+class Selection(_Strict):
+    max_per_topic: int = Field(default=4, ge=1, le=100)
+    max_videos: int = Field(default=4, ge=0, le=20)
+    max_recommended: int = Field(default=3, ge=0, le=20)
+    max_related: int = Field(default=12, ge=0, le=200)
+    new_subscriber_hours: int = Field(default=24, ge=1, le=24 * 14)
+    fallback_topic: str = "general"
+    strict: bool = False
+    nothing_new: Literal["skip", "note"] = "skip"
+    max_html_bytes: int = Field(default=95_000, ge=20_000, le=102_000)
+
+
+class Topic(_Strict):
+    slug: str = Field(pattern=SLUG_RE.pattern)
+    title: str = Field(min_length=1)
+    categories: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+
+
+class Source(_Strict):
+    name: str | None = None
+    kind: Literal["wordpress", "youtube", "rss", "atom", "folder"]
+    url: str | None = None
+    path: str | None = None
+    topics: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _one_location(self) -> "Source":
+        if self.kind == "folder":
+            if not self.path:
+                raise ValueError("a 'folder' source needs 'path'")
+        elif not self.url:
+            raise ValueError(f"a {self.kind!r} source needs 'url'")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or self.url or self.path or self.kind
+
+
+class PublicationConfig(_Strict):
+    """The whole of ``config/digest.toml``."""
+
+    publication: Publication
+    branding: Branding = Branding()
+    schedule: Schedule = Schedule()
+    disclaimer: Disclaimer
+    selection: Selection = Selection()
+    topics: tuple[Topic, ...] = Field(min_length=1)
+    sources: tuple[Source, ...] = ()
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "PublicationConfig":
+        slugs = [t.slug for t in self.topics]
+        dupes = sorted({s for s in slugs if slugs.count(s) > 1})
+        if dupes:
+            raise ValueError(f"topic slugs must be unique; repeated: {dupes}")
+        if self.selection.fallback_topic not in slugs:
+            raise ValueError(
+                f"selection.fallback_topic {self.selection.fallback_topic!r} is not one of the topics {slugs}"
+            )
+        for i, source in enumerate(self.sources):
+            unknown = [t for t in source.topics if t not in slugs]
+            if unknown:
+                raise ValueError(f"sources[{i}].topics names unknown topics {unknown}")
+        return self
+
+    def topic(self, slug: str) -> Topic:
+        for t in self.topics:
+            if t.slug == slug:
+                return t
+        raise KeyError(slug)
+
+    @property
+    def topic_slugs(self) -> tuple[str, ...]:
+        return tuple(t.slug for t in self.topics)
+
+
+def _format_validation_error(path: Path, exc: ValidationError) -> str:
+    lines = [f"{path}: invalid configuration"]
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        got = err.get("input")
+        got_text = "" if isinstance(got, dict) else f" (got {got!r})"
+        lines.append(f"  {key}: {err['msg']}{got_text}")
+    return "\n".join(lines)
+
+
+def bundled_config_path() -> Path:
+    """The sample publication's config shipped inside the package (used by ``demo``)."""
+    return Path(str(resources.files("digest") / "samples" / "digest.toml"))
+
+
+def load_publication_config(path: Path) -> PublicationConfig:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: configuration file not found (set DIGEST_CONFIG)") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        config = PublicationConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(path, exc)) from None
+    return _resolve_relative_paths(config, path.parent)
+
+
+def _resolve_relative_paths(config: PublicationConfig, base: Path) -> PublicationConfig:
+    """Folder sources are relative to the config file, not to the working directory."""
+    sources = tuple(
+        s.model_copy(update={"path": str((base / s.path).resolve())})
+        if s.path and not Path(s.path).is_absolute()
+        else s
+        for s in config.sources
+    )
+    return config.model_copy(update={"sources": sources})
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept Heroku's ``postgres://`` and pick the psycopg 3 driver for PostgreSQL."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the process needs, from the environment and the config file."""
+
+    config_path: Path
+    config: PublicationConfig
+    database_url: str = "sqlite:///digest.db"
+    provider: Literal["outbox", "sendgrid", "smtp"] = "outbox"
+    outbox_dir: Path = Path("outbox")
+    sendgrid_api_key: str | None = field(default=None, repr=False)
+    sendgrid_api_host: str = "https://api.sendgrid.com"
+    sendgrid_webhook_public_key: str | None = field(default=None, repr=False)
+    smtp_url: str | None = field(default=None, repr=False)
+    secret_key: str | None = field(default=None, repr=False)
+    base_url: str = "http://localhost:8000"
+    redis_url: str | None = field(default=None, repr=False)
+    port: int = 8000
+
+    def require_secret_key(self) -> str:
+        if not self.secret_key:
+            raise ConfigError(
+                "DIGEST_SECRET_KEY is not set: it signs unsubscribe and preference links "
+                "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        return self.secret_key
+
+    def with_overrides(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+
+PROVIDERS = ("outbox", "sendgrid", "smtp")
+
+
+def load_settings(environ: Mapping[str, str] | None = None, *, demo: bool = False) -> Settings:
+    """Build settings from ``environ`` (default ``os.environ``).
+
+    With ``demo=True`` the bundled sample config and a fixed demo secret are used
+    unless the environment names others, so ``digest demo`` runs on a fresh clone.
+    """
+    env = os.environ if environ is None else environ
+
+    if env.get("DIGEST_CONFIG"):
+        config_path = Path(env["DIGEST_CONFIG"])
+    elif demo or not DEFAULT_CONFIG_PATH.exists():
+        config_path = bundled_config_path() if demo else DEFAULT_CONFIG_PATH
+        if not demo and not config_path.exists():
+            config_path = bundled_config_path()
+    else:
+        config_path = DEFAULT_CONFIG_PATH
+    config = load_publication_config(config_path)
+
+    provider = env.get("DIGEST_PROVIDER", "outbox").strip().lower()
+    if provider not in PROVIDERS:
+        raise ConfigError(f"DIGEST_PROVIDER: expected one of {', '.join(PROVIDERS)}; got {provider!r}")
+
+    port_text = env.get("PORT", "8000")
+    try:
+        port = int(port_text)
+        if not 0 < port < 65536:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"PORT: expected a TCP port number; got {port_text!r}") from None
+
+    base_url = env.get("DIGEST_BASE_URL", "http://localhost:8000").rstrip("/")
+    if urlsplit(base_url).scheme not in ("http", "https"):
+        raise ConfigError(f"DIGEST_BASE_URL: expected an http(s) URL; got {base_url!r}")
+
+    secret = env.get("DIGEST_SECRET_KEY") or (DEMO_SECRET_KEY if demo else None)
+
+    return Settings(
+        config_path=config_path,
+        config=config,
+        database_url=normalise_database_url(env.get("DATABASE_URL", "sqlite:///digest.db")),
+        provider=provider,  # type: ignore[arg-type]
+        outbox_dir=Path(env.get("DIGEST_OUTBOX", "outbox")),
+        sendgrid_api_key=env.get("SENDGRID_API_KEY") or None,
+        sendgrid_api_host=env.get("SENDGRID_API_HOST", "https://api.sendgrid.com").rstrip("/"),
+        sendgrid_webhook_public_key=env.get("SENDGRID_WEBHOOK_PUBLIC_KEY") or None,
+        smtp_url=env.get("SMTP_URL") or None,
+        secret_key=secret,
+        base_url=base_url,
+        redis_url=env.get("REDIS_URL") or None,
+        port=port,
+    )

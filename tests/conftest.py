@@ -1,0 +1,154 @@
+"""Shared fixtures.
+
+Database tests take the ``runtime`` (or ``db_url``) fixture and run twice: on SQLite and
+on the real PostgreSQL server. Services this machine kind provides (PostgreSQL, Redis,
+Debian's chromium) are skipped with a clear message when missing, except under
+``CI=true``, where a missing service fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from digest import db
+from digest.models import Base
+from digest.runtime import Runtime
+from digest.settings import load_settings
+
+PG_ADMIN_URL = os.environ.get("DIGEST_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("DIGEST_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+CHROMIUM = os.environ.get("DIGEST_TEST_CHROMIUM", "/usr/bin/chromium")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def missing_service(message: str):
+    """Skip locally; fail under CI, where every service must be present."""
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true: services are required)", pytrace=False)
+    pytest.skip(message)
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A fresh database on the PostgreSQL server for this test process, migrated to head."""
+    if not _port_open("127.0.0.1", 5432):
+        missing_service("PostgreSQL is not reachable on 127.0.0.1:5432")
+    name = f"digest_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        missing_service(f"cannot create a PostgreSQL test database: {exc}")
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    engine = db.make_engine(url)
+    db.upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate_all(url: str) -> None:
+    engine = create_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+# ---------------------------------------------------------------- SQLite
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory) -> Path:
+    """One migrated SQLite file, copied for every test (faster than migrating each time)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    engine = db.make_engine(f"sqlite:///{path}")
+    db.upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path, _sqlite_template) -> str:
+    """A migrated, empty database: SQLite, then PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "digest.db"
+        shutil.copy(_sqlite_template, path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("postgres_url")
+    _truncate_all(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path, _sqlite_template) -> str:
+    """A migrated, empty SQLite database, for tests that need only one backend."""
+    path = tmp_path / "digest.db"
+    shutil.copy(_sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+# ---------------------------------------------------------------- settings / runtime
+
+
+@pytest.fixture
+def make_settings(tmp_path):
+    """Settings on the bundled sample config, with env overrides as keyword arguments."""
+
+    def _make(database_url: str | None = None, **env: str):
+        environ = {
+            "DATABASE_URL": database_url or f"sqlite:///{tmp_path / 'settings.db'}",
+            "DIGEST_OUTBOX": str(tmp_path / "outbox"),
+            "DIGEST_SECRET_KEY": "test-secret-key-0123456789",
+            "DIGEST_BASE_URL": "https://digest.test",
+        }
+        environ.update(env)
+        return load_settings(environ, demo=True)
+
+    return _make
+
+
+@pytest.fixture
+def runtime(db_url, make_settings):
+    """A Runtime on a migrated, empty database (SQLite and PostgreSQL), topics synced."""
+    rt = Runtime.open(make_settings(db_url))
+    yield rt
+    rt.close()
+
+
+# ---------------------------------------------------------------- other services
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    if not _port_open("127.0.0.1", 6379):
+        missing_service("Redis is not reachable on 127.0.0.1:6379")
+    return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    if not os.path.exists(CHROMIUM):
+        missing_service(f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    return CHROMIUM
