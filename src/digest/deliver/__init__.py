@@ -1,0 +1,1 @@
+"""Editions, batches and the delivery ledger; the provider interface and its providers."""
