@@ -31,7 +31,8 @@ class BriefingItem:
     body_html: str  # sanitised
     excerpt: str
     author: str | None
-    published_at: datetime  # aware UTC; templates show it in the subscriber's zone
+    published_at: datetime  # aware UTC
+    date_label: str  # the date as shown, already in the subscriber's zone ("27 Nov 2026")
     topics: tuple[str, ...]
     attribution: str | None
     author_disclosure: str | None
@@ -47,6 +48,7 @@ class VideoItem:
     description: str
     thumbnail_url: str | None
     published_at: datetime
+    date_label: str
     topics: tuple[str, ...]
 
 
@@ -58,6 +60,7 @@ class RelatedItem:
     url: str | None
     title: str
     published_at: datetime
+    date_label: str
     excerpt: str
 
 
@@ -70,10 +73,13 @@ class TopicSection:
 
 @dataclass(frozen=True)
 class Selection:
-    """What one subscriber (or a topic set, for previews) gets in one edition."""
+    """What one subscriber (or a topic set, for previews) gets in one edition.
+
+    Nothing per-recipient is in here (dates are already labels in the reader's zone), so
+    subscribers whose selections are equal share one rendered body.
+    """
 
     edition_date: date
-    timezone: str  # IANA name; dates are shown in it
     topics: tuple[str, ...]  # the subscriber's topic slugs, sorted
     sections: tuple[TopicSection, ...]
     videos: tuple[VideoItem, ...] = ()
@@ -91,7 +97,8 @@ class Selection:
 
     def fingerprint(self) -> str:
         """Stable hash of everything that changes the rendered body."""
-        payload = json.dumps(asdict(self), sort_keys=True, default=str, separators=(",", ":"))
+        data = asdict(self)
+        payload = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
         return hashlib.sha256(payload.encode()).hexdigest()
 
 
