@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 16:50:42.971096
+Create Date: 2026-11-27 16:52:55.200979
 """
 
 from alembic import op
