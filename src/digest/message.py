@@ -1,0 +1,71 @@
+"""The exact email a subscriber gets, as a MIME message (preview, outbox and SMTP).
+
+SendGrid builds its JSON from the same pieces (:func:`shared_headers`,
+:func:`recipient_headers`, and a :class:`~digest.content.RenderedEmail` whose tokens it
+fills through substitutions), so every provider sends the same headers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, formataddr, make_msgid
+from typing import Mapping
+
+from .content import RenderedEmail, fill_tokens
+from .settings import PublicationConfig
+
+ONE_CLICK = "List-Unsubscribe=One-Click"
+
+
+def sender(config: PublicationConfig) -> str:
+    pub = config.publication
+    return formataddr((pub.from_name or pub.name, pub.from_address))
+
+
+def shared_headers(config: PublicationConfig) -> dict[str, str]:
+    """Headers equal for every recipient of an edition."""
+    pub = config.publication
+    headers = {"List-Id": f"{pub.name} <{pub.list_id}>"}
+    if pub.reply_to:
+        headers["Reply-To"] = pub.reply_to
+    return headers
+
+
+def recipient_headers(unsubscribe_url: str) -> dict[str, str]:
+    """RFC 2369 / RFC 8058 one-click unsubscribe, per recipient."""
+    return {"List-Unsubscribe": f"<{unsubscribe_url}>", "List-Unsubscribe-Post": ONE_CLICK}
+
+
+def message_domain(config: PublicationConfig) -> str:
+    return config.publication.from_address.rsplit("@", 1)[1]
+
+
+def build_message(
+    rendered: RenderedEmail,
+    *,
+    config: PublicationConfig,
+    to: str,
+    tokens: Mapping[str, str],
+    message_id: str | None = None,
+    date: datetime | None = None,
+    extra_headers: Mapping[str, str] | None = None,
+) -> EmailMessage:
+    """multipart/alternative (text/plain first, then text/html), tokens filled for ``to``."""
+    values = dict(tokens)
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = sender(config)
+    msg["To"] = to
+    msg["Subject"] = fill_tokens(rendered.subject, values)
+    msg["Date"] = format_datetime(date or datetime.now(timezone.utc))
+    msg["Message-ID"] = message_id or make_msgid(domain=message_domain(config))
+    for name, value in shared_headers(config).items():
+        msg[name] = value
+    for name, value in recipient_headers(values["unsubscribe_url"]).items():
+        msg[name] = value
+    for name, value in (extra_headers or {}).items():
+        msg[name] = value
+    msg.set_content(fill_tokens(rendered.text, values), subtype="plain", charset="utf-8")
+    msg.add_alternative(fill_tokens(rendered.html, values), subtype="html", charset="utf-8")
+    return msg
