@@ -1,0 +1,141 @@
+"""The candidate pool: content of the selection window, loaded once into plain values.
+
+A selector serves every subscriber of an edition from this pool, so the database is read
+once per edition, not once per reader. Items keep their UTC times here; the reader's date
+labels are added later, when the reader's time zone is known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from .. import models
+from ..content import SponsorDisclosure
+
+
+@dataclass(frozen=True)
+class BriefingCandidate:
+    id: int
+    guid: str
+    url: str | None
+    title: str
+    body_html: str
+    excerpt: str
+    author: str | None
+    published_at: datetime
+    topics: tuple[str, ...]
+    attribution: str | None
+    author_disclosure: str | None
+    sponsor: SponsorDisclosure | None
+    is_editor_pick: bool
+
+    @property
+    def missing_disclosures(self) -> tuple[str, ...]:
+        """What the law or the publisher requires next to this piece and is absent."""
+        missing = []
+        if not _present(self.attribution):
+            missing.append("source attribution")
+        if not _present(self.author_disclosure):
+            missing.append("author disclosure")
+        if self.sponsor is not None and not _sponsor_disclosed(self.sponsor):
+            missing.append("paid-promotion disclosure (payer, amount, form)")
+        return tuple(missing)
+
+
+@dataclass(frozen=True)
+class VideoCandidate:
+    id: int
+    guid: str
+    url: str
+    title: str
+    description: str
+    thumbnail_url: str | None
+    published_at: datetime
+    topics: tuple[str, ...]
+
+
+def _present(text: str | None) -> bool:
+    return bool(text and text.strip())
+
+
+def _sponsor_disclosed(sponsor: SponsorDisclosure) -> bool:
+    """The full published sentence, or all three facts a 17(b) disclosure needs."""
+    if _present(sponsor.text):
+        return True
+    return all(_present(v) for v in (sponsor.payer, sponsor.amount, sponsor.form))
+
+
+def _sponsor(row: models.Briefing) -> SponsorDisclosure | None:
+    if not row.is_sponsored:
+        return None
+    return SponsorDisclosure(
+        payer=row.sponsor_payer,
+        amount=row.sponsor_amount,
+        form=row.sponsor_form,
+        text=row.sponsor_disclosure,
+    )
+
+
+def load_briefings(session: Session, since: datetime, until: datetime) -> list[BriefingCandidate]:
+    """Briefings with ``since < published_at <= until``, oldest first."""
+    rows = session.scalars(
+        select(models.Briefing)
+        .where(models.Briefing.published_at > since, models.Briefing.published_at <= until)
+        .options(selectinload(models.Briefing.topics))
+        .order_by(models.Briefing.published_at, models.Briefing.id)
+    )
+    return [
+        BriefingCandidate(
+            id=row.id,
+            guid=row.guid,
+            url=row.url,
+            title=row.title,
+            body_html=row.body_html or "",
+            excerpt=row.excerpt or "",
+            author=row.author,
+            published_at=row.published_at,
+            topics=tuple(t.slug for t in row.topics),
+            attribution=row.attribution,
+            author_disclosure=row.author_disclosure,
+            sponsor=_sponsor(row),
+            is_editor_pick=bool(row.is_editor_pick),
+        )
+        for row in rows
+    ]
+
+
+def load_videos(session: Session, since: datetime, until: datetime) -> list[VideoCandidate]:
+    """Videos with ``since < published_at <= until``, oldest first."""
+    rows = session.scalars(
+        select(models.Video)
+        .where(models.Video.published_at > since, models.Video.published_at <= until)
+        .options(selectinload(models.Video.topics))
+        .order_by(models.Video.published_at, models.Video.id)
+    )
+    return [
+        VideoCandidate(
+            id=row.id,
+            guid=row.guid,
+            url=row.url,
+            title=row.title,
+            description=row.description or "",
+            thumbnail_url=row.thumbnail_url,
+            published_at=row.published_at,
+            topics=tuple(t.slug for t in row.topics),
+        )
+        for row in rows
+    ]
+
+
+def earliest_last_digest(session: Session) -> datetime | None:
+    """The oldest ``last_digest_at`` among active subscribers (None: nobody has had one)."""
+    return session.scalar(
+        select(func.min(models.Subscriber.last_digest_at)).where(
+            models.Subscriber.status == models.SubscriberStatus.ACTIVE,
+            models.Subscriber.last_digest_at.is_not(None),
+        )
+    )

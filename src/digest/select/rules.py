@@ -1,0 +1,135 @@
+"""The selection rules, as pure functions over the candidates of one reader's window.
+
+No database and no clock here: the selector hands in the candidates published in the
+reader's window (already stripped of items that lack their disclosures) and gets back a
+:class:`~digest.content.Selection`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Iterable, Sequence
+from zoneinfo import ZoneInfo
+
+from ..content import BriefingItem, RelatedItem, Selection, TopicSection, VideoItem
+from ..settings import PublicationConfig
+from .candidates import BriefingCandidate, VideoCandidate
+from .labels import date_label, one_line
+
+NOTHING_NEW = "Nothing new in your topics today. We'll be back when there is."
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who a selection is for, as far as the rules care."""
+
+    topics: tuple[str, ...]  # the reader's topic slugs, in the config's topic order
+    tz: ZoneInfo
+
+
+def newest_first(items: Iterable[BriefingCandidate | VideoCandidate]) -> list:
+    return sorted(items, key=lambda c: (c.published_at, c.id), reverse=True)
+
+
+def by_rank(briefings: Iterable[BriefingCandidate]) -> list[BriefingCandidate]:
+    """Editor picks first, then newest."""
+    return sorted(newest_first(briefings), key=lambda c: not c.is_editor_pick)
+
+
+def briefing_item(c: BriefingCandidate, tz: ZoneInfo) -> BriefingItem:
+    return BriefingItem(
+        id=c.id,
+        url=c.url,
+        title=c.title,
+        body_html=c.body_html,
+        excerpt=c.excerpt,
+        author=c.author,
+        published_at=c.published_at,
+        date_label=date_label(c.published_at, tz),
+        topics=c.topics,
+        attribution=c.attribution,
+        author_disclosure=c.author_disclosure,
+        sponsor=c.sponsor,
+        is_editor_pick=c.is_editor_pick,
+    )
+
+
+def video_item(c: VideoCandidate, tz: ZoneInfo) -> VideoItem:
+    return VideoItem(
+        id=c.id,
+        url=c.url,
+        title=c.title,
+        description=c.description,
+        thumbnail_url=c.thumbnail_url,
+        published_at=c.published_at,
+        date_label=date_label(c.published_at, tz),
+        topics=c.topics,
+    )
+
+
+def related_item(c: BriefingCandidate, tz: ZoneInfo) -> RelatedItem:
+    return RelatedItem(
+        id=c.id,
+        url=c.url,
+        title=c.title,
+        published_at=c.published_at,
+        date_label=date_label(c.published_at, tz),
+        excerpt=one_line(c.excerpt or c.body_html),
+    )
+
+
+def _sections(
+    briefings: Sequence[BriefingCandidate], reader: Reader, config: PublicationConfig
+) -> tuple[list[tuple[str, list[BriefingCandidate]]], set[int]]:
+    """Fill each of the reader's topics in config order; an item goes to the first topic
+    with room for it, so it appears once even when it carries several of the reader's topics."""
+    limit = config.selection.max_per_topic
+    ranked = by_rank(briefings)
+    used: set[int] = set()
+    sections = []
+    for slug in reader.topics:
+        picked = []
+        for c in ranked:
+            if len(picked) == limit:
+                break
+            if c.id not in used and slug in c.topics:
+                picked.append(c)
+                used.add(c.id)
+        if picked:
+            sections.append((slug, picked))
+    return sections, used
+
+
+def choose(
+    briefings: Sequence[BriefingCandidate],
+    videos: Sequence[VideoCandidate],
+    reader: Reader,
+    config: PublicationConfig,
+    edition_date: date,
+) -> Selection:
+    """One reader's selection from the candidates published in their window."""
+    rules = config.selection
+    mine = set(reader.topics)
+    in_topic = [c for c in briefings if mine.intersection(c.topics)]
+    sections, used = _sections(in_topic, reader, config)
+
+    leftovers = [c for c in newest_first(in_topic) if c.id not in used]
+    outside_picks = [c for c in newest_first(briefings) if c.is_editor_pick and not mine.intersection(c.topics)]
+    my_videos = [v for v in newest_first(videos) if mine.intersection(v.topics)]
+
+    tz = reader.tz
+    selection = Selection(
+        edition_date=edition_date,
+        topics=tuple(sorted(reader.topics)),
+        sections=tuple(
+            TopicSection(slug, config.topic(slug).title, tuple(briefing_item(c, tz) for c in picked))
+            for slug, picked in sections
+        ),
+        videos=tuple(video_item(v, tz) for v in my_videos[: rules.max_videos]),
+        recommended=tuple(briefing_item(c, tz) for c in outside_picks[: rules.max_recommended]),
+        related=tuple(related_item(c, tz) for c in leftovers[: rules.max_related]),
+    )
+    if selection.is_empty and rules.nothing_new == "note":
+        selection = replace(selection, note=NOTHING_NEW)
+    return selection

@@ -1,0 +1,148 @@
+"""``Selector``: what each subscriber gets in one edition.
+
+The selector reads the database once (the content of the widest window any active
+subscriber needs) and then answers per subscriber from memory. Answers are memoised on
+what actually changes them: the reader's topics, their time zone, and *which* candidates
+fall in their window (two readers whose last digests were minutes apart, with nothing
+published in between, share one answer). A million-subscriber edition therefore costs a
+dictionary lookup and a binary search per subscriber.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Sequence
+
+from sqlalchemy.orm import Session
+
+from .. import models
+from ..content import Selection
+from ..errors import DigestError
+from ..settings import PublicationConfig
+from .candidates import BriefingCandidate, earliest_last_digest, load_briefings, load_videos
+from .labels import zone
+from .rules import Reader, choose
+
+log = logging.getLogger(__name__)
+
+#: However long ago a subscriber's last digest was, older items are not news any more.
+MAX_LOOKBACK = timedelta(days=14)
+
+
+@dataclass(frozen=True)
+class IncompleteItem:
+    """A briefing that may not go out: the law or the publisher wants more printed beside it."""
+
+    guid: str
+    title: str
+    missing: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"{self.guid} ({self.title!r}): missing {', '.join(self.missing)}"
+
+
+class SelectionBlocked(DigestError):
+    """Strict mode: briefings without their disclosures would be in this edition."""
+
+    def __init__(self, items: Sequence[IncompleteItem]):
+        self.items = tuple(items)
+        lines = "\n  ".join(str(i) for i in self.items)
+        super().__init__(
+            f"edition blocked (selection.strict = true): {len(self.items)} briefing(s) lack "
+            f"required disclosures:\n  {lines}"
+        )
+
+
+class Selector:
+    def __init__(self, session: Session, config: PublicationConfig, now: datetime):
+        if now.tzinfo is None:
+            raise ValueError("now must be an aware datetime")
+        self.config = config
+        self.now = now
+        self.new_subscriber_since = now - timedelta(hours=config.selection.new_subscriber_hours)
+        self.floor = now - max(MAX_LOOKBACK, timedelta(hours=config.selection.new_subscriber_hours))
+        earliest = earliest_last_digest(session)
+        since = self.new_subscriber_since if earliest is None else min(earliest, self.new_subscriber_since)
+        self._session = session
+        self._loaded_since = max(since, self.floor)
+        self._load(self._loaded_since)
+        self._memo: dict[tuple, Selection | SelectionBlocked] = {}
+
+    # ------------------------------------------------------------ loading
+
+    def _load(self, since: datetime) -> None:
+        briefings = load_briefings(self._session, since, self.now)
+        self._videos = load_videos(self._session, since, self.now)
+        self._video_times = [v.published_at for v in self._videos]
+        self._briefings: list[BriefingCandidate] = []
+        self._incomplete: dict[int, IncompleteItem] = {}
+        for c in briefings:
+            missing = c.missing_disclosures
+            if missing:
+                self._incomplete[c.id] = IncompleteItem(c.guid, c.title, missing)
+                if not self.config.selection.strict:
+                    log.warning("left out of the edition: briefing %s", self._incomplete[c.id])
+            self._briefings.append(c)
+        self._briefing_times = [c.published_at for c in self._briefings]
+
+    def _ensure_loaded(self, since: datetime) -> None:
+        """A preview may ask for an older window than any subscriber needs: load it then."""
+        if since < self._loaded_since:
+            self._loaded_since = since
+            self._load(since)
+            self._memo.clear()
+
+    @property
+    def incomplete(self) -> tuple[IncompleteItem, ...]:
+        """Briefings in the loaded window that lack a required disclosure."""
+        return tuple(self._incomplete.values())
+
+    # ------------------------------------------------------------ answers
+
+    def for_subscriber(self, subscriber: models.Subscriber, edition_date: date) -> Selection:
+        since = subscriber.last_digest_at or self.new_subscriber_since
+        return self.for_topics(
+            subscriber.topic_slugs, edition_date, timezone=subscriber.timezone, since=since
+        )
+
+    def for_topics(
+        self,
+        topics: Sequence[str],
+        edition_date: date,
+        *,
+        timezone: str,
+        since: datetime | None = None,
+    ) -> Selection:
+        """The selection for a topic set; topics not in the config are ignored, and an
+        empty set means every topic (a reader who chose none gets the whole publication)."""
+        since = max(since or self.new_subscriber_since, self.floor)
+        self._ensure_loaded(since)
+        wanted = set(topics)
+        ordered = tuple(s for s in self.config.topic_slugs if s in wanted) or self.config.topic_slugs
+        first_briefing = bisect.bisect_right(self._briefing_times, since)
+        first_video = bisect.bisect_right(self._video_times, since)
+        key = (ordered, timezone, first_briefing, first_video, edition_date)
+        answer = self._memo.get(key)
+        if answer is None:
+            answer = self._compute(ordered, timezone, first_briefing, first_video, edition_date)
+            self._memo[key] = answer
+        if isinstance(answer, SelectionBlocked):
+            raise SelectionBlocked(answer.items)  # a fresh exception: no shared traceback
+        return answer
+
+    def _compute(
+        self, topics: tuple[str, ...], timezone: str, first_briefing: int, first_video: int, edition_date: date
+    ) -> Selection | SelectionBlocked:
+        window = self._briefings[first_briefing:]
+        reader = Reader(topics=topics, tz=zone(timezone))
+        if self._incomplete:
+            mine = set(topics)
+            # Any briefing this reader could be shown: in their topics, or an editor pick.
+            shown = [c for c in window if c.id in self._incomplete and (c.is_editor_pick or mine & set(c.topics))]
+            if shown and self.config.selection.strict:
+                return SelectionBlocked([self._incomplete[c.id] for c in shown])
+            window = [c for c in window if c.id not in self._incomplete]
+        return choose(window, self._videos[first_video:], reader, self.config, edition_date)

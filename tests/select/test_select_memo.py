@@ -1,0 +1,64 @@
+"""The selector reads the database once per edition and memoises per-reader answers."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import date, timedelta
+
+from select_seeding import NOW
+from sqlalchemy import event, select
+from sqlalchemy.orm import selectinload
+
+from digest.models import Subscriber
+from digest.select import Selector
+
+EDITION = date(2026, 11, 27)
+
+
+@contextmanager
+def counting_queries(engine):
+    statements: list[str] = []
+
+    def _count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", _count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", _count)
+
+
+def test_one_load_then_no_queries_and_shared_answers(runtime, session, seed):
+    seed.briefing(title="older", hours_ago=6)
+    seed.briefing(title="newer", hours_ago=1)
+    seed.video(hours_ago=2)
+    # Last digests minutes apart with nothing published between them: same window contents.
+    a = seed.subscriber("a@example.com", last_digest_at=NOW - timedelta(hours=4))
+    b = seed.subscriber("b@example.com", last_digest_at=NOW - timedelta(hours=3))
+    c = seed.subscriber("c@example.com", last_digest_at=NOW - timedelta(hours=8))
+    session.commit()
+    subscribers = session.scalars(select(Subscriber).options(selectinload(Subscriber.topics)).order_by(Subscriber.id)).all()
+
+    with counting_queries(runtime.engine) as load_queries:
+        selector = Selector(session, runtime.settings.config, NOW)
+    assert 0 < len(load_queries) <= 6
+
+    with counting_queries(runtime.engine) as statements:
+        answers = [selector.for_subscriber(s, EDITION) for s in subscribers]
+        again = selector.for_subscriber(subscribers[0], EDITION)
+    assert statements == []
+    assert answers[0] is answers[1] is again
+    assert [x.title for x in answers[0].sections[0].briefings] == ["newer"]
+    assert [x.title for x in answers[2].sections[0].briefings] == ["newer", "older"]
+    assert {a.id, b.id, c.id} == {s.id for s in subscribers}
+
+
+def test_a_preview_older_than_any_subscriber_window_loads_more(runtime, session, seed):
+    seed.briefing(title="recent", hours_ago=1)
+    seed.briefing(title="last week", hours_ago=24 * 6)
+    selector = Selector(session, runtime.settings.config, NOW)
+    default = selector.for_topics(["lithium"], EDITION, timezone="UTC")
+    assert [x.title for x in default.sections[0].briefings] == ["recent"]
+    week = selector.for_topics(["lithium"], EDITION, timezone="UTC", since=NOW - timedelta(days=7))
+    assert [x.title for x in week.sections[0].briefings] == ["recent", "last week"]
