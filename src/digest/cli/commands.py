@@ -1,3 +1,5 @@
 """Imports every command module so each registers itself on ``main``."""
 
 from . import db_commands  # noqa: F401
+from . import preview_commands  # noqa: F401
+from . import web_commands  # noqa: F401
