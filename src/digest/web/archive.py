@@ -1,0 +1,40 @@
+"""``GET /archive/{token}``: "view in browser", the body exactly as it was sent.
+
+The stored body keeps its per-recipient tokens; they are filled here for the subscriber
+the link was made for, so the page's unsubscribe and preferences links are theirs.
+"""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from ..content import fill_tokens
+from ..models import RenderedBody, Subscriber
+from .context import WebContext, context
+
+
+async def archive(request: Request) -> Response:
+    ctx = context(request)
+    data = ctx.read_token("archive", request.path_params["token"])
+    if data is None:
+        return ctx.invalid_link()
+    html = await run_in_threadpool(_filled_body, ctx, data.subscriber_id, data.body_id)
+    if html is None:
+        return ctx.pages.message(
+            "Email not found", "We could not find this email. It may have been removed from the archive.", 404
+        )
+    return HTMLResponse(html)
+
+
+def _filled_body(ctx: WebContext, subscriber_id: int, body_id: int | None) -> str | None:
+    if not body_id:
+        return None
+    with ctx.runtime.session() as session:
+        body = session.get(RenderedBody, body_id)
+        subscriber = session.get(Subscriber, subscriber_id)
+        if body is None or subscriber is None:
+            return None
+        values = ctx.links.token_values(subscriber.id, subscriber.email, body.id)
+        return fill_tokens(body.html, values)

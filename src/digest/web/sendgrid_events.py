@@ -1,0 +1,126 @@
+"""What SendGrid's events mean for a subscriber, and recording them exactly once.
+
+Which events suppress an address (decided here, in one table):
+
+* ``bounce`` -> bounced, unless its ``type`` is ``blocked``: a block is the receiving
+  server refusing for now (reputation, rate), not a dead address, so it is only stored.
+* ``dropped`` -> depends on SendGrid's ``reason``. SendGrid drops a message without trying
+  it when the address is on one of *its* suppression lists; we mirror that list so the
+  address leaves ours too: "Bounced Address" and "Invalid" -> bounced, "Spam Reporting
+  Address" -> complained, "Unsubscribed Address" -> unsubscribed. Other reasons
+  ("Spam Content", "Invalid SMTPAPI header", quota) are about the message or the
+  account, not the address, and are only stored.
+* ``spamreport`` -> complained.
+* ``unsubscribe`` and ``group_unsubscribe`` -> unsubscribed.
+* anything else (processed, delivered, deferred, open, click, ...) is stored only.
+
+Every event is stored (payload kept whole, ``custom_args`` with edition and batch ids
+included) under ``(provider, sg_event_id)``, which is unique: a repeat, whether SendGrid
+retrying a post or the same id twice in one post, changes nothing. Each event is its own
+transaction, so a post that fails half-way is safe to retry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..models import ProviderEvent, Subscriber, SubscriberStatus
+from ..runtime import Runtime
+from ..suppression import suppress
+
+log = logging.getLogger(__name__)
+
+PROVIDER = "sendgrid"
+
+DROPPED_REASONS = {
+    "bounced address": SubscriberStatus.BOUNCED,
+    "invalid": SubscriberStatus.BOUNCED,
+    "spam reporting address": SubscriberStatus.COMPLAINED,
+    "unsubscribed address": SubscriberStatus.UNSUBSCRIBED,
+}
+
+
+def suppression_for(event: dict[str, Any]) -> str | None:
+    """The subscriber status an event moves to, or None when it is only recorded."""
+    kind = str(event.get("event", "")).lower()
+    if kind == "bounce":
+        return None if str(event.get("type", "")).lower() == "blocked" else SubscriberStatus.BOUNCED
+    if kind == "dropped":
+        return DROPPED_REASONS.get(str(event.get("reason", "")).strip().lower())
+    if kind == "spamreport":
+        return SubscriberStatus.COMPLAINED
+    if kind in ("unsubscribe", "group_unsubscribe"):
+        return SubscriberStatus.UNSUBSCRIBED
+    return None
+
+
+def event_id(event: dict[str, Any]) -> str:
+    """SendGrid's ``sg_event_id``; for an event without one, a hash of its content."""
+    given = event.get("sg_event_id")
+    if isinstance(given, str) and given:
+        return given[:200]
+    canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def record_events(runtime: Runtime, events: list[Any]) -> Counter[str]:
+    """Store each event once and apply its suppression. Returns counts for the log."""
+    counts: Counter[str] = Counter()
+    for event in events:
+        if not isinstance(event, dict):
+            counts["malformed"] += 1
+            continue
+        try:
+            with runtime.session() as session:
+                counts[_record_one(session, event)] += 1
+        except IntegrityError:  # the same id committed by a concurrent request
+            counts["repeat"] += 1
+    return counts
+
+
+def _record_one(session: Session, event: dict[str, Any]) -> str:
+    eid = event_id(event)
+    seen = session.scalar(
+        select(ProviderEvent.id).where(ProviderEvent.provider == PROVIDER, ProviderEvent.event_id == eid)
+    )
+    if seen is not None:
+        return "repeat"
+    email = event.get("email") if isinstance(event.get("email"), str) else None
+    session.add(
+        ProviderEvent(
+            provider=PROVIDER,
+            event_id=eid,
+            event=str(event.get("event", ""))[:40],
+            email=email[:320] if email else None,
+            payload=event,
+        )
+    )
+    session.flush()  # a concurrent duplicate fails here, before any status moves
+    status = suppression_for(event)
+    if status is None or not email:
+        return "stored"
+    subscriber = _find_subscriber(session, email)
+    if subscriber is None:
+        return "unknown-address"
+    if suppress(subscriber, status):
+        log.info("subscriber %s %s (sendgrid %s event)", subscriber.id, status, event.get("event"))
+        return "suppressed"
+    return "already-suppressed"
+
+
+def _find_subscriber(session: Session, email: str) -> Subscriber | None:
+    email = email.strip()
+    subscriber = session.scalar(select(Subscriber).where(Subscriber.email == email))
+    if subscriber is None:
+        subscriber = session.scalar(
+            select(Subscriber).where(func.lower(Subscriber.email) == email.lower()).limit(1)
+        )
+    return subscriber

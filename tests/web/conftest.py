@@ -1,0 +1,37 @@
+"""Fixtures for the web process: an app on the ``runtime`` database (SQLite, then
+PostgreSQL) and a webhook key pair. Plain helpers live in ``web_helpers.py``."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from starlette.testclient import TestClient
+
+from digest.links import LinkMaker
+from digest.runtime import Runtime
+from digest.web import create_app
+from web_helpers import public_key_b64
+
+
+@pytest.fixture(scope="session")
+def webhook_private_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+@pytest.fixture
+def web_runtime(runtime, webhook_private_key) -> Runtime:
+    """The ``runtime`` (SQLite, then PostgreSQL) with the webhook verification key set."""
+    settings = runtime.settings.with_overrides(sendgrid_webhook_public_key=public_key_b64(webhook_private_key))
+    return Runtime(settings, runtime.engine, runtime.sessions)
+
+
+@pytest.fixture
+def client(web_runtime):
+    with TestClient(create_app(web_runtime), follow_redirects=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def links(web_runtime) -> LinkMaker:
+    settings = web_runtime.settings
+    return LinkMaker(settings.base_url, settings.require_secret_key())
