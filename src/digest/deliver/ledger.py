@@ -1,0 +1,299 @@
+"""The delivery ledger: editions, batch claims and outcomes.
+
+Every state change here is a conditional UPDATE whose row count says whether it
+happened, committed at once, so two processes (or a process and its own restart) can
+never both believe they own a batch:
+
+    pending --claim--> sending --settle--> sent | failed | ambiguous
+                          \\--recover (owner gone)--> ambiguous
+
+A batch whose owner vanished between claim and settle may or may not have reached the
+provider, so it becomes ``ambiguous`` and is only resent when an operator asks
+(:func:`reset_ambiguous`, ``digest send --resend-ambiguous``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ..models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, Subscriber
+
+log = logging.getLogger(__name__)
+
+#: How long a claim made on another host is trusted before its batch counts as stale.
+#: Longer than any provider's retry deadline, so a slow but live sender is not overtaken.
+DEFAULT_LEASE = timedelta(minutes=15)
+
+_SETTLED_DELIVERY = {
+    BatchStatus.SENT: DeliveryStatus.SENT,
+    BatchStatus.FAILED: DeliveryStatus.FAILED,
+    BatchStatus.AMBIGUOUS: DeliveryStatus.AMBIGUOUS,
+}
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def insert_for(session: Session, model):
+    """An INSERT that supports ``on_conflict_do_nothing`` on SQLite and PostgreSQL."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(model)
+    if dialect == "sqlite":
+        return sqlite.insert(model)
+    raise NotImplementedError(f"the ledger supports SQLite and PostgreSQL, not {dialect}")
+
+
+# ----------------------------------------------------------------- editions
+
+
+def get_or_create_edition(session: Session, edition_date: date, slot: str = "daily") -> Edition:
+    """The edition for ``edition_date``/``slot``; created if missing, safe under races
+    (the insert does nothing when a concurrent process created it first)."""
+    stmt = insert_for(session, Edition).values(date=edition_date, slot=slot, created_at=_now())
+    session.execute(stmt.on_conflict_do_nothing(index_elements=["date", "slot"]))
+    session.commit()
+    return session.scalars(select(Edition).where(Edition.date == edition_date, Edition.slot == slot)).one()
+
+
+def find_edition(session: Session, edition_date: date, slot: str = "daily") -> Edition | None:
+    return session.scalars(select(Edition).where(Edition.date == edition_date, Edition.slot == slot)).one_or_none()
+
+
+# ----------------------------------------------------------------- worker identity
+
+
+def _process_start(pid: int) -> str | None:
+    """The kernel's start time of ``pid`` (clock ticks since boot), to tell a live process
+    from a new one that reused its pid. ``None`` where /proc is not available."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may contain spaces; fields after the last ')' are fixed.
+    fields = stat.rsplit(")", 1)[1].split()
+    return fields[19]  # field 22 overall: starttime
+
+
+def worker_identity(pid: int | None = None) -> str:
+    """``host:pid:start``, recorded as ``claimed_by`` so a later run can tell whether the
+    claimant is still alive."""
+    pid = os.getpid() if pid is None else pid
+    return f"{socket.gethostname()}:{pid}:{_process_start(pid) or '?'}"
+
+
+@dataclass(frozen=True)
+class Claimant:
+    host: str
+    pid: int
+    start: str
+
+    @classmethod
+    def parse(cls, claimed_by: str | None) -> "Claimant | None":
+        try:
+            host, pid, start = (claimed_by or "").rsplit(":", 2)
+            return cls(host, int(pid), start)
+        except ValueError:
+            return None
+
+    def is_alive_here(self) -> bool:
+        """On this host: is the very process that claimed still running?"""
+        current = _process_start(self.pid)
+        if current is not None:
+            return self.start == "?" or current == self.start
+        if self.start != "?" and Path("/proc/self/stat").exists():
+            return False  # /proc works here, and that pid has no entry: gone
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+
+def claim_is_stale(claimed_by: str | None, claimed_at: datetime | None, now: datetime, lease: timedelta) -> bool:
+    claimant = Claimant.parse(claimed_by)
+    if claimant is not None and claimant.host == socket.gethostname():
+        return not claimant.is_alive_here()
+    return claimed_at is None or now - claimed_at > lease
+
+
+# ----------------------------------------------------------------- batches
+
+
+def claim_batch(session: Session, batch_id: int, worker_id: str, *, now: datetime | None = None) -> bool:
+    """Compare-and-set ``pending -> sending``; True when this caller won. Committed."""
+    result = session.execute(
+        update(Batch)
+        .where(Batch.id == batch_id, Batch.status == BatchStatus.PENDING)
+        .values(
+            status=BatchStatus.SENDING,
+            claimed_by=worker_id,
+            claimed_at=now or _now(),
+            attempts=Batch.attempts + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+@dataclass
+class Settlement:
+    """What became of a claimed batch, as the ledger records it."""
+
+    status: str  # BatchStatus.SENT / FAILED / AMBIGUOUS
+    message_id: str | None = None
+    error: str | None = None
+    rejected: dict[int, str] = field(default_factory=dict)  # delivery id -> reason
+    message_ids: dict[int, str] = field(default_factory=dict)  # delivery id -> message id
+
+
+def settle_batch(
+    session: Session, batch_id: int, worker_id: str, settlement: Settlement, *, now: datetime | None = None
+) -> bool:
+    """Move a batch this worker holds from ``sending`` to its outcome, with its deliveries.
+
+    In a sent batch, recipients the provider refused become ``failed`` and the rest
+    ``sent`` (their subscribers' ``last_digest_at`` is set). Returns False, changing
+    nothing, when the batch is no longer this worker's (a recovery overtook it).
+    """
+    if settlement.status not in _SETTLED_DELIVERY:
+        raise ValueError(f"cannot settle a batch as {settlement.status!r}")
+    now = now or _now()
+    result = session.execute(
+        update(Batch)
+        .where(Batch.id == batch_id, Batch.status == BatchStatus.SENDING, Batch.claimed_by == worker_id)
+        .values(
+            status=settlement.status,
+            provider_message_id=settlement.message_id,
+            error=settlement.error,
+            sent_at=now if settlement.status == BatchStatus.SENT else None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        session.rollback()
+        log.warning("batch %s is no longer held by %s; its outcome (%s) was not recorded",
+                    batch_id, worker_id, settlement.status)
+        return False
+
+    queued = (Delivery.batch_id == batch_id, Delivery.status == DeliveryStatus.QUEUED)
+    if settlement.rejected:
+        session.execute(
+            update(Delivery),
+            [{"id": d, "status": DeliveryStatus.FAILED, "error": reason[:2000]} for d, reason in settlement.rejected.items()],
+            execution_options={"synchronize_session": False},
+        )
+    if settlement.message_ids:
+        session.execute(
+            update(Delivery),
+            [{"id": d, "provider_message_id": mid} for d, mid in settlement.message_ids.items()
+             if d not in settlement.rejected],
+            execution_options={"synchronize_session": False},
+        )
+    values: dict = {"status": _SETTLED_DELIVERY[settlement.status]}
+    if settlement.status == BatchStatus.SENT:
+        values["sent_at"] = now
+    else:
+        values["error"] = settlement.error
+    session.execute(update(Delivery).where(*queued).values(**values).execution_options(synchronize_session=False))
+    if settlement.status == BatchStatus.SENT:
+        if settlement.message_id:
+            session.execute(
+                update(Delivery)
+                .where(Delivery.batch_id == batch_id, Delivery.status == DeliveryStatus.SENT,
+                       Delivery.provider_message_id.is_(None))
+                .values(provider_message_id=settlement.message_id)
+                .execution_options(synchronize_session=False)
+            )
+        sent_subscribers = select(Delivery.subscriber_id).where(
+            Delivery.batch_id == batch_id, Delivery.status == DeliveryStatus.SENT
+        )
+        session.execute(
+            update(Subscriber)
+            .where(Subscriber.id.in_(sent_subscribers))
+            .values(last_digest_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    session.commit()
+    return True
+
+
+def recover_stale_batches(session: Session, now: datetime | None = None, lease: timedelta = DEFAULT_LEASE) -> list[int]:
+    """Batches left in ``sending`` by a process that is gone become ``ambiguous``.
+
+    Never resent here: the request may have reached the provider before the crash.
+    Returns the ids of the batches recovered.
+    """
+    now = now or _now()
+    rows = session.execute(
+        select(Batch.id, Batch.claimed_by, Batch.claimed_at).where(Batch.status == BatchStatus.SENDING)
+    ).all()
+    recovered = []
+    for batch_id, claimed_by, claimed_at in rows:
+        if not claim_is_stale(claimed_by, claimed_at, now, lease):
+            continue
+        reason = f"claimed by {claimed_by} at {claimed_at:%Y-%m-%d %H:%M:%S}Z, which stopped before recording the outcome" \
+            if claimed_at else f"claimed by {claimed_by}, which stopped before recording the outcome"
+        changed = session.execute(
+            update(Batch)
+            .where(Batch.id == batch_id, Batch.status == BatchStatus.SENDING, Batch.claimed_by == claimed_by)
+            .values(status=BatchStatus.AMBIGUOUS, error=reason)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if changed:
+            session.execute(
+                update(Delivery)
+                .where(Delivery.batch_id == batch_id, Delivery.status == DeliveryStatus.QUEUED)
+                .values(status=DeliveryStatus.AMBIGUOUS, error=reason)
+                .execution_options(synchronize_session=False)
+            )
+            recovered.append(batch_id)
+            log.warning("batch %s marked ambiguous: %s", batch_id, reason)
+        session.commit()
+    return recovered
+
+
+def reset_batches(session: Session, edition_id: int, status: str) -> list[int]:
+    """Put an edition's ``ambiguous`` (or ``failed``) batches back to ``pending`` so the
+    next send includes them. The operator's explicit choice: it may send a second copy."""
+    if status not in (BatchStatus.AMBIGUOUS, BatchStatus.FAILED):
+        raise ValueError(f"only ambiguous or failed batches can be reset, not {status!r}")
+    ids = list(session.scalars(select(Batch.id).where(Batch.edition_id == edition_id, Batch.status == status)))
+    if ids:
+        session.execute(
+            update(Batch)
+            .where(Batch.id.in_(ids), Batch.status == status)
+            .values(status=BatchStatus.PENDING, claimed_by=None, claimed_at=None, error=None)
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            update(Delivery)
+            .where(Delivery.batch_id.in_(ids), Delivery.status == status)
+            .values(status=DeliveryStatus.QUEUED, error=None)
+            .execution_options(synchronize_session=False)
+        )
+    session.commit()
+    return ids
+
+
+def reset_ambiguous(session: Session, edition_id: int) -> list[int]:
+    return reset_batches(session, edition_id, BatchStatus.AMBIGUOUS)
+
+
+def pending_batch_ids(session: Session, edition_id: int) -> list[int]:
+    return list(session.scalars(
+        select(Batch.id).where(Batch.edition_id == edition_id, Batch.status == BatchStatus.PENDING).order_by(Batch.number)
+    ))

@@ -1,0 +1,264 @@
+"""Planning an edition: who gets which body, written to the ledger before anything is sent.
+
+Subscribers are streamed in chunks (never all in memory). Each one's selection is
+fingerprinted; every distinct selection is rendered **once** and stored once as a
+:class:`~digest.models.RenderedBody`; subscribers sharing a body are cut into batches of
+at most the provider's limit. Batches and their delivery rows are written together, one
+transaction per group of batches, so a batch never exists without its recipients.
+
+The unique (subscriber, edition) constraint is the last guard: rows a concurrent
+planner wrote first are not inserted again (``ON CONFLICT DO NOTHING``) and those
+subscribers are counted ``already-sent``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterator, Protocol, Sequence
+
+from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from ..content import RenderedEmail, Selection
+from ..models import utcnow, Batch, BatchStatus, Delivery, DeliveryStatus, Edition, RenderedBody, Subscriber, SubscriberStatus
+from ..runtime import Runtime
+from .ledger import insert_for
+
+log = logging.getLogger(__name__)
+
+
+class SkipReason:
+    SUPPRESSED = "suppressed"  # unsubscribed, bounced or complained
+    NO_NEW_ITEMS = "no-new-items"  # nothing in their topics, and nothing_new = "skip"
+    ALREADY_SENT = "already-sent"  # already in this edition's ledger
+    BLOCKED = "blocked"  # strict mode: an item lacks its disclosures
+    ALL = (SUPPRESSED, NO_NEW_ITEMS, ALREADY_SENT, BLOCKED)
+
+
+class SubscriberSelector(Protocol):
+    def for_subscriber(self, subscriber: Subscriber, edition_date) -> Selection: ...
+
+
+class BodyRenderer(Protocol):
+    def render(self, selection: Selection) -> RenderedEmail: ...
+
+
+@dataclass
+class PlanSummary:
+    edition_id: int | None
+    queued: int = 0  # delivery rows written (or, in a dry run, that would be)
+    batches: int = 0
+    bodies_rendered: int = 0  # renders done: one per distinct selection
+    skipped: Counter = field(default_factory=Counter)  # SkipReason -> subscribers
+    blocked_reason: str | None = None  # the first SelectionBlocked message
+
+
+def plan_edition(
+    runtime: Runtime,
+    edition: Edition,
+    *,
+    now: datetime,
+    renderer: BodyRenderer | None = None,
+    selector: SubscriberSelector | None = None,
+    subscriber_ids: Sequence[int] | None = None,
+    max_recipients: int,
+    chunk_size: int = 5000,
+    dry_run: bool = False,
+) -> PlanSummary:
+    """Write batches and ``queued`` delivery rows for every active subscriber not yet in
+    this edition's ledger. With ``dry_run`` select and render only, writing nothing
+    (``edition`` may then be a transient object without an id)."""
+    if max_recipients < 1:
+        raise ValueError("max_recipients must be at least 1")
+    config = runtime.settings.config
+    summary = PlanSummary(edition.id)
+    with runtime.sessions() as read_session:
+        _count_outside(read_session, edition.id, subscriber_ids, summary)
+        if selector is None:
+            from ..select import Selector
+
+            selector = Selector(read_session, config, now)
+        if renderer is None:
+            from ..render import Renderer
+
+            renderer = Renderer(config)
+        writer = _Writer(runtime, edition.id, max_recipients, summary, dry_run)
+        bodies: dict[str, int | str] = {}  # selection fingerprint -> body id (dry run: rendered fingerprint)
+        for chunk in _active_unplanned(runtime, edition.id, subscriber_ids, chunk_size):
+            for subscriber in chunk:
+                body_key = _body_for(subscriber, edition, selector, renderer, bodies, writer, summary,
+                                     skip_empty=config.selection.nothing_new == "skip")
+                if body_key is not None:
+                    writer.pending[body_key].append(subscriber.id)
+            writer.flush(final=False)
+        writer.flush(final=True)
+        read_session.rollback()
+    return summary
+
+
+def _body_for(subscriber, edition, selector, renderer, bodies, writer, summary, *, skip_empty) -> int | str | None:
+    from ..select import SelectionBlocked
+
+    try:
+        selection = selector.for_subscriber(subscriber, edition.date)
+    except SelectionBlocked as exc:
+        summary.skipped[SkipReason.BLOCKED] += 1
+        summary.blocked_reason = summary.blocked_reason or str(exc)
+        return None
+    if selection.is_empty and skip_empty:
+        writer.skips.append(subscriber.id)
+        return None
+    fingerprint = selection.fingerprint()
+    body_key = bodies.get(fingerprint)
+    if body_key is None:
+        rendered = renderer.render(selection)
+        summary.bodies_rendered += 1
+        body_key = writer.store_body(rendered)
+        bodies[fingerprint] = body_key
+    return body_key
+
+
+def _count_outside(session: Session, edition_id: int | None, subscriber_ids, summary: PlanSummary) -> None:
+    """Subscribers this plan will not consider: suppressed ones, and those already in the ledger."""
+    has_row = exists().where(Delivery.subscriber_id == Subscriber.id, Delivery.edition_id == edition_id)
+    wanted = [Subscriber.id.in_(subscriber_ids)] if subscriber_ids is not None else []
+    suppressed = session.scalar(
+        select(func.count()).select_from(Subscriber).where(Subscriber.status != SubscriberStatus.ACTIVE, ~has_row, *wanted)
+    )
+    already = 0
+    if edition_id is not None:
+        already = session.scalar(
+            select(func.count()).select_from(Subscriber).where(has_row, *wanted)
+        )
+    summary.skipped[SkipReason.SUPPRESSED] += suppressed or 0
+    summary.skipped[SkipReason.ALREADY_SENT] += already or 0
+
+
+def _active_unplanned(runtime: Runtime, edition_id: int | None, subscriber_ids, chunk_size: int) -> Iterator[list[Subscriber]]:
+    """Active subscribers without a delivery row, in id order, one chunk (and session) at a time."""
+    no_row = ~exists().where(Delivery.subscriber_id == Subscriber.id, Delivery.edition_id == edition_id)
+    base = (
+        select(Subscriber)
+        .where(Subscriber.status == SubscriberStatus.ACTIVE, no_row)
+        .options(selectinload(Subscriber.topics))
+        .order_by(Subscriber.id)
+    )
+    if subscriber_ids is not None:
+        ids = sorted(set(subscriber_ids))
+        for start in range(0, len(ids), chunk_size):
+            with runtime.sessions() as session:
+                chunk = list(session.scalars(base.where(Subscriber.id.in_(ids[start:start + chunk_size]))))
+                if chunk:
+                    yield chunk
+        return
+    last_id = 0
+    while True:
+        with runtime.sessions() as session:
+            chunk = list(session.scalars(base.where(Subscriber.id > last_id).limit(chunk_size)))
+            if not chunk:
+                return
+            yield chunk
+            last_id = chunk[-1].id
+
+
+class _Writer:
+    """Collects subscribers per body and writes full batches as they fill up."""
+
+    def __init__(self, runtime: Runtime, edition_id: int | None, max_recipients: int, summary: PlanSummary, dry_run: bool):
+        self.runtime = runtime
+        self.edition_id = edition_id
+        self.max_recipients = max_recipients
+        self.summary = summary
+        self.dry_run = dry_run
+        self.pending: dict[int | str, list[int]] = defaultdict(list)
+        self.skips: list[int] = []
+
+    def store_body(self, rendered: RenderedEmail) -> int | str:
+        if self.dry_run:
+            return rendered.fingerprint
+        with self.runtime.session() as session:
+            return store_body(session, rendered)
+
+    def flush(self, *, final: bool) -> None:
+        groups: list[tuple[int | str, list[int]]] = []
+        for body_key, ids in self.pending.items():
+            size = len(ids) if final else len(ids) - len(ids) % self.max_recipients
+            for start in range(0, size, self.max_recipients):
+                groups.append((body_key, ids[start:start + self.max_recipients]))
+            del ids[:size]
+        skips, self.skips = self.skips, []
+        if not groups and not skips:
+            return
+        if self.dry_run:
+            self.summary.batches += len(groups)
+            self.summary.queued += sum(len(ids) for _, ids in groups)
+            self.summary.skipped[SkipReason.NO_NEW_ITEMS] += len(skips)
+            return
+        with self.runtime.session() as session:
+            write_batches(session, self.edition_id, groups, skips, self.summary)
+
+
+def store_body(session: Session, rendered: RenderedEmail) -> int:
+    """The id of the stored body with this content, inserting it if new."""
+    fingerprint = rendered.fingerprint
+    stmt = insert_for(session, RenderedBody).values(
+        fingerprint=fingerprint, subject=rendered.subject, preheader=rendered.preheader,
+        html=rendered.html, text=rendered.text, created_at=utcnow(),
+    )
+    session.execute(stmt.on_conflict_do_nothing(index_elements=["fingerprint"]))
+    return session.scalars(select(RenderedBody.id).where(RenderedBody.fingerprint == fingerprint)).one()
+
+
+def write_batches(
+    session: Session, edition_id: int, groups: list[tuple[int, list[int]]], skips: list[int], summary: PlanSummary
+) -> None:
+    """One transaction: numbered batches, their ``queued`` rows, and ``skipped`` rows.
+
+    The first statement locks the edition row, so concurrent planners of one edition
+    take turns choosing batch numbers (on SQLite it takes the database's write lock).
+    """
+    session.execute(update(Edition).where(Edition.id == edition_id).values(slot=Edition.slot))
+    next_number = (session.scalar(select(func.max(Batch.number)).where(Batch.edition_id == edition_id)) or 0) + 1
+    conn = session.connection()
+    now = utcnow()
+    batch_ids: dict[int, int] = {}
+    if groups:
+        rows = [
+            {"edition_id": edition_id, "number": next_number + i, "body_id": body_id,
+             "status": BatchStatus.PENDING, "attempts": 0, "created_at": now}
+            for i, (body_id, _ids) in enumerate(groups)
+        ]
+        returned = conn.execute(insert_for(session, Batch).returning(Batch.number, Batch.id), rows)
+        batch_ids = dict(returned.all())
+    deliveries = [
+        {"edition_id": edition_id, "subscriber_id": sid, "batch_id": batch_ids[next_number + i],
+         "status": DeliveryStatus.QUEUED, "created_at": now}
+        for i, (_body, ids) in enumerate(groups) for sid in ids
+    ]
+    inserted_per_batch: Counter = Counter()
+    if deliveries:
+        stmt = (insert_for(session, Delivery)
+                .on_conflict_do_nothing(index_elements=["subscriber_id", "edition_id"])
+                .returning(Delivery.batch_id))
+        inserted_per_batch.update(batch_id for (batch_id,) in conn.execute(stmt, deliveries))
+    skipped_inserted = 0
+    if skips:
+        rows = [{"edition_id": edition_id, "subscriber_id": sid, "status": DeliveryStatus.SKIPPED,
+                 "skip_reason": SkipReason.NO_NEW_ITEMS, "created_at": now} for sid in skips]
+        stmt = (insert_for(session, Delivery)
+                .on_conflict_do_nothing(index_elements=["subscriber_id", "edition_id"])
+                .returning(Delivery.subscriber_id))
+        skipped_inserted = len(conn.execute(stmt, rows).all())
+    empty = [bid for bid in batch_ids.values() if not inserted_per_batch[bid]]
+    if empty:
+        session.execute(delete(Batch).where(Batch.id.in_(empty)))
+    queued = sum(inserted_per_batch.values())
+    summary.queued += queued
+    summary.batches += len(batch_ids) - len(empty)
+    summary.skipped[SkipReason.NO_NEW_ITEMS] += skipped_inserted
+    summary.skipped[SkipReason.ALREADY_SENT] += (len(deliveries) - queued) + (len(skips) - skipped_inserted)
+    if len(deliveries) - queued:
+        log.info("%d subscriber(s) were planned concurrently by another process", len(deliveries) - queued)

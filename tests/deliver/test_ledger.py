@@ -1,0 +1,278 @@
+"""The exactly-once ledger, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from digest.deliver.edition import send_edition
+from digest.deliver.ledger import (
+    Settlement, claim_batch, get_or_create_edition, recover_stale_batches, settle_batch, worker_identity,
+)
+from digest.deliver.planning import plan_edition
+from digest.models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, RenderedBody, Subscriber, SubscriberStatus
+
+from .conftest import EDITION, NOW, CountingRenderer, FakeSelector, RecordingProvider, add_subscribers, provider_error
+
+
+def _send(runtime, provider, **kw):
+    kw.setdefault("selector", FakeSelector())
+    kw.setdefault("renderer", CountingRenderer())
+    return send_edition(runtime, provider, EDITION, now=NOW, **kw)
+
+
+def _deliveries(runtime):
+    with runtime.session() as session:
+        return session.execute(select(Delivery.subscriber_id, Delivery.status, Delivery.skip_reason)).all()
+
+
+def test_plan_writes_one_row_per_subscriber_in_batches(runtime):
+    add_subscribers(runtime, 7)
+    with runtime.session() as session:
+        edition = get_or_create_edition(session, EDITION)
+    plan = plan_edition(runtime, edition, now=NOW, renderer=CountingRenderer(), selector=FakeSelector(),
+                        max_recipients=3, chunk_size=2)
+    assert (plan.queued, plan.batches) == (7, 3)
+    rows = _deliveries(runtime)
+    assert len(rows) == len({r.subscriber_id for r in rows}) == 7
+    assert {r.status for r in rows} == {DeliveryStatus.QUEUED}
+    with runtime.session() as session:
+        sizes = session.execute(select(Batch.number, func.count(Delivery.id)).join(Delivery, Delivery.batch_id == Batch.id)
+                                .group_by(Batch.number).order_by(Batch.number)).all()
+    assert [n for _, n in sizes] == [3, 3, 1]
+
+
+def test_second_send_sends_nothing(runtime, provider):
+    add_subscribers(runtime, 5)
+    first = _send(runtime, provider)
+    assert first.sent == 5 and first.ok
+    second = _send(runtime, provider)
+    assert second.sent == 0
+    assert second.skipped["already-sent"] == 5
+    assert len(provider.emails) == 5
+    with runtime.session() as session:
+        assert all(s.last_digest_at is not None for s in session.scalars(select(Subscriber)))
+
+
+def test_get_or_create_edition_is_idempotent(runtime):
+    with runtime.session() as session:
+        a = get_or_create_edition(session, EDITION)
+        b = get_or_create_edition(session, EDITION)
+        assert a.id == b.id
+        assert session.scalar(select(func.count()).select_from(Edition)) == 1
+
+
+def test_identical_selections_share_one_rendered_body(runtime, provider):
+    add_subscribers(runtime, 4, topics=("gold",), prefix="g")
+    add_subscribers(runtime, 3, topics=("gold", "silver"), prefix="gs")
+    renderer = CountingRenderer()
+    summary = _send(runtime, provider, renderer=renderer)
+    assert renderer.renders == 2 == summary.bodies_rendered
+    with runtime.session() as session:
+        assert session.scalar(select(func.count()).select_from(RenderedBody)) == 2
+    assert summary.sent == 7
+
+
+def test_suppressed_subscriber_is_never_sent_to(runtime, provider):
+    add_subscribers(runtime, 2)
+    [gone] = add_subscribers(runtime, 1, status=SubscriberStatus.UNSUBSCRIBED, prefix="gone")
+    summary = _send(runtime, provider)
+    assert summary.skipped["suppressed"] == 1
+    assert not any(e.startswith("gone") for e in provider.emails)
+
+
+def test_unsubscribed_after_planning_is_not_sent(runtime, provider):
+    ids = add_subscribers(runtime, 3)
+    with runtime.session() as session:
+        edition = get_or_create_edition(session, EDITION)
+    plan_edition(runtime, edition, now=NOW, renderer=CountingRenderer(), selector=FakeSelector(), max_recipients=10)
+    with runtime.session() as session:
+        session.get(Subscriber, ids[0]).status = SubscriberStatus.UNSUBSCRIBED
+    summary = _send(runtime, provider)
+    assert summary.sent == 2 and summary.skipped["suppressed"] == 1
+    assert len(provider.emails) == 2
+
+
+def test_nothing_new_is_recorded_as_skipped_once(runtime, provider):
+    add_subscribers(runtime, 2)
+    add_subscribers(runtime, 1, prefix="quiet")
+    selector = FakeSelector(empty_for={"quiet2@example.com"})
+    summary = _send(runtime, provider, selector=selector)
+    assert summary.skipped["no-new-items"] == 1 and summary.sent == 2
+    skipped = [r for r in _deliveries(runtime) if r.status == DeliveryStatus.SKIPPED]
+    assert [r.skip_reason for r in skipped] == ["no-new-items"]
+    again = _send(runtime, provider, selector=selector)
+    assert again.skipped["no-new-items"] == 0 and again.skipped["already-sent"] == 3
+
+
+def test_blocked_selection_is_counted_and_not_recorded(runtime, provider):
+    add_subscribers(runtime, 2)
+    summary = _send(runtime, provider, selector=FakeSelector(blocked_for={"reader0@example.com"}))
+    assert summary.skipped["blocked"] == 1 and summary.sent == 1 and not summary.ok
+    assert "blocked" in summary.blocked_reason
+    assert len(_deliveries(runtime)) == 1  # retried once the content is fixed
+
+
+def test_dry_run_writes_nothing(runtime, provider):
+    add_subscribers(runtime, 3)
+    renderer = CountingRenderer()
+    summary = _send(runtime, provider, dry_run=True, renderer=renderer)
+    assert summary.sent == 3 and summary.bodies_rendered == 1 == renderer.renders
+    assert provider.calls == 0
+    with runtime.session() as session:
+        for model in (Edition, Batch, Delivery, RenderedBody):
+            assert session.scalar(select(func.count()).select_from(model)) == 0
+
+
+def test_failed_batch_does_not_stop_the_others(runtime):
+    add_subscribers(runtime, 6)
+    provider = RecordingProvider(max_recipients=2)
+    provider.fail_batches[2] = provider_error("401 bad key", permanent=True)
+    summary = _send(runtime, provider)
+    assert summary.batches[BatchStatus.SENT] == 2 and summary.batches[BatchStatus.FAILED] == 1
+    assert (summary.sent, summary.failed) == (4, 2)
+    assert not summary.ok and summary.outstanding[BatchStatus.FAILED] == 1
+    statuses = sorted(r.status for r in _deliveries(runtime))
+    assert statuses == ["failed"] * 2 + ["sent"] * 4
+    # not retried on its own...
+    assert _send(runtime, provider).sent == 0
+    # ...only when the operator asks
+    retried = _send(runtime, provider, retry_failed=True)
+    assert retried.sent == 2 and retried.ok
+    assert sorted(provider.emails) == sorted(set(provider.emails))
+
+
+def test_ambiguous_batch_is_reported_and_not_resent_until_reset(runtime):
+    add_subscribers(runtime, 4)
+    provider = RecordingProvider(max_recipients=2)
+    provider.fail_batches[1] = provider_error("answer lost", ambiguous=True)
+    first = _send(runtime, provider)
+    assert first.ambiguous == 2 and first.outstanding[BatchStatus.AMBIGUOUS] == 1 and not first.ok
+    assert any("ambiguous" in line for line in first.problems())
+    second = _send(runtime, provider)
+    assert second.sent == 0 and second.outstanding[BatchStatus.AMBIGUOUS] == 1
+    third = _send(runtime, provider, resend_ambiguous=True)
+    assert third.sent == 2 and third.ok
+    assert sorted(r.status for r in _deliveries(runtime)) == ["sent"] * 4
+
+
+def test_unexpected_error_during_send_is_ambiguous(runtime):
+    add_subscribers(runtime, 2)
+    provider = RecordingProvider()
+    provider.fail_batches[1] = ConnectionResetError("peer reset")
+    summary = _send(runtime, provider)
+    assert summary.batches[BatchStatus.AMBIGUOUS] == 1 and summary.sent == 0
+
+
+def test_rejected_recipient_fails_alone(runtime):
+    add_subscribers(runtime, 3)
+    provider = RecordingProvider()
+    provider.reject["reader1@example.com"] = "550 no such user"
+    summary = _send(runtime, provider)
+    assert (summary.sent, summary.failed) == (2, 1)
+    with runtime.session() as session:
+        failed = session.execute(select(Subscriber.email, Delivery.error).join(Delivery)
+                                 .where(Delivery.status == DeliveryStatus.FAILED)).all()
+        assert [tuple(r) for r in failed] == [("reader1@example.com", "550 no such user")]
+        batch_id, message_id = session.execute(select(Batch.id, Batch.provider_message_id)).one()
+        assert message_id == f"fake-{batch_id}"
+
+
+def test_only_one_of_two_claims_wins(runtime):
+    add_subscribers(runtime, 2)
+    with runtime.session() as session:
+        edition = get_or_create_edition(session, EDITION)
+    plan_edition(runtime, edition, now=NOW, renderer=CountingRenderer(), selector=FakeSelector(), max_recipients=10)
+    with runtime.session() as session:
+        batch_id = session.scalar(select(Batch.id))
+    results = []
+    barrier = threading.Barrier(8)
+
+    def claim(n):
+        with runtime.sessions() as session:
+            barrier.wait()
+            results.append(claim_batch(session, batch_id, f"test:{n}:x"))
+
+    threads = [threading.Thread(target=claim, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False] * 7 + [True]
+
+
+def test_concurrent_planners_write_no_duplicate(runtime):
+    add_subscribers(runtime, 40)
+    with runtime.session() as session:
+        edition = get_or_create_edition(session, EDITION)
+    plans, errors = [], []
+    barrier = threading.Barrier(3)
+
+    def plan():
+        try:
+            barrier.wait()
+            plans.append(plan_edition(runtime, edition, now=NOW, renderer=CountingRenderer(), selector=FakeSelector(),
+                                      max_recipients=3, chunk_size=4))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=plan) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    rows = _deliveries(runtime)
+    assert len(rows) == len({r.subscriber_id for r in rows}) == 40
+    assert sum(p.queued for p in plans) == 40
+    with runtime.session() as session:
+        empty_batches = session.scalar(select(func.count()).select_from(Batch).where(
+            ~select(Delivery.id).where(Delivery.batch_id == Batch.id).exists()))
+        assert empty_batches == 0
+
+
+def test_crash_between_claim_and_settle_leaves_one_ambiguous_batch(runtime, provider):
+    add_subscribers(runtime, 6)
+    with runtime.session() as session:
+        edition = get_or_create_edition(session, EDITION)
+    plan_edition(runtime, edition, now=NOW, renderer=CountingRenderer(), selector=FakeSelector(), max_recipients=2)
+    with runtime.session() as session:
+        first = session.scalar(select(Batch.id).order_by(Batch.number))
+        # a process on another host claims it, then dies without settling
+        assert claim_batch(session, first, "elsewhere:4242:1", now=NOW - timedelta(hours=1))
+    summary = _send(runtime, provider)
+    assert summary.recovered == [first]
+    assert summary.sent == 4 and summary.outstanding[BatchStatus.AMBIGUOUS] == 1
+    assert len(provider.emails) == 4
+
+
+def test_a_live_claim_on_this_host_is_not_recovered(runtime):
+    add_subscribers(runtime, 1)
+    with runtime.session() as session:
+        edition = get_or_create_edition(session, EDITION)
+    plan_edition(runtime, edition, now=NOW, renderer=CountingRenderer(), selector=FakeSelector(), max_recipients=2)
+    with runtime.session() as session:
+        batch_id = session.scalar(select(Batch.id))
+        assert claim_batch(session, batch_id, worker_identity(), now=NOW - timedelta(days=1))
+        assert recover_stale_batches(session, NOW) == []
+        # the same pid with another start time is a different (new) process: gone
+        host, pid, _ = worker_identity().rsplit(":", 2)
+        session.execute(Batch.__table__.update().values(claimed_by=f"{host}:{pid}:1"))
+        session.commit()
+        assert recover_stale_batches(session, NOW) == [batch_id]
+
+
+def test_settle_refuses_a_batch_held_by_someone_else(runtime):
+    add_subscribers(runtime, 1)
+    with runtime.session() as session:
+        edition = get_or_create_edition(session, EDITION)
+    plan_edition(runtime, edition, now=NOW, renderer=CountingRenderer(), selector=FakeSelector(), max_recipients=2)
+    with runtime.session() as session:
+        batch_id = session.scalar(select(Batch.id))
+        assert claim_batch(session, batch_id, "a:1:1")
+        assert not settle_batch(session, batch_id, "b:2:2", Settlement(BatchStatus.SENT))
+        assert settle_batch(session, batch_id, "a:1:1", Settlement(BatchStatus.SENT, message_id="m"))
+        assert session.scalar(select(Batch.status)) == BatchStatus.SENT
+        assert session.scalar(select(Delivery.provider_message_id)) == "m"
