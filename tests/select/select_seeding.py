@@ -14,20 +14,21 @@ from digest.models import Briefing, Subscriber, Topic, Video
 #: A fixed "now" for deterministic tests: 27 Nov 2026, 12:00 UTC.
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 
+_numbers = itertools.count(1)  # module-wide: two seeders in one test never clash on guid
+
 
 class Seeder:
     """Adds briefings, videos and subscribers with sensible, complete defaults."""
 
     def __init__(self, session: Session):
         self.session = session
-        self._n = itertools.count(1)
         self._topics = {t.slug: t for t in session.scalars(select(Topic))}
 
     def topics(self, slugs) -> list[Topic]:
         return [self._topics[s] for s in slugs]
 
     def briefing(self, *, hours_ago: float = 1, topics=("lithium",), **fields) -> Briefing:
-        n = next(self._n)
+        n = next(_numbers)
         values = dict(
             guid=f"b-{n}",
             url=f"https://ridgeline.example/b/{n}",
@@ -47,7 +48,7 @@ class Seeder:
         return row
 
     def video(self, *, hours_ago: float = 1, topics=("lithium",), **fields) -> Video:
-        n = next(self._n)
+        n = next(_numbers)
         values = dict(
             guid=f"v-{n}",
             url=f"https://video.example/watch/{n}",

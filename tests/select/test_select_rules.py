@@ -117,14 +117,14 @@ def test_recommended_are_editor_picks_outside_the_readers_topics(runtime, sessio
 def test_related_news_are_one_line_headlines_of_what_did_not_fit(runtime, session, seed):
     seed.briefing(title="kept", hours_ago=1)
     long_excerpt = "Word " * 80
-    seed.briefing(title="related 1", hours_ago=2, excerpt=long_excerpt)
+    related_1 = seed.briefing(title="related 1", hours_ago=2, excerpt=long_excerpt)
     seed.briefing(title="related 2", hours_ago=3, excerpt="", body_html="<p>From the <b>body</b>\n text.</p>")
     seed.briefing(title="related 3", hours_ago=4)
     sel = Selector(session, configured(runtime, max_per_topic=1, max_related=2), NOW).for_topics(
         ["lithium"], EDITION, timezone="UTC"
     )
     first, second = sel.related
-    assert (first.title, first.url) == ("related 1", "https://ridgeline.example/b/2")
+    assert (first.id, first.title, first.url) == (related_1.id, "related 1", related_1.url)
     assert first.excerpt.endswith("…") and "\n" not in first.excerpt and len(first.excerpt) <= 160
     assert second.excerpt == "From the body text."
     assert first.date_label == "27 Nov 2026"

@@ -1,0 +1,70 @@
+"""``digest preview`` on the command line (SQLite; the builder is tested on both stores)."""
+
+from __future__ import annotations
+
+import email
+from email import policy
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from select_seeding import Seeder
+
+from digest.cli import main
+from digest.runtime import Runtime
+from digest.settings import bundled_config_path
+
+
+@pytest.fixture
+def cli_env(sqlite_url, make_settings, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    env = {
+        "DIGEST_CONFIG": str(bundled_config_path()),
+        "DATABASE_URL": sqlite_url,
+        "DIGEST_SECRET_KEY": "cli-test-secret-0123456789",
+        "DIGEST_BASE_URL": "https://digest.test",
+    }
+    rt = Runtime.open(make_settings(sqlite_url))
+    with rt.session() as session:
+        Seeder(session).briefing(title="Copper on the move", topics=("copper",), hours_ago=1)
+    rt.close()
+    return env
+
+
+def run(env, *args):
+    result = CliRunner().invoke(main, ["preview", *args], env=env, catch_exceptions=False)
+    return result
+
+
+def test_default_output_is_an_html_file_here_and_its_path_is_printed(cli_env, tmp_path):
+    result = run(cli_env, "--date", "2026-11-27")
+    assert result.exit_code == 0, result.output
+    path = Path(result.stdout.strip().splitlines()[-1])
+    assert path.name == "preview-2026-11-27.html"
+    assert (tmp_path / path).is_file()
+    assert "Copper on the move" in (tmp_path / path).read_text()
+
+
+def test_eml_to_a_chosen_path_parses_as_the_subscriber_message(cli_env, tmp_path):
+    out = tmp_path / "out" / "x.eml"
+    out.parent.mkdir()
+    result = run(cli_env, "--topics", "copper,gold", "--date", "2026-11-27", "--format", "eml", "--output", str(out))
+    assert result.exit_code == 0, result.output
+    msg = email.message_from_bytes(out.read_bytes(), policy=policy.default)
+    assert msg.get_content_type() == "multipart/alternative"
+    assert msg.get_body(("plain",)).get_content().count("Copper on the move") >= 1
+
+
+def test_txt_and_open(cli_env, tmp_path, monkeypatch):
+    opened = []
+    monkeypatch.setattr("webbrowser.open", opened.append)
+    result = run(cli_env, "--date", "2026-11-27", "--format", "txt", "--open")
+    assert result.exit_code == 0, result.output
+    assert opened == [(tmp_path / "preview-2026-11-27.txt").resolve().as_uri()]
+    assert "Copper on the move" in (tmp_path / "preview-2026-11-27.txt").read_text()
+
+
+def test_errors_are_one_line_with_exit_status_2(cli_env):
+    result = CliRunner().invoke(main, ["preview", "--subscriber", "ghost@example.com"], env=cli_env)
+    assert result.exit_code == 2
+    assert "ghost@example.com" in result.stderr
