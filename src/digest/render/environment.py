@@ -1,0 +1,123 @@
+"""The Jinja2 environment for the email templates.
+
+Autoescaping is switched on explicitly for the MJML templates: Jinja's
+``select_autoescape()`` only knows ``.html``/``.xml``, so ``*.mjml.j2`` would otherwise be
+rendered unescaped and a headline like ``AT&T <b>`` would become markup. The text
+templates (subject, preheader, plain-text part) are not HTML and stay unescaped.
+``StrictUndefined`` turns a misspelt variable into an error instead of a blank line.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from ..content import SponsorDisclosure, token
+from .sanitize import clean_body_html
+from .text import html_to_text, wrap
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+MONTHS_LONG = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+HTML_SUFFIXES = (".mjml.j2", ".mjml", ".html.j2", ".html")
+
+
+def _autoescape(name: str | None) -> bool:
+    return bool(name) and name.endswith(HTML_SUFFIXES)
+
+
+def short_date(value: date) -> str:
+    """``27 Nov 2026``, independent of the process locale."""
+    return f"{value.day} {MONTHS[value.month - 1]} {value.year}"
+
+
+def long_date(value: date) -> str:
+    """``Friday, 27 November 2026``."""
+    return f"{WEEKDAYS[value.weekday()]}, {value.day} {MONTHS_LONG[value.month - 1]} {value.year}"
+
+
+def sponsor_lines(sponsor: SponsorDisclosure | None) -> list[str]:
+    """The paid-promotion disclosure as printed next to a sponsored piece.
+
+    The publisher's full sentence when there is one; the payer, amount and form are added
+    as a line of their own unless that sentence already names them, so the three facts
+    17(b) asks for are always in the email itself.
+    """
+    if sponsor is None:
+        return []
+    lines = [sponsor.text.strip()] if sponsor.text and sponsor.text.strip() else []
+    said = lines[0].lower() if lines else ""
+    facts = [
+        (label, value.strip())
+        for label, value in (("Paid by", sponsor.payer), ("Amount", sponsor.amount), ("Form", sponsor.form))
+        if value and value.strip() and value.strip().lower() not in said
+    ]
+    if facts:
+        lines.append("; ".join(f"{label}: {value}" for label, value in facts) + ".")
+    if not lines:
+        lines.append("Paid promotion: the payer has not been disclosed.")
+    return lines
+
+
+def join_topics(titles: list[str], limit: int = 3) -> str:
+    """``Lithium, Gold, Copper and 2 more``: a subject line must stay short."""
+    titles = list(titles)
+    if len(titles) <= limit:
+        return ", ".join(titles)
+    return f"{', '.join(titles[:limit])} and {len(titles) - limit} more"
+
+
+def contact_href(contact: str) -> str | None:
+    """A link for the publisher's contact: mailto for an address, the URL itself for a web page."""
+    contact = contact.strip()
+    if contact.startswith(("http://", "https://", "mailto:")):
+        return contact
+    if "@" in contact and " " not in contact:
+        return f"mailto:{contact}"
+    return None
+
+
+def host(url: str) -> str:
+    """``ridgeline.example`` for ``https://ridgeline.example/``: readable link text."""
+    return urlsplit(url).netloc or url
+
+
+def safe_body(html: str) -> Markup:
+    """The one field rendered as HTML: sanitised again here (defence in depth), then trusted."""
+    return Markup(clean_body_html(html))
+
+
+def make_environment(templates_dir: Path) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(templates_dir)),
+        autoescape=_autoescape,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        # An included partial must end with its newline: MRML (mjml-python 1.4) rejects
+        # whitespace without a newline between two closing tags in <mj-head>
+        # ("</mj-style>  </mj-head>": "unexpected token in root template").
+        keep_trailing_newline=True,
+        auto_reload=False,
+        extensions=["jinja2.ext.do"],
+    )
+    env.filters.update(
+        short_date=short_date,
+        long_date=long_date,
+        sponsor_lines=sponsor_lines,
+        safe_body=safe_body,
+        html_to_text=html_to_text,
+        wrap=wrap,
+        join_topics=join_topics,
+        contact_href=contact_href,
+        host=host,
+    )
+    env.globals["token"] = token
+    return env

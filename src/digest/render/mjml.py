@@ -1,0 +1,56 @@
+"""MJML -> HTML with mjml-python (MRML, the Rust port: 0.4 ms against 20 ms for Node).
+
+MRML raises on malformed MJML but has no warnings channel: an unknown ``<mj-*>`` tag is
+copied into the HTML as-is, and a missing ``lang`` becomes ``und``. :func:`lint` checks
+the output for what MJML's own validator would have flagged and logs it as warnings.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from mjml import mjml2html
+
+from .errors import RenderError
+
+log = logging.getLogger(__name__)
+
+_LEFTOVER_MJ_TAG = re.compile(r"<(mj-[a-z-]+)")
+_IMG_TAG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+
+
+def compile_mjml(source: str, template: str) -> str:
+    """Compile MJML; a compile error raises :class:`RenderError` naming ``template``."""
+    try:
+        # fonts={}: no Google Fonts <link> (no remote CSS in the email; system fonts only).
+        html = mjml2html(source, fonts={}, disable_comments=False)
+    except Exception as exc:  # MRML raises ValueError; anything else is equally fatal
+        raise RenderError(f"{template}: MJML did not compile: {exc}{_where(source, str(exc))}") from exc
+    for warning in lint(html):
+        log.warning("%s: %s", template, warning)
+    return html
+
+
+def _where(source: str, message: str) -> str:
+    """MRML reports byte offsets into the generated MJML: show the line and the text there."""
+    match = re.search(r"position (\d+)", message)
+    if not match:
+        return ""
+    offset = int(match.group(1))
+    line = source.count("\n", 0, offset) + 1
+    excerpt = source[max(0, offset - 60): offset + 60].replace("\n", " ")
+    return f" (generated MJML line {line}, near: {excerpt!r})"
+
+
+def lint(html: str) -> list[str]:
+    """What MRML lets through silently: leftover MJML tags, images without alt, no lang."""
+    warnings = [f"unknown MJML element <{tag}> copied to the HTML" for tag in sorted(set(_LEFTOVER_MJ_TAG.findall(html)))]
+    missing_alt = sum(1 for tag in _IMG_TAG.findall(html) if not re.search(r"\balt=", tag))
+    if missing_alt:
+        warnings.append(f"{missing_alt} image(s) without an alt attribute")
+    if 'lang="und"' in html:
+        warnings.append('<html lang="und">: set <mjml lang="...">')
+    if html.count("<!--[if") != html.count("<![endif]-->"):
+        warnings.append("unbalanced MSO conditional comments")
+    return warnings

@@ -1,0 +1,153 @@
+"""Selection -> RenderedEmail: Jinja2 -> MJML -> HTML -> inlined CSS, plus subject,
+preheader and the plain-text part, all from the same data.
+
+One :class:`Renderer` is built per process (or per edition) and reused: the Jinja
+environment and compiled templates are cached on it. It never touches the database, and
+per-recipient values stay as ``%%tokens%%`` so one body serves every subscriber who got
+the same selection.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Template, TemplateError, TemplateNotFound, TemplateSyntaxError
+
+from ..content import TOKEN_NAMES, RenderedEmail, Selection, token, tokens_in
+from ..paths import email_templates_dir
+from ..settings import PublicationConfig
+from .budget import fit_to_budget
+from .environment import make_environment
+from .errors import RenderError
+from .guard import require_disclosures
+from .inline import inline_css
+from .mjml import compile_mjml
+
+HTML_TEMPLATE = "base.mjml.j2"
+SUBJECT_TEMPLATE = "subject.txt.j2"
+PREHEADER_TEMPLATE = "preheader.txt.j2"
+TEXT_TEMPLATE = "body.txt.j2"
+PREHEADER_MAX = 150
+
+
+@dataclass
+class StageTimings:
+    """Seconds spent per stage since the last :meth:`reset` (read by the benchmark)."""
+
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("jinja", "mjml", "premailer", "text"), 0.0))
+    html_renders: int = 0
+
+    def reset(self) -> None:
+        for stage in self.seconds:
+            self.seconds[stage] = 0.0
+        self.html_renders = 0
+
+    def add(self, stage: str, started: float) -> None:
+        self.seconds[stage] += time.perf_counter() - started
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _shorten(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;·—-") + "…"
+
+
+class Renderer:
+    def __init__(self, config: PublicationConfig, templates_dir: Path | None = None) -> None:
+        self.config = config
+        self.templates_dir = templates_dir or email_templates_dir()
+        self.env = make_environment(self.templates_dir)
+        self.timings = StageTimings()
+        self._templates = {
+            name: self._load(name) for name in (HTML_TEMPLATE, SUBJECT_TEMPLATE, PREHEADER_TEMPLATE, TEXT_TEMPLATE)
+        }
+
+    def _load(self, name: str) -> Template:
+        try:
+            return self.env.get_template(name)
+        except TemplateSyntaxError as exc:
+            raise RenderError(f"{exc.filename or name}:{exc.lineno}: {exc.message}") from exc
+        except TemplateNotFound as exc:
+            raise RenderError(f"email template {name!r} not found in {self.templates_dir}") from exc
+
+    def _render_template(self, name: str, context: dict[str, Any]) -> str:
+        try:
+            return self._templates[name].render(context)
+        except TemplateError as exc:
+            raise RenderError(f"{name}: {exc}") from exc
+
+    # ------------------------------------------------------------ context
+
+    def _context(self, selection: Selection) -> dict[str, Any]:
+        sections = [s for s in selection.sections if s.briefings]
+        return {
+            "config": self.config,
+            "pub": self.config.publication,
+            "branding": self.config.branding,
+            "disclaimer": self.config.disclaimer.text,
+            "selection": selection,
+            "edition_date": selection.edition_date,
+            "sections": sections,
+            "topic_titles": [s.title for s in sections],
+            "briefing_count": sum(len(s.briefings) for s in sections),
+            "videos": selection.videos,
+            "recommended": selection.recommended,
+            "related": selection.related,
+            # The related block lists at most max_related headlines, then "and N more":
+            # when the budget moves 180 briefings there, a wall of headlines helps nobody.
+            "related_limit": self.config.selection.max_related,
+            "note": selection.note,
+            "links": {name: token(name) for name in TOKEN_NAMES},
+        }
+
+    # ------------------------------------------------------------ stages
+
+    def _html(self, selection: Selection, preheader: str, subject: str) -> str:
+        """One full HTML candidate (the budget may ask for several)."""
+        context = self._context(selection) | {"preheader": preheader, "subject": subject}
+        started = time.perf_counter()
+        source = self._render_template(HTML_TEMPLATE, context)
+        self.timings.add("jinja", started)
+
+        started = time.perf_counter()
+        html = compile_mjml(source, HTML_TEMPLATE)
+        self.timings.add("mjml", started)
+
+        started = time.perf_counter()
+        html = inline_css(html)
+        self.timings.add("premailer", started)
+        self.timings.html_renders += 1
+        return html
+
+    def _subject_and_preheader(self, selection: Selection) -> tuple[str, str]:
+        context = self._context(selection)
+        subject = _one_line(self._render_template(SUBJECT_TEMPLATE, context))
+        preheader = _shorten(_one_line(self._render_template(PREHEADER_TEMPLATE, context)), PREHEADER_MAX)
+        return subject, preheader
+
+    def render(self, selection: Selection) -> RenderedEmail:
+        self.timings.reset()
+        selection = require_disclosures(selection, strict=self.config.selection.strict)
+
+        def candidate_html(candidate: Selection) -> str:
+            subject, preheader = self._subject_and_preheader(candidate)
+            return self._html(candidate, preheader, subject)
+
+        fitted, html = fit_to_budget(selection, candidate_html, self.config.selection.max_html_bytes)
+        subject, preheader = self._subject_and_preheader(fitted)
+
+        started = time.perf_counter()
+        text = self._render_template(TEXT_TEMPLATE, self._context(fitted) | {"preheader": preheader})
+        text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+        self.timings.add("text", started)
+
+        used = tokens_in(html) | tokens_in(text) | tokens_in(subject)
+        return RenderedEmail(subject=subject, preheader=preheader, html=html, text=text, tokens=frozenset(used))
