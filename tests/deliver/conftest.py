@@ -115,3 +115,25 @@ def provider():
 @pytest.fixture
 def fakes():
     return FakeSelector(), CountingRenderer()
+
+
+@pytest.fixture
+def cli_env(monkeypatch, tmp_path):
+    """Environment for running ``digest`` in-process on a SQLite file under tmp_path."""
+    from digest.settings import bundled_config_path
+
+    def _env(database_url: str | None = None, **extra: str) -> dict[str, str]:
+        env = {
+            "DIGEST_CONFIG": str(bundled_config_path()),
+            "DATABASE_URL": database_url or f"sqlite:///{tmp_path / 'cli.db'}",
+            "DIGEST_OUTBOX": str(tmp_path / "outbox"),
+            "DIGEST_SECRET_KEY": "test-secret-key-0123456789",
+            "DIGEST_BASE_URL": "https://digest.test",
+            "DIGEST_PROVIDER": "outbox",
+        }
+        env.update(extra)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        return env
+
+    return _env
