@@ -1,0 +1,107 @@
+"""The SendGrid v3 ``mail/send`` JSON for one batch: one request, one personalization
+per recipient.
+
+Built as a plain dict (the documented wire format) rather than with sendgrid-python's
+helper classes, so what we send is exactly what tests read back. The limits checked
+here are SendGrid's documented ones; breaking them is a bug or an oversized body, never
+something a retry fixes, so each raises a permanent :class:`ProviderError`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..settings import PublicationConfig
+from .provider import OutgoingBatch, ProviderError
+
+MAX_PERSONALIZATIONS = 1000  # also SendGrid's limit on recipients (to + cc + bcc) per request
+#: SendGrid's limit is 30 MB per request; we stay under it in decimal megabytes.
+MAX_REQUEST_BYTES = 30_000_000
+#: Headers SendGrid sets itself or takes from dedicated fields; sending them in
+#: ``headers`` is a 400.
+RESERVED_HEADERS = frozenset(
+    h.lower()
+    for h in (
+        "x-sg-id", "x-sg-eid", "received", "dkim-signature", "Content-Type",
+        "Content-Transfer-Encoding", "To", "From", "Subject", "Reply-To", "CC", "BCC",
+    )
+)
+
+
+def build_payload(batch: OutgoingBatch, config: PublicationConfig) -> dict[str, Any]:
+    """The request body for ``batch``; raises :class:`ProviderError` (permanent) when it
+    would break one of SendGrid's per-request rules."""
+    _check_recipients(batch)
+    pub = config.publication
+    shared = dict(batch.headers)
+    reply_to = shared.pop("Reply-To", None) or pub.reply_to
+    edition = {"edition_id": str(batch.edition_id), "edition_date": batch.edition_date.isoformat(),
+               "batch_id": str(batch.batch_id)}
+
+    payload: dict[str, Any] = {
+        "from": {"email": pub.from_address, "name": pub.from_name or pub.name},
+        "subject": batch.body.subject,
+        # SendGrid requires text/plain first, then text/html.
+        "content": [
+            {"type": "text/plain", "value": batch.body.text},
+            {"type": "text/html", "value": batch.body.html},
+        ],
+        "personalizations": [
+            {
+                "to": [{"email": r.email}],
+                "substitutions": {f"%%{name}%%": str(value) for name, value in r.tokens.items()},
+                "headers": _checked_headers(r.headers),
+                "custom_args": {"delivery_id": str(r.delivery_id), "subscriber_id": str(r.subscriber_id)},
+            }
+            for r in batch.recipients
+        ],
+        "categories": ["digest", f"edition-{batch.edition_date.isoformat()}"],
+        "custom_args": edition,
+    }
+    if reply_to:
+        payload["reply_to"] = {"email": reply_to}
+    if shared:
+        payload["headers"] = _checked_headers(shared)
+    return payload
+
+
+def encode_payload(payload: dict[str, Any]) -> bytes:
+    """The bytes sent on the wire, checked against the 30 MB limit."""
+    data = json.dumps(payload).encode("utf-8")
+    if len(data) >= MAX_REQUEST_BYTES:
+        raise ProviderError(
+            f"SendGrid request would be {len(data) / 1e6:.1f} MB, over the 30 MB limit "
+            f"({len(payload.get('personalizations', []))} recipients); send smaller batches "
+            "or a smaller body",
+            permanent=True,
+        )
+    return data
+
+
+def _check_recipients(batch: OutgoingBatch) -> None:
+    count = len(batch.recipients)
+    if not 1 <= count <= MAX_PERSONALIZATIONS:
+        raise ProviderError(
+            f"batch {batch.batch_id} has {count} recipients; SendGrid takes 1 to "
+            f"{MAX_PERSONALIZATIONS} per request",
+            permanent=True,
+        )
+    seen: set[str] = set()
+    for r in batch.recipients:
+        key = r.email.strip().lower()
+        if key in seen:
+            raise ProviderError(
+                f"batch {batch.batch_id} lists {r.email} more than once; SendGrid accepts each "
+                "address once per request",
+                permanent=True,
+            )
+        seen.add(key)
+
+
+def _checked_headers(headers: dict[str, str] | Any) -> dict[str, str]:
+    bad = [name for name in headers if name.lower() in RESERVED_HEADERS]
+    if bad:
+        raise ProviderError(f"SendGrid reserves the header(s) {bad}; use the dedicated fields",
+                            permanent=True)
+    return {str(k): str(v) for k, v in headers.items()}

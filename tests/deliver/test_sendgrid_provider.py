@@ -1,0 +1,187 @@
+"""SendGridProvider against the local v3 mail/send server: the request it builds and the
+rules the server enforces."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from digest.deliver.provider import ProviderError
+from digest.deliver.sendgrid import SendGridProvider
+from digest.deliver.sendgrid_payload import MAX_REQUEST_BYTES, build_payload, encode_payload
+from digest.errors import ConfigError
+from digest.message import ONE_CLICK
+
+from fakes.batches import make_batch, rendered_email
+from fakes.fixtures import FAST_RETRY, TEST_API_KEY, fake_sendgrid, sendgrid_settings  # noqa: F401
+
+
+@pytest.fixture
+def provider(sendgrid_settings):
+    p = SendGridProvider(sendgrid_settings, timeout=5, retry=FAST_RETRY)
+    yield p
+    p.close()
+
+
+def test_one_request_one_personalization_per_recipient(provider, sendgrid_settings, fake_sendgrid):
+    batch = make_batch(sendgrid_settings, 3)
+
+    result = provider.send(batch)
+
+    assert len(fake_sendgrid.requests) == 1
+    request = fake_sendgrid.requests[0]
+    assert [p["to"] for p in request["personalizations"]] == [[{"email": r.email}] for r in batch.recipients]
+    assert [c["type"] for c in request["content"]] == ["text/plain", "text/html"]
+    assert request["from"] == {"email": "briefing@ridgeline.example", "name": "Ridgeline Briefing"}
+    assert request["reply_to"] == {"email": "editors@ridgeline.example"}
+    assert request["headers"]["List-Id"] == "Ridgeline Resource Briefing <daily.ridgeline.example>"
+    assert request["custom_args"] == {"edition_id": "5", "edition_date": "2026-01-05", "batch_id": "11"}
+    assert "edition-2026-01-05" in request["categories"]
+    assert result.message_id and result.message_id == fake_sendgrid.delivered[0].message_id
+
+
+def test_each_recipient_gets_their_own_tokens_and_headers(provider, sendgrid_settings, fake_sendgrid):
+    batch = make_batch(sendgrid_settings, 3)
+    provider.send(batch)
+
+    for r in batch.recipients:
+        [msg] = fake_sendgrid.messages_for(r.email)
+        unsubscribe = r.tokens["unsubscribe_url"]
+        assert msg.subject == f"Ridgeline daily for {r.email}: copper and lithium"
+        assert f'href="{unsubscribe}"' in msg.html
+        assert f"Unsubscribe: {unsubscribe}" in msg.text
+        assert msg.headers["List-Unsubscribe"] == f"<{unsubscribe}>"
+        assert msg.headers["List-Unsubscribe-Post"] == ONE_CLICK
+        assert msg.custom_args["delivery_id"] == str(r.delivery_id)
+        assert "%%" not in msg.subject + msg.html + msg.text
+    urls = {m.headers["List-Unsubscribe"] for m in fake_sendgrid.delivered}
+    assert len(urls) == 3
+
+
+def test_missing_api_key_is_a_config_error(make_settings):
+    settings = make_settings(DIGEST_PROVIDER="sendgrid")
+    with pytest.raises(ConfigError, match="SENDGRID_API_KEY"):
+        SendGridProvider(settings)
+
+
+def test_wrong_key_fails_at_once_with_sendgrids_message(make_settings, fake_sendgrid, caplog):
+    settings = make_settings(SENDGRID_API_KEY="SG.wrong-secret-value", SENDGRID_API_HOST=fake_sendgrid.url)
+    provider = SendGridProvider(settings, timeout=5, retry=FAST_RETRY)
+    caplog.set_level(logging.DEBUG)
+
+    with pytest.raises(ProviderError) as info:
+        provider.send(make_batch(settings, 2))
+
+    assert info.value.permanent and not info.value.ambiguous
+    assert "401" in str(info.value) and "authorization grant is invalid" in str(info.value)
+    assert fake_sendgrid.attempts == 1 and not fake_sendgrid.delivered
+    assert "authorization grant is invalid" in caplog.text
+    assert "SG.wrong-secret-value" not in caplog.text + str(info.value)
+
+
+def test_the_api_key_never_reaches_the_log(provider, sendgrid_settings, fake_sendgrid, caplog):
+    """python_http_client logs request headers at DEBUG; the provider must silence that."""
+    caplog.set_level(logging.DEBUG)
+    fake_sendgrid.fail_next(503)
+    provider.send(make_batch(sendgrid_settings, 2))
+    assert caplog.records, "expected some log output (the retry warning at least)"
+    assert TEST_API_KEY not in caplog.text
+    assert TEST_API_KEY not in repr(provider)
+
+
+@pytest.mark.parametrize("status", [400, 403, 413])
+def test_client_errors_are_permanent_and_not_retried(provider, sendgrid_settings, fake_sendgrid, status):
+    fake_sendgrid.fail_next(status, body={"errors": [{"message": "nope", "field": "content", "help": None}]})
+    with pytest.raises(ProviderError, match=f"HTTP {status}: content: nope") as info:
+        provider.send(make_batch(sendgrid_settings, 2))
+    assert info.value.permanent
+    assert fake_sendgrid.attempts == 1 and not fake_sendgrid.delivered
+
+
+def test_a_body_over_30_mb_is_refused_before_sending(provider, sendgrid_settings, fake_sendgrid):
+    huge = rendered_email(html="<p>" + "x" * MAX_REQUEST_BYTES + "</p>")
+    with pytest.raises(ProviderError, match="30 MB limit") as info:
+        provider.send(make_batch(sendgrid_settings, 1, body=huge))
+    assert info.value.permanent
+    assert fake_sendgrid.attempts == 0
+
+
+def test_a_duplicate_address_is_refused_before_sending(provider, sendgrid_settings, fake_sendgrid):
+    batch = make_batch(sendgrid_settings, emails=["a@example.org", "b@example.org", "A@Example.org"])
+    with pytest.raises(ProviderError, match="more than once") as info:
+        provider.send(batch)
+    assert info.value.permanent and fake_sendgrid.attempts == 0
+
+
+def test_more_than_1000_recipients_is_refused_before_sending(provider, sendgrid_settings, fake_sendgrid):
+    with pytest.raises(ProviderError, match="1 to 1000"):
+        provider.send(make_batch(sendgrid_settings, 1001))
+    assert fake_sendgrid.attempts == 0
+
+
+def test_a_full_batch_of_1000_is_one_request(provider, sendgrid_settings, fake_sendgrid):
+    batch = make_batch(sendgrid_settings, 1000)
+    provider.send(batch)
+    assert len(fake_sendgrid.requests) == 1
+    counts = fake_sendgrid.delivery_counts()
+    assert len(counts) == 1000 and set(counts.values()) == {1}
+
+
+# ------------------------------------------------------------ the fake enforces the rules
+
+
+def _post(fake, payload, key=TEST_API_KEY):
+    import json
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(
+        fake.url + "/v3/mail/send", data=json.dumps(payload).encode(), method="POST",
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, b""
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def _valid_payload(settings, n=2):
+    return build_payload(make_batch(settings, n), settings.config)
+
+
+def test_fake_server_accepts_a_valid_request(sendgrid_settings, fake_sendgrid):
+    assert _post(fake_sendgrid, _valid_payload(sendgrid_settings))[0] == 202
+
+
+@pytest.mark.parametrize(
+    "break_it, field",
+    [
+        (lambda p: p.pop("from"), "from"),
+        (lambda p: p.pop("subject"), "subject"),
+        (lambda p: p.pop("content"), "content"),
+        (lambda p: p["content"].reverse(), "content"),
+        (lambda p: p.update(personalizations=[]), "personalizations"),
+        (lambda p: p["personalizations"][1].update(to=p["personalizations"][0]["to"]), "personalizations.1.to"),
+        (lambda p: p["personalizations"][0].update(to=[{"email": f"r{i}@x.org"} for i in range(1001)]),
+         "personalizations"),
+        (lambda p: p.update(personalizations=p["personalizations"] * 501), "personalizations"),
+        (lambda p: p["personalizations"][0]["headers"].update({"Reply-To": "x@y.z"}), "personalizations.0.headers"),
+    ],
+    ids=["no-from", "no-subject", "no-content", "html-first", "no-personalizations", "duplicate-address",
+         "over-1000-recipients", "over-1000-personalizations", "reserved-header"],
+)
+def test_fake_server_enforces_the_documented_rules(sendgrid_settings, fake_sendgrid, break_it, field):
+    import json
+
+    payload = _valid_payload(sendgrid_settings)
+    break_it(payload)
+    status, body = _post(fake_sendgrid, payload)
+    assert status == 400
+    assert json.loads(body)["errors"][0]["field"] == field
+    assert not fake_sendgrid.delivered
+
+
+def test_fake_server_requires_the_bearer_key(sendgrid_settings, fake_sendgrid):
+    assert _post(fake_sendgrid, _valid_payload(sendgrid_settings), key="other")[0] == 401
