@@ -1,0 +1,48 @@
+"""The scheduler's jobs and their triggers, shared by the worker and ``digest status``.
+
+Triggers are anchored to fixed instants (the tick on every whole minute, ingestion on
+multiples of its interval since a fixed epoch), so any process can tell when the next
+runs are without asking the one that schedules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from ..settings import Schedule
+
+TICK_JOB = "delivery-tick"
+INGEST_JOB = "ingest"
+LOCK_JOB = "scheduler-lock"
+_EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    id: str
+    description: str
+    trigger: BaseTrigger
+    #: How late a run may start and still run (APScheduler's default, 1 s, would drop
+    #: a run delayed by a busy thread pool). A later run is skipped: the next one
+    #: does the same work, since the ledger, not the run, knows what is owed.
+    misfire_grace_time: int
+
+    def next_run(self, now: datetime) -> datetime | None:
+        return self.trigger.get_next_fire_time(None, now)
+
+
+def scheduled_jobs(schedule: Schedule) -> list[JobSpec]:
+    """What the lock holder schedules: the delivery tick and ingestion."""
+    every = schedule.ingest_every_minutes
+    return [
+        JobSpec(TICK_JOB, "delivery tick (every minute)",
+                CronTrigger(second=0, timezone=timezone.utc), misfire_grace_time=50),
+        JobSpec(INGEST_JOB, f"ingest sources (every {every} min)",
+                IntervalTrigger(minutes=every, start_date=_EPOCH, timezone=timezone.utc),
+                misfire_grace_time=max(60, every * 30)),
+    ]

@@ -1,0 +1,124 @@
+"""Where batches are sent: inside this process, or through Dramatiq on Redis.
+
+Without ``REDIS_URL`` the scheduling worker sends each batch itself, one after another,
+checking the shutdown flag between batches. With it, the tick enqueues one
+``send_batch`` message per batch and every ``digest worker`` process consumes them, so
+an edition is shared by as many worker dynos as are running.
+
+A message is only a hint: the batch's compare-and-set claim in the ledger decides who
+sends it, so a message delivered twice (Dramatiq redelivers a dead consumer's
+messages) or enqueued twice sends the batch once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable, Sequence
+
+from ..deliver.provider import Provider
+from ..deliver.sending import BatchOutcome, send_batch
+from ..links import LinkMaker
+from ..runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAME = "batches"
+ACTOR_NAME = "send_batch"
+#: A pending batch enqueued this long ago and still pending is enqueued again (its
+#: message may have died with a consumer's prefetch buffer).
+REQUEUE_AFTER_SECONDS = 120.0
+
+
+class InProcessDispatcher:
+    def __init__(self, runtime: Runtime, provider: Provider, links: LinkMaker, worker_id: str):
+        self.runtime = runtime
+        self.provider = provider
+        self.links = links
+        self.worker_id = worker_id
+        self.max_recipients = provider.max_recipients
+
+    def dispatch(self, batch_ids: Sequence[int], should_stop: Callable[[], bool]) -> list[BatchOutcome]:
+        outcomes = []
+        for batch_id in batch_ids:
+            if should_stop():
+                log.info("shutdown requested: batch %s and later ones stay pending", batch_id)
+                break
+            outcomes.append(send_batch(self.runtime, self.provider, batch_id,
+                                       worker_id=self.worker_id, links=self.links))
+        return outcomes
+
+
+class BatchQueue:
+    """Dramatiq on Redis: the ``send_batch`` actor, its producer and its consumer.
+
+    ``namespace`` keeps one deployment's (or one test's) queues apart from another's
+    on a shared Redis.
+    """
+
+    def __init__(self, runtime: Runtime, provider: Provider, links: LinkMaker, worker_id: str, *,
+                 namespace: str = "digest", consumer_threads: int = 2,
+                 heartbeat_timeout_ms: int = 15_000):
+        import dramatiq
+        from dramatiq.brokers.redis import RedisBroker
+        from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications
+
+        self.runtime = runtime
+        self.provider = provider
+        self.links = links
+        self.worker_id = worker_id
+        self.max_recipients = provider.max_recipients
+        self.consumer_threads = consumer_threads
+        # No TimeLimit: it would raise inside a provider call: the ledger marks that ambiguous,
+        # but a slow batch is better left to finish. Retries cover database hiccups;
+        # the claim makes a retried message harmless.
+        self.broker = RedisBroker(
+            url=runtime.settings.redis_url, namespace=namespace, heartbeat_timeout=heartbeat_timeout_ms,
+            maintenance_chance=10_000,
+            middleware=[AgeLimit(), ShutdownNotifications(), Callbacks(), Pipelines(), Retries(max_retries=5)],
+        )
+        self.actor = dramatiq.actor(self._send, broker=self.broker, actor_name=ACTOR_NAME,
+                                    queue_name=QUEUE_NAME, max_retries=5, min_backoff=1000, max_backoff=30_000)
+        self._enqueued: dict[int, float] = {}  # batch id -> monotonic time enqueued by us
+        self._consumer = None
+
+    # ------------------------------------------------------------ producer (the scheduler)
+
+    def dispatch(self, batch_ids: Sequence[int], should_stop: Callable[[], bool]) -> list[BatchOutcome]:
+        now = time.monotonic()
+        fresh = [b for b in batch_ids if now - self._enqueued.get(b, -1e18) >= REQUEUE_AFTER_SECONDS]
+        for batch_id in fresh:
+            self.actor.send(batch_id)
+            self._enqueued[batch_id] = now
+        if fresh:
+            log.info("enqueued %d batch(es) on %s", len(fresh), QUEUE_NAME)
+        still_pending = set(batch_ids)
+        self._enqueued = {b: t for b, t in self._enqueued.items() if b in still_pending}
+        return []
+
+    # ------------------------------------------------------------ consumer (every worker)
+
+    def _send(self, batch_id: int) -> None:
+        outcome = send_batch(self.runtime, self.provider, batch_id, worker_id=self.worker_id, links=self.links)
+        log.info("batch %s: %s (sent=%d failed=%d ambiguous=%d)", batch_id, outcome.status,
+                 outcome.sent, outcome.failed, outcome.ambiguous)
+
+    def start_consuming(self) -> None:
+        import dramatiq
+
+        worker = dramatiq.Worker(self.broker, queues={QUEUE_NAME}, worker_threads=self.consumer_threads,
+                                 worker_timeout=500)
+        # Fetch no more messages than there are threads to run them: a message waiting
+        # in a killed worker's memory would wait for Redis' heartbeat recovery.
+        worker.queue_prefetch = self.consumer_threads
+        worker.start()
+        self._consumer = worker
+
+    def stop_consuming(self, timeout_seconds: float) -> None:
+        """Stop fetching, let batches in flight finish (up to the timeout), requeue the rest."""
+        if self._consumer is not None:
+            self._consumer.stop(timeout=int(timeout_seconds * 1000))
+            self._consumer = None
+
+    def close(self) -> None:
+        self.broker.close()

@@ -1,0 +1,89 @@
+"""``digest status``: recent editions, batch and delivery states, the next scheduled
+runs, and which process holds the scheduler lock. Read-only."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from ..models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition
+from ..runtime import Runtime
+from .jobs import scheduled_jobs
+from .lock import LockState, SchedulerLock
+
+
+@dataclass
+class EditionStatus:
+    date: date
+    slot: str
+    batches: Counter = field(default_factory=Counter)  # BatchStatus -> count
+    deliveries: Counter = field(default_factory=Counter)  # DeliveryStatus -> count
+    skip_reasons: Counter = field(default_factory=Counter)
+
+
+@dataclass
+class WorkerStatus:
+    now: datetime
+    lock: LockState | None
+    next_runs: list[tuple[str, datetime | None]]
+    editions: list[EditionStatus]
+
+
+def collect_status(runtime: Runtime, lock: SchedulerLock, now: datetime) -> WorkerStatus:
+    """Editions dated from yesterday to tomorrow (UTC): every local 'today' on Earth."""
+    today = now.date()
+    editions: list[EditionStatus] = []
+    with runtime.sessions() as session:
+        rows = session.execute(
+            select(Edition.id, Edition.date, Edition.slot)
+            .where(Edition.date.between(today - timedelta(days=1), today + timedelta(days=1)))
+            .order_by(Edition.date, Edition.slot)
+        ).all()
+        for edition_id, day, slot in rows:
+            status = EditionStatus(day, slot)
+            status.batches.update(dict(session.execute(
+                select(Batch.status, func.count()).where(Batch.edition_id == edition_id).group_by(Batch.status)
+            ).all()))
+            for state, reason, count in session.execute(
+                select(Delivery.status, Delivery.skip_reason, func.count())
+                .where(Delivery.edition_id == edition_id)
+                .group_by(Delivery.status, Delivery.skip_reason)
+            ):
+                status.deliveries[state] += count
+                if state == DeliveryStatus.SKIPPED:
+                    status.skip_reasons[reason or "unknown"] += count
+            editions.append(status)
+    holder = lock.current()
+    runs = [(spec.description, spec.next_run(now)) for spec in scheduled_jobs(runtime.settings.config.schedule)]
+    return WorkerStatus(now, holder, runs, editions)
+
+
+def format_status(status: WorkerStatus) -> str:
+    t = lambda when: when.strftime("%Y-%m-%d %H:%M:%SZ") if when else "-"  # noqa: E731
+    lines = [f"as of {t(status.now)}", ""]
+    if status.lock:
+        lines.append(f"scheduler lock: held by {status.lock.holder} (lease until {t(status.lock.expires_at)})")
+    else:
+        lines.append("scheduler lock: free (no worker is scheduling)")
+    lines.append("next scheduled runs" + ("" if status.lock else " (once a worker holds the lock)") + ":")
+    for description, when in status.next_runs:
+        lines.append(f"  {t(when)}  {description}")
+    lines.append("")
+    if not status.editions:
+        lines.append("editions: none from yesterday to tomorrow")
+    for edition in status.editions:
+        batches = " ".join(f"{s}={edition.batches[s]}" for s in BatchStatus.ALL)
+        deliveries = " ".join(f"{s}={edition.deliveries[s]}" for s in DeliveryStatus.ALL)
+        lines.append(f"edition {edition.date} ({edition.slot})")
+        lines.append(f"  batches:    {batches}")
+        lines.append(f"  deliveries: {deliveries}")
+        if edition.skip_reasons:
+            reasons = ", ".join(f"{r}={n}" for r, n in sorted(edition.skip_reasons.items()))
+            lines.append(f"  skipped:    {reasons}")
+        if edition.batches[BatchStatus.AMBIGUOUS]:
+            lines.append(f"  ! {edition.batches[BatchStatus.AMBIGUOUS]} ambiguous batch(es): may or may not have "
+                         "gone out; see 'digest send --resend-ambiguous'")
+    return "\n".join(lines)

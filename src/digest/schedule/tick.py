@@ -1,0 +1,167 @@
+"""One delivery tick: record closed windows, plan what is due, send or enqueue it.
+
+A tick is idempotent. It asks the ledger who has no row yet for the edition of their
+local date (:func:`~digest.schedule.due.find_due`), writes their rows and batches
+(:func:`~digest.deliver.planning.plan_edition`, whose unique (subscriber, edition)
+row makes a racing or repeated tick a no-op), then hands every pending batch of the
+last few editions to the dispatcher. Running it twice, late, or in two processes at
+once sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Callable, Protocol, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..deliver.ledger import get_or_create_edition, insert_for, recover_stale_batches
+from ..deliver.planning import BodyRenderer, SubscriberSelector, plan_edition
+from ..deliver.sending import NOT_CLAIMED, BatchOutcome
+from ..models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, utcnow
+from ..runtime import Runtime
+from .clock import Clock
+from .due import MISSED_SEND_WINDOW, find_due
+
+log = logging.getLogger(__name__)
+
+#: Pending batches of editions this many days before today (UTC) are still sent: the
+#: furthest local date from UTC is a day away, and the grace window can add another.
+RECENT_EDITION_DAYS = 2
+
+
+class Dispatcher(Protocol):
+    """Where a tick's batches go: sent in this process, or enqueued for any worker."""
+
+    max_recipients: int
+
+    def dispatch(self, batch_ids: Sequence[int], should_stop: Callable[[], bool]) -> list[BatchOutcome]:
+        """Returns the outcomes of batches sent here ([] for those only enqueued)."""
+        ...
+
+
+@dataclass
+class TickReport:
+    due: int = 0
+    planned: int = 0  # delivery rows queued by this tick
+    batches: int = 0  # batches handed to the dispatcher
+    sent: int = 0
+    failed: int = 0
+    ambiguous: int = 0
+    skipped: Counter = field(default_factory=Counter)  # reason -> subscribers
+    recovered: list[int] = field(default_factory=list)  # stale batches marked ambiguous
+    stopped_early: bool = False
+
+    def add(self, outcome: BatchOutcome) -> None:
+        self.sent += outcome.sent
+        self.failed += outcome.failed
+        self.ambiguous += outcome.ambiguous
+        if outcome.suppressed:
+            self.skipped["suppressed"] += outcome.suppressed
+
+    def log_line(self) -> str:
+        skipped = ", ".join(f"{reason}={n}" for reason, n in sorted(self.skipped.items()) if n) or "none"
+        line = (f"tick: due={self.due} planned={self.planned} batches={self.batches} sent={self.sent} "
+                f"skipped[{skipped}] failed={self.failed} ambiguous={self.ambiguous}")
+        if self.recovered:
+            line += f" recovered-as-ambiguous={len(self.recovered)}"
+        if self.stopped_early:
+            line += " (stopped early: shutdown requested)"
+        return line
+
+
+class DeliveryTick:
+    """Callable by the scheduler every minute; ``should_stop`` is the SIGTERM flag."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        dispatcher: Dispatcher,
+        *,
+        clock: Clock,
+        renderer: BodyRenderer | None = None,
+        selector_factory: Callable[[Session, datetime], SubscriberSelector] | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
+    ):
+        self.runtime = runtime
+        self.dispatcher = dispatcher
+        self.clock = clock
+        self.renderer = renderer
+        self.selector_factory = selector_factory
+        self.should_stop = should_stop
+
+    def __call__(self) -> TickReport:
+        report = self.run()
+        log.info("%s", report.log_line())
+        return report
+
+    def run(self) -> TickReport:
+        now = self.clock.now()
+        schedule = self.runtime.settings.config.schedule
+        report = TickReport()
+        with self.runtime.sessions() as session:
+            # Claims are stamped with the real time, so staleness is judged on it too.
+            report.recovered = recover_stale_batches(session)
+            owed = find_due(session, schedule, now)
+            session.rollback()
+        report.due = owed.due_count
+
+        for day, subscriber_ids in owed.missed.items():
+            report.skipped[MISSED_SEND_WINDOW] += self._record_missed(day, subscriber_ids)
+
+        for day, subscriber_ids in owed.due.items():
+            if self.should_stop():
+                report.stopped_early = True
+                return report
+            self._plan(day, subscriber_ids, now, report)
+
+        batch_ids = self._pending_batches(now.date())
+        report.batches = len(batch_ids)
+        for outcome in self.dispatcher.dispatch(batch_ids, self.should_stop):
+            if outcome.status != NOT_CLAIMED:
+                report.add(outcome)
+        report.stopped_early = report.stopped_early or self.should_stop()
+        return report
+
+    def _plan(self, day: date, subscriber_ids: list[int], now: datetime, report: TickReport) -> None:
+        with self.runtime.sessions() as session:
+            edition = get_or_create_edition(session, day)
+            selector = self.selector_factory(session, now) if self.selector_factory else None
+            summary = plan_edition(
+                self.runtime, edition, now=now, renderer=self.renderer, selector=selector,
+                subscriber_ids=subscriber_ids, max_recipients=self.dispatcher.max_recipients,
+            )
+        report.planned += summary.queued
+        report.skipped.update({reason: n for reason, n in summary.skipped.items() if n})
+        if summary.blocked_reason:
+            log.error("edition %s: %s", day, summary.blocked_reason)
+
+    def _record_missed(self, day: date, subscriber_ids: list[int]) -> int:
+        """``skipped`` rows for a window that closed unsent: reported, never sent late."""
+        with self.runtime.sessions() as session:
+            edition = get_or_create_edition(session, day)
+            now = utcnow()
+            rows = [{"edition_id": edition.id, "subscriber_id": sid, "status": DeliveryStatus.SKIPPED,
+                     "skip_reason": MISSED_SEND_WINDOW, "created_at": now} for sid in subscriber_ids]
+            stmt = (insert_for(session, Delivery)
+                    .on_conflict_do_nothing(index_elements=["subscriber_id", "edition_id"])
+                    .returning(Delivery.subscriber_id))
+            inserted = len(session.connection().execute(stmt, rows).all())
+            session.commit()
+        if inserted:
+            log.warning("edition %s: %d subscriber(s) recorded as skipped (%s)", day, inserted, MISSED_SEND_WINDOW)
+        return inserted
+
+    def _pending_batches(self, today: date) -> list[int]:
+        since = today - timedelta(days=RECENT_EDITION_DAYS)
+        with self.runtime.sessions() as session:
+            return list(session.scalars(
+                select(Batch.id)
+                .join(Edition, Edition.id == Batch.edition_id)
+                .where(Batch.status == BatchStatus.PENDING, Edition.date >= since)
+                .order_by(Edition.date, Batch.number)
+            ))

@@ -1,0 +1,215 @@
+"""``digest worker``: the APScheduler process (Procfile ``worker:``).
+
+Every worker process runs one ``BlockingScheduler`` with a lock job that takes or
+renews the scheduler lock every few seconds. The holder adds the delivery tick and
+ingestion jobs (fixed ids, ``replace_existing``); a worker that loses or never gets
+the lock has none and, with ``REDIS_URL``, only consumes queued batches.
+
+Shutdown follows healthchecks' ``sendalerts``: the SIGTERM handler only sets a flag.
+A watcher thread stops the scheduler; the tick checks the flag between batches, so
+the batch in flight finishes, and the worker exits 0 well inside Heroku's 30 s. A
+batch that cannot finish in time stays ``sending`` and the next tick's stale-batch
+recovery marks it ambiguous: never resent silently, never lost from view.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers import SchedulerNotRunningError
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from ..deliver.factory import make_provider
+from ..deliver.ledger import worker_identity
+from ..deliver.sending import make_link_maker
+from ..runtime import Runtime
+from .clock import Clock, SystemClock
+from .jobs import INGEST_JOB, LOCK_JOB, TICK_JOB, scheduled_jobs
+from .lock import DEFAULT_TTL, make_lock
+from .queue import BatchQueue, InProcessDispatcher
+from .tick import DeliveryTick
+
+log = logging.getLogger(__name__)
+
+#: Leaves Heroku's SIGTERM-to-SIGKILL 30 s a margin, and meets our own 25 s promise.
+SHUTDOWN_TIMEOUT = 18.0
+
+
+class _RunningJobs:
+    """Counts jobs in progress so shutdown can wait for them, with a deadline."""
+
+    def __init__(self):
+        self._count = 0
+        self._cond = threading.Condition()
+
+    def wrap(self, fn: Callable[[], object], name: str) -> Callable[[], None]:
+        def run() -> None:
+            with self._cond:
+                self._count += 1
+            try:
+                fn()
+            except Exception:
+                log.exception("job %s failed; the next run will try again", name)
+            finally:
+                with self._cond:
+                    self._count -= 1
+                    self._cond.notify_all()
+        return run
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self._count == 0, timeout=max(timeout, 0))
+
+
+class Worker:
+    def __init__(self, runtime: Runtime, *, clock: Clock | None = None, namespace: str = "digest",
+                 lock_ttl: timedelta = DEFAULT_TTL, shutdown_timeout: float = SHUTDOWN_TIMEOUT,
+                 consumer_threads: int = 2):
+        self.runtime = runtime
+        self.clock = clock or SystemClock()
+        self.worker_id = worker_identity()
+        self.stop = threading.Event()
+        self.shutdown_timeout = shutdown_timeout
+        self.lock_ttl = lock_ttl
+        self.lock = make_lock(runtime, self.worker_id, namespace=namespace, ttl=lock_ttl, clock=self.clock)
+        self.provider = make_provider(runtime.settings)
+        links = make_link_maker(runtime)
+        self.queue: BatchQueue | None = None
+        if runtime.settings.redis_url:
+            self.queue = BatchQueue(runtime, self.provider, links, self.worker_id, namespace=namespace,
+                                    consumer_threads=consumer_threads)
+            dispatcher = self.queue
+        else:
+            dispatcher = InProcessDispatcher(runtime, self.provider, links, self.worker_id)
+        self.tick = DeliveryTick(runtime, dispatcher, clock=self.clock, should_stop=self.stop.is_set)
+        self.running = _RunningJobs()
+        self.holds_lock = False
+        self._announced_standby = False
+        self._scheduler_done = False
+        self.scheduler = BlockingScheduler(
+            timezone=timezone.utc,
+            executors={"default": ThreadPoolExecutor(4)},
+            job_defaults={"coalesce": True, "max_instances": 1},
+        )
+
+    # ------------------------------------------------------------ signals
+
+    def request_stop(self, signum=None, frame=None) -> None:
+        """The signal handler: only sets the flag (the watcher thread does the rest)."""
+        self.stop.set()
+
+    def _watch_for_stop(self) -> None:
+        self.stop.wait()
+        log.info("shutdown requested: no new work will be claimed")
+        while True:
+            try:
+                self.scheduler.shutdown(wait=False)
+                return
+            except SchedulerNotRunningError:
+                if self._scheduler_done:
+                    return
+                time.sleep(0.05)  # signalled before start() got going
+
+    # ------------------------------------------------------------ jobs
+
+    def _keep_lock(self) -> None:
+        if self.stop.is_set():
+            return
+        try:
+            held = self.lock.acquire()
+        except Exception:
+            log.exception("could not reach the scheduler lock; not scheduling until it answers")
+            held = False
+        if held and not self.holds_lock:
+            log.info("scheduler lock acquired by %s: scheduling ingest and delivery", self.worker_id)
+            self._add_scheduled_jobs()
+        elif not held and self.holds_lock:
+            log.warning("scheduler lock lost by %s: consuming only", self.worker_id)
+            self._remove_scheduled_jobs()
+        elif not held and not self.holds_lock and not self._announced_standby:
+            holder = _safe(self.lock.current)
+            log.info("scheduler lock held by %s: %s consumes jobs only",
+                     holder.holder if holder else "another worker", self.worker_id)
+            self._announced_standby = True
+        self.holds_lock = held
+
+    def _add_scheduled_jobs(self) -> None:
+        work = {TICK_JOB: self.tick, INGEST_JOB: self._ingest}
+        for spec in scheduled_jobs(self.runtime.settings.config.schedule):
+            extra = {"next_run_time": datetime.now(timezone.utc)} if spec.id == TICK_JOB else {}  # catch up at once
+            self.scheduler.add_job(
+                self.running.wrap(work[spec.id], spec.id), spec.trigger, id=spec.id, name=spec.description,
+                replace_existing=True, misfire_grace_time=spec.misfire_grace_time, **extra,
+            )
+
+    def _remove_scheduled_jobs(self) -> None:
+        for job_id in (TICK_JOB, INGEST_JOB):
+            if self.scheduler.get_job(job_id):
+                self.scheduler.remove_job(job_id)
+
+    def _ingest(self) -> None:
+        if self.stop.is_set():
+            return
+        try:
+            from ..ingest import ingest_sources
+        except ImportError:  # pragma: no cover - until ingestion is installed
+            log.error("ingestion is not available in this build; skipping")
+            return
+        report = ingest_sources(self.runtime, self.runtime.settings.config.sources)
+        log.info("ingest: %s", report)
+
+    # ------------------------------------------------------------ run
+
+    def run(self) -> int:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self.request_stop)
+        threading.Thread(target=self._watch_for_stop, name="stop-watcher", daemon=True).start()
+
+        interval = max(1.0, min(10.0, self.lock_ttl.total_seconds() / 4))
+        self.scheduler.add_job(self._keep_lock, IntervalTrigger(seconds=interval), id=LOCK_JOB,
+                               name="scheduler lock", replace_existing=True, misfire_grace_time=None,
+                               next_run_time=datetime.now(timezone.utc))
+        if self.queue is not None:
+            self.queue.start_consuming()
+        log.info("worker %s started (%s)", self.worker_id,
+                 "queue: Redis" if self.queue is not None else "batches sent in-process")
+        if not self.stop.is_set():
+            self.scheduler.start()  # blocks until the watcher shuts it down
+        self._scheduler_done = True
+        return self._finish()
+
+    def _finish(self) -> int:
+        deadline = time.monotonic() + self.shutdown_timeout
+        if self.queue is not None:
+            self.queue.stop_consuming(deadline - time.monotonic())
+        idle = self.running.wait_idle(deadline - time.monotonic())
+        if self.holds_lock:
+            _safe(self.lock.release)
+        if not idle:
+            log.warning("a batch is still in flight after %.0f s; leaving it 'sending' for the next "
+                        "start to mark ambiguous", self.shutdown_timeout)
+            logging.shutdown()
+            sys.stdout.flush()
+            os._exit(0)  # threads stuck in a provider call must not hold the exit
+        _safe(self.provider.close)
+        if self.queue is not None:
+            _safe(self.queue.close)
+        log.info("worker %s stopped", self.worker_id)
+        return 0
+
+
+def _safe(fn):
+    try:
+        return fn()
+    except Exception:
+        log.exception("during shutdown: %s failed", getattr(fn, "__name__", fn))
+        return None
