@@ -1,0 +1,186 @@
+"""The ingest run: for each source, fetch or read, parse, tag, store, and report.
+
+A source's failure (unreachable, timeout, not a feed, missing folder, even a bug) is
+recorded on its row and in the report, and the run goes on with the next source.
+Fetching happens outside any database transaction; each source's items and its
+conditional-request validators (ETag / Last-Modified) are then stored in one
+transaction, so validators never claim content that was not stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+import httpx
+from sqlalchemy import select
+
+from ..models import Source as SourceRow
+from ..runtime import Runtime, sync_topics
+from ..settings import Source
+from .drafts import Parsed, Rejection
+from .feeds import FeedError, parse_feed
+from .fetch import FetchError, fetch, make_client
+from .folder import read_folder
+from .report import IngestReport, SourceResult
+from .sanitize import safe_http_url
+from .tagging import Tagger
+from .upsert import StoreError, store_items
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one source's content comes from: an http(s) URL or a local path."""
+
+    label: str
+    key: str  # the Source row's key: the URL, or the absolute path
+    kind: str | None  # as configured; None for ad-hoc URLs (sniffed from the content)
+    url: str | None = None
+    path: Path | None = None
+    topics: tuple[str, ...] = ()
+
+    @classmethod
+    def from_config(cls, source: Source) -> "Target":
+        if source.kind == "folder" or not safe_http_url(source.url):
+            path = Path(source.path or source.url or "").expanduser().resolve()
+            return cls(source.label, str(path), source.kind, path=path, topics=source.topics)
+        return cls(source.label, source.url, source.kind, url=source.url, topics=source.topics)
+
+    @classmethod
+    def from_string(cls, location: str) -> "Target":
+        if safe_http_url(location):
+            return cls(location, location, None, url=location)
+        path = Path(location).expanduser().resolve()
+        kind = "folder" if path.is_dir() or path.suffix.lower() == ".md" else None
+        return cls(location, str(path), kind, path=path)
+
+
+def ingest_sources(runtime: Runtime, sources: Sequence[Source], *, client: httpx.Client | None = None,
+                   now: datetime | None = None) -> IngestReport:
+    """Ingest configured ``[[sources]]``."""
+    return _run(runtime, [Target.from_config(s) for s in sources], client=client, now=now)
+
+
+def ingest_urls(runtime: Runtime, urls: Sequence[str], *, client: httpx.Client | None = None,
+                now: datetime | None = None) -> IngestReport:
+    """Ingest ad-hoc feeds: http(s) URLs, local feed files, Markdown files or folders."""
+    return _run(runtime, [Target.from_string(u) for u in urls], client=client, now=now)
+
+
+def _run(runtime: Runtime, targets: list[Target], *, client: httpx.Client | None,
+         now: datetime | None) -> IngestReport:
+    now = now or datetime.now(timezone.utc)
+    report = IngestReport()
+    own_client = client is None
+    client = client or make_client()
+    try:
+        for target in targets:
+            result = SourceResult(label=target.label, kind=target.kind or "feed")
+            try:
+                _ingest_one(runtime, target, client, now, result)
+            except (FetchError, FeedError, OSError) as exc:
+                result.error = str(exc) if not isinstance(exc, OSError) else f"cannot read: {exc}"
+            except Exception as exc:  # a bug or a database outage must not stop the other sources
+                log.exception("ingest of %s failed unexpectedly", target.label)
+                result.error = f"unexpected error: {type(exc).__name__}: {exc}"
+            if result.error:
+                log.error("source %s failed: %s", target.label, result.error)
+                _record_error(runtime, target, result.error)
+            report.results.append(result)
+    finally:
+        if own_client:
+            client.close()
+    return report
+
+
+def _source_row(runtime: Runtime, target: Target) -> tuple[int, str | None, str | None]:
+    """Get or create the Source row; return (id, etag, last_modified)."""
+    with runtime.session() as session:
+        row = session.scalar(select(SourceRow).where(SourceRow.key == target.key))
+        if row is None:
+            row = SourceRow(key=target.key, name=target.label[:300], kind=target.kind or "rss")
+            session.add(row)
+            session.flush()
+        return row.id, row.etag, row.last_modified
+
+
+def _read(target: Target, client: httpx.Client, etag: str | None, last_modified: str | None):
+    """(Parsed or None when not modified, new etag, new last_modified)."""
+    if target.url:
+        fetched = fetch(client, target.url, etag=etag, last_modified=last_modified)
+        if fetched.not_modified:
+            return None, etag, last_modified
+        return parse_feed(fetched.content, configured_kind=target.kind, base_url=target.url), \
+            fetched.etag, fetched.last_modified
+    assert target.path is not None
+    if not target.path.exists():
+        raise FetchError(f"no such file or folder: {target.path}")
+    if target.kind == "folder":
+        return read_folder(target.path), None, None
+    return parse_feed(target.path.read_bytes(), configured_kind=target.kind), None, None
+
+
+def _ingest_one(runtime: Runtime, target: Target, client: httpx.Client, now: datetime,
+                result: SourceResult) -> None:
+    source_id, etag, last_modified = _source_row(runtime, target)
+    parsed, new_etag, new_last_modified = _read(target, client, etag, last_modified)
+    if parsed is None:
+        result.not_modified = True
+        _record_error(runtime, target, None)
+        return
+    result.kind = parsed.kind
+    result.warnings.extend(parsed.warnings)
+    result.rejections.extend(parsed.rejections)
+    drafts = _tagged(runtime, target, parsed, result)
+
+    with runtime.session() as session:
+        topics = sync_topics(session, runtime.settings.config)
+        for draft, outcome in store_items(session, source_id, drafts, topics):
+            if isinstance(outcome, StoreError):
+                result.rejections.append(Rejection(draft.title, str(outcome)))
+                continue
+            setattr(result, outcome, getattr(result, outcome) + 1)
+            result.fallback += draft.fallback_topic
+            result.future += draft.published_at > now
+        row = session.get(SourceRow, source_id)
+        _set_if_changed(row, etag=new_etag, last_modified=new_last_modified, kind=parsed.kind,
+                        last_error=None, last_fetched_at=now)
+
+    for rejection in result.rejections:
+        log.warning("source %s: rejected %r: %s", target.label, rejection.item, rejection.reason)
+    for warning in result.warnings:
+        log.warning("source %s: %s", target.label, warning)
+
+
+def _tagged(runtime: Runtime, target: Target, parsed: Parsed, result: SourceResult):
+    tagger = Tagger(runtime.settings.config, target.topics)
+    drafts = []
+    for draft in parsed.items:
+        unknown = tagger.unknown(draft.topics)
+        if unknown:
+            result.rejections.append(Rejection(draft.title, f"unknown topics {unknown}"))
+            continue
+        drafts.append(tagger.tag(draft))
+    return drafts
+
+
+def _set_if_changed(row: SourceRow, **values) -> None:
+    for name, value in values.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+
+
+def _record_error(runtime: Runtime, target: Target, error: str | None) -> None:
+    """Note (or clear) a source's failure on its row; never raises."""
+    try:
+        with runtime.session() as session:
+            row = session.scalar(select(SourceRow).where(SourceRow.key == target.key))
+            if row is not None and row.last_error != error:
+                row.last_error = error
+    except Exception:  # the database itself may be what failed
+        log.exception("could not record the state of source %s", target.label)
