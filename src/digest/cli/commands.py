@@ -4,3 +4,4 @@ from . import db_commands  # noqa: F401
 from . import preview_commands  # noqa: F401
 from . import web_commands  # noqa: F401
 from . import worker_commands  # noqa: F401
+from . import ingest_commands  # noqa: F401
