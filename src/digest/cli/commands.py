@@ -5,3 +5,5 @@ from . import preview_commands  # noqa: F401
 from . import web_commands  # noqa: F401
 from . import worker_commands  # noqa: F401
 from . import ingest_commands  # noqa: F401
+from . import subscriber_commands  # noqa: F401
+from . import send_commands  # noqa: F401

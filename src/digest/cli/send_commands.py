@@ -1,0 +1,104 @@
+"""``digest send``: today's edition (or --date) to every active subscriber who has not had it."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+import click
+
+from ..deliver.edition import send_edition
+from ..deliver.factory import make_provider
+from ..deliver.proof import send_proof
+from ..deliver.sending import BatchOutcome
+from ..deliver.summary import format_summary
+from . import main
+from .common import State, pass_state
+
+
+class _ProgressBar:
+    """A click progress bar over batches, opened once the number of batches is known."""
+
+    def __init__(self) -> None:
+        self._bar = None
+
+    def planned(self, batches: int) -> None:
+        if batches:
+            self._bar = click.progressbar(length=batches, label="sending batches", file=sys.stderr, show_pos=True)
+            self._bar.__enter__()
+
+    def batch_done(self, outcome: BatchOutcome) -> None:
+        if self._bar is not None:
+            self._bar.update(1)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+
+def _today(state: State) -> date:
+    return datetime.now(ZoneInfo(state.settings.config.schedule.default_timezone)).date()
+
+
+@main.command("send")
+@click.option("--date", "edition_date", type=click.DateTime(["%Y-%m-%d"]), help="Edition date (default: today).")
+@click.option("--dry-run", is_flag=True, help="Select and render, report counts; send and record nothing.")
+@click.option("--to", "proof_to", metavar="ADDRESS", help="Send one proof copy to ADDRESS; record nothing.")
+@click.option("--subscriber", metavar="EMAIL", help="With --to: the proof carries this subscriber's selection.")
+@click.option("--resend-ambiguous", is_flag=True,
+              help="Resend batches that may or may not have gone out (check the provider's log first).")
+@click.option("--retry-failed", is_flag=True, help="Send failed batches again.")
+@pass_state
+def send_command(state: State, edition_date, dry_run, proof_to, subscriber, resend_ambiguous, retry_failed) -> None:
+    """Send the edition to every active subscriber who has not had it, whatever their send hour.
+
+    Running it again sends only what is still owed. Exits with status 1 when a batch of
+    the edition failed or is ambiguous.
+    """
+    day = edition_date.date() if edition_date else _today(state)
+    if subscriber and not proof_to:
+        raise click.UsageError("--subscriber only goes with --to (a proof)")
+    if proof_to and (dry_run or resend_ambiguous or retry_failed):
+        raise click.UsageError("--to sends a single proof; it does not combine with --dry-run or resend options")
+    provider = make_provider(state.settings)
+    try:
+        if proof_to:
+            result = send_proof(state.runtime, provider, day, proof_to, subscriber_email=subscriber)
+            click.echo(f"proof of the {day.isoformat()} edition sent to {proof_to} via {provider.name}"
+                       + (f" (id {result.message_id})" if result.message_id else ""))
+            return
+        summary = _run(state, provider, day, dry_run, resend_ambiguous, retry_failed)
+    finally:
+        provider.close()
+    click.echo(format_summary(summary))
+    for line in summary.problems():
+        click.echo(f"warning: {line}", err=True)
+    if not summary.ok:
+        click.echo("exit status 1: the edition has failed, ambiguous or blocked deliveries (see above)", err=True)
+        sys.exit(1)
+
+
+def _run(state: State, provider, day: date, dry_run: bool, resend_ambiguous: bool, retry_failed: bool):
+    """Sends with a progress bar; SIGTERM stops between batches instead of mid-batch."""
+    stop = {"requested": False}
+
+    def on_sigterm(signum, frame):
+        stop["requested"] = True
+
+    try:
+        previous = signal.signal(signal.SIGTERM, on_sigterm)
+    except ValueError:  # not the main thread (embedded use): no handler
+        previous = None
+    bar = _ProgressBar()
+    try:
+        return send_edition(
+            state.runtime, provider, day, now=datetime.now(timezone.utc), dry_run=dry_run, progress=bar,
+            resend_ambiguous=resend_ambiguous, retry_failed=retry_failed, should_stop=lambda: stop["requested"],
+        )
+    finally:
+        bar.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
