@@ -40,6 +40,9 @@ class SendResult:
     message_id: str | None = None  # the provider's id for the request, when it gives one
     rejected: dict[str, str] = field(default_factory=dict)  # email -> reason (refused recipients)
     per_recipient_ids: dict[str, str] = field(default_factory=dict)  # email -> message id
+    # email -> reason: the connection died while this recipient's message was in flight,
+    # so it may have been delivered (SMTP). Record as ambiguous; never resend silently.
+    ambiguous: dict[str, str] = field(default_factory=dict)
 
 
 class ProviderError(Exception):
