@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import importlib.util
 import sys
+from datetime import date
 from email import policy
 from pathlib import Path
 
@@ -37,8 +38,8 @@ def _checklist_module():
 def test_sample_edition_eml(runtime):
     _ingest_sources()(runtime, runtime.settings.config.sources)
     with runtime.session() as session:
-        # No date: the sample content is dated around today's edition.
-        result = build_preview(session, runtime.settings, PreviewRequest())
+        # The sample content is dated 24-27 Nov 2026; 28 Nov's edition (07:00 Toronto) has it all.
+        result = build_preview(session, runtime.settings, PreviewRequest(edition_date=date(2026, 11, 28)))
     raw = result.as_eml()
     msg = email.message_from_bytes(raw, policy=policy.default)
 
