@@ -7,3 +7,4 @@ from . import worker_commands  # noqa: F401
 from . import ingest_commands  # noqa: F401
 from . import subscriber_commands  # noqa: F401
 from . import send_commands  # noqa: F401
+from . import demo_commands  # noqa: F401

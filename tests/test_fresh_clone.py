@@ -1,0 +1,71 @@
+"""A newcomer's first run: clone, install into a fresh virtual environment, `digest demo`.
+
+The clone is built into a wheel and installed with ``--no-deps --no-index`` into a new
+virtual environment that sees this environment's installed dependencies through a
+``.pth`` file: so the test proves the wheel carries everything the demo needs (templates,
+sample content, migrations) without reaching a package registry. The demo runs in an
+empty folder with no configuration and an unusable HTTP proxy, so any network use fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
+    assert result.returncode == 0, f"{cmd} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+@pytest.mark.timeout(600)
+def test_clone_install_and_demo(tmp_path):
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    clone = tmp_path / "clone"
+    _run(["git", "clone", "--quiet", str(ROOT), str(clone)])
+
+    wheels = tmp_path / "wheels"
+    _run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+         "-w", str(wheels), str(clone)],
+    )
+    (wheel,) = wheels.glob("digest-*.whl")
+
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    python = env_dir / "bin" / "python"
+    site = Path(
+        _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip()
+    )
+    (site / "outer-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    _run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", str(wheel)])
+
+    workdir = tmp_path / "newcomer"
+    workdir.mkdir()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DIGEST_", "DATABASE_URL", "SENDGRID_", "SMTP_", "REDIS_URL"))
+    }
+    env.update(HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9", NO_PROXY="")
+    result = subprocess.run(
+        [str(env_dir / "bin" / "digest"), "demo"],
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, f"digest demo failed:\n{result.stdout}\n{result.stderr}"
+
+    emails = sorted((workdir / "outbox").rglob("*.eml"))
+    assert len(emails) >= 5, result.stdout
+    assert (workdir / "digest.db").exists()
+    assert "outbox" in result.stdout
