@@ -39,16 +39,24 @@ def _problem(feed: Any) -> str:
     return f"{type(exc).__name__}: {exc}" if exc else "unknown format"
 
 
-def parse_feed(data: bytes, *, configured_kind: str | None = None, base_url: str | None = None) -> Parsed:
-    headers = {"content-location": base_url} if base_url else None
-    feed = feedparser.parse(data, sanitize_html=False, response_headers=headers)
+#: feedparser "bozo" reasons that say nothing about the feed's content being damaged.
+BENIGN = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
+
+
+def parse_feed(data: bytes, *, configured_kind: str | None = None, content_type: str | None = None) -> Parsed:
+    # No content-location: relative links are resolved later against each item's own link
+    # (where a WordPress post's links point), not against wherever the feed was fetched.
+    headers = {}
+    if content_type:
+        headers["content-type"] = content_type
+    feed = feedparser.parse(data, sanitize_html=False, response_headers=headers or None)
     if not feed.entries:
         if feed.bozo or not feed.version:
             raise FeedError(f"not a readable RSS/Atom feed ({_problem(feed)})")
         return Parsed(kind=detect_kind(feed, configured_kind))
 
     parsed = Parsed(kind=detect_kind(feed, configured_kind))
-    if feed.bozo:
+    if feed.bozo and not isinstance(feed.get("bozo_exception"), BENIGN):
         parsed.warnings.append(
             f"feed is damaged ({_problem(feed)}); kept what parsed ({len(feed.entries)} entries)"
         )

@@ -27,6 +27,7 @@ class Fetched:
     content: bytes = b""
     etag: str | None = None
     last_modified: str | None = None
+    content_type: str | None = None
 
 
 def make_client(timeout: httpx.Timeout | float = DEFAULT_TIMEOUT) -> httpx.Client:
@@ -63,6 +64,7 @@ def fetch(client: httpx.Client, url: str, *, etag: str | None = None,
                 content=b"".join(chunks),
                 etag=response.headers.get("ETag"),
                 last_modified=response.headers.get("Last-Modified"),
+                content_type=response.headers.get("Content-Type"),
             )
     except httpx.TimeoutException as exc:
         raise FetchError(f"timed out ({type(exc).__name__})") from None

@@ -115,8 +115,9 @@ def _read(target: Target, client: httpx.Client, etag: str | None, last_modified:
         fetched = fetch(client, target.url, etag=etag, last_modified=last_modified)
         if fetched.not_modified:
             return None, etag, last_modified
-        return parse_feed(fetched.content, configured_kind=target.kind, base_url=target.url), \
-            fetched.etag, fetched.last_modified
+        parsed = parse_feed(fetched.content, configured_kind=target.kind,
+                            content_type=fetched.content_type)
+        return parsed, fetched.etag, fetched.last_modified
     assert target.path is not None
     if not target.path.exists():
         raise FetchError(f"no such file or folder: {target.path}")
