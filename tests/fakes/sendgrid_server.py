@@ -6,10 +6,11 @@ under 30 MB) and answers 202 with an ``X-Message-Id``. Every accepted request is
 expanded into one :class:`DeliveredMessage` per recipient, substitutions applied, so a
 test reads exactly what each subscriber would get.
 
-Faults are planned ahead and consumed one per request, in order:
-``fail_next(429, headers=...)``, ``fail_next(503)``, ``lose_answer_next()`` (the mail is
-delivered, then the connection is dropped without an answer), ``delay_next(seconds)``
-(delivered, answered late). ``refuse_connections()`` closes the listening socket, so
+Faults are planned ahead and consumed one per request, in order: ``pass_next()`` (a
+normal answer, to aim the next fault at a later batch), ``fail_next(429, headers=...)``,
+``fail_next(503)``, ``lose_answer_next()`` (the mail is delivered, then the connection is
+dropped without an answer), ``delay_next(seconds)`` (delivered, answered late),
+``refuse_after_next(seconds)``. ``refuse_connections()`` closes the listening socket, so
 connections are refused by the kernel until ``accept_connections()`` (or a timer).
 
 Usable from another process: point ``SENDGRID_API_HOST`` at :attr:`FakeSendGrid.url`.
@@ -54,7 +55,7 @@ class DeliveredMessage:
 
 @dataclass
 class _Plan:
-    kind: str  # "status" | "lose_answer" | "delay"
+    kind: str  # "pass" | "status" | "lose_answer" | "delay" | "refuse_after"
     status: int = 0
     headers: dict[str, str] = field(default_factory=dict)
     body: dict | None = None
@@ -120,6 +121,16 @@ class FakeSendGrid:
         """Answer the next ``times`` requests with ``status`` (nothing delivered)."""
         with self.lock:
             self._plans.extend(_Plan("status", status, dict(headers or {}), body) for _ in range(times))
+
+    def pass_next(self, times: int = 1) -> None:
+        """Let the next request(s) through normally (to aim a later fault at batch N)."""
+        with self.lock:
+            self._plans.extend(_Plan("pass") for _ in range(times))
+
+    def refuse_after_next(self, for_seconds: float) -> None:
+        """Answer the next request normally, then refuse connections for ``for_seconds``."""
+        with self.lock:
+            self._plans.append(_Plan("refuse_after", seconds=for_seconds))
 
     def lose_answer_next(self, times: int = 1) -> None:
         """Deliver the next request(s), then drop the connection without answering."""
@@ -298,6 +309,8 @@ def _handler_for(fake: FakeSendGrid) -> type[BaseHTTPRequestHandler]:
                 return
             if plan and plan.kind == "delay":
                 time.sleep(plan.seconds)
+            if plan and plan.kind == "refuse_after":
+                fake.refuse_connections(plan.seconds)  # closed before the client hears back
             self._answer(202, None, {"X-Message-Id": message_id})
 
         def _answer(self, status: int, body: dict | None, headers: dict[str, str] | None = None):
