@@ -44,7 +44,7 @@ def tree(html: str):
 
 
 def by_class(root, name: str) -> list:
-    return root.xpath(f'//*[contains(concat(" ", normalize-space(@class), " "), " {name} ")]')
+    return root.xpath(f'.//*[contains(concat(" ", normalize-space(@class), " "), " {name} ")]')
 
 
 def unsubscribe_url(msg: EmailMessage) -> str:
@@ -151,11 +151,12 @@ def check_disclosures_next_to_items(msg: EmailMessage, selection=None, config=No
             assert boxes, f"sponsored card {title!r} has no paid-promotion disclosure"
             assert by_class(card, "sponsored-label"), f"sponsored card {title!r} is not labelled"
     if selection is not None:
+        card_by_title = {squash(by_class(c, "card-title")[0].text_content()): c for c in cards}
         for item in _briefings(selection):
-            matching = [c for c in cards if squash(item.title) == squash(by_class(c, "card-title")[0].text_content())]
-            if not matching:
-                continue  # moved to related headlines by the size budget: check_budget covers it
-            content = squash(matching[0].text_content())
+            card = card_by_title.get(squash(item.title))
+            if card is None:
+                continue  # moved to related headlines by the size budget: check_size_budget covers size
+            content = squash(card.text_content())
             assert squash(item.attribution) in content, f"{item.title!r}: attribution not next to it"
             assert squash(item.author_disclosure) in content, f"{item.title!r}: author disclosure not next to it"
             if item.sponsor is not None:
