@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from digest.deliver.ledger import worker_identity
+from digest.deliver.sending import make_link_maker
+from digest.schedule.clock import FakeClock
+from digest.schedule.queue import InProcessDispatcher
+from digest.schedule.tick import DeliveryTick
+
+from .helpers import AlwaysSomethingSelector, ClockedProvider, PlainRenderer
+
+
+@pytest.fixture
+def make_tick():
+    """A delivery tick on a fake clock, sending in-process to a recording provider."""
+
+    def _make(runtime, start: datetime, *, worker_id: str | None = None, provider=None):
+        clock = FakeClock(start)
+        provider = provider or ClockedProvider(clock)
+        dispatcher = InProcessDispatcher(runtime, provider, make_link_maker(runtime), worker_id or worker_identity())
+        tick = DeliveryTick(runtime, dispatcher, clock=clock, renderer=PlainRenderer(),
+                            selector_factory=lambda session, now: AlwaysSomethingSelector())
+        return tick, clock, provider
+
+    return _make
+
+
+UTC = timezone.utc
+
+
+@pytest.fixture
+def sqlite_runtime(sqlite_url, make_settings):
+    """For long clock simulations: the clock logic is the same on both databases, and the
+    ledger's guarantees are tested on both elsewhere."""
+    from digest.runtime import Runtime
+
+    rt = Runtime.open(make_settings(sqlite_url))
+    yield rt
+    rt.close()
