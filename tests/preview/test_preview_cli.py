@@ -68,3 +68,11 @@ def test_errors_are_one_line_with_exit_status_2(cli_env):
     result = CliRunner().invoke(main, ["preview", "--subscriber", "ghost@example.com"], env=cli_env)
     assert result.exit_code == 2
     assert "ghost@example.com" in result.stderr
+
+
+def test_serve_runs_the_live_page_on_the_given_port(cli_env, monkeypatch):
+    calls = []
+    monkeypatch.setattr("digest.preview.server.serve", lambda runtime, port, open_browser: calls.append((port, open_browser)))
+    result = run(cli_env, "--serve", "--port", "8765", "--open")
+    assert result.exit_code == 0, result.output
+    assert calls == [(8765, True)]
