@@ -62,16 +62,20 @@ def item_identity(entry: Any) -> tuple[str, str | None]:
 
 
 def item_date(entry: Any) -> datetime:
-    """Publication time as aware UTC (feedparser's ``*_parsed`` values are UTC)."""
+    """Publication time as aware UTC (feedparser's ``*_parsed`` values are UTC).
+
+    Reads the raw dict: feedparser's own ``updated`` -> ``published`` aliasing is
+    deprecated and warns.
+    """
     for key in ("published", "updated", "created"):
-        parsed = entry.get(f"{key}_parsed")
+        parsed = dict.get(entry, f"{key}_parsed")
         if parsed:
             try:
                 return datetime.fromtimestamp(calendar.timegm(parsed), tz=timezone.utc)
             except (OverflowError, ValueError, OSError):
                 raise ItemRejected(f"date {entry.get(key)!r} is out of range") from None
     for key in ("published", "updated", "created"):
-        raw = entry.get(key)
+        raw = dict.get(entry, key)
         if raw:
             raise ItemRejected(f"unparseable date {one_line(str(raw), 60)!r}")
     raise ItemRejected("no date")
