@@ -77,8 +77,9 @@ class DatabaseLock:
                 insert_for(session, Lease)
                 .values(name=self.name, holder=self.holder_id, expires_at=now + self.ttl)
                 .on_conflict_do_nothing(index_elements=["name"])
-            ).rowcount
-            return created == 1
+                .returning(Lease.name)  # rowcount is not reliable for this insert on psycopg
+            ).first()
+            return created is not None
 
     def release(self) -> None:
         with self.runtime.session() as session:
