@@ -6,34 +6,17 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
-import pytest
 from click.testing import CliRunner
 
 from digest.cli import main
 from digest.message import ONE_CLICK
-from digest.settings import bundled_config_path, load_settings
+from digest.settings import load_settings
 
 from fakes.edition_seed import batch_statuses, ledger, seed_edition
-from fakes.fixtures import TEST_API_KEY, fake_sendgrid  # noqa: F401
+from fakes.fixtures import fake_sendgrid, sendgrid_env  # noqa: F401
 
 SUBSCRIBERS = 2500
 UNSUBSCRIBE = re.compile(r"https://digest\.test/unsubscribe/[A-Za-z0-9._-]+")
-
-
-@pytest.fixture
-def sendgrid_env(tmp_path, fake_sendgrid, monkeypatch):
-    env = {
-        "DIGEST_CONFIG": str(bundled_config_path()),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'edition.db'}",
-        "DIGEST_PROVIDER": "sendgrid",
-        "SENDGRID_API_KEY": TEST_API_KEY,
-        "SENDGRID_API_HOST": fake_sendgrid.url,
-        "DIGEST_SECRET_KEY": "test-secret-key-0123456789",
-        "DIGEST_BASE_URL": "https://digest.test",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return env
 
 
 def test_2500_subscribers_get_one_personal_email_each(sendgrid_env, fake_sendgrid):

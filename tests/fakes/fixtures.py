@@ -40,3 +40,23 @@ def sendgrid_settings(make_settings, fake_sendgrid):
 @pytest.fixture
 def smtp_settings(make_settings, fake_smtp):
     return make_settings(DIGEST_PROVIDER="smtp", SMTP_URL=fake_smtp.url)
+
+
+@pytest.fixture
+def sendgrid_env(tmp_path, fake_sendgrid, monkeypatch) -> dict[str, str]:
+    """Environment for ``digest send`` (in-process or a subprocess) against the fake
+    SendGrid server, on a SQLite file; also set in ``os.environ`` for CliRunner."""
+    from digest.settings import bundled_config_path
+
+    env = {
+        "DIGEST_CONFIG": str(bundled_config_path()),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'edition.db'}",
+        "DIGEST_PROVIDER": "sendgrid",
+        "SENDGRID_API_KEY": TEST_API_KEY,
+        "SENDGRID_API_HOST": fake_sendgrid.url,
+        "DIGEST_SECRET_KEY": "test-secret-key-0123456789",
+        "DIGEST_BASE_URL": "https://digest.test",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
