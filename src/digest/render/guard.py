@@ -1,16 +1,20 @@
-"""No briefing card goes out without its source attribution and author disclosure.
+"""Last gates before the email exists.
 
-Selection should already have left such items out; this is the last gate before the
-email exists. With ``selection.strict`` the render fails naming the item; otherwise the
-item is dropped from the edition and named in the log.
+No briefing card goes out without its source attribution and author disclosure:
+selection should already have left such items out; with ``selection.strict`` the render
+fails naming the item, otherwise the item is dropped and named in the log.
+
+No link or image in the email points anywhere but http(s): ingestion checks URLs, and
+this repeats it, so a ``javascript:`` URL in a stored row can never become an href.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from urllib.parse import urlsplit
 
-from ..content import BriefingItem, Selection
+from ..content import BriefingItem, Selection, VideoItem
 from .errors import RenderError
 
 log = logging.getLogger(__name__)
@@ -41,3 +45,35 @@ def require_disclosures(selection: Selection, *, strict: bool) -> Selection:
     if sections == selection.sections and recommended == selection.recommended:
         return selection
     return replace(selection, sections=sections, recommended=recommended)
+
+
+def is_http_url(url: str | None) -> bool:
+    if not url or any(ch.isspace() or ord(ch) < 32 for ch in url):
+        return False
+    parts = urlsplit(url)
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
+
+
+def _safe(url: str | None) -> str | None:
+    return url if is_http_url(url) else None
+
+
+def drop_unsafe_urls(selection: Selection) -> Selection:
+    """Unsafe item links become plain titles; a video without a safe link is left out."""
+
+    def briefing(item: BriefingItem) -> BriefingItem:
+        return item if item.url is None or is_http_url(item.url) else replace(item, url=None)
+
+    videos: list[VideoItem] = []
+    for video in selection.videos:
+        if not is_http_url(video.url):
+            log.warning("video %s (%r) has no http(s) link: left out of the edition", video.id, video.title)
+            continue
+        videos.append(replace(video, thumbnail_url=_safe(video.thumbnail_url)))
+    return replace(
+        selection,
+        sections=tuple(replace(s, briefings=tuple(map(briefing, s.briefings))) for s in selection.sections),
+        recommended=tuple(map(briefing, selection.recommended)),
+        related=tuple(r if r.url is None or is_http_url(r.url) else replace(r, url=None) for r in selection.related),
+        videos=tuple(videos),
+    )
