@@ -23,6 +23,7 @@ class Seen:
     if_none_match: str | None
     if_modified_since: str | None
     status: int
+    authorization: str | None = None
 
 
 class FeedServer:
@@ -91,7 +92,7 @@ class FeedServer:
                     handler.wfile.write(body)
                 except OSError:  # the client gave up (timeout test)
                     pass
-        self.requests.append(Seen(name, inm, ims, status))
+        self.requests.append(Seen(name, inm, ims, status, handler.headers.get("Authorization")))
 
     def close(self) -> None:
         self.release.set()

@@ -162,3 +162,37 @@ def test_a_failed_run_leaves_earlier_content_alone(runtime, feed_server, client,
     assert feed_server.requests[-1].status == 304
     assert source_row(runtime, url).last_error is None
     assert snapshot(runtime)["briefings"] == before
+
+
+def test_an_item_the_database_refuses_is_rejected_alone(runtime, feed_server, client, monkeypatch):
+    from sqlalchemy.exc import IntegrityError
+
+    from digest.ingest import upsert
+
+    real = upsert.store_item
+
+    def refuse_one(session, source_id, draft, topics):
+        if draft.guid == "https://northwind.example/?p=1102":
+            session.execute(upsert.select(upsert.Briefing))  # some work inside the savepoint first
+            raise IntegrityError("INSERT", {}, Exception("simulated constraint failure"))
+        return real(session, source_id, draft, topics)
+
+    monkeypatch.setattr(upsert, "store_item", refuse_one)
+    [result] = ingest_urls(runtime, [feed_server.url("wordpress.xml")], client=client, now=NOW).results
+    assert result.new == 4 and result.error is None
+    assert reasons(result) == {
+        "Corvid Gold files its Ashgrove feasibility study": "could not store: simulated constraint failure"
+    }
+    assert "https://northwind.example/?p=1102" not in briefings(runtime) and len(briefings(runtime)) == 4
+
+
+def test_passwords_in_feed_urls_stay_out_of_logs_and_summary(runtime, feed_server, client, caplog):
+    dead = f"http://reader:s3cret-pass@127.0.0.1:{_closed_port()}/private.xml"
+    live = feed_server.url("atom.xml").replace("http://", "http://reader:s3cret-pass@")
+    with caplog.at_level(logging.DEBUG):
+        report = ingest_urls(runtime, [dead, live], client=client, now=NOW)
+    assert report.results[0].label.startswith("http://reader:***@127.0.0.1:")
+    assert report.results[1].new == 2
+    assert feed_server.requests[-1].authorization == "Basic cmVhZGVyOnMzY3JldC1wYXNz"  # sent as a header
+    assert "s3cret-pass" not in report.format()
+    assert not any("s3cret-pass" in r.getMessage() for r in caplog.records)

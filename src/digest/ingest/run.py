@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from sqlalchemy import select
@@ -47,17 +48,35 @@ class Target:
     @classmethod
     def from_config(cls, source: Source) -> "Target":
         if source.kind == "folder" or not safe_http_url(source.url):
-            path = Path(source.path or source.url or "").expanduser().resolve()
-            return cls(source.label, str(path), source.kind, path=path, topics=source.topics)
-        return cls(source.label, source.url, source.kind, url=source.url, topics=source.topics)
+            path = _local_path(source.path or source.url or "")
+            return cls(source.name or str(path), str(path), source.kind, path=path, topics=source.topics)
+        label = source.name or redact_url(source.url)
+        return cls(label, source.url, source.kind, url=source.url, topics=source.topics)
 
     @classmethod
     def from_string(cls, location: str) -> "Target":
         if safe_http_url(location):
-            return cls(location, location, None, url=location)
-        path = Path(location).expanduser().resolve()
+            return cls(redact_url(location), location, None, url=location)
+        path = _local_path(location)
         kind = "folder" if path.is_dir() or path.suffix.lower() == ".md" else None
         return cls(location, str(path), kind, path=path)
+
+
+def _local_path(location: str) -> Path:
+    if location.startswith("file://"):
+        location = location[len("file://"):]
+    return Path(location).expanduser().resolve()
+
+
+def redact_url(url: str) -> str:
+    """The URL without a password, for logs and the summary (the feed URL may carry one)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 def ingest_sources(runtime: Runtime, sources: Sequence[Source], *, client: httpx.Client | None = None,
