@@ -197,3 +197,32 @@ def test_an_untrusted_certificate_is_a_permanent_error(make_settings, tmp_path, 
     finally:
         server.stop()
     assert info.value.permanent and not server.received
+
+
+def test_connection_lost_before_data_reconnects_and_sends_once(provider, smtp_settings, fake_smtp):
+    batch = make_batch(smtp_settings, 4)
+    cut = batch.recipients[2].email
+    fake_smtp.drop_at_rcpt_once = {cut}
+
+    result = provider.send(batch)
+
+    assert set(result.per_recipient_ids) == {r.email for r in batch.recipients}
+    assert not result.ambiguous and not result.rejected
+    for r in batch.recipients:
+        assert len(fake_smtp.messages_for(r.email)) == 1
+
+
+def test_a_recipient_that_keeps_cutting_the_connection_is_given_up(provider, smtp_settings, fake_smtp, monkeypatch):
+    batch = make_batch(smtp_settings, 3)
+    cut = batch.recipients[0].email
+
+    class AlwaysCut(set):
+        def discard(self, item):  # never forgets: every RCPT for it cuts the connection
+            pass
+
+    fake_smtp.drop_at_rcpt_once = AlwaysCut({cut})
+    result = provider.send(batch)
+
+    assert "connection lost 3 times" in result.rejected[cut]
+    assert set(result.per_recipient_ids) == {r.email for r in batch.recipients[1:]}
+    assert fake_smtp.messages_for(cut) == []

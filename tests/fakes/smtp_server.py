@@ -1,6 +1,7 @@
 """A real SMTP server on loopback (aiosmtpd) that records what it accepts.
 
-``refuse`` names recipients answered ``550`` at RCPT; ``drop_after_data`` names
+``refuse`` names recipients answered ``550`` at RCPT; ``drop_at_rcpt_once`` names
+recipients whose first RCPT cuts the connection (nothing sent); ``drop_after_data`` names
 recipients whose message is accepted (recorded) but whose connection is then cut before
 the ``250`` reaches the client (the "answer lost" case). With ``tls_context`` the server
 requires STARTTLS, or with ``implicit_tls`` speaks TLS from the first byte (smtps).
@@ -44,6 +45,7 @@ class FakeSmtp:
         self.implicit_tls = implicit_tls  # smtps: TLS from the first byte instead of STARTTLS
         self.refuse: set[str] = set()
         self.drop_after_data: set[str] = set()
+        self.drop_at_rcpt_once: set[str] = set()  # cut the connection at RCPT, the first time only
         self.received: list[ReceivedMessage] = []
         self.connections = 0
         self._lock = threading.Lock()
@@ -107,6 +109,10 @@ class _Handler:
         return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.fake.drop_at_rcpt_once:
+            self.fake.drop_at_rcpt_once.discard(address)
+            server.transport.close()  # before DATA: the client knows nothing was sent
+            return "421 4.3.0 closing connection"
         if address.lower() in {a.lower() for a in self.fake.refuse}:
             return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
         envelope.rcpt_tos.append(address)

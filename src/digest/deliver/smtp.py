@@ -119,6 +119,7 @@ class SmtpProvider:
                 except _LostAfterData as exc:
                     result.ambiguous[recipient.email] = str(exc)
                     log.error("%s: %s may have been sent: %s", what, recipient.email, exc)
+                    _quietly_close(conn)  # the next recipient gets a fresh connection
                 except (smtplib.SMTPServerDisconnected, OSError) as exc:
                     losses += 1
                     _quietly_close(conn)
