@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 _CHECKOUT_ROOT = Path(__file__).resolve().parents[2]
@@ -14,9 +13,9 @@ def email_templates_dir() -> Path:
     checkout = _CHECKOUT_ROOT / "templates" / "email"
     if checkout.is_dir():
         return checkout
-    return Path(str(resources.files("digest.email_templates")))
+    return Path(__file__).resolve().parent / "email_templates"  # where setup.py puts them
 
 
 def samples_dir() -> Path:
     """Bundled sample content and the sample publication config used by ``digest demo``."""
-    return Path(str(resources.files("digest") / "samples"))
+    return Path(__file__).resolve().parent / "samples"
