@@ -96,3 +96,18 @@ def write_config(path: Path, *, nothing_new: str = "note") -> Path:
     text = text.split("[[sources]]", 1)[0]
     path.write_text(text)
     return path
+
+
+def add_briefings(runtime: Runtime, published_at: datetime) -> None:
+    """One complete briefing per configured topic, so readers of different topics get
+    different bodies (and therefore different batches)."""
+    from digest.models import Briefing
+
+    with runtime.session() as session:
+        for topic in session.scalars(select(Topic)):
+            session.add(Briefing(
+                guid=f"test-{topic.slug}", url=f"https://example.com/{topic.slug}", title=f"{topic.title} today",
+                body_html=f"<p>{topic.title} moved.</p>", excerpt=f"{topic.title} moved.", author="Desk",
+                published_at=published_at, attribution="Company filings", author_disclosure="none",
+                content_hash=topic.slug, topics=[topic],
+            ))

@@ -19,6 +19,10 @@ from ..settings import Schedule
 TICK_JOB = "delivery-tick"
 INGEST_JOB = "ingest"
 LOCK_JOB = "scheduler-lock"
+RECOVER_JOB = "recover-stale-batches"
+#: How often batches left ``sending`` by a dead process are looked for: a SIGKILLed
+#: worker's batch is reported ambiguous within this, not at the next tick.
+RECOVER_EVERY_SECONDS = 15
 _EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 
@@ -37,7 +41,7 @@ class JobSpec:
 
 
 def scheduled_jobs(schedule: Schedule) -> list[JobSpec]:
-    """What the lock holder schedules: the delivery tick and ingestion."""
+    """What the lock holder schedules: the delivery tick, ingestion and stale-batch recovery."""
     every = schedule.ingest_every_minutes
     return [
         JobSpec(TICK_JOB, "delivery tick (every minute)",
@@ -45,4 +49,7 @@ def scheduled_jobs(schedule: Schedule) -> list[JobSpec]:
         JobSpec(INGEST_JOB, f"ingest sources (every {every} min)",
                 IntervalTrigger(minutes=every, start_date=_EPOCH, timezone=timezone.utc),
                 misfire_grace_time=max(60, every * 30)),
+        JobSpec(RECOVER_JOB, f"recover stale batches (every {RECOVER_EVERY_SECONDS} s)",
+                IntervalTrigger(seconds=RECOVER_EVERY_SECONDS, start_date=_EPOCH, timezone=timezone.utc),
+                misfire_grace_time=RECOVER_EVERY_SECONDS),
     ]

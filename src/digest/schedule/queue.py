@@ -27,7 +27,7 @@ QUEUE_NAME = "batches"
 ACTOR_NAME = "send_batch"
 #: A pending batch enqueued this long ago and still pending is enqueued again (its
 #: message may have died with a consumer's prefetch buffer).
-REQUEUE_AFTER_SECONDS = 120.0
+REQUEUE_AFTER_SECONDS = 60.0
 
 
 class InProcessDispatcher:

@@ -29,11 +29,11 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from ..deliver.factory import make_provider
-from ..deliver.ledger import worker_identity
+from ..deliver.ledger import recover_stale_batches, worker_identity
 from ..deliver.sending import make_link_maker
 from ..runtime import Runtime
 from .clock import Clock, SystemClock
-from .jobs import INGEST_JOB, LOCK_JOB, TICK_JOB, scheduled_jobs
+from .jobs import INGEST_JOB, LOCK_JOB, RECOVER_JOB, TICK_JOB, scheduled_jobs
 from .lock import DEFAULT_TTL, make_lock
 from .queue import BatchQueue, InProcessDispatcher
 from .tick import DeliveryTick
@@ -143,7 +143,7 @@ class Worker:
         self.holds_lock = held
 
     def _add_scheduled_jobs(self) -> None:
-        work = {TICK_JOB: self.tick, INGEST_JOB: self._ingest}
+        work = {TICK_JOB: self.tick, INGEST_JOB: self._ingest, RECOVER_JOB: self._recover}
         for spec in scheduled_jobs(self.runtime.settings.config.schedule):
             extra = {"next_run_time": datetime.now(timezone.utc)} if spec.id == TICK_JOB else {}  # catch up at once
             self.scheduler.add_job(
@@ -152,9 +152,15 @@ class Worker:
             )
 
     def _remove_scheduled_jobs(self) -> None:
-        for job_id in (TICK_JOB, INGEST_JOB):
+        for job_id in (TICK_JOB, INGEST_JOB, RECOVER_JOB):
             if self.scheduler.get_job(job_id):
                 self.scheduler.remove_job(job_id)
+
+    def _recover(self) -> None:
+        with self.runtime.sessions() as session:
+            recovered = recover_stale_batches(session)
+        if recovered:
+            log.warning("batches %s were left 'sending' by a stopped process: marked ambiguous", recovered)
 
     def _ingest(self) -> None:
         if self.stop.is_set():

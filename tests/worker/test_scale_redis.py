@@ -1,0 +1,156 @@
+"""Three ``digest worker`` processes on the real Redis share one edition of 5,000
+subscribers sent to the local SendGrid server; one of them is SIGKILLed mid-edition.
+
+How the killed worker is accounted for: it is killed while it holds a batch (status
+``sending``, claimed by its pid). That batch's request may or may not have reached
+SendGrid, so the ledger must report it ``ambiguous`` (the scheduler's stale-batch
+recovery does so once the claimant is gone) and must never send it again. The
+outcome asserted: nobody gets two emails; everybody outside ambiguous batches gets
+exactly one; the ambiguous batches are only the killed worker's, at most one per
+consumer thread; and in this test, since the fake server records a request when it
+arrives, those recipients got exactly one as well.
+"""
+
+from __future__ import annotations
+
+import itertools
+import signal
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import create_engine, insert, select
+
+from digest.models import Batch, BatchStatus, Delivery, DeliveryStatus, Subscriber, Topic, subscriber_topics
+from digest.runtime import Runtime
+
+from fakes.fixtures import fake_sendgrid  # noqa: F401  (fixture)
+from .helpers import add_briefings, write_config
+from .processes import Ledger, WorkerProcess, wait_for, worker_env
+
+SUBSCRIBERS = 5000
+TOPIC_SETS = 20  # -> 20 bodies -> 20 batches of 250
+THREADS = 2
+
+
+@pytest.fixture
+def redis_namespace(redis_url):
+    import redis
+
+    namespace = f"digest-test-{uuid.uuid4().hex[:10]}"
+    yield namespace
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(f"{namespace}:*"):
+        client.delete(key)
+    client.close()
+
+
+def _add_subscribers(runtime: Runtime) -> None:
+    hour = (datetime.now(timezone.utc) - timedelta(hours=1)).hour
+    with runtime.session() as session:
+        topics = list(session.scalars(select(Topic).order_by(Topic.slug)))
+        sets = list(itertools.islice(itertools.combinations(topics, 2), TOPIC_SETS))
+        conn = session.connection()
+        now = datetime.now(timezone.utc)
+        ids = conn.execute(insert(Subscriber).returning(Subscriber.id, sort_by_parameter_order=True), [
+            {"email": f"reader{n:05d}@example.org", "status": "active", "timezone": "UTC", "send_hour": hour,
+             "created_at": now, "updated_at": now} for n in range(SUBSCRIBERS)
+        ]).scalars().all()
+        conn.execute(insert(subscriber_topics), [
+            {"subscriber_id": sid, "topic_id": t.id} for n, sid in enumerate(ids) for t in sets[n % TOPIC_SETS]
+        ])
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_three_workers_share_an_edition_and_survive_a_sigkill(
+    db_url, make_settings, tmp_path, fake_sendgrid, redis_url, redis_namespace
+):
+    config = write_config(tmp_path / "digest.toml")
+    runtime = Runtime.open(make_settings(db_url, DIGEST_CONFIG=str(config)))
+    _add_subscribers(runtime)
+    add_briefings(runtime, datetime.now(timezone.utc) - timedelta(hours=2))
+    runtime.close()
+
+    fake_sendgrid.delay_next(0.7, times=10_000)  # every answer late: the edition takes a while
+    env = worker_env(tmp_path, db_url, config, fake_sendgrid.url,
+                     REDIS_URL=redis_url, DIGEST_QUEUE_NAMESPACE=redis_namespace)
+    workers = [WorkerProcess(env, tmp_path / f"worker-{i}.log", "--threads", str(THREADS)) for i in range(3)]
+    by_pid = {w.pid: w for w in workers}
+    ledger = Ledger(db_url)
+    engine = create_engine(db_url)
+
+    def in_flight_elsewhere():
+        """A batch being sent by a worker that is not the scheduler (pid -> batch ids)."""
+        with engine.connect() as conn:
+            rows = conn.execute(select(Batch.id, Batch.claimed_by).where(Batch.status == BatchStatus.SENDING)).all()
+        holding = {}
+        for batch_id, claimed_by in rows:
+            pid = int(claimed_by.rsplit(":", 2)[1])
+            if pid in by_pid and "scheduler lock acquired" not in by_pid[pid].log():
+                holding.setdefault(pid, []).append(batch_id)
+        return holding
+
+    def claimed() -> int:
+        b = ledger.batches()
+        return b[BatchStatus.SENT] + b[BatchStatus.SENDING]
+
+    victims = {}
+
+    def victim_mid_request() -> bool:
+        """A non-scheduler holds a batch whose request SendGrid has received but not
+        answered: the moment a lost answer could turn into a duplicate."""
+        before = claimed()
+        victims.clear()
+        victims.update(in_flight_elsewhere())
+        arrived = len(fake_sendgrid.requests)
+        return bool(victims) and ledger.batches()[BatchStatus.SENT] >= 2 and arrived >= claimed() == before
+
+    try:
+        wait_for(victim_mid_request, 120, "a non-scheduling worker to be mid-request", poll=0.02)
+        victim_pid = next(iter(victims))
+        by_pid[victim_pid].proc.send_signal(signal.SIGKILL)
+        by_pid[victim_pid].proc.wait(timeout=30)
+
+        def settled():
+            b = ledger.batches()
+            return b[BatchStatus.PENDING] == 0 and b[BatchStatus.SENDING] == 0 and sum(b.values()) == TOPIC_SETS
+        wait_for(settled, 120, "the surviving workers to settle every batch")
+
+        survivors = [w for w in workers if w.pid != victim_pid]
+        for w in survivors:
+            assert w.terminate_and_wait(timeout=25) == 0, w.log()
+    finally:
+        for w in workers:
+            w.kill()
+
+    with engine.connect() as conn:
+        batches = conn.execute(select(Batch.id, Batch.status, Batch.claimed_by)).all()
+        rows = conn.execute(select(Subscriber.email, Delivery.status, Delivery.batch_id)
+                            .join(Delivery, Delivery.subscriber_id == Subscriber.id)).all()
+    engine.dispose()
+    ledger.close()
+
+    ambiguous = {b.id for b in batches if b.status == BatchStatus.AMBIGUOUS}
+    assert {b.status for b in batches} <= {BatchStatus.SENT, BatchStatus.AMBIGUOUS}
+    assert ambiguous <= set(victims[victim_pid]) or all(
+        int(b.claimed_by.rsplit(":", 2)[1]) == victim_pid for b in batches if b.id in ambiguous)
+    assert len(ambiguous) <= THREADS
+    assert len({b.claimed_by for b in batches}) >= 2  # the edition really was shared
+
+    counts = fake_sendgrid.delivery_counts()
+    assert max(counts.values()) == 1  # nobody got two
+    assert len(rows) == SUBSCRIBERS
+    for email, status, batch_id in rows:
+        if batch_id in ambiguous:
+            assert status == DeliveryStatus.AMBIGUOUS and counts[email] <= 1
+        else:
+            assert status == DeliveryStatus.SENT and counts[email] == 1, (email, status)
+    assert len(counts) == SUBSCRIBERS  # the killed batch's request had arrived: all got one
+
+    logs = [w.log() for w in workers]
+    schedulers = [log for log in logs if "scheduler lock acquired" in log]
+    assert len(schedulers) == 1
+    assert all("tick: due=" not in log for log in logs if log is not schedulers[0])
+    assert sum("consumes jobs only" in log for log in logs) == 2
+    assert "marked ambiguous" in schedulers[0] or not ambiguous
