@@ -41,7 +41,7 @@ def test_sigterm_mid_edition_then_restart_finishes_without_duplicates(edition_db
     url, config = edition_db
     env = worker_env(tmp_path, url, config, fake_sendgrid.url)
     ledger = Ledger(url)
-    fake_sendgrid.delay_next(2.0, times=3)  # slow provider: the edition is in progress for seconds
+    fake_sendgrid.delay_next(1.0, times=3)  # slow provider: the edition is in progress for seconds
 
     first = WorkerProcess(env, tmp_path / "worker-1.log")
     try:
@@ -77,3 +77,30 @@ def test_sigterm_mid_edition_then_restart_finishes_without_duplicates(edition_db
     assert "batches:    pending=0 sending=0 sent=6 failed=0 ambiguous=0" in out.stdout
     assert "delivery tick (every minute)" in out.stdout
     ledger.close()
+
+
+def test_standby_takes_over_when_the_scheduler_is_killed(edition_db, fake_sendgrid, tmp_path):
+    """A second worker does not schedule while the first holds the lock; after the first
+    is SIGKILLed it takes over once the lease runs out (a short lease here; with the
+    default 45 s lease and 10 s retries that is under a minute)."""
+    url, config = edition_db
+    env = worker_env(tmp_path, url, config, fake_sendgrid.url)
+    ledger = Ledger(url)
+    first = WorkerProcess(env, tmp_path / "first.log", "--lock-ttl", "4")
+    second = None
+    try:
+        wait_for(lambda: "scheduler lock acquired" in first.log(), 60, "the first worker to take the lock")
+        second = WorkerProcess(env, tmp_path / "second.log", "--lock-ttl", "4")
+        wait_for(lambda: "consumes jobs only" in second.log(), 60, "the second worker to stand by")
+        first.proc.kill()
+        first.proc.wait(timeout=30)
+        wait_for(lambda: "scheduler lock acquired" in second.log(), 60, "the standby to take over")
+        wait_for(lambda: ledger.deliveries()[DeliveryStatus.SENT] + ledger.deliveries()[DeliveryStatus.AMBIGUOUS]
+                 == SUBSCRIBERS and not ledger.batches()[BatchStatus.SENDING], 60, "the edition to settle")
+        assert second.terminate_and_wait(timeout=SHUTDOWN_PROMISE) == 0, second.log()
+    finally:
+        first.kill()
+        if second is not None:
+            second.kill()
+        ledger.close()
+    assert max(fake_sendgrid.delivery_counts().values()) == 1
