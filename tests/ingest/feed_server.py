@@ -70,29 +70,24 @@ class FeedServer:
             self.release.wait(30)  # longer than any client timeout a test sets
             name = name[len("slow/"):]
         body = self._body(name)
-        if body is None:
-            status = 404
-            handler.send_response(404)
-            handler.send_header("Content-Length", "0")
-            handler.end_headers()
-        else:
-            etag = '"' + hashlib.sha1(body).hexdigest() + '"'
-            fresh = self.validators and (inm == etag or (inm is None and ims == LAST_MODIFIED))
-            status = 304 if fresh else 200
-            handler.send_response(status)
-            if self.validators:
-                handler.send_header("ETag", etag)
-                handler.send_header("Last-Modified", LAST_MODIFIED)
-            if status == 200:
-                handler.send_header("Content-Type", "application/rss+xml; charset=utf-8")
-                handler.send_header("Content-Length", str(len(body)))
-            handler.end_headers()
-            if status == 200:
-                try:
-                    handler.wfile.write(body)
-                except OSError:  # the client gave up (timeout test)
-                    pass
+        etag = '"' + hashlib.sha1(body).hexdigest() + '"' if body is not None else None
+        fresh = body is not None and self.validators and (inm == etag or (inm is None and ims == LAST_MODIFIED))
+        status = 404 if body is None else 304 if fresh else 200
+        # Recorded before answering, so a test that got its answer always sees the request.
         self.requests.append(Seen(name, inm, ims, status, handler.headers.get("Authorization")))
+        handler.send_response(status)
+        if body is not None and self.validators:
+            handler.send_header("ETag", etag)
+            handler.send_header("Last-Modified", LAST_MODIFIED)
+        if status == 200:
+            handler.send_header("Content-Type", "application/rss+xml; charset=utf-8")
+        handler.send_header("Content-Length", str(len(body)) if status == 200 else "0")
+        handler.end_headers()
+        if status == 200:
+            try:
+                handler.wfile.write(body)
+            except OSError:  # the client gave up (timeout test)
+                pass
 
     def close(self) -> None:
         self.release.set()

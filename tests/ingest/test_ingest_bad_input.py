@@ -134,7 +134,7 @@ def test_bad_markdown_files_are_rejected_by_name(runtime, fixtures_dir, client):
     assert got["naive-date.md"] == "front matter: published: Value error, needs a UTC offset, e.g. 2026-11-26T13:05:00Z"
     assert got["typo-key.md"] == "front matter: attributon: Extra inputs are not permitted"
     assert got["no-front-matter.md"].startswith("no YAML front matter")
-    assert got["An unknown topic"] == "unknown topics ['platinum']"
+    assert got["unknown-topic.md"] == "unknown topics ['platinum']"
     assert len(got) == 6
     rows = briefings(runtime)
     assert list(rows) == ["folder:good"]

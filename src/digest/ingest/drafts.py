@@ -36,6 +36,7 @@ class BriefingDraft:
     categories: tuple[str, ...] = ()
     topics: tuple[str, ...] = ()  # given explicitly (front matter) or set by tagging
     fallback_topic: bool = False  # tagging found nothing and used the fallback
+    origin: str = ""  # where it came from, for rejections: a file name or the feed item's label
 
     kind = "briefing"
 
@@ -44,7 +45,7 @@ class BriefingDraft:
         return f"{self.title}\n{self.body_html}"
 
     def content_hash(self) -> str:
-        return _hash(self, exclude=("fallback_topic",))
+        return _hash(self, exclude=_NOT_CONTENT)
 
 
 @dataclass
@@ -58,6 +59,7 @@ class VideoDraft:
     categories: tuple[str, ...] = ()
     topics: tuple[str, ...] = ()
     fallback_topic: bool = False
+    origin: str = ""
 
     kind = "video"
 
@@ -66,10 +68,11 @@ class VideoDraft:
         return f"{self.title}\n{self.description}"
 
     def content_hash(self) -> str:
-        return _hash(self, exclude=("fallback_topic",))
+        return _hash(self, exclude=_NOT_CONTENT)
 
 
 Draft = BriefingDraft | VideoDraft
+_NOT_CONTENT = ("fallback_topic", "origin")
 
 
 @dataclass(frozen=True)

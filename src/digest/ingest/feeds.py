@@ -8,6 +8,7 @@ damage is reported as a warning.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import feedparser
@@ -74,5 +75,5 @@ def parse_feed(data: bytes, *, configured_kind: str | None = None, content_type:
             parsed.rejections.append(Rejection(label, str(exc)))
             continue
         seen.add(draft.guid)
-        parsed.items.append(draft)
+        parsed.items.append(replace(draft, origin=label))
     return parsed

@@ -21,6 +21,7 @@ A file with bad front matter is rejected by name with the reason; the others go 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
@@ -116,7 +117,7 @@ def read_folder(path: Path) -> Parsed:
             parsed.rejections.append(Rejection(label, f"duplicate guid {draft.guid!r} (first file kept)"))
             continue
         seen.add(draft.guid)
-        parsed.items.append(draft)
+        parsed.items.append(replace(draft, origin=label))
     return parsed
 
 

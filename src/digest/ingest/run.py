@@ -162,14 +162,14 @@ def _ingest_one(runtime: Runtime, target: Target, client: httpx.Client, now: dat
         topics = sync_topics(session, runtime.settings.config)
         for draft, outcome in store_items(session, source_id, drafts, topics):
             if isinstance(outcome, StoreError):
-                result.rejections.append(Rejection(draft.title, str(outcome)))
+                result.rejections.append(Rejection(draft.origin or draft.title, str(outcome)))
                 continue
             setattr(result, outcome, getattr(result, outcome) + 1)
             result.fallback += draft.fallback_topic
             result.future += draft.published_at > now
         row = session.get(SourceRow, source_id)
         _set_if_changed(row, etag=new_etag, last_modified=new_last_modified, kind=parsed.kind,
-                        last_error=None, last_fetched_at=now)
+                        name=target.label[:300], last_error=None, last_fetched_at=now)
 
     for rejection in result.rejections:
         log.warning("source %s: rejected %r: %s", target.label, rejection.item, rejection.reason)
@@ -183,7 +183,7 @@ def _tagged(runtime: Runtime, target: Target, parsed: Parsed, result: SourceResu
     for draft in parsed.items:
         unknown = tagger.unknown(draft.topics)
         if unknown:
-            result.rejections.append(Rejection(draft.title, f"unknown topics {unknown}"))
+            result.rejections.append(Rejection(draft.origin or draft.title, f"unknown topics {unknown}"))
             continue
         drafts.append(tagger.tag(draft))
     return drafts
