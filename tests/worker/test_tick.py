@@ -107,3 +107,13 @@ def test_no_edition_on_a_holiday(runtime, make_tick):
     clock.set(datetime(2026, 3, 10, 8, 0, tzinfo=UTC))
     tick.run()
     assert [(s.email, s.edition_date) for s in provider.sent] == [("h@example.com", date(2026, 3, 10))]
+
+
+def test_worker_ingest_job_reads_the_configured_sources(runtime):
+    from digest.models import Briefing
+    from digest.schedule.worker import Worker
+
+    worker = Worker(runtime)  # the bundled config's sources are the sample folders
+    worker._ingest()
+    with runtime.sessions() as session:
+        assert session.scalars(select(Briefing.id)).first() is not None

@@ -165,13 +165,11 @@ class Worker:
     def _ingest(self) -> None:
         if self.stop.is_set():
             return
-        try:
-            from ..ingest import ingest_sources
-        except ImportError:  # pragma: no cover - until ingestion is installed
-            log.error("ingestion is not available in this build; skipping")
-            return
+        from ..ingest import ingest_sources
+
         report = ingest_sources(self.runtime, self.runtime.settings.config.sources)
-        log.info("ingest: %s", report)
+        totals = ", ".join(f"{name}={count}" for name, count in report.totals().items())
+        log.info("ingest: %d source(s): %s", len(self.runtime.settings.config.sources), totals)
 
     # ------------------------------------------------------------ run
 
