@@ -19,11 +19,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterator, Protocol, Sequence
 
-from sqlalchemy import delete, exists, func, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import delete, exists, func, select, text, update
+from sqlalchemy.orm import Session
 
 from ..content import RenderedEmail, Selection
-from ..models import utcnow, Batch, BatchStatus, Delivery, DeliveryStatus, Edition, RenderedBody, Subscriber, SubscriberStatus
+from ..models import (
+    Batch, BatchStatus, Delivery, DeliveryStatus, Edition, RenderedBody, Subscriber, SubscriberStatus, Topic,
+    subscriber_topics, utcnow,
+)
 from ..runtime import Runtime
 from .ledger import insert_for
 
@@ -39,7 +42,7 @@ class SkipReason:
 
 
 class SubscriberSelector(Protocol):
-    def for_subscriber(self, subscriber: Subscriber, edition_date) -> Selection: ...
+    def for_subscriber(self, subscriber: "PlannedSubscriber", edition_date) -> Selection: ...
 
 
 class BodyRenderer(Protocol):
@@ -111,7 +114,7 @@ def _body_for(subscriber, edition, selector, renderer, bodies, writer, summary, 
     if selection.is_empty and skip_empty:
         writer.skips.append(subscriber.id)
         return None
-    fingerprint = selection.fingerprint()
+    fingerprint = writer.fingerprint(selection)
     body_key = bodies.get(fingerprint)
     if body_key is None:
         rendered = renderer.render(selection)
@@ -119,6 +122,26 @@ def _body_for(subscriber, edition, selector, renderer, bodies, writer, summary, 
         body_key = writer.store_body(rendered)
         bodies[fingerprint] = body_key
     return body_key
+
+
+class _Fingerprints:
+    """``selection.fingerprint()``, computed once per selection *object*: the selector
+    hands the same (frozen) object to every reader with the same answer, and hashing it
+    is the costliest per-subscriber step of planning. Each entry keeps its selection
+    alive, so an id is never reused by another selection while cached."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, tuple[Selection, str]] = {}
+
+    def __call__(self, selection: Selection) -> str:
+        cached = self._by_id.get(id(selection))
+        if cached is not None and cached[0] is selection:
+            return cached[1]
+        if len(self._by_id) > 10_000:
+            self._by_id.clear()
+        fingerprint = selection.fingerprint()
+        self._by_id[id(selection)] = (selection, fingerprint)
+        return fingerprint
 
 
 def _count_outside(session: Session, edition_id: int | None, subscriber_ids, summary: PlanSummary) -> None:
@@ -137,31 +160,59 @@ def _count_outside(session: Session, edition_id: int | None, subscriber_ids, sum
     summary.skipped[SkipReason.ALREADY_SENT] += already or 0
 
 
-def _active_unplanned(runtime: Runtime, edition_id: int | None, subscriber_ids, chunk_size: int) -> Iterator[list[Subscriber]]:
+@dataclass(frozen=True, slots=True)
+class PlannedSubscriber:
+    """What selection reads of a subscriber, loaded without the ORM's per-object cost
+    (a million-subscriber edition loads a million of these). Duck-types the
+    :class:`~digest.models.Subscriber` attributes the selector uses."""
+
+    id: int
+    email: str
+    timezone: str
+    send_hour: int
+    last_digest_at: datetime | None
+    created_at: datetime | None
+    topic_slugs: tuple[str, ...]
+
+
+_SUBSCRIBER_COLUMNS = (Subscriber.id, Subscriber.email, Subscriber.timezone, Subscriber.send_hour,
+                       Subscriber.last_digest_at, Subscriber.created_at)
+
+
+def _load_chunk(session: Session, query) -> list[PlannedSubscriber]:
+    rows = session.execute(query).all()
+    if not rows:
+        return []
+    slugs: dict[int, list[str]] = defaultdict(list)
+    for subscriber_id, slug in session.execute(
+        select(subscriber_topics.c.subscriber_id, Topic.slug)
+        .join(Topic, Topic.id == subscriber_topics.c.topic_id)
+        .where(subscriber_topics.c.subscriber_id.in_([r[0] for r in rows]))
+    ):
+        slugs[subscriber_id].append(slug)
+    return [PlannedSubscriber(*row, topic_slugs=tuple(sorted(slugs.get(row[0], ())))) for row in rows]
+
+
+def _active_unplanned(runtime: Runtime, edition_id: int | None, subscriber_ids, chunk_size: int) -> Iterator[list[PlannedSubscriber]]:
     """Active subscribers without a delivery row, in id order, one chunk (and session) at a time."""
     no_row = ~exists().where(Delivery.subscriber_id == Subscriber.id, Delivery.edition_id == edition_id)
-    base = (
-        select(Subscriber)
-        .where(Subscriber.status == SubscriberStatus.ACTIVE, no_row)
-        .options(selectinload(Subscriber.topics))
-        .order_by(Subscriber.id)
-    )
+    base = select(*_SUBSCRIBER_COLUMNS).where(Subscriber.status == SubscriberStatus.ACTIVE, no_row).order_by(Subscriber.id)
     if subscriber_ids is not None:
         ids = sorted(set(subscriber_ids))
         for start in range(0, len(ids), chunk_size):
             with runtime.sessions() as session:
-                chunk = list(session.scalars(base.where(Subscriber.id.in_(ids[start:start + chunk_size]))))
-                if chunk:
-                    yield chunk
+                chunk = _load_chunk(session, base.where(Subscriber.id.in_(ids[start:start + chunk_size])))
+            if chunk:
+                yield chunk
         return
     last_id = 0
     while True:
         with runtime.sessions() as session:
-            chunk = list(session.scalars(base.where(Subscriber.id > last_id).limit(chunk_size)))
-            if not chunk:
-                return
-            yield chunk
-            last_id = chunk[-1].id
+            chunk = _load_chunk(session, base.where(Subscriber.id > last_id).limit(chunk_size))
+        if not chunk:
+            return
+        yield chunk
+        last_id = chunk[-1].id
 
 
 class _Writer:
@@ -175,6 +226,7 @@ class _Writer:
         self.dry_run = dry_run
         self.pending: dict[int | str, list[int]] = defaultdict(list)
         self.skips: list[int] = []
+        self.fingerprint = _Fingerprints()
 
     def store_body(self, rendered: RenderedEmail) -> int | str:
         if self.dry_run:
@@ -235,23 +287,17 @@ def write_batches(
         batch_ids = dict(returned.all())
     deliveries = [
         {"edition_id": edition_id, "subscriber_id": sid, "batch_id": batch_ids[next_number + i],
-         "status": DeliveryStatus.QUEUED, "created_at": now}
+         "status": DeliveryStatus.QUEUED, "skip_reason": None, "created_at": now}
         for i, (_body, ids) in enumerate(groups) for sid in ids
     ]
     inserted_per_batch: Counter = Counter()
     if deliveries:
-        stmt = (insert_for(session, Delivery)
-                .on_conflict_do_nothing(index_elements=["subscriber_id", "edition_id"])
-                .returning(Delivery.batch_id))
-        inserted_per_batch.update(batch_id for (batch_id,) in conn.execute(stmt, deliveries))
+        inserted_per_batch.update(_insert_deliveries(session, deliveries))
     skipped_inserted = 0
     if skips:
-        rows = [{"edition_id": edition_id, "subscriber_id": sid, "status": DeliveryStatus.SKIPPED,
+        rows = [{"edition_id": edition_id, "subscriber_id": sid, "batch_id": None, "status": DeliveryStatus.SKIPPED,
                  "skip_reason": SkipReason.NO_NEW_ITEMS, "created_at": now} for sid in skips]
-        stmt = (insert_for(session, Delivery)
-                .on_conflict_do_nothing(index_elements=["subscriber_id", "edition_id"])
-                .returning(Delivery.subscriber_id))
-        skipped_inserted = len(conn.execute(stmt, rows).all())
+        skipped_inserted = len(_insert_deliveries(session, rows))
     empty = [bid for bid in batch_ids.values() if not inserted_per_batch[bid]]
     if empty:
         session.execute(delete(Batch).where(Batch.id.in_(empty)))
@@ -262,3 +308,31 @@ def write_batches(
     summary.skipped[SkipReason.ALREADY_SENT] += (len(deliveries) - queued) + (len(skips) - skipped_inserted)
     if len(deliveries) - queued:
         log.info("%d subscriber(s) were planned concurrently by another process", len(deliveries) - queued)
+
+
+_PG_INSERT_DELIVERIES = text("""
+    INSERT INTO deliveries (edition_id, subscriber_id, batch_id, status, skip_reason, created_at)
+    SELECT :edition_id, r.subscriber_id, r.batch_id, :status, :skip_reason, :created_at
+    FROM unnest(CAST(:subscriber_ids AS bigint[]), CAST(:batch_ids AS bigint[])) AS r(subscriber_id, batch_id)
+    ON CONFLICT (subscriber_id, edition_id) DO NOTHING
+    RETURNING batch_id
+""")
+
+
+def _insert_deliveries(session: Session, rows: list[dict]) -> list[int | None]:
+    """Insert delivery rows, skipping any (subscriber, edition) already in the ledger;
+    returns the batch id of each row inserted. All rows share edition, status, reason
+    and time. On PostgreSQL one statement over two arrays (a million rows in seconds);
+    elsewhere a multi-row executemany."""
+    if session.get_bind().dialect.name == "postgresql":
+        first = rows[0]
+        result = session.execute(_PG_INSERT_DELIVERIES, {
+            "edition_id": first["edition_id"], "status": first["status"], "skip_reason": first["skip_reason"],
+            "created_at": first["created_at"],
+            "subscriber_ids": [r["subscriber_id"] for r in rows], "batch_ids": [r["batch_id"] for r in rows],
+        })
+        return [batch_id for (batch_id,) in result]
+    stmt = (insert_for(session, Delivery)
+            .on_conflict_do_nothing(index_elements=["subscriber_id", "edition_id"])
+            .returning(Delivery.batch_id))
+    return [batch_id for (batch_id,) in session.connection().execute(stmt, rows)]
