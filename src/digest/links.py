@@ -7,7 +7,11 @@ forever is what subscribers expect. A forged or altered token fails verification
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from dataclasses import dataclass
+from functools import lru_cache
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -27,8 +31,31 @@ def _serializer(secret: str, purpose: str) -> URLSafeSerializer:
 
 
 def make_token(secret: str, purpose: str, subscriber_id: int, body_id: int | None = None) -> str:
-    payload: list[int] = [subscriber_id] if body_id is None else [subscriber_id, body_id]
-    return _serializer(secret, purpose).dumps(payload)
+    """The same token ``URLSafeSerializer(secret, salt).dumps([subscriber_id, body_id])``
+    makes, without building a serializer and deriving its key on every call: a million
+    recipients need three tokens each."""
+    if type(subscriber_id) is not int or (body_id is not None and type(body_id) is not int):
+        payload: list = [subscriber_id] if body_id is None else [subscriber_id, body_id]
+        return _serializer(secret, purpose).dumps(payload)
+    # Compact JSON of the ids, base64url without padding. itsdangerous would zlib-compress a
+    # payload only when that made it shorter, which never happens for two integers.
+    json = f"[{subscriber_id}]" if body_id is None else f"[{subscriber_id},{body_id}]"
+    value = base64.urlsafe_b64encode(json.encode()).rstrip(b"=")
+    mac = _keyed_hmac(secret, purpose).copy()
+    mac.update(value)
+    signature = base64.urlsafe_b64encode(mac.digest()).rstrip(b"=")
+    return f"{value.decode()}.{signature.decode()}"
+
+
+@lru_cache(maxsize=64)
+def _keyed_hmac(secret: str, purpose: str) -> hmac.HMAC:
+    """An HMAC keyed as itsdangerous keys this secret and purpose (its default
+    ``django-concat`` key derivation and SHA-1 HMAC, which :func:`read_token` verifies);
+    copied for each token, so the key is processed once."""
+    signer = _serializer(secret, purpose).make_signer()
+    if signer.key_derivation != "django-concat" or signer.digest_method().name != "sha1":
+        raise RuntimeError("itsdangerous defaults changed: make_token must follow them")
+    return hmac.new(signer.derive_key(), digestmod=hashlib.sha1)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,241 @@
+"""One whole edition for N subscribers, through the code ``digest send`` runs.
+
+    python benchmarks/edition.py --subscribers 100000
+
+Setup (not timed): a fresh database (``DATABASE_URL``, PostgreSQL; a temporary SQLite
+file when unset), the 12-topic publication of ``benchmarks/config.toml``, 300 briefings,
+40 videos and N subscribers (``benchmarks/dataset.py``), and a SendGrid-compatible sink
+in its own process (``benchmarks/sink.py``).
+
+Timed: :func:`digest.deliver.send_edition` with the SendGrid provider, exactly as
+``digest send`` calls it (plan: select, render once per distinct selection, write the
+ledger; send: claim each batch, per-recipient tokens, one HTTP request per batch, settle).
+Then the floor: the time to only JSON-encode the same provider requests.
+
+Peak RSS is the edition process's own (setup runs in another process, the sink in a
+third). The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import dataset  # noqa: E402  (benchmarks/ is not a package)
+
+from digest import db  # noqa: E402
+from digest.deliver import send_edition  # noqa: E402
+from digest.deliver.factory import make_provider  # noqa: E402
+from digest.runtime import Runtime  # noqa: E402
+from digest.settings import load_settings, normalise_database_url  # noqa: E402
+
+API_KEY = "SG.benchmark-key"
+SECRET_KEY = "benchmark-secret-key-0123456789"
+SINK = Path(__file__).resolve().parent / "sink.py"
+
+
+def environment(database_url: str, sink_url: str) -> dict[str, str]:
+    return {
+        "DIGEST_CONFIG": str(dataset.CONFIG_PATH),
+        "DATABASE_URL": database_url,
+        "DIGEST_PROVIDER": "sendgrid",
+        "SENDGRID_API_KEY": API_KEY,
+        "SENDGRID_API_HOST": sink_url,
+        "DIGEST_SECRET_KEY": SECRET_KEY,
+        "DIGEST_BASE_URL": "https://digest.ridgeline.example",
+    }
+
+
+# ------------------------------------------------------------------ setup
+
+
+def fresh_database(database_url: str | None) -> str:
+    """A new, migrated, empty database: the PostgreSQL one named by the URL, dropped and
+    created again, or a temporary SQLite file."""
+    if not database_url:
+        path = Path(tempfile.mkdtemp(prefix="digest-bench-")) / "bench.db"
+        url = f"sqlite:///{path}"
+    else:
+        url = normalise_database_url(database_url)
+        parsed = make_url(url)
+        admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+        admin.dispose()
+    engine = db.make_engine(url)
+    db.upgrade(engine)
+    engine.dispose()
+    return url
+
+
+def seed(database_url: str, subscribers: int) -> None:
+    runtime = Runtime.open(load_settings(environment(database_url, "http://127.0.0.1:9")))
+    try:
+        dataset.seed_content(runtime)
+        dataset.seed_subscribers(runtime, subscribers)
+    finally:
+        runtime.close()
+
+
+class Sink:
+    """``benchmarks/sink.py`` in its own process."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen([sys.executable, str(SINK), "--port", "0", "--api-key", API_KEY],
+                                        stdout=subprocess.PIPE, text=True)
+        self.url = f"http://127.0.0.1:{int(self.process.stdout.readline())}"
+
+    def stats(self) -> dict:
+        with urllib.request.urlopen(f"{self.url}/stats", timeout=10) as answer:
+            return json.loads(answer.read())
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+# ------------------------------------------------------------------ the timed edition
+
+
+class TimedRenderer:
+    """Delegates to the real renderer, adding up the time its renders take."""
+
+    def __init__(self, renderer) -> None:
+        self.renderer = renderer
+        self.seconds = 0.0
+        self.renders = 0
+
+    def render(self, selection):
+        started = time.perf_counter()
+        try:
+            return self.renderer.render(selection)
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.renders += 1
+
+
+class StageClock:
+    """The progress object ``send_edition`` reports to: marks the end of planning."""
+
+    def __init__(self) -> None:
+        self.planned_at: float | None = None
+        self.batches = 0
+
+    def planned(self, batches: int) -> None:
+        self.planned_at = time.perf_counter()
+        self.batches = batches
+
+    def batch_done(self, outcome) -> None:
+        pass
+
+
+def run_edition(runtime: Runtime, provider, *, renderer=None, progress=None):
+    """The edition as ``digest send`` runs it (``digest.cli.send_commands``), on the
+    benchmark's fixed date and clock."""
+    return send_edition(runtime, provider, dataset.EDITION_DATE, now=dataset.NOW, renderer=renderer,
+                        progress=progress)
+
+
+def measure_floor(runtime: Runtime, edition_id: int) -> float:
+    """Seconds to JSON-encode the same provider requests: every sent batch's payload,
+    one personalization (with its tokens) per recipient, as the provider encodes it."""
+    from floor import sent_payloads  # noqa: E402
+
+    from digest.deliver.sendgrid_payload import encode_payload
+
+    seconds = 0.0
+    for payload in sent_payloads(runtime, edition_id):
+        started = time.perf_counter()
+        encode_payload(payload)
+        seconds += time.perf_counter() - started
+    return seconds
+
+
+def timed_edition(database_url: str, sink_url: str, results) -> None:
+    """Runs in a fresh process, so its peak RSS is the edition's alone."""
+    from digest.render import Renderer
+
+    settings = load_settings(environment(database_url, sink_url))
+    runtime = Runtime.open(settings)
+    provider = make_provider(settings)
+    renderer = TimedRenderer(Renderer(settings.config))
+    clock = StageClock()
+    started = time.perf_counter()
+    summary = run_edition(runtime, provider, renderer=renderer, progress=clock)
+    finished = time.perf_counter()
+    provider.close()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    floor = measure_floor(runtime, summary.edition_id)
+    runtime.close()
+    planned_at = clock.planned_at or finished
+    results.put({
+        "seconds": finished - started, "plan_seconds": planned_at - started, "send_seconds": finished - planned_at,
+        "render_seconds": renderer.seconds, "bodies": summary.bodies_rendered, "batches": clock.batches,
+        "sent": summary.sent, "failed": summary.failed, "ambiguous": summary.ambiguous,
+        "skipped": dict(summary.skipped), "floor_seconds": floor, "peak_rss_mb": peak_mb,
+    })
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="One whole edition for N subscribers, timed.")
+    parser.add_argument("--subscribers", type=int, default=1_000_000)
+    args = parser.parse_args(argv)
+    n = args.subscribers
+
+    started = time.perf_counter()
+    database_url = fresh_database(os.environ.get("DATABASE_URL"))
+    spawn = multiprocessing.get_context("spawn")
+    setup = spawn.Process(target=seed, args=(database_url, n))
+    setup.start()
+    setup.join()
+    if setup.exitcode:
+        raise SystemExit("setup failed")
+    backend = make_url(database_url).get_backend_name()
+    print(f"setup: {n:,} subscribers, {dataset.BRIEFINGS} briefings, {dataset.VIDEOS} videos on {backend} "
+          f"in {time.perf_counter() - started:.1f} s (not timed)", flush=True)
+
+    sink = Sink()
+    try:
+        results = spawn.Queue()
+        edition = spawn.Process(target=timed_edition, args=(database_url, sink.url, results))
+        edition.start()
+        r = results.get()
+        edition.join()
+        received = sink.stats()
+    finally:
+        sink.stop()
+
+    bodies = r["bodies"]
+    print(f"plan (select, render, ledger): {r['plan_seconds']:8.2f} s")
+    print(f"  render: {bodies} distinct bodies, {r['render_seconds']:.2f} s, "
+          f"{1000 * r['render_seconds'] / max(bodies, 1):.1f} ms per body")
+    print(f"send ({r['batches']} batches: tokens, requests, ledger): {r['send_seconds']:8.2f} s")
+    print(f"edition total:                 {r['seconds']:8.2f} s  ({r['sent'] / r['seconds']:,.0f} recipients/s)")
+    print(f"floor (JSON of the requests):  {r['floor_seconds']:8.2f} s  "
+          f"(edition = {r['seconds'] / max(r['floor_seconds'], 1e-9):.1f}x floor)")
+    print(f"sent {r['sent']:,}, failed {r['failed']}, ambiguous {r['ambiguous']}, skipped {r['skipped']}")
+    print(f"sink: {received['requests']} requests, {received['personalizations']:,} personalizations, "
+          f"{received['bytes'] / 1e6:,.0f} MB, sink peak RSS {received['peak_rss_mb']:.0f} MB")
+    print(f"peak RSS (edition process): {r['peak_rss_mb']:.0f} MB")
+    print(json.dumps({"subscribers": n, "seconds": round(r["seconds"], 2), "floor_seconds": round(r["floor_seconds"], 2),
+                      "peak_rss_mb": round(r["peak_rss_mb"]), "bodies": bodies}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
