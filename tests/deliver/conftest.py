@@ -26,6 +26,7 @@ class RecordingProvider:
         self.sent: list[OutgoingBatch] = []
         self.fail_batches: dict[int, Exception] = {}  # batch number of the call (1-based) -> error
         self.reject: dict[str, str] = {}  # email -> reason
+        self.unsure: dict[str, str] = {}  # email -> reason: may have gone out (e.g. SMTP cut during DATA)
         self.calls = 0
 
     def send(self, batch: OutgoingBatch) -> SendResult:
@@ -35,7 +36,8 @@ class RecordingProvider:
             raise error
         self.sent.append(batch)
         rejected = {r.email: self.reject[r.email] for r in batch.recipients if r.email in self.reject}
-        return SendResult(message_id=f"fake-{batch.batch_id}", rejected=rejected)
+        unsure = {r.email: self.unsure[r.email] for r in batch.recipients if r.email in self.unsure}
+        return SendResult(message_id=f"fake-{batch.batch_id}", rejected=rejected, ambiguous=unsure)
 
     def close(self) -> None:
         pass

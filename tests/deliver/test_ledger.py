@@ -180,6 +180,25 @@ def test_rejected_recipient_fails_alone(runtime):
         assert message_id == f"fake-{batch_id}"
 
 
+def test_recipient_the_provider_is_unsure_of_is_ambiguous_not_sent(runtime):
+    """SMTP cut during DATA: that one recipient may have had it; recorded, never resent."""
+    add_subscribers(runtime, 3)
+    provider = RecordingProvider()
+    provider.unsure["reader2@example.com"] = "connection lost during DATA"
+    summary = _send(runtime, provider)
+    assert (summary.sent, summary.failed, summary.ambiguous) == (2, 0, 1)
+    with runtime.session() as session:
+        rows = session.execute(select(Subscriber.email, Delivery.status, Subscriber.last_digest_at)
+                               .join(Delivery).order_by(Subscriber.email)).all()
+    assert [(email, status) for email, status, _ in rows] == [
+        ("reader0@example.com", DeliveryStatus.SENT),
+        ("reader1@example.com", DeliveryStatus.SENT),
+        ("reader2@example.com", DeliveryStatus.AMBIGUOUS),
+    ]
+    assert rows[2].last_digest_at is None
+    assert _send(runtime, provider).sent == 0  # and a second run does not resend it
+
+
 def test_only_one_of_two_claims_wins(runtime):
     add_subscribers(runtime, 2)
     with runtime.session() as session:

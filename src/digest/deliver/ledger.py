@@ -157,6 +157,7 @@ class Settlement:
     message_id: str | None = None
     error: str | None = None
     rejected: dict[int, str] = field(default_factory=dict)  # delivery id -> reason
+    ambiguous: dict[int, str] = field(default_factory=dict)  # delivery id -> reason (may have gone out)
     message_ids: dict[int, str] = field(default_factory=dict)  # delivery id -> message id
 
 
@@ -190,17 +191,18 @@ def settle_batch(
         return False
 
     queued = (Delivery.batch_id == batch_id, Delivery.status == DeliveryStatus.QUEUED)
-    if settlement.rejected:
-        session.execute(
-            update(Delivery),
-            [{"id": d, "status": DeliveryStatus.FAILED, "error": reason[:2000]} for d, reason in settlement.rejected.items()],
-            execution_options={"synchronize_session": False},
-        )
+    for status, reasons in ((DeliveryStatus.FAILED, settlement.rejected), (DeliveryStatus.AMBIGUOUS, settlement.ambiguous)):
+        if reasons:
+            session.execute(
+                update(Delivery),
+                [{"id": d, "status": status, "error": reason[:2000]} for d, reason in reasons.items()],
+                execution_options={"synchronize_session": False},
+            )
     if settlement.message_ids:
         session.execute(
             update(Delivery),
             [{"id": d, "provider_message_id": mid} for d, mid in settlement.message_ids.items()
-             if d not in settlement.rejected],
+             if d not in settlement.rejected and d not in settlement.ambiguous],
             execution_options={"synchronize_session": False},
         )
     values: dict = {"status": _SETTLED_DELIVERY[settlement.status]}

@@ -78,11 +78,13 @@ def send_batch(runtime: Runtime, provider: Provider, batch_id: int, *, worker_id
 def _sent(result: SendResult, outgoing: OutgoingBatch) -> Settlement:
     by_email = {r.email.casefold(): r.delivery_id for r in outgoing.recipients}
     rejected = {by_email[e.casefold()]: reason for e, reason in result.rejected.items() if e.casefold() in by_email}
+    ambiguous = {by_email[e.casefold()]: reason for e, reason in result.ambiguous.items() if e.casefold() in by_email}
     message_ids = {by_email[e.casefold()]: mid for e, mid in result.per_recipient_ids.items() if e.casefold() in by_email}
     if rejected and len(rejected) == len(outgoing.recipients):
         return Settlement(BatchStatus.FAILED, message_id=result.message_id,
                           error="every recipient was refused", rejected=rejected)
-    return Settlement(BatchStatus.SENT, message_id=result.message_id, rejected=rejected, message_ids=message_ids)
+    return Settlement(BatchStatus.SENT, message_id=result.message_id, rejected=rejected, ambiguous=ambiguous,
+                      message_ids=message_ids)
 
 
 def _settle(runtime, batch_id, worker_id, settlement: Settlement, outgoing, suppressed: int = 0) -> BatchOutcome:
@@ -93,8 +95,9 @@ def _settle(runtime, batch_id, worker_id, settlement: Settlement, outgoing, supp
     count = len(outgoing.recipients) if outgoing is not None else 0
     status = settlement.status
     if status == BatchStatus.SENT:
-        refused = len(settlement.rejected)
-        return BatchOutcome(batch_id, status, sent=count - refused, failed=refused, suppressed=suppressed)
+        refused, unsure = len(settlement.rejected), len(settlement.ambiguous)
+        return BatchOutcome(batch_id, status, sent=count - refused - unsure, failed=refused, ambiguous=unsure,
+                            suppressed=suppressed)
     if status == BatchStatus.FAILED:
         return BatchOutcome(batch_id, status, failed=count, suppressed=suppressed, error=settlement.error)
     return BatchOutcome(batch_id, status, ambiguous=count, suppressed=suppressed, error=settlement.error)
