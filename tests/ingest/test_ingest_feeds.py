@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pytest
+
 from digest.ingest import ingest_sources, ingest_urls
+from digest.ingest.fetch import FetchError, fetch
 from digest.settings import Source
 
 from .helpers import briefings, slugs, snapshot, source_row, videos
@@ -167,3 +170,21 @@ def test_source_default_topics_come_before_the_fallback(runtime, feed_server, cl
     assert result.fallback == 0
     assert slugs(briefings(runtime)["https://northwind.example/?p=1098"]) == ["copper"]
     assert slugs(briefings(runtime)["https://northwind.example/?p=1101"]) == ["lithium"]
+
+
+def test_local_files_and_kind_sniffing(runtime, fixtures_dir, feed_server, client):
+    report = ingest_urls(runtime, [
+        str(fixtures_dir / "youtube.xml"),                 # a feed file on disk
+        str(fixtures_dir / "folder" / "video-copper.md"),  # one Markdown file
+        feed_server.url("wordpress.xml"),                  # kind from <generator>
+    ], client=client, now=NOW)
+    assert [(r.kind, r.new, r.error) for r in report.results] == [
+        ("youtube", 3, None), ("folder", 1, None), ("wordpress", 5, None),
+    ]
+    assert source_row(runtime, feed_server.url("wordpress.xml")).kind == "wordpress"
+    assert "northwind-video-001" in videos(runtime)
+
+
+def test_oversized_response_is_not_read(feed_server, client):
+    with pytest.raises(FetchError, match="response larger than 1,024 bytes"):
+        fetch(client, feed_server.url("wordpress.xml"), max_bytes=1024)

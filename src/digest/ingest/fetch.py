@@ -62,7 +62,7 @@ def fetch(client: httpx.Client, url: str, *, etag: str | None = None,
             for chunk in response.iter_bytes():
                 size += len(chunk)
                 if size > max_bytes:
-                    raise FetchError(f"response larger than {max_bytes // (1024 * 1024)} MB, not read")
+                    raise FetchError(f"response larger than {max_bytes:,} bytes, not read")
                 chunks.append(chunk)
             return Fetched(
                 not_modified=False,
