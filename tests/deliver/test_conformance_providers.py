@@ -36,10 +36,8 @@ def _from_mime(msg: EmailMessage) -> Received:
 
 
 def _outbox(make_settings, request):
-    try:
-        from digest.deliver.outbox import OutboxProvider
-    except ImportError:
-        pytest.skip("digest.deliver.outbox.OutboxProvider does not exist yet")
+    from digest.deliver.outbox import OutboxProvider
+
     settings = make_settings()
 
     def received() -> list[Received]:
