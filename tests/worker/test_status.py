@@ -31,6 +31,8 @@ def test_status_shows_editions_batches_next_runs_and_lock_holder(runtime, make_t
     assert "deliveries: queued=0 sent=3" in text
     assert "2026-03-09 07:31:00Z  delivery tick (every minute)" in text
     assert "2026-03-09 07:30:30Z  recover stale batches" in text
+    runs = [line for line in text.splitlines() if line.startswith("  2026-")]
+    assert runs == sorted(runs), "next runs are listed soonest first"
     assert "skipped:    missed-send-window=3" in text  # the 8th, which nobody was up to send
 
 

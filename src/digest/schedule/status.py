@@ -57,7 +57,8 @@ def collect_status(runtime: Runtime, lock: SchedulerLock, now: datetime) -> Work
                     status.skip_reasons[reason or "unknown"] += count
             editions.append(status)
     holder = lock.current()
-    runs = [(spec.description, spec.next_run(now)) for spec in scheduled_jobs(runtime.settings.config.schedule)]
+    runs = sorted(((spec.description, spec.next_run(now)) for spec in scheduled_jobs(runtime.settings.config.schedule)),
+                  key=lambda run: (run[1] is None, run[1] or now))
     return WorkerStatus(now, holder, runs, editions)
 
 
