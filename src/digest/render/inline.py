@@ -30,10 +30,32 @@ def _mark_ignored(match: re.Match[str]) -> str:
     return f'<style{attrs} data-premailer="ignore">{css}</style>'
 
 
+class _CachedRulesPremailer(Premailer):
+    """Premailer that turns each style block into rules once per process, not once per body.
+
+    Every body carries the same marked style block, and premailer's own caches keep only
+    the parsed sheet: formatting its rules through cssutils took ~25 ms of every render.
+    The rules are plain (specificity, selector, declarations) tuples, so sharing them
+    changes no output. Valid while the options used below stay fixed.
+    """
+
+    _rules: dict[tuple[str, int], tuple[tuple, tuple]] = {}  # (css, index) -> (rules, leftover)
+
+    def _parse_style_rules(self, css_body, ruleset_index):
+        key = (css_body or "", ruleset_index)
+        cached = self._rules.get(key)
+        if cached is None:
+            rules, leftover = super()._parse_style_rules(css_body, ruleset_index)
+            if len(self._rules) >= 64:
+                self._rules.clear()
+            cached = self._rules[key] = (tuple(rules), tuple(leftover))
+        return list(cached[0]), list(cached[1])
+
+
 def inline_css(html: str) -> str:
     """Inline the marked rules; keep every style block, MSO comment and the doctype."""
     prepared = _STYLE_OPEN.sub(_mark_ignored, html)
-    inlined = Premailer(
+    inlined = _CachedRulesPremailer(
         prepared,
         keep_style_tags=True,
         allow_network=False,
