@@ -230,6 +230,9 @@ class Settings:
     base_url: str = "http://localhost:8000"
     redis_url: str | None = field(default=None, repr=False)
     port: int = 8000
+    #: Batches sent at once by ``digest send`` (threads; each batch is still one claimed,
+    #: settled ledger unit). 1 sends them one after another, in order.
+    send_concurrency: int = 1
 
     def require_secret_key(self) -> str:
         if not self.secret_key:
@@ -268,6 +271,14 @@ def load_settings(environ: Mapping[str, str] | None = None, *, demo: bool = Fals
     if provider not in PROVIDERS:
         raise ConfigError(f"DIGEST_PROVIDER: expected one of {', '.join(PROVIDERS)}; got {provider!r}")
 
+    concurrency_text = env.get("DIGEST_SEND_CONCURRENCY", "1")
+    try:
+        send_concurrency = int(concurrency_text)
+        if not 1 <= send_concurrency <= 64:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"DIGEST_SEND_CONCURRENCY: expected a whole number from 1 to 64; got {concurrency_text!r}") from None
+
     port_text = env.get("PORT", "8000")
     try:
         port = int(port_text)
@@ -296,4 +307,5 @@ def load_settings(environ: Mapping[str, str] | None = None, *, demo: bool = Fals
         base_url=base_url,
         redis_url=env.get("REDIS_URL") or None,
         port=port,
+        send_concurrency=send_concurrency,
     )

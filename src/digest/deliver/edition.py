@@ -17,7 +17,8 @@ from ..runtime import Runtime
 from .ledger import DEFAULT_LEASE, find_edition, get_or_create_edition, recover_stale_batches, reset_batches, worker_identity
 from .planning import BodyRenderer, SubscriberSelector, plan_edition
 from .provider import Provider
-from .sending import make_link_maker, send_pending_batches
+from .concurrent import send_batches
+from .sending import make_link_maker
 from .summary import EditionSummary, Progress
 
 
@@ -79,8 +80,8 @@ def send_edition(
         if progress is not None:
             progress.batch_done(outcome)
 
-    outcomes = send_pending_batches(runtime, provider, edition.id, worker_id=worker_id, links=links,
-                                    on_batch=on_batch, should_stop=should_stop)
+    outcomes = send_batches(runtime, provider, edition.id, worker_id=worker_id, links=links,
+                            workers=runtime.settings.send_concurrency, on_batch=on_batch, should_stop=should_stop)
     summary.stopped_early = len(outcomes) < (pending or 0) and should_stop is not None and should_stop()
     with runtime.sessions() as session:
         summary.outstanding.update(dict(session.execute(
