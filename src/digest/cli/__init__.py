@@ -33,6 +33,8 @@ def main(ctx: click.Context, verbose: int) -> None:
     """Build and send daily per-subscriber email digests of briefings and videos."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if verbose < 2:  # APScheduler logs every job run at INFO: only with -vv
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
     ctx.obj = State()
 
 
