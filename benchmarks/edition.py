@@ -57,6 +57,7 @@ def environment(database_url: str, sink_url: str) -> dict[str, str]:
         "SENDGRID_API_HOST": sink_url,
         "DIGEST_SECRET_KEY": SECRET_KEY,
         "DIGEST_BASE_URL": "https://digest.ridgeline.example",
+        "DIGEST_SEND_CONCURRENCY": os.environ.get("DIGEST_SEND_CONCURRENCY", "8"),
     }
 
 
