@@ -178,6 +178,8 @@ class SubscriberStatus:
 
 class Subscriber(Base):
     __tablename__ = "subscribers"
+    # The worker's tick groups active subscribers by (time zone, send hour).
+    __table_args__ = (Index("ix_subscribers_schedule", "status", "timezone", "send_hour"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)  # normalised

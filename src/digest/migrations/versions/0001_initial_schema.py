@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 16:52:55.200979
+Create Date: 2026-11-27 17:31:31.687565
 """
 
 from alembic import op
@@ -82,6 +82,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('email', name=op.f('uq_subscribers_email'))
     )
     with op.batch_alter_table('subscribers', schema=None) as batch_op:
+        batch_op.create_index('ix_subscribers_schedule', ['status', 'timezone', 'send_hour'], unique=False)
         batch_op.create_index(batch_op.f('ix_subscribers_status'), ['status'], unique=False)
 
     op.create_table('topics',
@@ -230,6 +231,7 @@ def downgrade() -> None:
     op.drop_table('topics')
     with op.batch_alter_table('subscribers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_subscribers_status'))
+        batch_op.drop_index('ix_subscribers_schedule')
 
     op.drop_table('subscribers')
     op.drop_table('sources')
