@@ -36,6 +36,7 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dataset  # noqa: E402  (benchmarks/ is not a package)
+from floor import sent_payloads  # noqa: E402
 
 from digest import db  # noqa: E402
 from digest.deliver import send_edition  # noqa: E402
@@ -155,8 +156,6 @@ def run_edition(runtime: Runtime, provider, *, renderer=None, progress=None):
 def measure_floor(runtime: Runtime, edition_id: int) -> float:
     """Seconds to JSON-encode the same provider requests: every sent batch's payload,
     one personalization (with its tokens) per recipient, as the provider encodes it."""
-    from floor import sent_payloads  # noqa: E402
-
     from digest.deliver.sendgrid_payload import encode_payload
 
     seconds = 0.0

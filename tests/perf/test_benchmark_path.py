@@ -32,10 +32,15 @@ SUBSCRIBERS = 120
 
 
 def _load_benchmark():
-    sys.path.insert(0, str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location("benchmark_edition", BENCHMARKS / "edition.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    # edition.py imports its siblings (dataset, sink, floor) by name. benchmarks/ leaves
+    # sys.path afterwards: its render.py would otherwise shadow the tests' render package.
+    saved = list(sys.path)
+    try:
+        spec = importlib.util.spec_from_file_location("benchmark_edition", BENCHMARKS / "edition.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path[:] = saved
     return module
 
 
