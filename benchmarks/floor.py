@@ -27,10 +27,10 @@ def sent_payloads(runtime: Runtime, edition_id: int) -> Iterator[dict]:
     with runtime.sessions() as session:
         edition = session.get(Edition, edition_id)
         batches = session.execute(
-            select(Batch.id, Batch.body_id).where(Batch.edition_id == edition_id, Batch.status == BatchStatus.SENT)
+            select(Batch.id, Batch.body_id, Batch.timezone).where(Batch.edition_id == edition_id, Batch.status == BatchStatus.SENT)
             .order_by(Batch.number)
         ).all()
-        for batch_id, body_id in batches:
+        for batch_id, body_id, timezone_name in batches:
             if body_id not in bodies:
                 bodies[body_id] = rendered_email(session.get(RenderedBody, body_id))
             rows = session.execute(
@@ -44,5 +44,5 @@ def sent_payloads(runtime: Runtime, edition_id: int) -> Iterator[dict]:
                 tokens = links.token_values(subscriber_id, email, body_id)
                 recipients.append(Recipient(delivery_id, subscriber_id, email, tokens,
                                             recipient_headers(tokens["unsubscribe_url"])))
-            yield build_payload(OutgoingBatch(batch_id, edition_id, edition.date, bodies[body_id], recipients,
-                                              headers), config)
+            body = bodies[body_id].dated(timezone_name)
+            yield build_payload(OutgoingBatch(batch_id, edition_id, edition.date, body, recipients, headers), config)

@@ -10,7 +10,8 @@ import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timezone
+from functools import lru_cache
 
 # ----------------------------------------------------------------- selection
 
@@ -32,7 +33,7 @@ class BriefingItem:
     excerpt: str
     author: str | None
     published_at: datetime  # aware UTC
-    date_label: str  # the date as shown, already in the subscriber's zone ("27 Nov 2026")
+    date_label: str  # a date token (see date_token), filled in the reader's zone when sent
     topics: tuple[str, ...]
     attribution: str | None
     author_disclosure: str | None
@@ -75,8 +76,9 @@ class TopicSection:
 class Selection:
     """What one subscriber (or a topic set, for previews) gets in one edition.
 
-    Nothing per-recipient is in here (dates are already labels in the reader's zone), so
-    subscribers whose selections are equal share one rendered body.
+    Nothing per-recipient is in here, not even the reader's time zone (dates are
+    :func:`date_token` placeholders), so subscribers whose selections are equal share one
+    rendered body wherever they live.
     """
 
     edition_date: date
@@ -96,10 +98,54 @@ class Selection:
         return self.briefing_count == 0 and not self.videos
 
     def fingerprint(self) -> str:
-        """Stable hash of everything that changes the rendered body."""
-        data = asdict(self)
-        payload = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
-        return hashlib.sha256(payload.encode()).hexdigest()
+        """Stable hash of everything that changes the rendered body; computed once per
+        object (the selector hands one object to every reader with the same answer)."""
+        cached = self.__dict__.get("_fingerprint")
+        if cached is None:
+            payload = json.dumps(asdict(self), sort_keys=True, default=str, separators=(",", ":"))
+            cached = hashlib.sha256(payload.encode()).hexdigest()
+            object.__setattr__(self, "_fingerprint", cached)  # frozen: not a field, never compared
+        return cached
+
+
+# ----------------------------------------------------------------- dates
+
+#: A date left as a placeholder in a rendered body, ``%%date:YYYYMMDDHHMM%%`` (the UTC
+#: minute), and filled in the reader's zone for each batch, preview or archive page.
+_DATE_RE = re.compile(r"%%date:(\d{12})%%")
+
+
+def date_token(moment: datetime) -> str:
+    """The zone-free placeholder for an aware datetime's date."""
+    if moment.tzinfo is None:
+        raise ValueError("date_token needs an aware datetime")
+    return f"%%date:{moment.astimezone(timezone.utc):%Y%m%d%H%M}%%"
+
+
+@lru_cache(maxsize=65536)
+def stamp_label(stamp: str, timezone_name: str) -> str:
+    """The label a date token's stamp (``YYYYMMDDHHMM``, UTC) shows in ``timezone_name``."""
+    from .select.labels import date_label, zone  # lazy: digest.select imports this module
+
+    moment = datetime.strptime(stamp, "%Y%m%d%H%M").replace(tzinfo=timezone.utc)
+    return date_label(moment, zone(timezone_name))
+
+
+def fill_dates(text: str, timezone_name: str) -> str:
+    """Every date token replaced by its label in ``timezone_name`` ("27 Nov 2026"); an
+    unknown zone shows UTC dates (see :func:`digest.select.labels.zone`)."""
+    if "%%date:" not in text:
+        return text
+    return _DATE_RE.sub(lambda m: stamp_label(m.group(1), timezone_name), text)
+
+
+def date_stamps(text: str) -> set[str]:
+    """The UTC minutes (``YYYYMMDDHHMM``) of the date tokens in ``text``."""
+    return set(_DATE_RE.findall(text))
+
+
+def has_date_tokens(text: str) -> bool:
+    return _DATE_RE.search(text) is not None
 
 
 # ----------------------------------------------------------------- rendering
@@ -107,7 +153,9 @@ class Selection:
 #: Per-recipient values left as tokens in a rendered body and filled at send time
 #: (SendGrid substitutions; string replacement for SMTP and the outbox).
 TOKEN_NAMES = ("unsubscribe_url", "preferences_url", "archive_url", "email")
-_TOKEN_RE = re.compile(r"%%([a-z_]+)%%")
+#: A date token is matched too (and left alone), so its closing ``%%`` never starts a
+#: per-recipient token.
+_TOKEN_RE = re.compile(r"%%(?:date:\d{12}|([a-z_]+))%%")
 
 
 def token(name: str) -> str:
@@ -117,19 +165,24 @@ def token(name: str) -> str:
 
 
 def fill_tokens(text: str, values: dict[str, str]) -> str:
-    """Replace every ``%%name%%``; a token without a value is an error, never left in."""
+    """Replace every ``%%name%%``; a token without a value is an error, never left in.
+    Date tokens are not per-recipient and stay as they are (see :func:`fill_dates`)."""
 
     def _sub(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name is None:  # a date token
+            return match.group(0)
         try:
-            return values[match.group(1)]
+            return values[name]
         except KeyError:
-            raise KeyError(f"no value for token %%{match.group(1)}%%") from None
+            raise KeyError(f"no value for token %%{name}%%") from None
 
     return _TOKEN_RE.sub(_sub, text)
 
 
 def tokens_in(text: str) -> set[str]:
-    return set(_TOKEN_RE.findall(text))
+    """The per-recipient token names in ``text`` (date tokens are not among them)."""
+    return {name for name in _TOKEN_RE.findall(text) if name}
 
 
 @dataclass(frozen=True)
@@ -141,6 +194,20 @@ class RenderedEmail:
     html: str
     text: str
     tokens: frozenset[str] = field(default_factory=frozenset)  # token names the body uses
+
+    def dated(self, timezone_name: str) -> "RenderedEmail":
+        """This body with its date tokens filled in ``timezone_name`` (per-recipient
+        tokens stay). What a batch, a preview or a proof hands on."""
+        return RenderedEmail(
+            subject=fill_dates(self.subject, timezone_name),
+            preheader=fill_dates(self.preheader, timezone_name),
+            html=fill_dates(self.html, timezone_name),
+            text=fill_dates(self.text, timezone_name),
+            tokens=self.tokens,
+        )
+
+    def date_stamps(self) -> set[str]:
+        return date_stamps(self.subject) | date_stamps(self.preheader) | date_stamps(self.html) | date_stamps(self.text)
 
     @property
     def fingerprint(self) -> str:

@@ -13,7 +13,7 @@ from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid
 from typing import Mapping
 
-from .content import RenderedEmail, fill_tokens
+from .content import RenderedEmail, fill_tokens, has_date_tokens
 from .settings import PublicationConfig
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
@@ -57,7 +57,12 @@ def build_message(
     date: datetime | None = None,
     extra_headers: Mapping[str, str] | None = None,
 ) -> EmailMessage:
-    """multipart/alternative (text/plain first, then text/html), tokens filled for ``to``."""
+    """multipart/alternative (text/plain first, then text/html), tokens filled for ``to``.
+
+    ``rendered`` must have its dates filled already (:meth:`RenderedEmail.dated`): a
+    date token never leaves in a message."""
+    if any(has_date_tokens(part) for part in (rendered.subject, rendered.text, rendered.html)):
+        raise ValueError("date tokens not filled: call RenderedEmail.dated(zone) before building a message")
     values = dict(tokens)
     msg = EmailMessage(policy=POLICY)
     msg["From"] = sender(config)

@@ -216,7 +216,8 @@ class Edition(Base):
 class RenderedBody(Base):
     """One rendered email body, stored once and shared by every batch that used it.
 
-    Per-recipient values stay as tokens here; the archive fills them for the viewer.
+    Per-recipient values and dates stay as tokens here; sending fills the dates per batch,
+    and the archive fills both for the viewer.
     """
 
     __tablename__ = "rendered_bodies"
@@ -240,7 +241,8 @@ class BatchStatus:
 
 
 class Batch(Base):
-    """Up to the provider's limit of recipients sharing one rendered body.
+    """Up to the provider's limit of recipients sharing one rendered body and the dates
+    it shows (the body's date tokens filled in ``timezone``).
 
     Claimed by a compare-and-set on ``status`` (pending -> sending); whoever's UPDATE
     changed the row owns the send.
@@ -253,6 +255,8 @@ class Batch(Base):
     edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
     number: Mapped[int] = mapped_column(Integer)
     body_id: Mapped[int] = mapped_column(ForeignKey("rendered_bodies.id"))
+    #: The zone the body's date tokens are filled in for this batch's recipients.
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     status: Mapped[str] = mapped_column(String(20), default=BatchStatus.PENDING)
     provider: Mapped[str | None] = mapped_column(String(20))
     provider_message_id: Mapped[str | None] = mapped_column(String(200))

@@ -98,3 +98,20 @@ def test_previews_never_touch_the_ledger(seeded, fmt):
         for model in (models.Edition, models.Batch, models.Delivery, models.RenderedBody):
             assert session.scalar(select(func.count()).select_from(model)) == 0, model.__tablename__
         assert session.scalar(select(models.Subscriber.last_digest_at)) is None
+
+
+def test_a_preview_shows_dates_in_the_subscribers_zone(runtime):
+    from select_seeding import Seeder
+
+    with runtime.session() as session:
+        seed = Seeder(session)
+        seed.briefing(title="Late lithium news", topics=("lithium",),
+                      published_at=datetime(2026, 11, 26, 23, 30, tzinfo=timezone.utc))
+        seed.subscriber("kolkata@example.com", topics=("lithium",), timezone="Asia/Kolkata", send_hour=7)
+        seed.subscriber("toronto@example.com", topics=("lithium",), timezone="America/Toronto", send_hour=7)
+    for address, shown in (("kolkata@example.com", "27 Nov 2026"), ("toronto@example.com", "26 Nov 2026")):
+        result = preview(runtime, subscriber=address)
+        assert "Late lithium news" in result.as_text()
+        for part in (result.as_text(), result.as_html()):
+            assert f"{shown} · By A. Writer" in part.replace("&middot;", "·")
+            assert "%%" not in part

@@ -34,7 +34,7 @@ def flawed(seed):
 def test_lenient_mode_leaves_items_out_and_names_them_in_a_warning(runtime, session, flawed, caplog):
     with caplog.at_level(logging.WARNING, logger="digest.select"):
         selector = Selector(session, strict(runtime, False), NOW)
-    sel = selector.for_topics(["lithium"], EDITION, timezone="UTC")
+    sel = selector.for_topics(["lithium"], EDITION)
     assert sorted(b.title for b in sel.sections[0].briefings) == ["complete", "paid and said"]
     assert all(r.title in ("complete", "paid and said") for r in sel.related)
     warnings = "\n".join(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
@@ -52,12 +52,12 @@ def test_lenient_mode_leaves_items_out_and_names_them_in_a_warning(runtime, sess
 def test_strict_mode_blocks_and_names_every_incomplete_item(runtime, session, flawed):
     selector = Selector(session, strict(runtime, True), NOW)
     with pytest.raises(SelectionBlocked) as info:
-        selector.for_topics(["lithium"], EDITION, timezone="UTC")
+        selector.for_topics(["lithium"], EDITION)
     assert {i.guid for i in info.value.items} == {"no-attribution", "blank-disclosure", "paid-unsaid"}
     message = str(info.value)
     assert "no-attribution" in message and "'Unsourced'" in message and "source attribution" in message
     with pytest.raises(SelectionBlocked):  # memoised answers block too
-        selector.for_topics(["lithium"], EDITION, timezone="UTC")
+        selector.for_topics(["lithium"], EDITION)
 
 
 def test_strict_mode_does_not_block_readers_who_would_never_see_the_item(runtime, session, seed):
@@ -67,7 +67,7 @@ def test_strict_mode_does_not_block_readers_who_would_never_see_the_item(runtime
     selector = Selector(session, strict(runtime, True), NOW)
     assert {i.guid for i in selector.incomplete} == {"bad-lithium", "bad-pick"}
     with pytest.raises(SelectionBlocked) as info:  # the copper pick would be Recommended to a gold reader
-        selector.for_topics(["gold"], EDITION, timezone="UTC")
+        selector.for_topics(["gold"], EDITION)
     assert [i.guid for i in info.value.items] == ["bad-pick"]
-    gold_today = selector.for_topics(["gold"], EDITION, timezone="UTC", since=NOW.replace(hour=6))
+    gold_today = selector.for_topics(["gold"], EDITION, since=NOW.replace(hour=6))
     assert gold_today.sections[0].briefings[0].title == "gold news"

@@ -58,7 +58,7 @@ def test_a_preview_older_than_any_subscriber_window_loads_more(runtime, session,
     seed.briefing(title="recent", hours_ago=1)
     seed.briefing(title="last week", hours_ago=24 * 6)
     selector = Selector(session, runtime.settings.config, NOW)
-    default = selector.for_topics(["lithium"], EDITION, timezone="UTC")
+    default = selector.for_topics(["lithium"], EDITION)
     assert [x.title for x in default.sections[0].briefings] == ["recent"]
-    week = selector.for_topics(["lithium"], EDITION, timezone="UTC", since=NOW - timedelta(days=7))
+    week = selector.for_topics(["lithium"], EDITION, since=NOW - timedelta(days=7))
     assert [x.title for x in week.sections[0].briefings] == ["recent", "last week"]

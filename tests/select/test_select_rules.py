@@ -7,7 +7,11 @@ from datetime import date, timedelta
 
 import pytest
 from select_seeding import NOW
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
+from digest.content import date_token, fill_dates
+from digest.models import Subscriber
 from digest.select import MAX_LOOKBACK, NOTHING_NEW, Selector
 
 EDITION = date(2026, 11, 27)
@@ -29,7 +33,7 @@ def test_editor_picks_first_then_newest_capped_per_topic(runtime, session, seed)
     seed.briefing(title="old pick", hours_ago=20, is_editor_pick=True)
     seed.briefing(title="oldest", hours_ago=30)
     sel = Selector(session, configured(runtime, max_per_topic=3), NOW).for_topics(
-        ["lithium"], EDITION, timezone="UTC"
+        ["lithium"], EDITION
     )
     [section] = sel.sections
     assert (section.slug, section.title) == ("lithium", "Lithium")
@@ -41,7 +45,7 @@ def test_sections_follow_config_topic_order_and_items_appear_once(runtime, sessi
     seed.briefing(title="both", topics=("lithium", "gold"), hours_ago=1)
     seed.briefing(title="gold only", topics=("gold",), hours_ago=2)
     seed.briefing(title="lithium only", topics=("lithium",), hours_ago=3)
-    sel = Selector(session, runtime.settings.config, NOW).for_topics(["gold", "lithium"], EDITION, timezone="UTC")
+    sel = Selector(session, runtime.settings.config, NOW).for_topics(["gold", "lithium"], EDITION)
     # config order is ev-supply-chain, lithium, gold, ...
     assert [s.slug for s in sel.sections] == ["lithium", "gold"]
     assert titles(sel.sections[0]) == ["both", "lithium only"]
@@ -54,7 +58,7 @@ def test_item_that_does_not_fit_its_first_topic_goes_to_the_next(runtime, sessio
     seed.briefing(title="lithium a", topics=("lithium",), hours_ago=1)
     seed.briefing(title="shared", topics=("lithium", "gold"), hours_ago=2)
     sel = Selector(session, configured(runtime, max_per_topic=1), NOW).for_topics(
-        ["lithium", "gold"], EDITION, timezone="UTC"
+        ["lithium", "gold"], EDITION
     )
     assert [titles(s) for s in sel.sections] == [["lithium a"], ["shared"]]
     assert sel.related == ()
@@ -65,10 +69,10 @@ def test_future_items_wait_for_their_time(runtime, session, seed):
     seed.briefing(title="embargoed", hours_ago=-1)
     seed.video(title="future video", hours_ago=-0.1)
     config = runtime.settings.config
-    sel = Selector(session, config, NOW).for_topics(["lithium"], EDITION, timezone="UTC")
+    sel = Selector(session, config, NOW).for_topics(["lithium"], EDITION)
     assert [titles(s) for s in sel.sections] == [["due now"]]
     assert sel.videos == () and sel.related == ()
-    later = Selector(session, config, NOW + timedelta(hours=2)).for_topics(["lithium"], EDITION, timezone="UTC")
+    later = Selector(session, config, NOW + timedelta(hours=2)).for_topics(["lithium"], EDITION)
     assert titles(later.sections[0]) == ["embargoed", "due now"]
 
 
@@ -96,7 +100,7 @@ def test_videos_in_topics_newest_first_capped(runtime, session, seed):
     for i in range(4):
         seed.video(title=f"lithium video {i}", hours_ago=i + 1)
     seed.video(title="gold video", topics=("gold",), hours_ago=0.5)
-    sel = Selector(session, configured(runtime, max_videos=3), NOW).for_topics(["lithium"], EDITION, timezone="UTC")
+    sel = Selector(session, configured(runtime, max_videos=3), NOW).for_topics(["lithium"], EDITION)
     assert [v.title for v in sel.videos] == ["lithium video 0", "lithium video 1", "lithium video 2"]
     assert not sel.is_empty and sel.briefing_count == 0
 
@@ -108,7 +112,7 @@ def test_recommended_are_editor_picks_outside_the_readers_topics(runtime, sessio
     seed.briefing(title="uranium pick", topics=("uranium",), is_editor_pick=True, hours_ago=3)
     seed.briefing(title="gold plain", topics=("gold",))
     sel = Selector(session, configured(runtime, max_recommended=2), NOW).for_topics(
-        ["lithium"], EDITION, timezone="UTC"
+        ["lithium"], EDITION
     )
     assert [b.title for b in sel.recommended] == ["copper pick", "gold pick"]
     assert titles(sel.sections[0]) == ["in-topic pick"]
@@ -121,32 +125,45 @@ def test_related_news_are_one_line_headlines_of_what_did_not_fit(runtime, sessio
     seed.briefing(title="related 2", hours_ago=3, excerpt="", body_html="<p>From the <b>body</b>\n text.</p>")
     seed.briefing(title="related 3", hours_ago=4)
     sel = Selector(session, configured(runtime, max_per_topic=1, max_related=2), NOW).for_topics(
-        ["lithium"], EDITION, timezone="UTC"
+        ["lithium"], EDITION
     )
     first, second = sel.related
     assert (first.id, first.title, first.url) == (related_1.id, "related 1", related_1.url)
     assert first.excerpt.endswith("…") and "\n" not in first.excerpt and len(first.excerpt) <= 160
     assert second.excerpt == "From the body text."
-    assert first.date_label == "27 Nov 2026"
+    assert fill_dates(first.date_label, "UTC") == "27 Nov 2026"
 
 
-def test_dates_are_labelled_in_the_readers_time_zone(runtime, session, seed):
+def test_dates_are_zone_free_tokens_filled_in_the_readers_zone(runtime, session, seed):
     seed.briefing(title="early utc", hours_ago=10)  # 02:00 UTC on 27 Nov = 21:00 on 26 Nov in Toronto
     seed.video(hours_ago=10)
     selector = Selector(session, runtime.settings.config, NOW)
-    toronto = selector.for_topics(["lithium"], EDITION, timezone="America/Toronto")
-    utc = selector.for_topics(["lithium"], EDITION, timezone="UTC")
-    assert toronto.sections[0].briefings[0].date_label == "26 Nov 2026"
-    assert toronto.videos[0].date_label == "26 Nov 2026"
-    assert utc.sections[0].briefings[0].date_label == "27 Nov 2026"
-    assert toronto.fingerprint() != utc.fingerprint()
+    sel = selector.for_topics(["lithium"], EDITION)
+    item, video = sel.sections[0].briefings[0], sel.videos[0]
+    assert item.date_label == date_token(item.published_at) == "%%date:202611270200%%"
+    assert video.date_label == date_token(video.published_at)
+    assert fill_dates(item.date_label, "America/Toronto") == "26 Nov 2026"
+    assert fill_dates(video.date_label, "America/Toronto") == "26 Nov 2026"
+    assert fill_dates(item.date_label, "UTC") == "27 Nov 2026"
+
+
+def test_readers_in_different_zones_share_one_selection(runtime, session, seed):
+    seed.briefing(title="early utc", hours_ago=10)
+    seed.subscriber("toronto@example.com", timezone="America/Toronto")
+    seed.subscriber("kolkata@example.com", timezone="Asia/Kolkata")
+    session.commit()
+    subscribers = session.scalars(select(Subscriber).options(selectinload(Subscriber.topics))).all()
+    selector = Selector(session, runtime.settings.config, NOW)
+    toronto, kolkata = (selector.for_subscriber(s, EDITION) for s in subscribers)
+    assert toronto is kolkata
+    assert toronto.fingerprint() is toronto.fingerprint()  # hashed once per selection object
 
 
 @pytest.mark.parametrize("mode, note", [("skip", None), ("note", NOTHING_NEW)])
 def test_nothing_new(runtime, session, seed, mode, note):
     seed.briefing(topics=("gold",), is_editor_pick=True)
     sel = Selector(session, configured(runtime, nothing_new=mode), NOW).for_topics(
-        ["lithium"], EDITION, timezone="UTC"
+        ["lithium"], EDITION
     )
     assert sel.is_empty
     assert sel.note == note
@@ -157,8 +174,8 @@ def test_no_topics_means_every_topic_and_unknown_topics_are_ignored(runtime, ses
     seed.briefing(topics=("gold",))
     seed.briefing(topics=("uranium",))
     selector = Selector(session, runtime.settings.config, NOW)
-    everything = selector.for_topics([], EDITION, timezone="UTC")
+    everything = selector.for_topics([], EDITION)
     assert [s.slug for s in everything.sections] == ["gold", "uranium"]
     assert everything.topics == tuple(sorted(runtime.settings.config.topic_slugs))
-    only_gold = selector.for_topics(["gold", "retired-topic"], EDITION, timezone="UTC")
+    only_gold = selector.for_topics(["gold", "retired-topic"], EDITION)
     assert [s.slug for s in only_gold.sections] == ["gold"]

@@ -44,6 +44,14 @@ def test_archive_shows_the_body_with_this_subscribers_links(client, web_runtime,
     assert response.headers["referrer-policy"] == "no-referrer"
 
 
+def test_archive_without_a_delivery_shows_dates_in_the_subscribers_zone(client, web_runtime, links):
+    # A body no batch delivered to them (e.g. a proof's link): their current zone.
+    sid = add_subscriber(web_runtime, "kolkata@example.com", timezone="Asia/Kolkata")
+    body_id = store_body(web_runtime, BODY.replace("Gold climbs", "Gold climbs on %%date:202611262330%%"))
+    html = client.get(path_of(links.archive_url(sid, body_id))).text
+    assert "Gold climbs on 27 Nov 2026" in html and "%%" not in html
+
+
 def test_archive_of_a_missing_body_is_404(client, web_runtime, links):
     sid = add_subscriber(web_runtime, "missing@example.com")
     assert client.get(path_of(links.archive_url(sid, 12345))).status_code == 404

@@ -2,9 +2,11 @@
 
 Subscribers are streamed in chunks (never all in memory). Each one's selection is
 fingerprinted; every distinct selection is rendered **once** and stored once as a
-:class:`~digest.models.RenderedBody`; subscribers sharing a body are cut into batches of
-at most the provider's limit. Batches and their delivery rows are written together, one
-transaction per group of batches, so a batch never exists without its recipients.
+:class:`~digest.models.RenderedBody`, its dates left as zone-free tokens. Subscribers
+sharing a body and the dates it shows in their zone (:mod:`.zones`) are cut into batches
+of at most the provider's limit, each with the zone its dates are filled in. Batches and
+their delivery rows are written together, one transaction per group of batches, so a
+batch never exists without its recipients.
 
 The unique (subscriber, edition) constraint is the last guard: rows a concurrent
 planner wrote first are not inserted again (``ON CONFLICT DO NOTHING``) and those
@@ -29,6 +31,7 @@ from ..models import (
 )
 from ..runtime import Runtime
 from .ledger import insert_for
+from .zones import BatchZones
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +98,7 @@ def plan_edition(
                 body_key = _body_for(subscriber, edition, selector, renderer, bodies, writer, summary,
                                      skip_empty=config.selection.nothing_new == "skip")
                 if body_key is not None:
-                    writer.pending[body_key].append(subscriber.id)
+                    writer.pending[(body_key, writer.zones(body_key, subscriber.timezone))].append(subscriber.id)
             writer.flush(final=False)
         writer.flush(final=True)
         read_session.rollback()
@@ -114,34 +117,15 @@ def _body_for(subscriber, edition, selector, renderer, bodies, writer, summary, 
     if selection.is_empty and skip_empty:
         writer.skips.append(subscriber.id)
         return None
-    fingerprint = writer.fingerprint(selection)
+    fingerprint = selection.fingerprint()  # computed once per selection object
     body_key = bodies.get(fingerprint)
     if body_key is None:
         rendered = renderer.render(selection)
         summary.bodies_rendered += 1
         body_key = writer.store_body(rendered)
+        writer.zones.add_body(body_key, rendered)
         bodies[fingerprint] = body_key
     return body_key
-
-
-class _Fingerprints:
-    """``selection.fingerprint()``, computed once per selection *object*: the selector
-    hands the same (frozen) object to every reader with the same answer, and hashing it
-    is the costliest per-subscriber step of planning. Each entry keeps its selection
-    alive, so an id is never reused by another selection while cached."""
-
-    def __init__(self) -> None:
-        self._by_id: dict[int, tuple[Selection, str]] = {}
-
-    def __call__(self, selection: Selection) -> str:
-        cached = self._by_id.get(id(selection))
-        if cached is not None and cached[0] is selection:
-            return cached[1]
-        if len(self._by_id) > 10_000:
-            self._by_id.clear()
-        fingerprint = selection.fingerprint()
-        self._by_id[id(selection)] = (selection, fingerprint)
-        return fingerprint
 
 
 def _count_outside(session: Session, edition_id: int | None, subscriber_ids, summary: PlanSummary) -> None:
@@ -216,7 +200,7 @@ def _active_unplanned(runtime: Runtime, edition_id: int | None, subscriber_ids, 
 
 
 class _Writer:
-    """Collects subscribers per body and writes full batches as they fill up."""
+    """Collects subscribers per (body, batch zone) and writes full batches as they fill up."""
 
     def __init__(self, runtime: Runtime, edition_id: int | None, max_recipients: int, summary: PlanSummary, dry_run: bool):
         self.runtime = runtime
@@ -224,9 +208,9 @@ class _Writer:
         self.max_recipients = max_recipients
         self.summary = summary
         self.dry_run = dry_run
-        self.pending: dict[int | str, list[int]] = defaultdict(list)
+        self.pending: dict[tuple[int | str, str], list[int]] = defaultdict(list)
         self.skips: list[int] = []
-        self.fingerprint = _Fingerprints()
+        self.zones = BatchZones()
 
     def store_body(self, rendered: RenderedEmail) -> int | str:
         if self.dry_run:
@@ -235,18 +219,18 @@ class _Writer:
             return store_body(session, rendered)
 
     def flush(self, *, final: bool) -> None:
-        groups: list[tuple[int | str, list[int]]] = []
-        for body_key, ids in self.pending.items():
+        groups: list[tuple[int | str, str, list[int]]] = []
+        for (body_key, zone), ids in self.pending.items():
             size = len(ids) if final else len(ids) - len(ids) % self.max_recipients
             for start in range(0, size, self.max_recipients):
-                groups.append((body_key, ids[start:start + self.max_recipients]))
+                groups.append((body_key, zone, ids[start:start + self.max_recipients]))
             del ids[:size]
         skips, self.skips = self.skips, []
         if not groups and not skips:
             return
         if self.dry_run:
             self.summary.batches += len(groups)
-            self.summary.queued += sum(len(ids) for _, ids in groups)
+            self.summary.queued += sum(len(ids) for _, _, ids in groups)
             self.summary.skipped[SkipReason.NO_NEW_ITEMS] += len(skips)
             return
         with self.runtime.session() as session:
@@ -265,9 +249,10 @@ def store_body(session: Session, rendered: RenderedEmail) -> int:
 
 
 def write_batches(
-    session: Session, edition_id: int, groups: list[tuple[int, list[int]]], skips: list[int], summary: PlanSummary
+    session: Session, edition_id: int, groups: list[tuple[int, str, list[int]]], skips: list[int], summary: PlanSummary
 ) -> None:
-    """One transaction: numbered batches, their ``queued`` rows, and ``skipped`` rows.
+    """One transaction: numbered batches (body, zone, recipients), their ``queued`` rows,
+    and ``skipped`` rows.
 
     The first statement locks the edition row, so concurrent planners of one edition
     take turns choosing batch numbers (on SQLite it takes the database's write lock).
@@ -279,16 +264,16 @@ def write_batches(
     batch_ids: dict[int, int] = {}
     if groups:
         rows = [
-            {"edition_id": edition_id, "number": next_number + i, "body_id": body_id,
+            {"edition_id": edition_id, "number": next_number + i, "body_id": body_id, "timezone": zone,
              "status": BatchStatus.PENDING, "attempts": 0, "created_at": now}
-            for i, (body_id, _ids) in enumerate(groups)
+            for i, (body_id, zone, _ids) in enumerate(groups)
         ]
         returned = conn.execute(insert_for(session, Batch).returning(Batch.number, Batch.id), rows)
         batch_ids = dict(returned.all())
     deliveries = [
         {"edition_id": edition_id, "subscriber_id": sid, "batch_id": batch_ids[next_number + i],
          "status": DeliveryStatus.QUEUED, "skip_reason": None, "created_at": now}
-        for i, (_body, ids) in enumerate(groups) for sid in ids
+        for i, (_body, _zone, ids) in enumerate(groups) for sid in ids
     ]
     inserted_per_batch: Counter = Counter()
     if deliveries:

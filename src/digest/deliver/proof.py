@@ -1,7 +1,7 @@
 """A proof: one copy of an edition sent to an editor's address, recorded nowhere.
 
-It carries the selection of a chosen subscriber (or every topic), a "[Proof]" subject
-prefix, and links made for no subscriber (id 0), so clicking its unsubscribe link in
+It carries the selection of a chosen subscriber (or every topic) with dates in their
+zone (or the publication's default zone), a "[Proof]" subject prefix, and links made for no subscriber (id 0), so clicking its unsubscribe link in
 the proof changes nobody's subscription.
 """
 
@@ -51,9 +51,11 @@ def send_proof(
             if subscriber is None:
                 raise DigestError(f"no subscriber {email!r} (see 'digest subscribers list')")
             selection = selector.for_subscriber(subscriber, edition_date)
+            timezone_name = subscriber.timezone
         else:
-            selection = selector.for_topics(config.topic_slugs, edition_date, timezone=config.schedule.default_timezone)
-    rendered = (renderer or Renderer(config)).render(selection)
+            selection = selector.for_topics(config.topic_slugs, edition_date)
+            timezone_name = config.schedule.default_timezone
+    rendered = (renderer or Renderer(config)).render(selection).dated(timezone_name)
     rendered = replace(rendered, subject=PROOF_PREFIX + rendered.subject)
     tokens = links.token_values(0, to, 0)
     batch = OutgoingBatch(

@@ -117,7 +117,8 @@ def _drop_suppressed(session, batch_id: int) -> int:
 
 
 def build_outgoing(session, batch_id: int, links: LinkMaker, config) -> OutgoingBatch:
-    """The provider's view of a batch: its body, and each queued recipient's tokens and headers."""
+    """The provider's view of a batch: its body, dates filled in the batch's zone (once per
+    batch, never per recipient), and each queued recipient's tokens and headers."""
     batch, body, edition = session.execute(
         select(Batch, RenderedBody, Edition)
         .join(RenderedBody, RenderedBody.id == Batch.body_id)
@@ -138,7 +139,7 @@ def build_outgoing(session, batch_id: int, links: LinkMaker, config) -> Outgoing
         batch_id=batch.id,
         edition_id=edition.id,
         edition_date=edition.date,
-        body=rendered_email(body),
+        body=rendered_email(body).dated(batch.timezone),
         recipients=recipients,
         headers=shared_headers(config),
     )

@@ -137,12 +137,12 @@ def build_preview(
     since = subscriber.last_digest_at if subscriber is not None else None
     if since is not None and since >= now:  # previewing an edition before their last one
         since = None
-    selection = Selector(session, config, now).for_topics(topics, edition_date, timezone=tz_name, since=since)
+    selection = Selector(session, config, now).for_topics(topics, edition_date, since=since)
     would_skip = selection.is_empty and selection.note is None
     if would_skip:
         log.warning("nothing new for this reader: the real send would skip them (no-new-items)")
 
-    rendered = (renderer or Renderer(config)).render(selection)
+    rendered = (renderer or Renderer(config)).render(selection).dated(tz_name)  # as the reader's batch would
     links = LinkMaker(settings.base_url, preview_secret(settings))
     message = build_message(
         rendered,

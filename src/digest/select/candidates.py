@@ -1,8 +1,8 @@
 """The candidate pool: content of the selection window, loaded once into plain values.
 
 A selector serves every subscriber of an edition from this pool, so the database is read
-once per edition, not once per reader. Items keep their UTC times here; the reader's date
-labels are added later, when the reader's time zone is known.
+once per edition, not once per reader. Items keep their UTC times here; dates become
+zone-free tokens in the selection and labels in the reader's zone only when sent.
 """
 
 from __future__ import annotations

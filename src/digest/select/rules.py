@@ -10,22 +10,21 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Iterable, Sequence
-from zoneinfo import ZoneInfo
 
-from ..content import BriefingItem, RelatedItem, Selection, TopicSection, VideoItem
+from ..content import BriefingItem, RelatedItem, Selection, TopicSection, VideoItem, date_token
 from ..settings import PublicationConfig
 from .candidates import BriefingCandidate, VideoCandidate
-from .labels import date_label, one_line
+from .labels import one_line
 
 NOTHING_NEW = "Nothing new in your topics today. We'll be back when there is."
 
 
 @dataclass(frozen=True)
 class Reader:
-    """Who a selection is for, as far as the rules care."""
+    """Who a selection is for, as far as the rules care. Not their time zone: dates are
+    tokens, filled in the reader's zone when the email is sent."""
 
     topics: tuple[str, ...]  # the reader's topic slugs, in the config's topic order
-    tz: ZoneInfo
 
 
 def newest_first(items: Iterable[BriefingCandidate | VideoCandidate]) -> list:
@@ -37,7 +36,7 @@ def by_rank(briefings: Iterable[BriefingCandidate]) -> list[BriefingCandidate]:
     return sorted(newest_first(briefings), key=lambda c: not c.is_editor_pick)
 
 
-def briefing_item(c: BriefingCandidate, tz: ZoneInfo) -> BriefingItem:
+def briefing_item(c: BriefingCandidate) -> BriefingItem:
     return BriefingItem(
         id=c.id,
         url=c.url,
@@ -46,7 +45,7 @@ def briefing_item(c: BriefingCandidate, tz: ZoneInfo) -> BriefingItem:
         excerpt=c.excerpt,
         author=c.author,
         published_at=c.published_at,
-        date_label=date_label(c.published_at, tz),
+        date_label=date_token(c.published_at),
         topics=c.topics,
         attribution=c.attribution,
         author_disclosure=c.author_disclosure,
@@ -55,7 +54,7 @@ def briefing_item(c: BriefingCandidate, tz: ZoneInfo) -> BriefingItem:
     )
 
 
-def video_item(c: VideoCandidate, tz: ZoneInfo) -> VideoItem:
+def video_item(c: VideoCandidate) -> VideoItem:
     return VideoItem(
         id=c.id,
         url=c.url,
@@ -63,18 +62,18 @@ def video_item(c: VideoCandidate, tz: ZoneInfo) -> VideoItem:
         description=c.description,
         thumbnail_url=c.thumbnail_url,
         published_at=c.published_at,
-        date_label=date_label(c.published_at, tz),
+        date_label=date_token(c.published_at),
         topics=c.topics,
     )
 
 
-def related_item(c: BriefingCandidate, tz: ZoneInfo) -> RelatedItem:
+def related_item(c: BriefingCandidate) -> RelatedItem:
     return RelatedItem(
         id=c.id,
         url=c.url,
         title=c.title,
         published_at=c.published_at,
-        date_label=date_label(c.published_at, tz),
+        date_label=date_token(c.published_at),
         excerpt=one_line(c.excerpt or c.body_html),
     )
 
@@ -118,17 +117,16 @@ def choose(
     outside_picks = [c for c in newest_first(briefings) if c.is_editor_pick and not mine.intersection(c.topics)]
     my_videos = [v for v in newest_first(videos) if mine.intersection(v.topics)]
 
-    tz = reader.tz
     selection = Selection(
         edition_date=edition_date,
         topics=tuple(sorted(reader.topics)),
         sections=tuple(
-            TopicSection(slug, config.topic(slug).title, tuple(briefing_item(c, tz) for c in picked))
+            TopicSection(slug, config.topic(slug).title, tuple(briefing_item(c) for c in picked))
             for slug, picked in sections
         ),
-        videos=tuple(video_item(v, tz) for v in my_videos[: rules.max_videos]),
-        recommended=tuple(briefing_item(c, tz) for c in outside_picks[: rules.max_recommended]),
-        related=tuple(related_item(c, tz) for c in leftovers[: rules.max_related]),
+        videos=tuple(video_item(v) for v in my_videos[: rules.max_videos]),
+        recommended=tuple(briefing_item(c) for c in outside_picks[: rules.max_recommended]),
+        related=tuple(related_item(c) for c in leftovers[: rules.max_related]),
     )
     if selection.is_empty and rules.nothing_new == "note":
         selection = replace(selection, note=NOTHING_NEW)

@@ -2,10 +2,11 @@
 
 The selector reads the database once (the content of the widest window any active
 subscriber needs) and then answers per subscriber from memory. Answers are memoised on
-what actually changes them: the reader's topics, their time zone, and *which* candidates
-fall in their window (two readers whose last digests were minutes apart, with nothing
-published in between, share one answer). A million-subscriber edition therefore costs a
-dictionary lookup and a binary search per subscriber.
+what actually changes them: the reader's topics and *which* candidates fall in their
+window (two readers whose last digests were minutes apart, with nothing published in
+between, share one answer). Not the reader's time zone: dates are tokens, filled in the
+reader's zone per batch. A million-subscriber edition therefore costs a dictionary lookup
+and a binary search per subscriber.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from ..content import Selection
 from ..errors import DigestError
 from ..settings import PublicationConfig
 from .candidates import BriefingCandidate, earliest_last_digest, load_briefings, load_videos
-from .labels import zone
 from .rules import Reader, choose
 
 log = logging.getLogger(__name__)
@@ -104,16 +104,13 @@ class Selector:
 
     def for_subscriber(self, subscriber: models.Subscriber, edition_date: date) -> Selection:
         since = subscriber.last_digest_at or self.new_subscriber_since
-        return self.for_topics(
-            subscriber.topic_slugs, edition_date, timezone=subscriber.timezone, since=since
-        )
+        return self.for_topics(subscriber.topic_slugs, edition_date, since=since)
 
     def for_topics(
         self,
         topics: Sequence[str],
         edition_date: date,
         *,
-        timezone: str,
         since: datetime | None = None,
     ) -> Selection:
         """The selection for a topic set; topics not in the config are ignored, and an
@@ -124,20 +121,20 @@ class Selector:
         ordered = tuple(s for s in self.config.topic_slugs if s in wanted) or self.config.topic_slugs
         first_briefing = bisect.bisect_right(self._briefing_times, since)
         first_video = bisect.bisect_right(self._video_times, since)
-        key = (ordered, timezone, first_briefing, first_video, edition_date)
+        key = (ordered, first_briefing, first_video, edition_date)
         answer = self._memo.get(key)
         if answer is None:
-            answer = self._compute(ordered, timezone, first_briefing, first_video, edition_date)
+            answer = self._compute(ordered, first_briefing, first_video, edition_date)
             self._memo[key] = answer
         if isinstance(answer, SelectionBlocked):
             raise SelectionBlocked(answer.items)  # a fresh exception: no shared traceback
         return answer
 
     def _compute(
-        self, topics: tuple[str, ...], timezone: str, first_briefing: int, first_video: int, edition_date: date
+        self, topics: tuple[str, ...], first_briefing: int, first_video: int, edition_date: date
     ) -> Selection | SelectionBlocked:
         window = self._briefings[first_briefing:]
-        reader = Reader(topics=topics, tz=zone(timezone))
+        reader = Reader(topics=topics)
         if self._incomplete:
             mine = set(topics)
             # Any briefing this reader could be shown: in their topics, or an editor pick.

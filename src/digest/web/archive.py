@@ -1,17 +1,20 @@
 """``GET /archive/{token}``: "view in browser", the body exactly as it was sent.
 
-The stored body keeps its per-recipient tokens; they are filled here for the subscriber
-the link was made for, so the page's unsubscribe and preferences links are theirs.
+The stored body keeps its per-recipient tokens and date tokens; they are filled here for
+the subscriber the link was made for, so the page's unsubscribe and preferences links are
+theirs and its dates are the ones their email showed (the zone of the batch that
+delivered this body to them; their current zone if no batch did, e.g. a proof's link).
 """
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from ..content import fill_tokens
-from ..models import RenderedBody, Subscriber
+from ..content import fill_dates, fill_tokens
+from ..models import Batch, Delivery, RenderedBody, Subscriber
 from .context import WebContext, context
 
 
@@ -37,4 +40,16 @@ def _filled_body(ctx: WebContext, subscriber_id: int, body_id: int | None) -> st
         if body is None or subscriber is None:
             return None
         values = ctx.links.token_values(subscriber.id, subscriber.email, body.id)
-        return fill_tokens(body.html, values)
+        return fill_dates(fill_tokens(body.html, values), _zone_sent_in(session, subscriber, body.id))
+
+
+def _zone_sent_in(session, subscriber: Subscriber, body_id: int) -> str:
+    """The zone of the (latest) batch that delivered this body to this subscriber."""
+    sent_in = session.scalar(
+        select(Batch.timezone)
+        .join(Delivery, Delivery.batch_id == Batch.id)
+        .where(Delivery.subscriber_id == subscriber.id, Batch.body_id == body_id)
+        .order_by(Delivery.id.desc())
+        .limit(1)
+    )
+    return sent_in or subscriber.timezone

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 17:31:31.687565
+Create Date: 2026-11-27 17:40:14.313142
 """
 
 from alembic import op
@@ -97,6 +97,7 @@ def upgrade() -> None:
     sa.Column('edition_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('number', sa.Integer(), nullable=False),
     sa.Column('body_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('timezone', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('provider', sa.String(length=20), nullable=True),
     sa.Column('provider_message_id', sa.String(length=200), nullable=True),
