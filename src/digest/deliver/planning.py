@@ -177,12 +177,23 @@ def _load_chunk(session: Session, query) -> list[PlannedSubscriber]:
     return [PlannedSubscriber(*row, topic_slugs=tuple(sorted(slugs.get(row[0], ())))) for row in rows]
 
 
+def _no_row(edition_id: int | None, *, after: int | None = None):
+    """No delivery row in this edition. ``after`` repeats the chunk's lower bound inside
+    the subquery: redundant for the result, but it lets PostgreSQL start its scan of the
+    (subscriber, edition) index at the chunk instead of at the first subscriber, which
+    made paging through a million subscribers quadratic (0.4 s per chunk by the end)."""
+    condition = [Delivery.subscriber_id == Subscriber.id, Delivery.edition_id == edition_id]
+    if after is not None:
+        condition.append(Delivery.subscriber_id > after)
+    return ~exists().where(*condition)
+
+
 def _active_unplanned(runtime: Runtime, edition_id: int | None, subscriber_ids, chunk_size: int) -> Iterator[list[PlannedSubscriber]]:
     """Active subscribers without a delivery row, in id order, one chunk (and session) at a time."""
-    no_row = ~exists().where(Delivery.subscriber_id == Subscriber.id, Delivery.edition_id == edition_id)
-    base = select(*_SUBSCRIBER_COLUMNS).where(Subscriber.status == SubscriberStatus.ACTIVE, no_row).order_by(Subscriber.id)
+    active = select(*_SUBSCRIBER_COLUMNS).where(Subscriber.status == SubscriberStatus.ACTIVE).order_by(Subscriber.id)
     if subscriber_ids is not None:
         ids = sorted(set(subscriber_ids))
+        base = active.where(_no_row(edition_id))
         for start in range(0, len(ids), chunk_size):
             with runtime.sessions() as session:
                 chunk = _load_chunk(session, base.where(Subscriber.id.in_(ids[start:start + chunk_size])))
@@ -192,7 +203,8 @@ def _active_unplanned(runtime: Runtime, edition_id: int | None, subscriber_ids, 
     last_id = 0
     while True:
         with runtime.sessions() as session:
-            chunk = _load_chunk(session, base.where(Subscriber.id > last_id).limit(chunk_size))
+            query = active.where(Subscriber.id > last_id, _no_row(edition_id, after=last_id)).limit(chunk_size)
+            chunk = _load_chunk(session, query)
         if not chunk:
             return
         yield chunk
