@@ -154,8 +154,9 @@ def has_date_tokens(text: str) -> bool:
 #: (SendGrid substitutions; string replacement for SMTP and the outbox).
 TOKEN_NAMES = ("unsubscribe_url", "preferences_url", "archive_url", "email")
 #: A date token is matched too (and left alone), so its closing ``%%`` never starts a
-#: per-recipient token.
-_TOKEN_RE = re.compile(r"%%(?:date:\d{12}|([a-z_]+))%%")
+#: per-recipient token. Only the known names are tokens: a feed's own text such as
+#: "%%foo%%" or "100%% sure" is content, left as it is, and never breaks a send.
+_TOKEN_RE = re.compile(r"%%(?:date:\d{12}|(" + "|".join(TOKEN_NAMES) + r"))%%")
 
 
 def token(name: str) -> str:

@@ -125,3 +125,27 @@ def test_send_exits_non_zero_with_an_ambiguous_batch(cli_env, tmp_path, monkeypa
     resent = runner.invoke(main, ["send", "--resend-ambiguous"])
     assert resent.exit_code == 0, resent.output
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+
+
+def test_percent_signs_in_a_feed_are_content_not_tokens(cli_env, tmp_path):
+    """A briefing that happens to contain "%%...%%" is sent like any other: its text is
+    shown as written and it breaks neither the body's tokens nor the batch."""
+    cli_env()
+    runner = CliRunner()
+    assert runner.invoke(main, ["subscribers", "add", "ann@example.com", "--topics", "lithium"]).exit_code == 0
+    _seed([("lithium",)])
+    runtime = Runtime.open(load_settings())
+    with runtime.session() as session:
+        session.execute(Briefing.__table__.update().values(
+            body_html="<p>Margins up 100%% on %%foo%% and %%EMAIL%%, said %%%%.</p>"))
+    runtime.close()
+
+    result = runner.invoke(main, ["send"])
+    assert result.exit_code == 0, result.output + str(result.exception)
+    (path,) = (tmp_path / "outbox").glob("*.eml")
+    msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+    html, text = msg.get_body(("html",)).get_content(), msg.get_body(("plain",)).get_content()
+    for part in (html, text):
+        assert "100%% on %%foo%% and %%EMAIL%%, said %%%%." in part
+        assert "%%unsubscribe_url%%" not in part and "%%date:" not in part
+    assert "https://digest.test/unsubscribe/" in html and "ann@example.com" in text

@@ -17,7 +17,7 @@ from email.message import EmailMessage
 
 import lxml.html
 
-TOKEN_RE = re.compile(r"%%[a-z_]+%%")
+TOKEN_RE = re.compile(r"%%(?:date:\d{12}|unsubscribe_url|preferences_url|archive_url|email)%%")  # ours, not a feed's own text
 DEFAULT_MAX_HTML_BYTES = 95_000
 ACTIVE_TAGS = ("script", "iframe", "form", "object", "embed", "applet", "base", "frame", "frameset", "input", "button")
 URL_ATTRIBUTES = ("href", "src", "action", "formaction", "background", "poster", "srcset", "xlink:href", "data")
