@@ -295,3 +295,37 @@ def test_settle_refuses_a_batch_held_by_someone_else(runtime):
         assert settle_batch(session, batch_id, "a:1:1", Settlement(BatchStatus.SENT, message_id="m"))
         assert session.scalar(select(Batch.status)) == BatchStatus.SENT
         assert session.scalar(select(Delivery.provider_message_id)) == "m"
+
+
+def test_a_batch_that_cannot_be_prepared_is_failed_once_and_not_sent(runtime, provider, monkeypatch):
+    from digest.deliver import sending
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("cannot build")
+
+    monkeypatch.setattr(sending, "build_outgoing", broken)
+    add_subscribers(runtime, 3)
+    summary = _send(runtime, provider)
+    assert summary.sent == 0 and not provider.emails
+    with runtime.session() as session:
+        batches = session.execute(select(Batch.status, Batch.attempts, Batch.error)).all()
+        assert [(s, a) for s, a, _ in batches] == [(BatchStatus.FAILED, 1)]
+        assert batches[0].error.startswith("not sent: cannot build")
+        assert set(session.scalars(select(Delivery.status))) == {DeliveryStatus.FAILED}
+
+
+def test_batches_of_one_body_and_zone_share_one_dated_body(runtime, provider, monkeypatch):
+    from digest.deliver import sending
+
+    monkeypatch.setattr(sending, "_dated_bodies", sending.DatedBodies())
+    reads = []
+    real = sending.rendered_email
+    monkeypatch.setattr(sending, "rendered_email", lambda body: reads.append(body.id) or real(body))
+    add_subscribers(runtime, 7)
+    with runtime.session() as session:
+        edition = get_or_create_edition(session, EDITION)
+    plan_edition(runtime, edition, now=NOW, renderer=CountingRenderer(), selector=FakeSelector(), max_recipients=3)
+    summary = _send(runtime, provider)
+    assert summary.sent == 7 and len(provider.sent) == 3
+    assert len(reads) == 1  # read and dated once, not once per batch
+    assert len({(b.body.subject, b.body.html, b.body.text) for b in provider.sent}) == 1

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -132,8 +132,11 @@ def claim_is_stale(claimed_by: str | None, claimed_at: datetime | None, now: dat
 # ----------------------------------------------------------------- batches
 
 
-def claim_batch(session: Session, batch_id: int, worker_id: str, *, now: datetime | None = None) -> bool:
-    """Compare-and-set ``pending -> sending``; True when this caller won. Committed."""
+def claim_batch(
+    session: Session, batch_id: int, worker_id: str, *, now: datetime | None = None, commit: bool = True
+) -> bool:
+    """Compare-and-set ``pending -> sending``; True when this caller won. Committed, unless
+    ``commit=False``: then the caller commits it (with its other writes) before sending."""
     result = session.execute(
         update(Batch)
         .where(Batch.id == batch_id, Batch.status == BatchStatus.PENDING)
@@ -145,7 +148,8 @@ def claim_batch(session: Session, batch_id: int, worker_id: str, *, now: datetim
         )
         .execution_options(synchronize_session=False)
     )
-    session.commit()
+    if commit:
+        session.commit()
     return result.rowcount == 1
 
 
@@ -208,18 +212,12 @@ def settle_batch(
     values: dict = {"status": _SETTLED_DELIVERY[settlement.status]}
     if settlement.status == BatchStatus.SENT:
         values["sent_at"] = now
+        if settlement.message_id:  # the batch's id for those without their own (one statement, not two)
+            values["provider_message_id"] = func.coalesce(Delivery.provider_message_id, settlement.message_id)
     else:
         values["error"] = settlement.error
     session.execute(update(Delivery).where(*queued).values(**values).execution_options(synchronize_session=False))
     if settlement.status == BatchStatus.SENT:
-        if settlement.message_id:
-            session.execute(
-                update(Delivery)
-                .where(Delivery.batch_id == batch_id, Delivery.status == DeliveryStatus.SENT,
-                       Delivery.provider_message_id.is_(None))
-                .values(provider_message_id=settlement.message_id)
-                .execution_options(synchronize_session=False)
-            )
         sent_subscribers = select(Delivery.subscriber_id).where(
             Delivery.batch_id == batch_id, Delivery.status == DeliveryStatus.SENT
         )

@@ -9,6 +9,8 @@ stops the others.
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable
 
@@ -45,34 +47,44 @@ def make_link_maker(runtime: Runtime) -> LinkMaker:
 
 
 def send_batch(runtime: Runtime, provider: Provider, batch_id: int, *, worker_id: str, links: LinkMaker) -> BatchOutcome:
-    """Claim, send and settle one batch. Returns ``NOT_CLAIMED`` when another worker won."""
-    with runtime.sessions() as session:
-        if not claim_batch(session, batch_id, worker_id):
-            return BatchOutcome(batch_id, NOT_CLAIMED)
-    try:
-        with runtime.sessions() as session:
-            suppressed = _drop_suppressed(session, batch_id)
-            outgoing = build_outgoing(session, batch_id, links, runtime.settings.config)
-    except Exception as exc:  # nothing was sent: a plain failure
-        log.exception("batch %s could not be prepared", batch_id)
-        return _settle(runtime, batch_id, worker_id, Settlement(BatchStatus.FAILED, error=f"not sent: {exc}"), None)
+    """Claim, send and settle one batch. Returns ``NOT_CLAIMED`` when another worker won.
 
-    if not outgoing.recipients:
-        return _settle(runtime, batch_id, worker_id, Settlement(BatchStatus.SENT), outgoing, suppressed)
-    try:
-        result = provider.send(outgoing)
-    except ProviderError as exc:
-        status = BatchStatus.AMBIGUOUS if exc.ambiguous else BatchStatus.FAILED
-        log.error("batch %s %s: %s", batch_id, status, exc)
-        return _settle(runtime, batch_id, worker_id, Settlement(status, error=str(exc)), outgoing, suppressed)
-    except BaseException as exc:  # the request may have gone out: never resend silently
-        log.exception("batch %s: unexpected error while sending; marked ambiguous", batch_id)
-        outcome = _settle(runtime, batch_id, worker_id,
-                          Settlement(BatchStatus.AMBIGUOUS, error=f"{type(exc).__name__}: {exc}"), outgoing, suppressed)
-        if not isinstance(exc, Exception):
-            raise
-        return outcome
-    return _settle(runtime, batch_id, worker_id, _sent(result, outgoing), outgoing, suppressed)
+    One session, two transactions: (claim, suppression check, the batch's reads) committed
+    before the provider call, then the settlement. Should preparing fail, that transaction
+    is rolled back and the batch claimed again on its own to record the failure, as if the
+    claim had been committed first.
+    """
+    with runtime.sessions() as session:
+        try:
+            if not claim_batch(session, batch_id, worker_id, commit=False):
+                session.rollback()
+                return BatchOutcome(batch_id, NOT_CLAIMED)
+            suppressed = _drop_suppressed(session, batch_id, commit=False)
+            outgoing = build_outgoing(session, batch_id, links, runtime.settings.config)
+            session.commit()  # the claim and the suppression check, before anything is sent
+        except Exception as exc:  # nothing was sent: a plain failure
+            log.exception("batch %s could not be prepared", batch_id)
+            session.rollback()
+            if not claim_batch(session, batch_id, worker_id):
+                return BatchOutcome(batch_id, NOT_CLAIMED)
+            return _settle(session, batch_id, worker_id, Settlement(BatchStatus.FAILED, error=f"not sent: {exc}"), None)
+
+        if not outgoing.recipients:
+            return _settle(session, batch_id, worker_id, Settlement(BatchStatus.SENT), outgoing, suppressed)
+        try:
+            result = provider.send(outgoing)
+        except ProviderError as exc:
+            status = BatchStatus.AMBIGUOUS if exc.ambiguous else BatchStatus.FAILED
+            log.error("batch %s %s: %s", batch_id, status, exc)
+            return _settle(session, batch_id, worker_id, Settlement(status, error=str(exc)), outgoing, suppressed)
+        except BaseException as exc:  # the request may have gone out: never resend silently
+            log.exception("batch %s: unexpected error while sending; marked ambiguous", batch_id)
+            outcome = _settle(session, batch_id, worker_id,
+                              Settlement(BatchStatus.AMBIGUOUS, error=f"{type(exc).__name__}: {exc}"), outgoing, suppressed)
+            if not isinstance(exc, Exception):
+                raise
+            return outcome
+        return _settle(session, batch_id, worker_id, _sent(result, outgoing), outgoing, suppressed)
 
 
 def _sent(result: SendResult, outgoing: OutgoingBatch) -> Settlement:
@@ -87,9 +99,8 @@ def _sent(result: SendResult, outgoing: OutgoingBatch) -> Settlement:
                       message_ids=message_ids)
 
 
-def _settle(runtime, batch_id, worker_id, settlement: Settlement, outgoing, suppressed: int = 0) -> BatchOutcome:
-    with runtime.sessions() as session:
-        recorded = settle_batch(session, batch_id, worker_id, settlement)
+def _settle(session, batch_id, worker_id, settlement: Settlement, outgoing, suppressed: int = 0) -> BatchOutcome:
+    recorded = settle_batch(session, batch_id, worker_id, settlement)
     if not recorded:
         return BatchOutcome(batch_id, NOT_CLAIMED, error="overtaken by a recovery before settling")
     count = len(outgoing.recipients) if outgoing is not None else 0
@@ -103,7 +114,7 @@ def _settle(runtime, batch_id, worker_id, settlement: Settlement, outgoing, supp
     return BatchOutcome(batch_id, status, ambiguous=count, suppressed=suppressed, error=settlement.error)
 
 
-def _drop_suppressed(session, batch_id: int) -> int:
+def _drop_suppressed(session, batch_id: int, *, commit: bool = True) -> int:
     """Recipients who unsubscribed (or bounced) since planning are skipped, not sent."""
     inactive = exists().where(Subscriber.id == Delivery.subscriber_id, Subscriber.status != SubscriberStatus.ACTIVE)
     result = session.execute(
@@ -112,19 +123,21 @@ def _drop_suppressed(session, batch_id: int) -> int:
         .values(status=DeliveryStatus.SKIPPED, skip_reason=SkipReason.SUPPRESSED)
         .execution_options(synchronize_session=False)
     )
-    session.commit()
+    if commit:
+        session.commit()
     return result.rowcount
 
 
 def build_outgoing(session, batch_id: int, links: LinkMaker, config) -> OutgoingBatch:
     """The provider's view of a batch: its body, dates filled in the batch's zone (once per
     batch, never per recipient), and each queued recipient's tokens and headers."""
-    batch, body, edition = session.execute(
-        select(Batch, RenderedBody, Edition)
+    batch_id_, zone, body_id, fingerprint, edition_id, edition_date = session.execute(
+        select(Batch.id, Batch.timezone, Batch.body_id, RenderedBody.fingerprint, Edition.id, Edition.date)
         .join(RenderedBody, RenderedBody.id == Batch.body_id)
         .join(Edition, Edition.id == Batch.edition_id)
         .where(Batch.id == batch_id)
     ).one()
+    dated = _dated_bodies.get(session, body_id, fingerprint, zone)
     rows = session.execute(
         select(Delivery.id, Subscriber.id, Subscriber.email)
         .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
@@ -133,16 +146,50 @@ def build_outgoing(session, batch_id: int, links: LinkMaker, config) -> Outgoing
     ).all()
     recipients = []
     for delivery_id, subscriber_id, email in rows:
-        tokens = links.token_values(subscriber_id, email, body.id)
+        tokens = links.token_values(subscriber_id, email, body_id)
         recipients.append(Recipient(delivery_id, subscriber_id, email, tokens, recipient_headers(tokens["unsubscribe_url"])))
     return OutgoingBatch(
-        batch_id=batch.id,
-        edition_id=edition.id,
-        edition_date=edition.date,
-        body=rendered_email(body).dated(batch.timezone),
+        batch_id=batch_id_,
+        edition_id=edition_id,
+        edition_date=edition_date,
+        body=dated,
         recipients=recipients,
         headers=shared_headers(config),
     )
+
+
+class DatedBodies:
+    """The last few bodies with their dates filled, per (body, zone), in this process.
+
+    Keyed on the body's fingerprint (sha256 of its content) as well as its id, so an entry
+    can only ever be served for the same content, whatever database the id came from.
+    Shared by the sending threads; a miss reads the body once and fills its dates.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[int, str, str], RenderedEmail] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, session, body_id: int, fingerprint: str, zone: str) -> RenderedEmail:
+        key = (body_id, fingerprint, zone)
+        with self._lock:
+            dated = self._entries.get(key)
+            if dated is not None:
+                self._entries.move_to_end(key)
+                return dated
+        body = session.get(RenderedBody, body_id)
+        dated = rendered_email(body).dated(zone)
+        session.expunge(body)
+        with self._lock:
+            self._entries[key] = dated
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return dated
+
+
+_dated_bodies = DatedBodies()
 
 
 def rendered_email(body: RenderedBody) -> RenderedEmail:
