@@ -1,7 +1,7 @@
 """The provider requests of a sent edition, rebuilt from the ledger for the floor.
 
 Each sent batch's request is rebuilt the way the sending code builds it (its stored body,
-one recipient per sent delivery with the same tokens and headers), one batch at a time so
+one recipient per sent delivery, built by the same ``batch_recipients``), one batch at a time so
 only one request is ever in memory. Only the encoding of these payloads is timed.
 """
 
@@ -11,11 +11,11 @@ from typing import Iterator
 
 from sqlalchemy import select
 
-from digest.deliver.provider import OutgoingBatch, Recipient
-from digest.deliver.sending import make_link_maker, rendered_email
+from digest.deliver.provider import OutgoingBatch
+from digest.deliver.sending import batch_recipients, make_link_maker, rendered_email
 from digest.deliver.sendgrid_payload import build_payload
-from digest.message import recipient_headers, shared_headers
-from digest.models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, RenderedBody, Subscriber
+from digest.message import shared_headers
+from digest.models import Batch, BatchStatus, DeliveryStatus, Edition, RenderedBody
 from digest.runtime import Runtime
 
 
@@ -33,16 +33,6 @@ def sent_payloads(runtime: Runtime, edition_id: int) -> Iterator[dict]:
         for batch_id, body_id, timezone_name in batches:
             if body_id not in bodies:
                 bodies[body_id] = rendered_email(session.get(RenderedBody, body_id))
-            rows = session.execute(
-                select(Delivery.id, Subscriber.id, Subscriber.email)
-                .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-                .where(Delivery.batch_id == batch_id, Delivery.status == DeliveryStatus.SENT)
-                .order_by(Delivery.id)
-            ).all()
-            recipients = []
-            for delivery_id, subscriber_id, email in rows:
-                tokens = links.token_values(subscriber_id, email, body_id)
-                recipients.append(Recipient(delivery_id, subscriber_id, email, tokens,
-                                            recipient_headers(tokens["unsubscribe_url"])))
+            recipients = batch_recipients(session, batch_id, body_id, links, DeliveryStatus.SENT)
             body = bodies[body_id].dated(timezone_name)
             yield build_payload(OutgoingBatch(batch_id, edition_id, edition.date, body, recipients, headers), config)

@@ -138,24 +138,29 @@ def build_outgoing(session, batch_id: int, links: LinkMaker, config) -> Outgoing
         .where(Batch.id == batch_id)
     ).one()
     dated = _dated_bodies.get(session, body_id, fingerprint, zone)
+    return OutgoingBatch(
+        batch_id=batch_id_,
+        edition_id=edition_id,
+        edition_date=edition_date,
+        body=dated,
+        recipients=batch_recipients(session, batch_id, body_id, links, DeliveryStatus.QUEUED),
+        headers=shared_headers(config),
+    )
+
+
+def batch_recipients(session, batch_id: int, body_id: int, links: LinkMaker, status: str) -> list[Recipient]:
+    """A batch's deliveries in ``status``, each with its token values and one-click headers."""
     rows = session.execute(
         select(Delivery.id, Subscriber.id, Subscriber.email)
         .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-        .where(Delivery.batch_id == batch_id, Delivery.status == DeliveryStatus.QUEUED)
+        .where(Delivery.batch_id == batch_id, Delivery.status == status)
         .order_by(Delivery.id)
     ).all()
     recipients = []
     for delivery_id, subscriber_id, email in rows:
         tokens = links.token_values(subscriber_id, email, body_id)
         recipients.append(Recipient(delivery_id, subscriber_id, email, tokens, recipient_headers(tokens["unsubscribe_url"])))
-    return OutgoingBatch(
-        batch_id=batch_id_,
-        edition_id=edition_id,
-        edition_date=edition_date,
-        body=dated,
-        recipients=recipients,
-        headers=shared_headers(config),
-    )
+    return recipients
 
 
 class DatedBodies:
