@@ -1,7 +1,8 @@
 """The provider requests of a sent edition, rebuilt from the ledger for the floor.
 
 Each sent batch's request is rebuilt the way the sending code builds it (its stored body,
-one recipient per sent delivery, built by the same ``batch_recipients``), one batch at a time so
+one recipient per sent delivery with its dates, built by the same ``dated_for_zones`` and
+``batch_recipients``), one batch at a time so
 only one request is ever in memory. Only the encoding of these payloads is timed.
 """
 
@@ -12,7 +13,8 @@ from typing import Iterator
 from sqlalchemy import select
 
 from digest.deliver.provider import OutgoingBatch
-from digest.deliver.sending import batch_recipients, make_link_maker, rendered_email
+from digest.deliver.dates import dated_for_zones
+from digest.deliver.sending import batch_recipients, batch_zones, make_link_maker, rendered_email
 from digest.deliver.sendgrid_payload import build_payload
 from digest.message import shared_headers
 from digest.models import Batch, BatchStatus, DeliveryStatus, Edition, RenderedBody
@@ -27,12 +29,13 @@ def sent_payloads(runtime: Runtime, edition_id: int) -> Iterator[dict]:
     with runtime.sessions() as session:
         edition = session.get(Edition, edition_id)
         batches = session.execute(
-            select(Batch.id, Batch.body_id, Batch.timezone).where(Batch.edition_id == edition_id, Batch.status == BatchStatus.SENT)
+            select(Batch.id, Batch.body_id).where(Batch.edition_id == edition_id, Batch.status == BatchStatus.SENT)
             .order_by(Batch.number)
         ).all()
-        for batch_id, body_id, timezone_name in batches:
+        conn = session.connection()
+        for batch_id, body_id in batches:
             if body_id not in bodies:
                 bodies[body_id] = rendered_email(session.get(RenderedBody, body_id))
-            recipients = batch_recipients(session, batch_id, body_id, links, DeliveryStatus.SENT)
-            body = bodies[body_id].dated(timezone_name)
-            yield build_payload(OutgoingBatch(batch_id, edition_id, edition.date, body, recipients, headers), config)
+            dated = dated_for_zones(bodies[body_id], batch_zones(conn, batch_id, DeliveryStatus.SENT))
+            recipients = batch_recipients(conn, batch_id, body_id, links, DeliveryStatus.SENT, dated)
+            yield build_payload(OutgoingBatch(batch_id, edition_id, edition.date, dated.body, recipients, headers), config)

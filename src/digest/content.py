@@ -156,13 +156,35 @@ TOKEN_NAMES = ("unsubscribe_url", "preferences_url", "archive_url", "email")
 #: A date token is matched too (and left alone), so its closing ``%%`` never starts a
 #: per-recipient token. Only the known names are tokens: a feed's own text such as
 #: "%%foo%%" or "100%% sure" is content, left as it is, and never breaks a send.
-_TOKEN_RE = re.compile(r"%%(?:date:\d{12}|(" + "|".join(TOKEN_NAMES) + r"))%%")
+#: A date that a batch's readers see on different days (their zones disagree) becomes a
+#: per-recipient token ``%%date_N%%`` for that batch, filled like the links
+#: (:mod:`digest.deliver.dates`). Never in a rendered body: only in a batch's copy of it.
+_DATE_SLOT = r"date_\d{1,4}"
+_TOKEN_RE = re.compile(r"%%(?:date:\d{12}|(" + "|".join(TOKEN_NAMES) + "|" + _DATE_SLOT + r"))%%")
 
 
 def token(name: str) -> str:
     if name not in TOKEN_NAMES:
         raise KeyError(f"unknown per-recipient token {name!r}")
     return f"%%{name}%%"
+
+
+def token_pattern(name: str) -> str:
+    """``%%name%%`` for any per-recipient token name, date slots included."""
+    return f"%%{name}%%"
+
+
+def date_slot(number: int) -> str:
+    """The name of a batch's ``number``-th per-recipient date (``date_1``, ...)."""
+    return f"date_{number}"
+
+
+def replace_dates(text: str, replacement: "dict[str, str]") -> str:
+    """Every date token replaced by ``replacement[stamp]`` (a label, or a ``%%date_N%%``
+    token); each stamp in ``text`` must be in the mapping."""
+    if "%%date:" not in text:
+        return text
+    return _DATE_RE.sub(lambda m: replacement[m.group(1)], text)
 
 
 def fill_tokens(text: str, values: dict[str, str]) -> str:

@@ -241,8 +241,8 @@ class BatchStatus:
 
 
 class Batch(Base):
-    """Up to the provider's limit of recipients sharing one rendered body and the dates
-    it shows (the body's date tokens filled in ``timezone``).
+    """Up to the provider's limit of recipients sharing one rendered body (each reader's
+    dates filled in their zone: see :mod:`digest.deliver.dates`).
 
     Claimed by a compare-and-set on ``status`` (pending -> sending); whoever's UPDATE
     changed the row owns the send.
@@ -255,8 +255,6 @@ class Batch(Base):
     edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
     number: Mapped[int] = mapped_column(Integer)
     body_id: Mapped[int] = mapped_column(ForeignKey("rendered_bodies.id"))
-    #: The zone the body's date tokens are filled in for this batch's recipients.
-    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     status: Mapped[str] = mapped_column(String(20), default=BatchStatus.PENDING)
     provider: Mapped[str | None] = mapped_column(String(20))
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
@@ -296,6 +294,9 @@ class Delivery(Base):
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.QUEUED)
     skip_reason: Mapped[str | None] = mapped_column(String(40))
+    #: The zone the reader's dates were filled in (their zone when planned), so the
+    #: archive shows what the email showed even after they move.
+    timezone: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow)

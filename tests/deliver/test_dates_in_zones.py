@@ -1,10 +1,10 @@
 """Dates in the reader's time zone without a render per zone.
 
 Two readers of the same topics, in London and Kolkata, and a briefing published at 23:30
-UTC on 26 Nov: one body is rendered (its dates are tokens), two batches are sent (one per
-zone), London's email dates the briefing 26 Nov and Kolkata's 27 Nov, in the HTML and the
-text, through every provider; no token is left in any message; the archive page shows
-the dates the email showed.
+UTC on 26 Nov: one body is rendered (its dates are tokens) and one batch is sent to both
+(the date their zones disagree on is a per-recipient token); London's email dates the
+briefing 26 Nov and Kolkata's 27 Nov, in the HTML and the text, through every provider;
+no token is left in any message; the archive page shows the dates the email showed.
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from starlette.testclient import TestClient
 
 from digest.deliver import send_edition
 from digest.deliver.factory import make_provider
-from digest.models import Batch, Briefing, Subscriber, Topic
+from digest.content import fill_tokens
+from digest.models import Batch, Briefing, Delivery, Subscriber, Topic
 from digest.runtime import Runtime
 from digest.web import create_app
 
@@ -62,7 +63,7 @@ def assert_dated_for(email: str, subject: str, html: str, text: str, *, tokens_f
     assert DATE_LINE.findall(html) == [SHOWN[email]]
 
 
-def test_one_render_one_batch_per_zone_with_its_dates(runtime):
+def test_one_render_one_batch_each_reader_their_dates(runtime):
     seed(runtime)
     provider = RecordingProvider()
 
@@ -70,36 +71,57 @@ def test_one_render_one_batch_per_zone_with_its_dates(runtime):
 
     assert summary.sent == 2 and summary.bodies_rendered == 1
     with runtime.session() as session:
-        batches = session.execute(select(Batch.body_id, Batch.timezone)).all()
-    assert len(batches) == 2 and len({body for body, _ in batches}) == 1
-    assert {zone for _, zone in batches} == set(READERS.values())
-    for batch in provider.sent:
-        [recipient] = batch.recipients
-        # What the provider is handed: dates filled; per-recipient tokens are the provider's.
-        assert_dated_for(recipient.email, batch.body.subject, batch.body.html, batch.body.text, tokens_filled=False)
+        assert session.scalar(select(func.count()).select_from(Batch)) == 1
+        zones = dict(session.execute(select(Subscriber.email, Delivery.timezone).join(Delivery)).all())
+    assert zones == READERS  # each delivery keeps the zone its dates were filled in
+    [batch] = provider.sent
+    # What the provider is handed: the date the zones disagree on is a per-recipient token,
+    # the value each reader's own label.
+    assert "%%date:" not in batch.body.subject + batch.body.html + batch.body.text
+    assert "%%date_1%%" in batch.body.html and "%%date_1%%" in batch.body.text
+    assert "date_1" in batch.body.tokens
+    for recipient in batch.recipients:
+        assert recipient.tokens["date_1"] == SHOWN[recipient.email]
+        html, text = fill_tokens(batch.body.html, recipient.tokens), fill_tokens(batch.body.text, recipient.tokens)
+        assert_dated_for(recipient.email, batch.body.subject, html, text)
 
     # The archive ("view in browser") shows the dates that reader's email showed.
     with TestClient(create_app(runtime)) as client:
-        for batch in provider.sent:
-            [recipient] = batch.recipients
+        for recipient in batch.recipients:
             page = client.get(recipient.tokens["archive_url"].split("digest.test", 1)[1])
             assert page.status_code == 200
             assert "%%" not in page.text
             assert DATE_LINE.findall(page.text) == [SHOWN[recipient.email]]
 
 
-def test_readers_whose_dates_agree_share_a_batch(runtime):
+def test_the_archive_keeps_the_dates_sent_after_the_reader_moves(runtime):
+    seed(runtime)
+    provider = RecordingProvider()
+    send_edition(runtime, provider, EDITION, now=NOW)
+    with runtime.session() as session:
+        kolkata = session.scalars(select(Subscriber).where(Subscriber.email == "kolkata@example.com")).one()
+        kolkata.timezone = "Europe/London"
+    [recipient] = [r for r in provider.sent[0].recipients if r.email == "kolkata@example.com"]
+    with TestClient(create_app(runtime)) as client:
+        page = client.get(recipient.tokens["archive_url"].split("digest.test", 1)[1])
+    assert DATE_LINE.findall(page.text) == ["27 Nov 2026"]
+
+
+def test_dates_every_reader_of_a_batch_sees_alike_are_written_into_the_body(runtime):
     seed(runtime)
     with runtime.session() as session:
-        lithium = session.scalars(select(Topic).where(Topic.slug == "lithium")).one()
-        session.add(Subscriber(email="lisbon@example.com", timezone="Europe/Lisbon", send_hour=7, topics=[lithium]))
+        session.execute(update(Subscriber).where(Subscriber.email == "kolkata@example.com")
+                        .values(timezone="Europe/Lisbon"))
     provider = RecordingProvider()
 
     summary = send_edition(runtime, provider, EDITION, now=NOW)
 
-    assert summary.sent == 3 and summary.bodies_rendered == 1
-    by_zone = {b.body.html: sorted(r.email for r in b.recipients) for b in provider.sent}
-    assert sorted(by_zone.values()) == [["kolkata@example.com"], ["lisbon@example.com", "london@example.com"]]
+    assert summary.sent == 2
+    [batch] = provider.sent
+    assert "%%date" not in batch.body.html + batch.body.text  # London and Lisbon agree: no token
+    assert all(set(r.tokens) == {"unsubscribe_url", "preferences_url", "archive_url", "email"}
+               for r in batch.recipients)
+    assert DATE_LINE.findall(batch.body.text) == ["26 Nov 2026"]
 
 
 def _outbox_messages(settings) -> list[tuple[str, str, str, str]]:

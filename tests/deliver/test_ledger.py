@@ -212,7 +212,7 @@ def test_only_one_of_two_claims_wins(runtime):
     def claim(n):
         with runtime.sessions() as session:
             barrier.wait()
-            results.append(claim_batch(session, batch_id, f"test:{n}:x"))
+            results.append(claim_batch(session, batch_id, f"test:{n}:x") is not None)
 
     threads = [threading.Thread(target=claim, args=(n,)) for n in range(8)]
     for t in threads:
@@ -314,7 +314,7 @@ def test_a_batch_that_cannot_be_prepared_is_failed_once_and_not_sent(runtime, pr
         assert set(session.scalars(select(Delivery.status))) == {DeliveryStatus.FAILED}
 
 
-def test_batches_of_one_body_and_zone_share_one_dated_body(runtime, provider, monkeypatch):
+def test_batches_of_one_body_read_and_date_it_once(runtime, provider, monkeypatch):
     from digest.deliver import sending
 
     monkeypatch.setattr(sending, "_dated_bodies", sending.DatedBodies())

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ..models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, Subscriber
+from ..models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, RenderedBody, Subscriber
 
 log = logging.getLogger(__name__)
 
@@ -132,25 +132,83 @@ def claim_is_stale(claimed_by: str | None, claimed_at: datetime | None, now: dat
 # ----------------------------------------------------------------- batches
 
 
-def claim_batch(
-    session: Session, batch_id: int, worker_id: str, *, now: datetime | None = None, commit: bool = True
-) -> bool:
-    """Compare-and-set ``pending -> sending``; True when this caller won. Committed, unless
-    ``commit=False``: then the caller commits it (with its other writes) before sending."""
-    result = session.execute(
-        update(Batch)
-        .where(Batch.id == batch_id, Batch.status == BatchStatus.PENDING)
-        .values(
-            status=BatchStatus.SENDING,
-            claimed_by=worker_id,
-            claimed_at=now or _now(),
-            attempts=Batch.attempts + 1,
-        )
-        .execution_options(synchronize_session=False)
+# Prebuilt Core statements for the send path (claim, settle): built and compiled once per
+# process instead of once per batch, and executed on a plain Connection or a Session
+# alike. The send path runs them ~10 times per batch, thousands of batches per edition.
+_batches = Batch.__table__
+_deliveries = Delivery.__table__
+_subscribers = Subscriber.__table__
+_bodies = RenderedBody.__table__
+_editions = Edition.__table__
+
+_CLAIM = (
+    update(_batches)
+    .where(_batches.c.id == bindparam("claim_id"), _batches.c.status == BatchStatus.PENDING)
+    .values(status=BatchStatus.SENDING, claimed_by=bindparam("claim_by"), claimed_at=bindparam("claim_at"),
+            attempts=_batches.c.attempts + 1)
+    .returning(
+        _batches.c.body_id,
+        _batches.c.edition_id,
+        select(_editions.c.date).where(_editions.c.id == _batches.c.edition_id).correlate(_batches).scalar_subquery(),
+        select(_bodies.c.fingerprint).where(_bodies.c.id == _batches.c.body_id).correlate(_batches).scalar_subquery(),
     )
+)
+_SETTLE_BATCH = (
+    update(_batches)
+    .where(_batches.c.id == bindparam("settle_id"), _batches.c.status == BatchStatus.SENDING,
+           _batches.c.claimed_by == bindparam("settle_by"))
+    .values(status=bindparam("settle_status"), provider_message_id=bindparam("settle_message_id"),
+            error=bindparam("settle_error"), sent_at=bindparam("settle_sent_at"))
+)
+_DELIVERY_OUTCOME = (  # one row: refused or ambiguous recipient
+    update(_deliveries).where(_deliveries.c.id == bindparam("row_id"))
+    .values(status=bindparam("row_status"), error=bindparam("row_error"))
+)
+_DELIVERY_MESSAGE_ID = (  # one row: the provider's id for this recipient's message
+    update(_deliveries).where(_deliveries.c.id == bindparam("row_id"))
+    .values(provider_message_id=bindparam("row_message_id"))
+)
+_QUEUED_IN_BATCH = (_deliveries.c.batch_id == bindparam("settle_id"), _deliveries.c.status == DeliveryStatus.QUEUED)
+_QUEUED_SENT = (  # the batch's message id for those without their own
+    update(_deliveries).where(*_QUEUED_IN_BATCH)
+    .values(status=DeliveryStatus.SENT, sent_at=bindparam("settle_sent_at"),
+            provider_message_id=func.coalesce(_deliveries.c.provider_message_id, bindparam("settle_message_id")))
+)
+_QUEUED_UNSENT = (
+    update(_deliveries).where(*_QUEUED_IN_BATCH)
+    .values(status=bindparam("settle_status"), error=bindparam("settle_error"))
+)
+_TOUCH_SUBSCRIBERS = (
+    update(_subscribers)
+    .where(_subscribers.c.id.in_(
+        select(_deliveries.c.subscriber_id)
+        .where(_deliveries.c.batch_id == bindparam("settle_id"), _deliveries.c.status == DeliveryStatus.SENT)
+    ))
+    .values(last_digest_at=bindparam("settle_sent_at"))
+)
+
+
+@dataclass(frozen=True)
+class ClaimedBatch:
+    """A batch this worker now owns, with what sending it needs to know."""
+
+    batch_id: int
+    body_id: int
+    edition_id: int
+    edition_date: date
+    body_fingerprint: str
+
+
+def claim_batch(
+    session: Session | Connection, batch_id: int, worker_id: str, *, now: datetime | None = None, commit: bool = True
+) -> ClaimedBatch | None:
+    """Compare-and-set ``pending -> sending``; the claimed batch when this caller won, else
+    ``None``. Committed, unless ``commit=False``: then the caller commits it (with its
+    other writes) before sending."""
+    row = session.execute(_CLAIM, {"claim_id": batch_id, "claim_by": worker_id, "claim_at": now or _now()}).first()
     if commit:
         session.commit()
-    return result.rowcount == 1
+    return ClaimedBatch(batch_id, *row) if row is not None else None
 
 
 @dataclass
@@ -166,7 +224,7 @@ class Settlement:
 
 
 def settle_batch(
-    session: Session, batch_id: int, worker_id: str, settlement: Settlement, *, now: datetime | None = None
+    session: Session | Connection, batch_id: int, worker_id: str, settlement: Settlement, *, now: datetime | None = None
 ) -> bool:
     """Move a batch this worker holds from ``sending`` to its outcome, with its deliveries.
 
@@ -177,56 +235,29 @@ def settle_batch(
     if settlement.status not in _SETTLED_DELIVERY:
         raise ValueError(f"cannot settle a batch as {settlement.status!r}")
     now = now or _now()
-    result = session.execute(
-        update(Batch)
-        .where(Batch.id == batch_id, Batch.status == BatchStatus.SENDING, Batch.claimed_by == worker_id)
-        .values(
-            status=settlement.status,
-            provider_message_id=settlement.message_id,
-            error=settlement.error,
-            sent_at=now if settlement.status == BatchStatus.SENT else None,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
+    sent = settlement.status == BatchStatus.SENT
+    params = {"settle_id": batch_id, "settle_by": worker_id, "settle_status": settlement.status,
+              "settle_message_id": settlement.message_id, "settle_error": settlement.error,
+              "settle_sent_at": now if sent else None}
+    if session.execute(_SETTLE_BATCH, params).rowcount != 1:
         session.rollback()
         log.warning("batch %s is no longer held by %s; its outcome (%s) was not recorded",
                     batch_id, worker_id, settlement.status)
         return False
 
-    queued = (Delivery.batch_id == batch_id, Delivery.status == DeliveryStatus.QUEUED)
     for status, reasons in ((DeliveryStatus.FAILED, settlement.rejected), (DeliveryStatus.AMBIGUOUS, settlement.ambiguous)):
         if reasons:
-            session.execute(
-                update(Delivery),
-                [{"id": d, "status": status, "error": reason[:2000]} for d, reason in reasons.items()],
-                execution_options={"synchronize_session": False},
-            )
-    if settlement.message_ids:
-        session.execute(
-            update(Delivery),
-            [{"id": d, "provider_message_id": mid} for d, mid in settlement.message_ids.items()
-             if d not in settlement.rejected and d not in settlement.ambiguous],
-            execution_options={"synchronize_session": False},
-        )
-    values: dict = {"status": _SETTLED_DELIVERY[settlement.status]}
-    if settlement.status == BatchStatus.SENT:
-        values["sent_at"] = now
-        if settlement.message_id:  # the batch's id for those without their own (one statement, not two)
-            values["provider_message_id"] = func.coalesce(Delivery.provider_message_id, settlement.message_id)
+            session.execute(_DELIVERY_OUTCOME, [{"row_id": d, "row_status": status, "row_error": reason[:2000]}
+                                                for d, reason in reasons.items()])
+    own_ids = [{"row_id": d, "row_message_id": mid} for d, mid in settlement.message_ids.items()
+               if d not in settlement.rejected and d not in settlement.ambiguous]
+    if own_ids:
+        session.execute(_DELIVERY_MESSAGE_ID, own_ids)
+    if sent:
+        session.execute(_QUEUED_SENT, params)
+        session.execute(_TOUCH_SUBSCRIBERS, params)
     else:
-        values["error"] = settlement.error
-    session.execute(update(Delivery).where(*queued).values(**values).execution_options(synchronize_session=False))
-    if settlement.status == BatchStatus.SENT:
-        sent_subscribers = select(Delivery.subscriber_id).where(
-            Delivery.batch_id == batch_id, Delivery.status == DeliveryStatus.SENT
-        )
-        session.execute(
-            update(Subscriber)
-            .where(Subscriber.id.in_(sent_subscribers))
-            .values(last_digest_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        session.execute(_QUEUED_UNSENT, params | {"settle_status": _SETTLED_DELIVERY[settlement.status]})
     session.commit()
     return True
 

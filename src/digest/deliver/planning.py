@@ -3,10 +3,11 @@
 Subscribers are streamed in chunks (never all in memory). Each one's selection is
 fingerprinted; every distinct selection is rendered **once** and stored once as a
 :class:`~digest.models.RenderedBody`, its dates left as zone-free tokens. Subscribers
-sharing a body and the dates it shows in their zone (:mod:`.zones`) are cut into batches
-of at most the provider's limit, each with the zone its dates are filled in. Batches and
-their delivery rows are written together, one transaction per group of batches, so a
-batch never exists without its recipients.
+sharing a body are cut into batches of at most the provider's limit, whatever their
+zones: each delivery row keeps its reader's zone, and the dates are filled per reader
+when the batch is sent (:mod:`.dates`). Batches and their delivery rows are written
+together, one transaction per group of batches, so a batch never exists without its
+recipients.
 
 The unique (subscriber, edition) constraint is the last guard: rows a concurrent
 planner wrote first are not inserted again (``ON CONFLICT DO NOTHING``) and those
@@ -31,7 +32,6 @@ from ..models import (
 )
 from ..runtime import Runtime
 from .ledger import insert_for
-from .zones import BatchZones
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def plan_edition(
                 body_key = _body_for(subscriber, edition, selector, renderer, bodies, writer, summary,
                                      skip_empty=config.selection.nothing_new == "skip")
                 if body_key is not None:
-                    writer.pending[(body_key, writer.zones(body_key, subscriber.timezone))].append(subscriber.id)
+                    writer.pending[body_key].append((subscriber.id, subscriber.timezone))
             writer.flush(final=False)
         writer.flush(final=True)
         read_session.rollback()
@@ -123,7 +123,6 @@ def _body_for(subscriber, edition, selector, renderer, bodies, writer, summary, 
         rendered = renderer.render(selection)
         summary.bodies_rendered += 1
         body_key = writer.store_body(rendered)
-        writer.zones.add_body(body_key, rendered)
         bodies[fingerprint] = body_key
     return body_key
 
@@ -212,7 +211,7 @@ def _active_unplanned(runtime: Runtime, edition_id: int | None, subscriber_ids, 
 
 
 class _Writer:
-    """Collects subscribers per (body, batch zone) and writes full batches as they fill up."""
+    """Collects subscribers (id, zone) per body and writes full batches as they fill up."""
 
     def __init__(self, runtime: Runtime, edition_id: int | None, max_recipients: int, summary: PlanSummary, dry_run: bool):
         self.runtime = runtime
@@ -220,9 +219,8 @@ class _Writer:
         self.max_recipients = max_recipients
         self.summary = summary
         self.dry_run = dry_run
-        self.pending: dict[tuple[int | str, str], list[int]] = defaultdict(list)
+        self.pending: dict[int | str, list[tuple[int, str]]] = defaultdict(list)
         self.skips: list[int] = []
-        self.zones = BatchZones()
 
     def store_body(self, rendered: RenderedEmail) -> int | str:
         if self.dry_run:
@@ -231,18 +229,18 @@ class _Writer:
             return store_body(session, rendered)
 
     def flush(self, *, final: bool) -> None:
-        groups: list[tuple[int | str, str, list[int]]] = []
-        for (body_key, zone), ids in self.pending.items():
-            size = len(ids) if final else len(ids) - len(ids) % self.max_recipients
+        groups: list[tuple[int | str, list[tuple[int, str]]]] = []
+        for body_key, readers in self.pending.items():
+            size = len(readers) if final else len(readers) - len(readers) % self.max_recipients
             for start in range(0, size, self.max_recipients):
-                groups.append((body_key, zone, ids[start:start + self.max_recipients]))
-            del ids[:size]
+                groups.append((body_key, readers[start:start + self.max_recipients]))
+            del readers[:size]
         skips, self.skips = self.skips, []
         if not groups and not skips:
             return
         if self.dry_run:
             self.summary.batches += len(groups)
-            self.summary.queued += sum(len(ids) for _, _, ids in groups)
+            self.summary.queued += sum(len(readers) for _, readers in groups)
             self.summary.skipped[SkipReason.NO_NEW_ITEMS] += len(skips)
             return
         with self.runtime.session() as session:
@@ -261,10 +259,11 @@ def store_body(session: Session, rendered: RenderedEmail) -> int:
 
 
 def write_batches(
-    session: Session, edition_id: int, groups: list[tuple[int, str, list[int]]], skips: list[int], summary: PlanSummary
+    session: Session, edition_id: int, groups: list[tuple[int, list[tuple[int, str]]]], skips: list[int],
+    summary: PlanSummary,
 ) -> None:
-    """One transaction: numbered batches (body, zone, recipients), their ``queued`` rows,
-    and ``skipped`` rows.
+    """One transaction: numbered batches (body, recipients with their zones), their
+    ``queued`` rows, and ``skipped`` rows.
 
     The first statement locks the edition row, so concurrent planners of one edition
     take turns choosing batch numbers (on SQLite it takes the database's write lock).
@@ -276,24 +275,25 @@ def write_batches(
     batch_ids: dict[int, int] = {}
     if groups:
         rows = [
-            {"edition_id": edition_id, "number": next_number + i, "body_id": body_id, "timezone": zone,
+            {"edition_id": edition_id, "number": next_number + i, "body_id": body_id,
              "status": BatchStatus.PENDING, "attempts": 0, "created_at": now}
-            for i, (body_id, zone, _ids) in enumerate(groups)
+            for i, (body_id, _readers) in enumerate(groups)
         ]
         returned = conn.execute(insert_for(session, Batch).returning(Batch.number, Batch.id), rows)
         batch_ids = dict(returned.all())
     deliveries = [
-        {"edition_id": edition_id, "subscriber_id": sid, "batch_id": batch_ids[next_number + i],
+        {"edition_id": edition_id, "subscriber_id": sid, "batch_id": batch_ids[next_number + i], "timezone": zone,
          "status": DeliveryStatus.QUEUED, "skip_reason": None, "created_at": now}
-        for i, (_body, _zone, ids) in enumerate(groups) for sid in ids
+        for i, (_body, readers) in enumerate(groups) for sid, zone in readers
     ]
     inserted_per_batch: Counter = Counter()
     if deliveries:
         inserted_per_batch.update(_insert_deliveries(session, deliveries))
     skipped_inserted = 0
     if skips:
-        rows = [{"edition_id": edition_id, "subscriber_id": sid, "batch_id": None, "status": DeliveryStatus.SKIPPED,
-                 "skip_reason": SkipReason.NO_NEW_ITEMS, "created_at": now} for sid in skips]
+        rows = [{"edition_id": edition_id, "subscriber_id": sid, "batch_id": None, "timezone": None,
+                 "status": DeliveryStatus.SKIPPED, "skip_reason": SkipReason.NO_NEW_ITEMS, "created_at": now}
+                for sid in skips]
         skipped_inserted = len(_insert_deliveries(session, rows))
     empty = [bid for bid in batch_ids.values() if not inserted_per_batch[bid]]
     if empty:
@@ -308,9 +308,10 @@ def write_batches(
 
 
 _PG_INSERT_DELIVERIES = text("""
-    INSERT INTO deliveries (edition_id, subscriber_id, batch_id, status, skip_reason, created_at)
-    SELECT :edition_id, r.subscriber_id, r.batch_id, :status, :skip_reason, :created_at
-    FROM unnest(CAST(:subscriber_ids AS bigint[]), CAST(:batch_ids AS bigint[])) AS r(subscriber_id, batch_id)
+    INSERT INTO deliveries (edition_id, subscriber_id, batch_id, timezone, status, skip_reason, created_at)
+    SELECT :edition_id, r.subscriber_id, r.batch_id, r.timezone, :status, :skip_reason, :created_at
+    FROM unnest(CAST(:subscriber_ids AS bigint[]), CAST(:batch_ids AS bigint[]), CAST(:zones AS varchar[]))
+         AS r(subscriber_id, batch_id, timezone)
     ON CONFLICT (subscriber_id, edition_id) DO NOTHING
     RETURNING batch_id
 """)
@@ -319,7 +320,7 @@ _PG_INSERT_DELIVERIES = text("""
 def _insert_deliveries(session: Session, rows: list[dict]) -> list[int | None]:
     """Insert delivery rows, skipping any (subscriber, edition) already in the ledger;
     returns the batch id of each row inserted. All rows share edition, status, reason
-    and time. On PostgreSQL one statement over two arrays (a million rows in seconds);
+    and time. On PostgreSQL one statement over three arrays (a million rows in seconds);
     elsewhere a multi-row executemany."""
     if session.get_bind().dialect.name == "postgresql":
         first = rows[0]
@@ -327,6 +328,7 @@ def _insert_deliveries(session: Session, rows: list[dict]) -> list[int | None]:
             "edition_id": first["edition_id"], "status": first["status"], "skip_reason": first["skip_reason"],
             "created_at": first["created_at"],
             "subscriber_ids": [r["subscriber_id"] for r in rows], "batch_ids": [r["batch_id"] for r in rows],
+            "zones": [r["timezone"] for r in rows],
         })
         return [batch_id for (batch_id,) in result]
     stmt = (insert_for(session, Delivery)

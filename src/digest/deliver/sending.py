@@ -14,14 +14,15 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import bindparam, exists, func, select, update
 
 from ..content import RenderedEmail
 from ..links import LinkMaker
 from ..message import recipient_headers, shared_headers
-from ..models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, RenderedBody, Subscriber, SubscriberStatus
+from ..models import BatchStatus, Delivery, DeliveryStatus, RenderedBody, Subscriber, SubscriberStatus
 from ..runtime import Runtime
-from .ledger import Settlement, claim_batch, pending_batch_ids, settle_batch
+from .dates import DatedBody, dated_for_zones
+from .ledger import ClaimedBatch, Settlement, claim_batch, pending_batch_ids, settle_batch
 from .planning import SkipReason
 from .provider import OutgoingBatch, Provider, ProviderError, Recipient, SendResult
 
@@ -49,42 +50,43 @@ def make_link_maker(runtime: Runtime) -> LinkMaker:
 def send_batch(runtime: Runtime, provider: Provider, batch_id: int, *, worker_id: str, links: LinkMaker) -> BatchOutcome:
     """Claim, send and settle one batch. Returns ``NOT_CLAIMED`` when another worker won.
 
-    One session, two transactions: (claim, suppression check, the batch's reads) committed
-    before the provider call, then the settlement. Should preparing fail, that transaction
-    is rolled back and the batch claimed again on its own to record the failure, as if the
-    claim had been committed first.
+    One connection, two transactions: (claim, suppression check, the batch's reads)
+    committed before the provider call, then the settlement. Should preparing fail, that
+    transaction is rolled back and the batch claimed again on its own to record the
+    failure, as if the claim had been committed first.
     """
-    with runtime.sessions() as session:
+    with runtime.engine.connect() as conn:
         try:
-            if not claim_batch(session, batch_id, worker_id, commit=False):
-                session.rollback()
+            claimed = claim_batch(conn, batch_id, worker_id, commit=False)
+            if claimed is None:
+                conn.rollback()
                 return BatchOutcome(batch_id, NOT_CLAIMED)
-            suppressed = _drop_suppressed(session, batch_id, commit=False)
-            outgoing = build_outgoing(session, batch_id, links, runtime.settings.config)
-            session.commit()  # the claim and the suppression check, before anything is sent
+            suppressed = _drop_suppressed(conn, batch_id, commit=False)
+            outgoing = build_outgoing(conn, claimed, links, runtime.settings.config)
+            conn.commit()  # the claim and the suppression check, before anything is sent
         except Exception as exc:  # nothing was sent: a plain failure
             log.exception("batch %s could not be prepared", batch_id)
-            session.rollback()
-            if not claim_batch(session, batch_id, worker_id):
+            conn.rollback()
+            if not claim_batch(conn, batch_id, worker_id):
                 return BatchOutcome(batch_id, NOT_CLAIMED)
-            return _settle(session, batch_id, worker_id, Settlement(BatchStatus.FAILED, error=f"not sent: {exc}"), None)
+            return _settle(conn, batch_id, worker_id, Settlement(BatchStatus.FAILED, error=f"not sent: {exc}"), None)
 
         if not outgoing.recipients:
-            return _settle(session, batch_id, worker_id, Settlement(BatchStatus.SENT), outgoing, suppressed)
+            return _settle(conn, batch_id, worker_id, Settlement(BatchStatus.SENT), outgoing, suppressed)
         try:
             result = provider.send(outgoing)
         except ProviderError as exc:
             status = BatchStatus.AMBIGUOUS if exc.ambiguous else BatchStatus.FAILED
             log.error("batch %s %s: %s", batch_id, status, exc)
-            return _settle(session, batch_id, worker_id, Settlement(status, error=str(exc)), outgoing, suppressed)
+            return _settle(conn, batch_id, worker_id, Settlement(status, error=str(exc)), outgoing, suppressed)
         except BaseException as exc:  # the request may have gone out: never resend silently
             log.exception("batch %s: unexpected error while sending; marked ambiguous", batch_id)
-            outcome = _settle(session, batch_id, worker_id,
+            outcome = _settle(conn, batch_id, worker_id,
                               Settlement(BatchStatus.AMBIGUOUS, error=f"{type(exc).__name__}: {exc}"), outgoing, suppressed)
             if not isinstance(exc, Exception):
                 raise
             return outcome
-        return _settle(session, batch_id, worker_id, _sent(result, outgoing), outgoing, suppressed)
+        return _settle(conn, batch_id, worker_id, _sent(result, outgoing), outgoing, suppressed)
 
 
 def _sent(result: SendResult, outgoing: OutgoingBatch) -> Settlement:
@@ -99,8 +101,8 @@ def _sent(result: SendResult, outgoing: OutgoingBatch) -> Settlement:
                       message_ids=message_ids)
 
 
-def _settle(session, batch_id, worker_id, settlement: Settlement, outgoing, suppressed: int = 0) -> BatchOutcome:
-    recorded = settle_batch(session, batch_id, worker_id, settlement)
+def _settle(conn, batch_id, worker_id, settlement: Settlement, outgoing, suppressed: int = 0) -> BatchOutcome:
+    recorded = settle_batch(conn, batch_id, worker_id, settlement)
     if not recorded:
         return BatchOutcome(batch_id, NOT_CLAIMED, error="overtaken by a recovery before settling")
     count = len(outgoing.recipients) if outgoing is not None else 0
@@ -114,90 +116,121 @@ def _settle(session, batch_id, worker_id, settlement: Settlement, outgoing, supp
     return BatchOutcome(batch_id, status, ambiguous=count, suppressed=suppressed, error=settlement.error)
 
 
-def _drop_suppressed(session, batch_id: int, *, commit: bool = True) -> int:
+_deliveries = Delivery.__table__
+_subscribers = Subscriber.__table__
+_DROP_SUPPRESSED = (
+    update(_deliveries)
+    .where(_deliveries.c.batch_id == bindparam("b_id"), _deliveries.c.status == DeliveryStatus.QUEUED,
+           exists().where(_subscribers.c.id == _deliveries.c.subscriber_id,
+                          _subscribers.c.status != SubscriberStatus.ACTIVE))
+    .values(status=DeliveryStatus.SKIPPED, skip_reason=SkipReason.SUPPRESSED)
+)
+_RECIPIENTS = (
+    select(_deliveries.c.id, _subscribers.c.id, _subscribers.c.email,
+           func.coalesce(_deliveries.c.timezone, _subscribers.c.timezone))
+    .join(_subscribers, _subscribers.c.id == _deliveries.c.subscriber_id)
+    .where(_deliveries.c.batch_id == bindparam("b_id"), _deliveries.c.status == bindparam("b_status"))
+    .order_by(_deliveries.c.id)
+)
+
+
+def _drop_suppressed(conn, batch_id: int, *, commit: bool = True) -> int:
     """Recipients who unsubscribed (or bounced) since planning are skipped, not sent."""
-    inactive = exists().where(Subscriber.id == Delivery.subscriber_id, Subscriber.status != SubscriberStatus.ACTIVE)
-    result = session.execute(
-        update(Delivery)
-        .where(Delivery.batch_id == batch_id, Delivery.status == DeliveryStatus.QUEUED, inactive)
-        .values(status=DeliveryStatus.SKIPPED, skip_reason=SkipReason.SUPPRESSED)
-        .execution_options(synchronize_session=False)
-    )
+    result = conn.execute(_DROP_SUPPRESSED, {"b_id": batch_id})
     if commit:
-        session.commit()
+        conn.commit()
     return result.rowcount
 
 
-def build_outgoing(session, batch_id: int, links: LinkMaker, config) -> OutgoingBatch:
-    """The provider's view of a batch: its body, dates filled in the batch's zone (once per
-    batch, never per recipient), and each queued recipient's tokens and headers."""
-    batch_id_, zone, body_id, fingerprint, edition_id, edition_date = session.execute(
-        select(Batch.id, Batch.timezone, Batch.body_id, RenderedBody.fingerprint, Edition.id, Edition.date)
-        .join(RenderedBody, RenderedBody.id == Batch.body_id)
-        .join(Edition, Edition.id == Batch.edition_id)
-        .where(Batch.id == batch_id)
-    ).one()
-    dated = _dated_bodies.get(session, body_id, fingerprint, zone)
+def build_outgoing(conn, claimed: ClaimedBatch, links: LinkMaker, config) -> OutgoingBatch:
+    """The provider's view of a claimed batch: its body, dates that all its readers see
+    alike filled in once, and each queued recipient's tokens (links, and their own
+    dates where zones disagree: :mod:`.dates`) and headers."""
+    rows = conn.execute(_RECIPIENTS, {"b_id": claimed.batch_id, "b_status": DeliveryStatus.QUEUED}).all()
+    dated = _dated_bodies.get(conn, claimed.body_id, claimed.body_fingerprint, {zone for *_, zone in rows})
     return OutgoingBatch(
-        batch_id=batch_id_,
-        edition_id=edition_id,
-        edition_date=edition_date,
-        body=dated,
-        recipients=batch_recipients(session, batch_id, body_id, links, DeliveryStatus.QUEUED),
+        batch_id=claimed.batch_id,
+        edition_id=claimed.edition_id,
+        edition_date=claimed.edition_date,
+        body=dated.body,
+        recipients=_recipients(rows, claimed.body_id, links, dated),
         headers=shared_headers(config),
     )
 
 
-def batch_recipients(session, batch_id: int, body_id: int, links: LinkMaker, status: str) -> list[Recipient]:
+def batch_recipients(conn, batch_id: int, body_id: int, links: LinkMaker, status: str, dated: DatedBody) -> list[Recipient]:
     """A batch's deliveries in ``status``, each with its token values and one-click headers."""
-    rows = session.execute(
-        select(Delivery.id, Subscriber.id, Subscriber.email)
-        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-        .where(Delivery.batch_id == batch_id, Delivery.status == status)
-        .order_by(Delivery.id)
-    ).all()
+    rows = conn.execute(_RECIPIENTS, {"b_id": batch_id, "b_status": status}).all()
+    return _recipients(rows, body_id, links, dated)
+
+
+def batch_zones(conn, batch_id: int, status: str) -> set[str]:
+    """The zones of a batch's readers in ``status`` (what its dates are filled for)."""
+    return {zone for *_, zone in conn.execute(_RECIPIENTS, {"b_id": batch_id, "b_status": status})}
+
+
+def _recipients(rows, body_id: int, links: LinkMaker, dated: DatedBody) -> list[Recipient]:
     recipients = []
-    for delivery_id, subscriber_id, email in rows:
+    for delivery_id, subscriber_id, email, zone in rows:
         tokens = links.token_values(subscriber_id, email, body_id)
+        tokens.update(dated.values_for(zone))
         recipients.append(Recipient(delivery_id, subscriber_id, email, tokens, recipient_headers(tokens["unsubscribe_url"])))
     return recipients
 
 
 class DatedBodies:
-    """The last few bodies with their dates filled, per (body, zone), in this process.
+    """Recent bodies, and their copies dated for a set of zones, in this process.
 
     Keyed on the body's fingerprint (sha256 of its content) as well as its id, so an entry
     can only ever be served for the same content, whatever database the id came from.
-    Shared by the sending threads; a miss reads the body once and fills its dates.
+    Shared by the sending threads; a miss reads the body once.
     """
 
     def __init__(self, size: int = 64) -> None:
         self.size = size
-        self._entries: OrderedDict[tuple[int, str, str], RenderedEmail] = OrderedDict()
+        self._bodies: OrderedDict[tuple[int, str], RenderedEmail] = OrderedDict()
+        self._dated: OrderedDict[tuple[int, str, frozenset[str]], DatedBody] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, session, body_id: int, fingerprint: str, zone: str) -> RenderedEmail:
-        key = (body_id, fingerprint, zone)
+    def _cached(self, cache: OrderedDict, key):
         with self._lock:
-            dated = self._entries.get(key)
-            if dated is not None:
-                self._entries.move_to_end(key)
-                return dated
-        body = session.get(RenderedBody, body_id)
-        dated = rendered_email(body).dated(zone)
-        session.expunge(body)
+            value = cache.get(key)
+            if value is not None:
+                cache.move_to_end(key)
+            return value
+
+    def _store(self, cache: OrderedDict, key, value) -> None:
         with self._lock:
-            self._entries[key] = dated
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+            cache[key] = value
+            cache.move_to_end(key)
+            while len(cache) > self.size:
+                cache.popitem(last=False)
+
+    def body(self, conn, body_id: int, fingerprint: str) -> RenderedEmail:
+        key = (body_id, fingerprint)
+        body = self._cached(self._bodies, key)
+        if body is None:
+            body = rendered_email(conn.execute(_BODY, {"b_id": body_id}).one())
+            self._store(self._bodies, key, body)
+        return body
+
+    def get(self, conn, body_id: int, fingerprint: str, zones: set[str]) -> DatedBody:
+        key = (body_id, fingerprint, frozenset(zones))
+        dated = self._cached(self._dated, key)
+        if dated is None:
+            dated = dated_for_zones(self.body(conn, body_id, fingerprint), zones)
+            self._store(self._dated, key, dated)
         return dated
 
 
 _dated_bodies = DatedBodies()
+_stored = RenderedBody.__table__
+_BODY = select(_stored.c.id, _stored.c.subject, _stored.c.preheader, _stored.c.html, _stored.c.text).where(
+    _stored.c.id == bindparam("b_id"))
 
 
-def rendered_email(body: RenderedBody) -> RenderedEmail:
+def rendered_email(body) -> RenderedEmail:
+    """A stored body (a row or a :class:`RenderedBody`) as the provider-neutral value."""
     from ..content import tokens_in
 
     used = tokens_in(body.subject) | tokens_in(body.html) | tokens_in(body.text)

@@ -44,10 +44,11 @@ def _filled_body(ctx: WebContext, subscriber_id: int, body_id: int | None) -> st
 
 
 def _zone_sent_in(session, subscriber: Subscriber, body_id: int) -> str:
-    """The zone of the (latest) batch that delivered this body to this subscriber."""
+    """The zone this body's dates were filled in for this subscriber, when it was sent
+    (their latest delivery of it): a later move does not change what the email said."""
     sent_in = session.scalar(
-        select(Batch.timezone)
-        .join(Delivery, Delivery.batch_id == Batch.id)
+        select(Delivery.timezone)
+        .join(Batch, Delivery.batch_id == Batch.id)
         .where(Delivery.subscriber_id == subscriber.id, Batch.body_id == body_id)
         .order_by(Delivery.id.desc())
         .limit(1)

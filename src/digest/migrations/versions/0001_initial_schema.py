@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 17:40:14.313142
+Create Date: 2026-11-27 19:21:19.613954
 """
 
 from alembic import op
@@ -97,7 +97,6 @@ def upgrade() -> None:
     sa.Column('edition_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('number', sa.Integer(), nullable=False),
     sa.Column('body_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('timezone', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('provider', sa.String(length=20), nullable=True),
     sa.Column('provider_message_id', sa.String(length=200), nullable=True),
@@ -183,6 +182,7 @@ def upgrade() -> None:
     sa.Column('batch_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('skip_reason', sa.String(length=40), nullable=True),
+    sa.Column('timezone', sa.String(length=64), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('provider_message_id', sa.String(length=200), nullable=True),
     sa.Column('created_at', digest.models.AwareDateTime(timezone=True), nullable=False),

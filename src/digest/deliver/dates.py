@@ -1,0 +1,57 @@
+"""A batch's copy of a rendered body, its dates filled for readers in any zones.
+
+A rendered body carries zone-free date tokens (``%%date:YYYYMMDDHHMM%%``, the UTC
+minute). A batch's readers may live in different zones, and each must see every date
+in their own. For each date of the body:
+
+* every zone in the batch shows it on the same day (most dates, for most batches): the
+  label is written into the batch's copy of the body, once;
+* the zones disagree (news published late in the evening UTC: 26 Nov in London,
+  27 Nov in Kolkata): it becomes a per-recipient token ``%%date_N%%``, whose value is
+  the reader's own label, sent like the links (SendGrid substitutions; string
+  replacement for SMTP and the outbox). Dates that every zone of the batch shows
+  alike, date by date, share one token, so a reader's values are a few short strings
+  whatever the number of items.
+
+So one batch serves a body's readers in every zone, and a body is split into batches
+only by the provider's limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+from ..content import RenderedEmail, date_slot, replace_dates, stamp_label, token_pattern
+
+
+@dataclass(frozen=True)
+class DatedBody:
+    body: RenderedEmail  # no date token left; ``%%date_N%%`` tokens where zones disagree
+    values: Mapping[str, Mapping[str, str]]  # reader's zone -> {"date_N": label}
+
+    def values_for(self, timezone_name: str) -> Mapping[str, str]:
+        return self.values[timezone_name]
+
+
+def dated_for_zones(body: RenderedEmail, zones: Iterable[str]) -> DatedBody:
+    """``body`` with its dates filled for readers in ``zones`` (see the module docstring)."""
+    zones = sorted(set(zones)) or ["UTC"]
+    filled: dict[str, str] = {}  # stamp -> label, or the %%date_N%% token
+    slots: dict[tuple[str, ...], str] = {}  # labels per zone -> slot name
+    for stamp in sorted(body.date_stamps()):
+        labels = tuple(stamp_label(stamp, zone) for zone in zones)
+        if len(set(labels)) == 1:
+            filled[stamp] = labels[0]
+        else:
+            name = slots.setdefault(labels, date_slot(len(slots) + 1))
+            filled[stamp] = token_pattern(name)
+    dated = RenderedEmail(
+        subject=replace_dates(body.subject, filled),
+        preheader=replace_dates(body.preheader, filled),
+        html=replace_dates(body.html, filled),
+        text=replace_dates(body.text, filled),
+        tokens=body.tokens | frozenset(slots.values()),
+    )
+    values = {zone: {name: labels[i] for labels, name in slots.items()} for i, zone in enumerate(zones)}
+    return DatedBody(dated, values)
