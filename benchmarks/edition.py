@@ -59,6 +59,7 @@ def environment(database_url: str, sink_url: str) -> dict[str, str]:
         "DIGEST_SECRET_KEY": SECRET_KEY,
         "DIGEST_BASE_URL": "https://digest.ridgeline.example",
         "DIGEST_SEND_CONCURRENCY": os.environ.get("DIGEST_SEND_CONCURRENCY", "8"),
+        "DIGEST_RENDER_PROCESSES": os.environ.get("DIGEST_RENDER_PROCESSES", str(os.cpu_count() or 1)),
     }
 
 
@@ -114,23 +115,6 @@ class Sink:
 # ------------------------------------------------------------------ the timed edition
 
 
-class TimedRenderer:
-    """Delegates to the real renderer, adding up the time its renders take."""
-
-    def __init__(self, renderer) -> None:
-        self.renderer = renderer
-        self.seconds = 0.0
-        self.renders = 0
-
-    def render(self, selection):
-        started = time.perf_counter()
-        try:
-            return self.renderer.render(selection)
-        finally:
-            self.seconds += time.perf_counter() - started
-            self.renders += 1
-
-
 class StageClock:
     """The progress object ``send_edition`` reports to: marks the end of planning."""
 
@@ -146,11 +130,10 @@ class StageClock:
         pass
 
 
-def run_edition(runtime: Runtime, provider, *, renderer=None, progress=None):
+def run_edition(runtime: Runtime, provider, *, progress=None):
     """The edition as ``digest send`` runs it (``digest.cli.send_commands``), on the
     benchmark's fixed date and clock."""
-    return send_edition(runtime, provider, dataset.EDITION_DATE, now=dataset.NOW, renderer=renderer,
-                        progress=progress)
+    return send_edition(runtime, provider, dataset.EDITION_DATE, now=dataset.NOW, progress=progress)
 
 
 def measure_floor(runtime: Runtime, edition_id: int) -> float:
@@ -167,25 +150,25 @@ def measure_floor(runtime: Runtime, edition_id: int) -> float:
 
 
 def timed_edition(database_url: str, sink_url: str, results) -> None:
-    """Runs in a fresh process, so its peak RSS is the edition's alone."""
-    from digest.render import Renderer
-
+    """Runs in a fresh process, so its peak RSS is the edition's alone (render worker
+    processes, when the edition starts them, report theirs separately)."""
     settings = load_settings(environment(database_url, sink_url))
     runtime = Runtime.open(settings)
     provider = make_provider(settings)
-    renderer = TimedRenderer(Renderer(settings.config))
     clock = StageClock()
     started = time.perf_counter()
-    summary = run_edition(runtime, provider, renderer=renderer, progress=clock)
+    summary = run_edition(runtime, provider, progress=clock)
     finished = time.perf_counter()
     provider.close()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    workers_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest render worker
     floor = measure_floor(runtime, summary.edition_id)
     runtime.close()
     planned_at = clock.planned_at or finished
     results.put({
         "seconds": finished - started, "plan_seconds": planned_at - started, "send_seconds": finished - planned_at,
-        "render_seconds": renderer.seconds, "bodies": summary.bodies_rendered, "batches": clock.batches,
+        "render_seconds": summary.render_seconds, "bodies": summary.bodies_rendered, "batches": clock.batches,
+        "render_processes": settings.render_processes, "workers_peak_rss_mb": workers_peak_mb,
         "sent": summary.sent, "failed": summary.failed, "ambiguous": summary.ambiguous,
         "skipped": dict(summary.skipped), "floor_seconds": floor, "peak_rss_mb": peak_mb,
     })
@@ -222,7 +205,8 @@ def main(argv=None) -> int:
 
     bodies = r["bodies"]
     print(f"plan (select, render, ledger): {r['plan_seconds']:8.2f} s")
-    print(f"  render: {bodies} distinct bodies, {r['render_seconds']:.2f} s, "
+    print(f"  render: {bodies} distinct bodies, {r['render_seconds']:.2f} s summed over "
+          f"{r['render_processes'] or 'no'} worker process(es) and the planner, "
           f"{1000 * r['render_seconds'] / max(bodies, 1):.1f} ms per body")
     print(f"send ({r['batches']} batches: tokens, requests, ledger): {r['send_seconds']:8.2f} s")
     print(f"edition total:                 {r['seconds']:8.2f} s  ({r['sent'] / r['seconds']:,.0f} recipients/s)")
@@ -231,7 +215,8 @@ def main(argv=None) -> int:
     print(f"sent {r['sent']:,}, failed {r['failed']}, ambiguous {r['ambiguous']}, skipped {r['skipped']}")
     print(f"sink: {received['requests']} requests, {received['personalizations']:,} personalizations, "
           f"{received['bytes'] / 1e6:,.0f} MB, sink peak RSS {received['peak_rss_mb']:.0f} MB")
-    print(f"peak RSS (edition process): {r['peak_rss_mb']:.0f} MB")
+    print(f"peak RSS (edition process): {r['peak_rss_mb']:.0f} MB; largest render worker: "
+          f"{r['workers_peak_rss_mb']:.0f} MB")
     print(json.dumps({"subscribers": n, "seconds": round(r["seconds"], 2), "floor_seconds": round(r["floor_seconds"], 2),
                       "peak_rss_mb": round(r["peak_rss_mb"]), "bodies": bodies}))
     return 0

@@ -233,6 +233,9 @@ class Settings:
     #: Batches sent at once by ``digest send`` (threads; each batch is still one claimed,
     #: settled ledger unit). 1 sends them one after another, in order.
     send_concurrency: int = 1
+    #: Worker processes a big edition's renders may use while planning goes on (0: render
+    #: in the planning process). Default: the machine's cores.
+    render_processes: int = 0
 
     def require_secret_key(self) -> str:
         if not self.secret_key:
@@ -279,6 +282,14 @@ def load_settings(environ: Mapping[str, str] | None = None, *, demo: bool = Fals
     except ValueError:
         raise ConfigError(f"DIGEST_SEND_CONCURRENCY: expected a whole number from 1 to 64; got {concurrency_text!r}") from None
 
+    processes_text = env.get("DIGEST_RENDER_PROCESSES", str(os.cpu_count() or 1))
+    try:
+        render_processes = int(processes_text)
+        if not 0 <= render_processes <= 64:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"DIGEST_RENDER_PROCESSES: expected a whole number from 0 to 64; got {processes_text!r}") from None
+
     port_text = env.get("PORT", "8000")
     try:
         port = int(port_text)
@@ -308,4 +319,5 @@ def load_settings(environ: Mapping[str, str] | None = None, *, demo: bool = Fals
         redis_url=env.get("REDIS_URL") or None,
         port=port,
         send_concurrency=send_concurrency,
+        render_processes=render_processes,
     )

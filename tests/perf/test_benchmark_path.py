@@ -86,17 +86,13 @@ def _ledger(database_url: str) -> list[tuple]:
         runtime.close()
 
 
-def _send_with_benchmark(database_url: str, fake: FakeSendGrid, concurrency: str = "1"):
-    env = bench.environment(database_url, fake.url) | {"DIGEST_SEND_CONCURRENCY": concurrency}
+def _send_with_benchmark(database_url: str, fake: FakeSendGrid, concurrency: str = "1", render_processes: str = "0"):
+    env = bench.environment(database_url, fake.url) | {"DIGEST_SEND_CONCURRENCY": concurrency,
+                                                        "DIGEST_RENDER_PROCESSES": render_processes}
     settings = load_settings(env)
     runtime = Runtime.open(settings)
     try:
-        renderer = None
-        if concurrency == "1":  # the timing wrapper the benchmark uses, delegating to the real renderer
-            from digest.render import Renderer
-
-            renderer = bench.TimedRenderer(Renderer(settings.config))
-        summary = bench.run_edition(runtime, make_provider(settings), renderer=renderer, progress=bench.StageClock())
+        summary = bench.run_edition(runtime, make_provider(settings), progress=bench.StageClock())
     finally:
         runtime.close()
     return summary
@@ -122,19 +118,24 @@ def test_the_benchmark_calls_what_digest_send_calls():
 
 
 def test_benchmark_edition_sends_the_requests_and_ledger_of_digest_send(seeded, monkeypatch):
+    from digest.deliver import bodies
+
     cli_db, bench_db, concurrent_db = seeded("cli"), seeded("bench"), seeded("concurrent")
     with FakeSendGrid(api_key=bench.API_KEY) as by_cli, FakeSendGrid(api_key=bench.API_KEY) as by_bench, \
             FakeSendGrid(api_key=bench.API_KEY) as by_threads:
         output = _send_with_cli(cli_db, by_cli, monkeypatch)
         summary = _send_with_benchmark(bench_db, by_bench)
-        threaded = _send_with_benchmark(concurrent_db, by_threads, concurrency="4")
+        # Threads sending, and renders in two worker processes from the first one on.
+        monkeypatch.setattr(bodies, "INLINE_RENDERS", 0)
+        threaded = _send_with_benchmark(concurrent_db, by_threads, concurrency="4", render_processes="2")
 
     assert "sent" in output and summary.sent == threaded.sent == SUBSCRIBERS
     assert summary.bodies_rendered > 10  # several distinct selections, each rendered once
+    assert threaded.bodies_rendered == summary.bodies_rendered and threaded.render_seconds > 0
     assert len(by_cli.delivered) == SUBSCRIBERS
     # Same requests, byte for byte once decoded, in the same order.
     assert _requests(by_bench) == _requests(by_cli)
-    # Concurrent sending: the same requests, in whatever order they went.
+    # Concurrent sending, pooled rendering: the same requests, in whatever order they went.
     key = lambda request: request["custom_args"]["batch_id"]  # noqa: E731
     assert sorted(_requests(by_threads), key=key) == sorted(_requests(by_cli), key=key)
     # Every subscriber got the same message (tokens filled) through all three.

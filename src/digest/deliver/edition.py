@@ -63,6 +63,7 @@ def send_edition(
     )
     summary.skipped.update(plan.skipped)
     summary.bodies_rendered = plan.bodies_rendered
+    summary.render_seconds = plan.render_seconds
     summary.blocked_reason = plan.blocked_reason
     if dry_run:
         summary.sent = plan.queued

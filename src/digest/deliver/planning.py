@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterator, Protocol, Sequence
 
-from sqlalchemy import delete, exists, func, select, text, update
+from sqlalchemy import bindparam, delete, exists, func, select, text, update
 from sqlalchemy.orm import Session
 
 from ..content import RenderedEmail, Selection
@@ -31,6 +31,7 @@ from ..models import (
     subscriber_topics, utcnow,
 )
 from ..runtime import Runtime
+from .bodies import BodyRenderer, EditionBodies
 from .ledger import insert_for
 
 log = logging.getLogger(__name__)
@@ -48,16 +49,13 @@ class SubscriberSelector(Protocol):
     def for_subscriber(self, subscriber: "PlannedSubscriber", edition_date) -> Selection: ...
 
 
-class BodyRenderer(Protocol):
-    def render(self, selection: Selection) -> RenderedEmail: ...
-
-
 @dataclass
 class PlanSummary:
     edition_id: int | None
     queued: int = 0  # delivery rows written (or, in a dry run, that would be)
     batches: int = 0
     bodies_rendered: int = 0  # renders done: one per distinct selection
+    render_seconds: float = 0.0  # time spent rendering, summed over the processes that did it
     skipped: Counter = field(default_factory=Counter)  # SkipReason -> subscribers
     blocked_reason: str | None = None  # the first SelectionBlocked message
 
@@ -73,10 +71,13 @@ def plan_edition(
     max_recipients: int,
     chunk_size: int = 5000,
     dry_run: bool = False,
+    render_processes: int | None = None,
 ) -> PlanSummary:
     """Write batches and ``queued`` delivery rows for every active subscriber not yet in
     this edition's ledger. With ``dry_run`` select and render only, writing nothing
-    (``edition`` may then be a transient object without an id)."""
+    (``edition`` may then be a transient object without an id). Renders may run in up to
+    ``render_processes`` worker processes (default: ``DIGEST_RENDER_PROCESSES``) while
+    planning goes on (:mod:`.bodies`)."""
     if max_recipients < 1:
         raise ValueError("max_recipients must be at least 1")
     config = runtime.settings.config
@@ -87,25 +88,31 @@ def plan_edition(
             from ..select import Selector
 
             selector = Selector(read_session, config, now)
-        if renderer is None:
-            from ..render import Renderer
-
-            renderer = Renderer(config)
         writer = _Writer(runtime, edition.id, max_recipients, summary, dry_run)
-        bodies: dict[str, int | str] = {}  # selection fingerprint -> body id (dry run: rendered fingerprint)
-        for chunk in _active_unplanned(runtime, edition.id, subscriber_ids, chunk_size):
-            for subscriber in chunk:
-                body_key = _body_for(subscriber, edition, selector, renderer, bodies, writer, summary,
-                                     skip_empty=config.selection.nothing_new == "skip")
-                if body_key is not None:
-                    writer.pending[body_key].append((subscriber.id, subscriber.timezone))
-            writer.flush(final=False)
-        writer.flush(final=True)
+        if render_processes is None:
+            render_processes = runtime.settings.render_processes
+        bodies = EditionBodies(writer.store_body, config=config, renderer=renderer, processes=render_processes)
+        writer.bodies = bodies
+        try:
+            for chunk in _active_unplanned(runtime, edition.id, subscriber_ids, chunk_size):
+                for subscriber in chunk:
+                    fingerprint = _selection_for(subscriber, edition, selector, bodies, writer, summary,
+                                                 skip_empty=config.selection.nothing_new == "skip")
+                    if fingerprint is not None:
+                        writer.selected[fingerprint].append((subscriber.id, subscriber.timezone))
+                writer.flush(final=False)
+            writer.flush(final=True)
+        finally:
+            bodies.close()
+        summary.bodies_rendered = bodies.renders
+        summary.render_seconds = bodies.render_seconds
         read_session.rollback()
     return summary
 
 
-def _body_for(subscriber, edition, selector, renderer, bodies, writer, summary, *, skip_empty) -> int | str | None:
+def _selection_for(subscriber, edition, selector, bodies, writer, summary, *, skip_empty) -> str | None:
+    """The fingerprint of the reader's selection, its render started if it is new; None
+    when the reader gets nothing (blocked, or nothing new and ``nothing_new = "skip"``)."""
     from ..select import SelectionBlocked
 
     try:
@@ -118,13 +125,8 @@ def _body_for(subscriber, edition, selector, renderer, bodies, writer, summary, 
         writer.skips.append(subscriber.id)
         return None
     fingerprint = selection.fingerprint()  # computed once per selection object
-    body_key = bodies.get(fingerprint)
-    if body_key is None:
-        rendered = renderer.render(selection)
-        summary.bodies_rendered += 1
-        body_key = writer.store_body(rendered)
-        bodies[fingerprint] = body_key
-    return body_key
+    bodies.submit(fingerprint, selection)
+    return fingerprint
 
 
 def _count_outside(session: Session, edition_id: int | None, subscriber_ids, summary: PlanSummary) -> None:
@@ -162,17 +164,30 @@ _SUBSCRIBER_COLUMNS = (Subscriber.id, Subscriber.email, Subscriber.timezone, Sub
                        Subscriber.last_digest_at, Subscriber.created_at)
 
 
-def _load_chunk(session: Session, query) -> list[PlannedSubscriber]:
+_TOPICS_IN_RANGE = (
+    select(subscriber_topics.c.subscriber_id, subscriber_topics.c.topic_id)
+    .where(subscriber_topics.c.subscriber_id.between(bindparam("first_id"), bindparam("last_id")))
+)
+
+
+def _load_chunk(session: Session, query, *, dense: bool) -> list[PlannedSubscriber]:
+    """A chunk of subscribers (id order) with their topic slugs. For a ``dense`` chunk (the
+    next N subscribers by id) the topics are read by id range, one index range scan,
+    rather than with an IN list of thousands of ids; rows of subscribers outside the chunk
+    (inactive, already planned) are ignored. A chunk of chosen ids may be spread over the
+    whole table: its topics are read by id."""
     rows = session.execute(query).all()
     if not rows:
         return []
+    slug_of = dict(session.execute(select(Topic.id, Topic.slug)).all())
+    if dense:
+        topic_rows = session.execute(_TOPICS_IN_RANGE, {"first_id": rows[0][0], "last_id": rows[-1][0]})
+    else:
+        topic_rows = session.execute(select(subscriber_topics.c.subscriber_id, subscriber_topics.c.topic_id)
+                                     .where(subscriber_topics.c.subscriber_id.in_([r[0] for r in rows])))
     slugs: dict[int, list[str]] = defaultdict(list)
-    for subscriber_id, slug in session.execute(
-        select(subscriber_topics.c.subscriber_id, Topic.slug)
-        .join(Topic, Topic.id == subscriber_topics.c.topic_id)
-        .where(subscriber_topics.c.subscriber_id.in_([r[0] for r in rows]))
-    ):
-        slugs[subscriber_id].append(slug)
+    for subscriber_id, topic_id in topic_rows:
+        slugs[subscriber_id].append(slug_of[topic_id])
     return [PlannedSubscriber(*row, topic_slugs=tuple(sorted(slugs.get(row[0], ())))) for row in rows]
 
 
@@ -195,7 +210,7 @@ def _active_unplanned(runtime: Runtime, edition_id: int | None, subscriber_ids, 
         base = active.where(_no_row(edition_id))
         for start in range(0, len(ids), chunk_size):
             with runtime.sessions() as session:
-                chunk = _load_chunk(session, base.where(Subscriber.id.in_(ids[start:start + chunk_size])))
+                chunk = _load_chunk(session, base.where(Subscriber.id.in_(ids[start:start + chunk_size])), dense=False)
             if chunk:
                 yield chunk
         return
@@ -203,7 +218,7 @@ def _active_unplanned(runtime: Runtime, edition_id: int | None, subscriber_ids, 
     while True:
         with runtime.sessions() as session:
             query = active.where(Subscriber.id > last_id, _no_row(edition_id, after=last_id)).limit(chunk_size)
-            chunk = _load_chunk(session, query)
+            chunk = _load_chunk(session, query, dense=True)
         if not chunk:
             return
         yield chunk
@@ -211,7 +226,8 @@ def _active_unplanned(runtime: Runtime, edition_id: int | None, subscriber_ids, 
 
 
 class _Writer:
-    """Collects subscribers (id, zone) per body and writes full batches as they fill up."""
+    """Collects subscribers (id, zone) per selection, then per body once its render is
+    done, and writes full batches as they fill up."""
 
     def __init__(self, runtime: Runtime, edition_id: int | None, max_recipients: int, summary: PlanSummary, dry_run: bool):
         self.runtime = runtime
@@ -219,8 +235,10 @@ class _Writer:
         self.max_recipients = max_recipients
         self.summary = summary
         self.dry_run = dry_run
-        self.pending: dict[int | str, list[tuple[int, str]]] = defaultdict(list)
+        self.selected: dict[str, list[tuple[int, str]]] = defaultdict(list)  # selection fingerprint -> readers
+        self.pending: dict[int | str, list[tuple[int, str]]] = defaultdict(list)  # body key -> readers
         self.skips: list[int] = []
+        self.bodies: EditionBodies | None = None
 
     def store_body(self, rendered: RenderedEmail) -> int | str:
         if self.dry_run:
@@ -229,6 +247,10 @@ class _Writer:
             return store_body(session, rendered)
 
     def flush(self, *, final: bool) -> None:
+        """Write every full batch (``final``: every batch), for bodies already rendered
+        (``final``: waiting for the rest). Selections rendering to the same body share it."""
+        for fingerprint in [f for f in self.selected if final or self.bodies.ready(f)]:
+            self.pending[self.bodies.key(fingerprint)].extend(self.selected.pop(fingerprint))
         groups: list[tuple[int | str, list[tuple[int, str]]]] = []
         for body_key, readers in self.pending.items():
             size = len(readers) if final else len(readers) - len(readers) % self.max_recipients
@@ -247,15 +269,30 @@ class _Writer:
             write_batches(session, self.edition_id, groups, skips, self.summary)
 
 
+_STORE_BODY: dict[str, object] = {}  # dialect name -> prebuilt INSERT ... ON CONFLICT DO NOTHING RETURNING id
+_BODY_ID = select(RenderedBody.__table__.c.id).where(RenderedBody.__table__.c.fingerprint == bindparam("fp"))
+
+
 def store_body(session: Session, rendered: RenderedEmail) -> int:
-    """The id of the stored body with this content, inserting it if new."""
+    """The id of the stored body with this content, inserting it if new (one statement
+    when it is new; a second to find it when another planner stored it first)."""
+    dialect = session.get_bind().dialect.name
+    stmt = _STORE_BODY.get(dialect)
+    if stmt is None:
+        table = RenderedBody.__table__
+        stmt = _STORE_BODY[dialect] = (
+            insert_for(session, table)
+            .values(fingerprint=bindparam("fp"), subject=bindparam("subject"), preheader=bindparam("preheader"),
+                    html=bindparam("html"), text=bindparam("text"), created_at=bindparam("at"))
+            .on_conflict_do_nothing(index_elements=["fingerprint"])
+            .returning(table.c.id)
+        )
     fingerprint = rendered.fingerprint
-    stmt = insert_for(session, RenderedBody).values(
-        fingerprint=fingerprint, subject=rendered.subject, preheader=rendered.preheader,
-        html=rendered.html, text=rendered.text, created_at=utcnow(),
-    )
-    session.execute(stmt.on_conflict_do_nothing(index_elements=["fingerprint"]))
-    return session.scalars(select(RenderedBody.id).where(RenderedBody.fingerprint == fingerprint)).one()
+    new_id = session.execute(stmt, {"fp": fingerprint, "subject": rendered.subject, "preheader": rendered.preheader,
+                                    "html": rendered.html, "text": rendered.text, "at": utcnow()}).scalar()
+    if new_id is not None:
+        return new_id
+    return session.execute(_BODY_ID, {"fp": fingerprint}).scalar_one()
 
 
 def write_batches(

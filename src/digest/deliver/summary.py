@@ -30,6 +30,7 @@ class EditionSummary:
     ambiguous: int = 0  # recipients in batches that may or may not have gone out
     skipped: Counter = field(default_factory=Counter)  # SkipReason -> subscribers
     bodies_rendered: int = 0
+    render_seconds: float = 0.0  # summed over the processes that rendered
     batches: Counter = field(default_factory=Counter)  # this run: BatchStatus -> batches
     recovered: list[int] = field(default_factory=list)  # stale batches marked ambiguous
     reset: list[int] = field(default_factory=list)  # ambiguous batches put back by the operator

@@ -1,0 +1,117 @@
+"""An edition's rendered bodies: one render per distinct selection, stored once.
+
+Planning hands every new selection to :class:`EditionBodies` and goes on with the next
+reader; a body's id is only needed when the first batch of its readers is written. So
+renders can run in worker processes (``DIGEST_RENDER_PROCESSES``) while this process
+reads subscribers, selects and writes the ledger: on two cores a big edition's renders
+no longer wait for planning, nor planning for them.
+
+Small editions (a proof, the demo, a zone's morning in a small list) render in this
+process: a pool is only started once an edition has needed more than
+:data:`INLINE_RENDERS` renders, since starting worker processes costs about a second.
+A render that fails raises from :meth:`EditionBodies.key`, exactly as an in-process
+render would, and stops the plan.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Callable, Protocol
+
+from ..content import RenderedEmail, Selection
+
+#: Renders done in this process before a pool is started (when one is allowed).
+INLINE_RENDERS = 16
+
+
+class BodyRenderer(Protocol):
+    def render(self, selection: Selection) -> RenderedEmail: ...
+
+
+# ----------------------------------------------------------------- worker processes
+
+_worker_renderer = None
+
+
+def _start_worker(config) -> None:
+    global _worker_renderer
+    from ..render import Renderer
+
+    _worker_renderer = Renderer(config)
+
+
+def _render_in_worker(selection: Selection) -> tuple[RenderedEmail, float]:
+    started = time.perf_counter()
+    rendered = _worker_renderer.render(selection)
+    return rendered, time.perf_counter() - started
+
+
+# ----------------------------------------------------------------- the edition's bodies
+
+
+class EditionBodies:
+    """Selection fingerprint -> stored body key, rendering each selection once.
+
+    ``store`` turns a rendered body into its key (the stored body's id; in a dry run its
+    content fingerprint). ``processes`` > 0 allows a pool of that many workers (built from
+    ``config``) once :data:`INLINE_RENDERS` renders have been done here; a custom
+    ``renderer`` always renders in this process.
+    """
+
+    def __init__(self, store: Callable[[RenderedEmail], int | str], *, config, renderer: BodyRenderer | None = None,
+                 processes: int = 0) -> None:
+        self._store = store
+        self._config = config
+        self._renderer = renderer
+        self._processes = processes if renderer is None else 0
+        self._pool: ProcessPoolExecutor | None = None
+        self._keys: dict[str, int | str] = {}
+        self._pending: dict[str, Future] = {}
+        self.renders = 0
+        self.render_seconds = 0.0  # summed over renders, whichever process did them
+
+    def submit(self, fingerprint: str, selection: Selection) -> None:
+        """Make sure ``selection`` (whose fingerprint this is) is, or is being, rendered."""
+        if fingerprint in self._keys or fingerprint in self._pending:
+            return
+        self.renders += 1
+        if self._processes and self.renders > INLINE_RENDERS:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(self._processes, mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=_start_worker, initargs=(self._config,))
+            self._pending[fingerprint] = self._pool.submit(_render_in_worker, selection)
+            return
+        started = time.perf_counter()
+        rendered = self._inline_renderer().render(selection)
+        self.render_seconds += time.perf_counter() - started
+        self._keys[fingerprint] = self._store(rendered)
+
+    def ready(self, fingerprint: str) -> bool:
+        """True when :meth:`key` would not wait."""
+        future = self._pending.get(fingerprint)
+        return future is None or future.done()
+
+    def key(self, fingerprint: str) -> int | str:
+        """The stored body's key, waiting for its render if it is still running."""
+        key = self._keys.get(fingerprint)
+        if key is None:
+            rendered, seconds = self._pending.pop(fingerprint).result()
+            self.render_seconds += seconds
+            key = self._keys[fingerprint] = self._store(rendered)
+        return key
+
+    def close(self) -> None:
+        if self._pool is not None:
+            for future in self._pending.values():
+                future.cancel()
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def _inline_renderer(self) -> BodyRenderer:
+        if self._renderer is None:
+            from ..render import Renderer
+
+            self._renderer = Renderer(self._config)
+        return self._renderer
