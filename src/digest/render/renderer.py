@@ -66,7 +66,8 @@ def _shorten(text: str, limit: int) -> str:
 
 
 class Renderer:
-    """Renders selections; ``fast=False`` inlines each body as one whole document.
+    """Renders selections; ``fast=False`` inlines each body as one whole document and
+    computes every template filter afresh (the pipeline as it was before the fast path).
 
     The whole-document path is what the fast path (fragments inlined once per process, see
     :mod:`digest.render.fragment_inline`) must reproduce byte for byte: it is kept callable
