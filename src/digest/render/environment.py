@@ -10,6 +10,7 @@ templates (subject, preheader, plain-text part) are not HTML and stay unescaped.
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,7 +19,7 @@ from markupsafe import Markup
 
 from ..content import SponsorDisclosure, token
 from .sanitize import clean_body_html
-from .text import html_to_text, wrap
+from .text import WIDTH, html_to_text, wrap
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 MONTHS_LONG = (
@@ -89,12 +90,38 @@ def host(url: str) -> str:
     return urlsplit(url).netloc or url
 
 
+#: Item texts repeat across the ~1,000-2,000 bodies of an edition; these filters are pure
+#: functions of their arguments, so each distinct text is cleaned, converted or wrapped
+#: once per process (bounded: an edition has a few thousand distinct strings).
+FILTER_CACHE_SIZE = 8192
+_clean_body = lru_cache(maxsize=FILTER_CACHE_SIZE)(clean_body_html)
+_html_to_text = lru_cache(maxsize=FILTER_CACHE_SIZE)(html_to_text)
+_wrap = lru_cache(maxsize=FILTER_CACHE_SIZE)(wrap)
+
+
 def safe_body(html: str) -> Markup:
     """The one field rendered as HTML: sanitised again here (defence in depth), then trusted."""
+    return Markup(_clean_body(html))
+
+
+def _uncached_safe_body(html: str) -> Markup:
     return Markup(clean_body_html(html))
 
 
-def make_environment(templates_dir: Path) -> Environment:
+def cached_wrap(text, width: int = WIDTH) -> str:
+    """:func:`digest.render.text.wrap`, once per distinct (text, width)."""
+    # Jinja may hand over Markup or other str subclasses: key on the plain string, which
+    # is all wrap() looks at (it calls str() first).
+    return _wrap(str(text), width)
+
+
+def cached_html_to_text(html: str) -> str:
+    return _html_to_text(str(html))
+
+
+def make_environment(templates_dir: Path, *, cached_filters: bool = True) -> Environment:
+    """The email templates' environment; ``cached_filters=False`` computes every filter
+    afresh (the reference pipeline, see :class:`digest.render.Renderer`)."""
     env = Environment(
         loader=FileSystemLoader(str(templates_dir)),
         autoescape=_autoescape,
@@ -112,9 +139,9 @@ def make_environment(templates_dir: Path) -> Environment:
         short_date=short_date,
         long_date=long_date,
         sponsor_lines=sponsor_lines,
-        safe_body=safe_body,
-        html_to_text=html_to_text,
-        wrap=wrap,
+        safe_body=safe_body if cached_filters else _uncached_safe_body,
+        html_to_text=cached_html_to_text if cached_filters else html_to_text,
+        wrap=cached_wrap if cached_filters else wrap,
         join_topics=join_topics,
         contact_href=contact_href,
         host=host,

@@ -23,6 +23,7 @@ from ..settings import PublicationConfig
 from .budget import fit_to_budget
 from .environment import make_environment
 from .errors import RenderError
+from .fragment_inline import inline_body
 from .guard import drop_unsafe_urls, require_disclosures
 from .inline import inline_css
 from .mjml import compile_mjml
@@ -65,10 +66,20 @@ def _shorten(text: str, limit: int) -> str:
 
 
 class Renderer:
-    def __init__(self, config: PublicationConfig, templates_dir: Path | None = None) -> None:
+    """Renders selections; ``fast=False`` inlines each body as one whole document and
+    computes every template filter afresh (the pipeline as it was before the fast path).
+
+    The whole-document path is what the fast path (fragments inlined once per process, see
+    :mod:`digest.render.fragment_inline`) must reproduce byte for byte: it is kept callable
+    as the reference the equivalence tests compare against, and as a switch to rule the
+    fast path out when an email looks wrong.
+    """
+
+    def __init__(self, config: PublicationConfig, templates_dir: Path | None = None, *, fast: bool = True) -> None:
         self.config = config
+        self.fast = fast
         self.templates_dir = templates_dir or email_templates_dir()
-        self.env = make_environment(self.templates_dir)
+        self.env = make_environment(self.templates_dir, cached_filters=fast)
         self.timings = StageTimings()
         self._templates = {
             name: self._load(name) for name in (HTML_TEMPLATE, SUBJECT_TEMPLATE, PREHEADER_TEMPLATE, TEXT_TEMPLATE)
@@ -129,7 +140,7 @@ class Renderer:
         if len(html.encode("utf-8")) > HOPELESS_FACTOR * self.config.selection.max_html_bytes:
             return html  # over budget whatever premailer does; never sent (see HOPELESS_FACTOR)
         started = time.perf_counter()
-        html = inline_css(html)
+        html = inline_body(source, html, (subject, preheader)) if self.fast else inline_css(html)
         self.timings.add("premailer", started)
         return html
 
