@@ -185,3 +185,25 @@ def test_fake_server_enforces_the_documented_rules(sendgrid_settings, fake_sendg
 
 def test_fake_server_requires_the_bearer_key(sendgrid_settings, fake_sendgrid):
     assert _post(fake_sendgrid, _valid_payload(sendgrid_settings), key="other")[0] == 401
+
+
+def test_a_reserved_header_on_any_one_recipient_is_refused_before_sending(sendgrid_settings):
+    from dataclasses import replace
+
+    batch = make_batch(sendgrid_settings, 3)
+    last = replace(batch.recipients[2], headers=dict(batch.recipients[2].headers) | {"Reply-To": "x@example.org"})
+    batch = replace(batch, recipients=[*batch.recipients[:2], last])
+    with pytest.raises(ProviderError, match="reserves the header") as raised:
+        build_payload(batch, sendgrid_settings.config)
+    assert raised.value.permanent
+
+
+def test_every_recipient_gets_their_own_substitutions_and_headers(sendgrid_settings):
+    import json
+
+    batch = make_batch(sendgrid_settings, 3)
+    payload = json.loads(encode_payload(build_payload(batch, sendgrid_settings.config)))
+    for recipient, personalization in zip(batch.recipients, payload["personalizations"], strict=True):
+        assert personalization["to"] == [{"email": recipient.email}]
+        assert personalization["substitutions"] == {f"%%{k}%%": v for k, v in recipient.tokens.items()}
+        assert personalization["headers"] == dict(recipient.headers)

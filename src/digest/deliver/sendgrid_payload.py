@@ -9,8 +9,9 @@ something a retry fixes, so each raises a permanent :class:`ProviderError`.
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import orjson
 
 from ..settings import PublicationConfig
 from .provider import OutgoingBatch, ProviderError
@@ -39,6 +40,12 @@ def build_payload(batch: OutgoingBatch, config: PublicationConfig) -> dict[str, 
     edition = {"edition_id": str(batch.edition_id), "edition_date": batch.edition_date.isoformat(),
                "batch_id": str(batch.batch_id)}
 
+    # Per-recipient parts, the same shape for every recipient: header names checked and
+    # substitution keys built once per batch, not once per recipient (a million-reader
+    # edition builds a million of these).
+    keys = {name: f"%%{name}%%" for r in batch.recipients[:1] for name in r.tokens}
+    header_names = {name for r in batch.recipients for name in r.headers}
+    _checked_headers(dict.fromkeys(header_names, ""))
     payload: dict[str, Any] = {
         "from": {"email": pub.from_address, "name": pub.from_name or pub.name},
         "subject": batch.body.subject,
@@ -50,8 +57,8 @@ def build_payload(batch: OutgoingBatch, config: PublicationConfig) -> dict[str, 
         "personalizations": [
             {
                 "to": [{"email": r.email}],
-                "substitutions": {f"%%{name}%%": str(value) for name, value in r.tokens.items()},
-                "headers": _checked_headers(r.headers),
+                "substitutions": {keys.get(name) or f"%%{name}%%": str(value) for name, value in r.tokens.items()},
+                "headers": dict(r.headers),
                 "custom_args": {"delivery_id": str(r.delivery_id), "subscriber_id": str(r.subscriber_id)},
             }
             for r in batch.recipients
@@ -67,8 +74,9 @@ def build_payload(batch: OutgoingBatch, config: PublicationConfig) -> dict[str, 
 
 
 def encode_payload(payload: dict[str, Any]) -> bytes:
-    """The bytes sent on the wire, checked against the 30 MB limit."""
-    data = json.dumps(payload).encode("utf-8")
+    """The bytes sent on the wire (UTF-8 JSON, by orjson: a fifth of the send path's time
+    went to the standard library's encoder), checked against the 30 MB limit."""
+    data = orjson.dumps(payload)
     if len(data) >= MAX_REQUEST_BYTES:
         raise ProviderError(
             f"SendGrid request would be {len(data) / 1e6:.1f} MB, over the 30 MB limit "
