@@ -56,6 +56,10 @@ class SelectionBlocked(DigestError):
         )
 
 
+#: Distinct (topics, window) questions remembered before starting over (bounds memory).
+ASKED_MEMO_SIZE = 100_000
+
+
 class Selector:
     def __init__(self, session: Session, config: PublicationConfig, now: datetime):
         if now.tzinfo is None:
@@ -70,6 +74,7 @@ class Selector:
         self._loaded_since = max(since, self.floor)
         self._load(self._loaded_since)
         self._memo: dict[tuple, Selection | SelectionBlocked] = {}
+        self._asked: dict[tuple, Selection | SelectionBlocked] = {}  # (topics as given, since, date) -> answer
 
     # ------------------------------------------------------------ loading
 
@@ -94,6 +99,7 @@ class Selector:
             self._loaded_since = since
             self._load(since)
             self._memo.clear()
+            self._asked.clear()
 
     @property
     def incomplete(self) -> tuple[IncompleteItem, ...]:
@@ -116,16 +122,25 @@ class Selector:
         """The selection for a topic set; topics not in the config are ignored, and an
         empty set means every topic (a reader who chose none gets the whole publication)."""
         since = max(since or self.new_subscriber_since, self.floor)
-        self._ensure_loaded(since)
-        wanted = set(topics)
-        ordered = tuple(s for s in self.config.topic_slugs if s in wanted) or self.config.topic_slugs
-        first_briefing = bisect.bisect_right(self._briefing_times, since)
-        first_video = bisect.bisect_right(self._video_times, since)
-        key = (ordered, first_briefing, first_video, edition_date)
-        answer = self._memo.get(key)
+        # Most readers of a big list share their topics and window: one dict lookup for them
+        # (a million readers come through here once each).
+        asked = (tuple(topics), since, edition_date)
+        answer = self._asked.get(asked)
         if answer is None:
-            answer = self._compute(ordered, first_briefing, first_video, edition_date)
-            self._memo[key] = answer
+            self._ensure_loaded(since)
+            wanted = set(topics)
+            all_topics = self.config.topic_slugs
+            ordered = tuple(s for s in all_topics if s in wanted) or all_topics
+            first_briefing = bisect.bisect_right(self._briefing_times, since)
+            first_video = bisect.bisect_right(self._video_times, since)
+            key = (ordered, first_briefing, first_video, edition_date)
+            answer = self._memo.get(key)
+            if answer is None:
+                answer = self._compute(ordered, first_briefing, first_video, edition_date)
+                self._memo[key] = answer
+            if len(self._asked) >= ASKED_MEMO_SIZE:  # windows differ per reader in a long-running list
+                self._asked.clear()
+            self._asked[asked] = answer
         if isinstance(answer, SelectionBlocked):
             raise SelectionBlocked(answer.items)  # a fresh exception: no shared traceback
         return answer
