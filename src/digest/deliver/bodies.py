@@ -1,7 +1,8 @@
-"""An edition's rendered bodies: one render per distinct selection, stored once.
+"""An edition's rendered bodies: one render per distinct selection.
 
 Planning hands every new selection to :class:`EditionBodies` and goes on with the next
-reader; a body's id is only needed when the first batch of its readers is written. So
+reader; a body is only needed when the first batch of its readers is written (and is
+stored then, in that batch's transaction). So
 renders can run in worker processes (``DIGEST_RENDER_PROCESSES``) while this process
 reads subscribers, selects and writes the ledger: on two cores a big edition's renders
 no longer wait for planning, nor planning for them.
@@ -9,7 +10,7 @@ no longer wait for planning, nor planning for them.
 Small editions (a proof, the demo, a zone's morning in a small list) render in this
 process: a pool is only started once an edition has needed more than
 :data:`INLINE_RENDERS` renders, since starting worker processes costs about a second.
-A render that fails raises from :meth:`EditionBodies.key`, exactly as an in-process
+A render that fails raises from :meth:`EditionBodies.take`, exactly as an in-process
 render would, and stops the plan.
 """
 
@@ -45,6 +46,7 @@ def _start_worker(config) -> None:
 def _render_in_worker(selection: Selection) -> tuple[RenderedEmail, float]:
     started = time.perf_counter()
     rendered = _worker_renderer.render(selection)
+    rendered.fingerprint  # computed here (cached on the object), not in the planning process
     return rendered, time.perf_counter() - started
 
 
@@ -52,29 +54,26 @@ def _render_in_worker(selection: Selection) -> tuple[RenderedEmail, float]:
 
 
 class EditionBodies:
-    """Selection fingerprint -> stored body key, rendering each selection once.
+    """Renders each distinct selection once; :meth:`take` hands out the result.
 
-    ``store`` turns a rendered body into its key (the stored body's id; in a dry run its
-    content fingerprint). ``processes`` > 0 allows a pool of that many workers (built from
-    ``config``) once :data:`INLINE_RENDERS` renders have been done here; a custom
-    ``renderer`` always renders in this process.
+    ``processes`` > 0 allows a pool of that many workers (built from ``config``) once
+    :data:`INLINE_RENDERS` renders have been done here; a custom ``renderer`` always
+    renders in this process.
     """
 
-    def __init__(self, store: Callable[[RenderedEmail], int | str], *, config, renderer: BodyRenderer | None = None,
-                 processes: int = 0) -> None:
-        self._store = store
+    def __init__(self, *, config, renderer: BodyRenderer | None = None, processes: int = 0) -> None:
         self._config = config
         self._renderer = renderer
         self._processes = processes if renderer is None else 0
         self._pool: ProcessPoolExecutor | None = None
-        self._keys: dict[str, int | str] = {}
+        self._done: dict[str, RenderedEmail | str] = {}  # selection fingerprint -> body, or its fingerprint once taken
         self._pending: dict[str, Future] = {}
         self.renders = 0
         self.render_seconds = 0.0  # summed over renders, whichever process did them
 
     def submit(self, fingerprint: str, selection: Selection) -> None:
         """Make sure ``selection`` (whose fingerprint this is) is, or is being, rendered."""
-        if fingerprint in self._keys or fingerprint in self._pending:
+        if fingerprint in self._done or fingerprint in self._pending:
             return
         self.renders += 1
         if self._processes and self.renders > INLINE_RENDERS:
@@ -86,21 +85,24 @@ class EditionBodies:
         started = time.perf_counter()
         rendered = self._inline_renderer().render(selection)
         self.render_seconds += time.perf_counter() - started
-        self._keys[fingerprint] = self._store(rendered)
+        self._done[fingerprint] = rendered
 
     def ready(self, fingerprint: str) -> bool:
-        """True when :meth:`key` would not wait."""
+        """True when :meth:`take` would not wait."""
         future = self._pending.get(fingerprint)
         return future is None or future.done()
 
-    def key(self, fingerprint: str) -> int | str:
-        """The stored body's key, waiting for its render if it is still running."""
-        key = self._keys.get(fingerprint)
-        if key is None:
-            rendered, seconds = self._pending.pop(fingerprint).result()
+    def take(self, fingerprint: str) -> tuple[str, RenderedEmail | None]:
+        """The body's content fingerprint, and the body itself the first time it is taken
+        (``None`` after: only its fingerprint is kept). Waits for a render still running."""
+        done = self._done.get(fingerprint)
+        if done is None:
+            done, seconds = self._pending.pop(fingerprint).result()
             self.render_seconds += seconds
-            key = self._keys[fingerprint] = self._store(rendered)
-        return key
+        if isinstance(done, str):
+            return done, None
+        self._done[fingerprint] = done.fingerprint
+        return done.fingerprint, done
 
     def close(self) -> None:
         if self._pool is not None:

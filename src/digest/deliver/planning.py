@@ -92,7 +92,7 @@ def plan_edition(
         writer = _Writer(runtime, edition.id, max_recipients, summary, dry_run)
         if render_processes is None:
             render_processes = runtime.settings.render_processes
-        bodies = EditionBodies(writer.store_body, config=config, renderer=renderer, processes=render_processes)
+        bodies = EditionBodies(config=config, renderer=renderer, processes=render_processes)
         writer.bodies = bodies
         try:
             for chunk in _active_unplanned(runtime, edition.id, subscriber_ids, chunk_size):
@@ -236,7 +236,8 @@ def _active_unplanned(runtime: Runtime, edition_id: int | None, subscriber_ids, 
 
 class _Writer:
     """Collects subscribers (id, zone) per selection, then per body once its render is
-    done, and writes full batches as they fill up."""
+    done, and writes full batches as they fill up, storing each body in the transaction
+    of its first batch."""
 
     def __init__(self, runtime: Runtime, edition_id: int | None, max_recipients: int, summary: PlanSummary, dry_run: bool):
         self.runtime = runtime
@@ -245,7 +246,9 @@ class _Writer:
         self.summary = summary
         self.dry_run = dry_run
         self.selected: dict[str, list[tuple[int, str]]] = defaultdict(list)  # selection fingerprint -> readers
-        self.pending: dict[int | str, list[tuple[int, str]]] = defaultdict(list)  # body key -> readers
+        self.pending: dict[str, list[tuple[int, str]]] = defaultdict(list)  # body fingerprint -> readers
+        self.unstored: dict[str, RenderedEmail] = {}  # rendered, no batch written yet
+        self.body_ids: dict[str, int] = {}  # body fingerprint -> stored id (the writer thread's)
         self.skips: list[int] = []
         self.bodies: EditionBodies | None = None
         # Batches are written on one background thread while planning goes on (the database
@@ -255,18 +258,15 @@ class _Writer:
         self._writes = ThreadPoolExecutor(1, thread_name_prefix="digest-plan-writer") if not dry_run else None
         self._in_flight: Future | None = None
 
-    def store_body(self, rendered: RenderedEmail) -> int | str:
-        if self.dry_run:
-            return rendered.fingerprint
-        with self.runtime.session() as session:
-            return store_body(session, rendered)
-
     def flush(self, *, final: bool) -> None:
         """Write every full batch (``final``: every batch), for bodies already rendered
         (``final``: waiting for the rest). Selections rendering to the same body share it."""
         for fingerprint in [f for f in self.selected if final or self.bodies.ready(f)]:
-            self.pending[self.bodies.key(fingerprint)].extend(self.selected.pop(fingerprint))
-        groups: list[tuple[int | str, list[tuple[int, str]]]] = []
+            body, rendered = self.bodies.take(fingerprint)
+            if rendered is not None:
+                self.unstored[body] = rendered
+            self.pending[body].extend(self.selected.pop(fingerprint))
+        groups: list[tuple[str, list[tuple[int, str]]]] = []
         for body_key, readers in self.pending.items():
             size = len(readers) if final else len(readers) - len(readers) % self.max_recipients
             for start in range(0, size, self.max_recipients):
@@ -280,14 +280,19 @@ class _Writer:
             self.summary.queued += sum(len(readers) for _, readers in groups)
             self.summary.skipped[SkipReason.NO_NEW_ITEMS] += len(skips)
             return
+        new_bodies = {body: self.unstored.pop(body) for body, _ in groups if body in self.unstored}
         self.wait()
-        self._in_flight = self._writes.submit(self._write, groups, skips)
+        self._in_flight = self._writes.submit(self._write, groups, new_bodies, skips)
         if final:
             self.wait()
 
-    def _write(self, groups, skips) -> None:
+    def _write(self, groups, new_bodies: dict[str, RenderedEmail], skips) -> None:
+        """On the writer thread: the new bodies, then the batches, in one transaction."""
         with self.runtime.session() as session:
-            write_batches(session, self.edition_id, groups, skips, self.summary)
+            stored = {body: store_body(session, rendered) for body, rendered in new_bodies.items()}
+            write_batches(session, self.edition_id, [(self.body_ids.get(body) or stored[body], readers)
+                                                     for body, readers in groups], skips, self.summary)
+        self.body_ids.update(stored)  # only once committed
 
     def wait(self) -> None:
         """Until the write in flight is committed (re-raising its error)."""
