@@ -236,6 +236,10 @@ class Settings:
     #: Worker processes a big edition's renders may use while planning goes on (0: render
     #: in the planning process). Default: the machine's cores.
     render_processes: int = 0
+    #: Processes ``digest send`` sends an edition's batches from (each with
+    #: ``send_concurrency`` threads): the send path is Python work per recipient, and one
+    #: process uses one core.
+    send_processes: int = 1
 
     def require_secret_key(self) -> str:
         if not self.secret_key:
@@ -274,21 +278,9 @@ def load_settings(environ: Mapping[str, str] | None = None, *, demo: bool = Fals
     if provider not in PROVIDERS:
         raise ConfigError(f"DIGEST_PROVIDER: expected one of {', '.join(PROVIDERS)}; got {provider!r}")
 
-    concurrency_text = env.get("DIGEST_SEND_CONCURRENCY", "1")
-    try:
-        send_concurrency = int(concurrency_text)
-        if not 1 <= send_concurrency <= 64:
-            raise ValueError
-    except ValueError:
-        raise ConfigError(f"DIGEST_SEND_CONCURRENCY: expected a whole number from 1 to 64; got {concurrency_text!r}") from None
-
-    processes_text = env.get("DIGEST_RENDER_PROCESSES", str(os.cpu_count() or 1))
-    try:
-        render_processes = int(processes_text)
-        if not 0 <= render_processes <= 64:
-            raise ValueError
-    except ValueError:
-        raise ConfigError(f"DIGEST_RENDER_PROCESSES: expected a whole number from 0 to 64; got {processes_text!r}") from None
+    send_concurrency = _whole_number(env, "DIGEST_SEND_CONCURRENCY", 1, 1, 64)
+    send_processes = _whole_number(env, "DIGEST_SEND_PROCESSES", 1, 1, 64)
+    render_processes = _whole_number(env, "DIGEST_RENDER_PROCESSES", os.cpu_count() or 1, 0, 64)
 
     port_text = env.get("PORT", "8000")
     try:
@@ -320,4 +312,16 @@ def load_settings(environ: Mapping[str, str] | None = None, *, demo: bool = Fals
         port=port,
         send_concurrency=send_concurrency,
         render_processes=render_processes,
+        send_processes=send_processes,
     )
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = env.get(name, str(default))
+    try:
+        value = int(text)
+        if not low <= value <= high:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"{name}: expected a whole number from {low} to {high}; got {text!r}") from None
+    return value

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 import sys
 from datetime import datetime, timezone
@@ -86,9 +87,10 @@ def _ledger(database_url: str) -> list[tuple]:
         runtime.close()
 
 
-def _send_with_benchmark(database_url: str, fake: FakeSendGrid, concurrency: str = "1", render_processes: str = "0"):
-    env = bench.environment(database_url, fake.url) | {"DIGEST_SEND_CONCURRENCY": concurrency,
-                                                        "DIGEST_RENDER_PROCESSES": render_processes}
+def _send_with_benchmark(database_url: str, fake: FakeSendGrid, concurrency: str = "1", processes: str = "1"):
+    env = bench.environment(database_url, fake.url) | {
+        "DIGEST_SEND_CONCURRENCY": concurrency, "DIGEST_SEND_PROCESSES": processes,
+        "DIGEST_RENDER_PROCESSES": "0" if processes == "1" else processes}
     settings = load_settings(env)
     runtime = Runtime.open(settings)
     try:
@@ -108,6 +110,7 @@ def _send_with_cli(database_url: str, fake: FakeSendGrid, monkeypatch) -> str:
     for name, value in bench.environment(database_url, fake.url).items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("DIGEST_SEND_CONCURRENCY", "1")
+    monkeypatch.setenv("DIGEST_SEND_PROCESSES", "1")
     result = CliRunner().invoke(main, ["send", "--date", dataset.EDITION_DATE.isoformat()])
     assert result.exit_code == 0, result.output
     return result.output
@@ -118,16 +121,18 @@ def test_the_benchmark_calls_what_digest_send_calls():
 
 
 def test_benchmark_edition_sends_the_requests_and_ledger_of_digest_send(seeded, monkeypatch):
-    from digest.deliver import bodies
+    from digest.deliver import bodies, edition
 
     cli_db, bench_db, concurrent_db = seeded("cli"), seeded("bench"), seeded("concurrent")
     with FakeSendGrid(api_key=bench.API_KEY) as by_cli, FakeSendGrid(api_key=bench.API_KEY) as by_bench, \
             FakeSendGrid(api_key=bench.API_KEY) as by_threads:
         output = _send_with_cli(cli_db, by_cli, monkeypatch)
         summary = _send_with_benchmark(bench_db, by_bench)
-        # Threads sending, and renders in two worker processes from the first one on.
+        # Renders in two worker processes from the first one on; batches sent from two
+        # worker processes, four threads each.
         monkeypatch.setattr(bodies, "INLINE_RENDERS", 0)
-        threaded = _send_with_benchmark(concurrent_db, by_threads, concurrency="4", render_processes="2")
+        monkeypatch.setattr(edition, "MIN_BATCHES_PER_PROCESS", 1)
+        threaded = _send_with_benchmark(concurrent_db, by_threads, concurrency="4", processes="2")
 
     assert "sent" in output and summary.sent == threaded.sent == SUBSCRIBERS
     assert summary.bodies_rendered > 10  # several distinct selections, each rendered once
@@ -141,3 +146,16 @@ def test_benchmark_edition_sends_the_requests_and_ledger_of_digest_send(seeded, 
     # Every subscriber got the same message (tokens filled) through all three.
     assert _messages(by_bench) == _messages(by_threads) == _messages(by_cli)
     assert _ledger(bench_db) == _ledger(cli_db) == _ledger(concurrent_db)
+    # The pooled run's batches were claimed by worker processes, each under its own identity.
+    claimants = {c.rsplit(":", 2)[1] for c in _claimants(concurrent_db)}
+    assert str(os.getpid()) not in claimants and 1 <= len(claimants) <= 2
+    assert {c.rsplit(":", 2)[1] for c in _claimants(bench_db)} == {str(os.getpid())}
+
+
+def _claimants(database_url: str) -> set[str]:
+    runtime = Runtime.open(load_settings(bench.environment(database_url, "http://127.0.0.1:9")))
+    try:
+        with runtime.session() as session:
+            return set(session.scalars(select(Batch.claimed_by)))
+    finally:
+        runtime.close()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Callable
+from typing import Callable, Sequence
 
 from ..links import LinkMaker
 from ..runtime import Runtime
@@ -39,9 +39,26 @@ def send_batches(
     if workers <= 1:
         return send_pending_batches(runtime, provider, edition_id, worker_id=worker_id, links=links,
                                     on_batch=on_batch, should_stop=should_stop)
-    links = links or make_link_maker(runtime)
     with runtime.sessions() as session:
-        remaining = iter(pending_batch_ids(session, edition_id))
+        batch_ids = pending_batch_ids(session, edition_id)
+    return send_batch_ids(runtime, provider, batch_ids, worker_id=worker_id, workers=workers, links=links,
+                          on_batch=on_batch, should_stop=should_stop)
+
+
+def send_batch_ids(
+    runtime: Runtime,
+    provider: Provider,
+    batch_ids: Sequence[int],
+    *,
+    worker_id: str,
+    workers: int = 1,
+    links: LinkMaker | None = None,
+    on_batch: Callable[[BatchOutcome], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[BatchOutcome]:
+    """These batches, ``workers`` at a time (each claimed, sent and settled alone)."""
+    links = links or make_link_maker(runtime)
+    remaining = iter(batch_ids)
     outcomes: list[BatchOutcome] = []
     in_flight: set[Future] = set()
 

@@ -14,10 +14,14 @@ from sqlalchemy import func, select
 
 from ..models import Batch, BatchStatus, Edition
 from ..runtime import Runtime
-from .ledger import DEFAULT_LEASE, find_edition, get_or_create_edition, recover_stale_batches, reset_batches, worker_identity
+from .ledger import (
+    DEFAULT_LEASE, find_edition, get_or_create_edition, pending_batch_ids, recover_stale_batches, reset_batches,
+    worker_identity,
+)
 from .planning import BodyRenderer, SubscriberSelector, plan_edition
 from .provider import Provider
 from .concurrent import send_batches
+from .processes import send_in_processes
 from .sending import make_link_maker
 from .summary import EditionSummary, Progress
 
@@ -81,8 +85,15 @@ def send_edition(
         if progress is not None:
             progress.batch_done(outcome)
 
-    outcomes = send_batches(runtime, provider, edition.id, worker_id=worker_id, links=links,
-                            workers=runtime.settings.send_concurrency, on_batch=on_batch, should_stop=should_stop)
+    settings = runtime.settings
+    if _worth_processes(settings, provider, pending or 0):
+        with runtime.sessions() as session:
+            batch_ids = pending_batch_ids(session, edition.id)
+        outcomes = send_in_processes(settings, batch_ids, processes=settings.send_processes, on_batch=on_batch,
+                                     should_stop=should_stop)
+    else:
+        outcomes = send_batches(runtime, provider, edition.id, worker_id=worker_id, links=links,
+                                workers=settings.send_concurrency, on_batch=on_batch, should_stop=should_stop)
     summary.stopped_early = len(outcomes) < (pending or 0) and should_stop is not None and should_stop()
     with runtime.sessions() as session:
         summary.outstanding.update(dict(session.execute(
@@ -91,3 +102,15 @@ def send_edition(
             ).group_by(Batch.status)
         ).all()))
     return summary
+
+
+#: Fewer pending batches than this per process are sent from this process: starting
+#: worker processes costs about a second.
+MIN_BATCHES_PER_PROCESS = 25
+
+
+def _worth_processes(settings, provider: Provider, pending: int) -> bool:
+    """Worker processes build the configured provider from settings, so they are used only
+    when ``provider`` is that one (not a test's or a proof's own), and the edition is big."""
+    return (settings.send_processes > 1 and provider.name == settings.provider
+            and pending >= MIN_BATCHES_PER_PROCESS * settings.send_processes)

@@ -273,14 +273,18 @@ class _Writer:
                 groups.append((body_key, readers[start:start + self.max_recipients]))
             del readers[:size]
         skips, self.skips = self.skips, []
-        if not groups and not skips:
+        if not groups and not skips and not self.unstored:
             return
         if self.dry_run:
+            self.unstored.clear()
             self.summary.batches += len(groups)
             self.summary.queued += sum(len(readers) for _, readers in groups)
             self.summary.skipped[SkipReason.NO_NEW_ITEMS] += len(skips)
             return
-        new_bodies = {body: self.unstored.pop(body) for body, _ in groups if body in self.unstored}
+        # Every body rendered since the last flush is stored now, batches or not, so bodies
+        # are held in memory for one chunk at most (not, for a body whose readers never fill
+        # a batch, until the end of a million-subscriber plan).
+        new_bodies, self.unstored = self.unstored, {}
         self.wait()
         self._in_flight = self._writes.submit(self._write, groups, new_bodies, skips)
         if final:
