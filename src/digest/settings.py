@@ -236,9 +236,9 @@ class Settings:
     #: Worker processes a big edition's renders may use while planning goes on (0: render
     #: in the planning process). Default: the machine's cores.
     render_processes: int = 0
-    #: Processes ``digest send`` sends an edition's batches from (each with
+    #: Processes ``digest send`` sends a big edition's batches from (each with
     #: ``send_concurrency`` threads): the send path is Python work per recipient, and one
-    #: process uses one core.
+    #: process uses one core. Default: the machine's cores.
     send_processes: int = 1
 
     def require_secret_key(self) -> str:
@@ -279,7 +279,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, demo: bool = Fals
         raise ConfigError(f"DIGEST_PROVIDER: expected one of {', '.join(PROVIDERS)}; got {provider!r}")
 
     send_concurrency = _whole_number(env, "DIGEST_SEND_CONCURRENCY", 1, 1, 64)
-    send_processes = _whole_number(env, "DIGEST_SEND_PROCESSES", 1, 1, 64)
+    send_processes = _whole_number(env, "DIGEST_SEND_PROCESSES", os.cpu_count() or 1, 1, 64)
     render_processes = _whole_number(env, "DIGEST_RENDER_PROCESSES", os.cpu_count() or 1, 0, 64)
 
     port_text = env.get("PORT", "8000")

@@ -10,7 +10,8 @@ its batch ``sending`` under a dead claimant, which the next run marks ambiguous.
 
 The workers build their provider from settings (``make_provider``), so this is only used
 for the configured provider. They ignore SIGINT and SIGTERM: the parent decides when to
-stop (it stops handing out chunks; chunks already handed out finish and settle).
+stop (it stops handing out chunks, and cancels those not started; chunks already running
+finish and settle).
 """
 
 from __future__ import annotations
@@ -76,17 +77,24 @@ def send_in_processes(
             if chunk is not None:
                 in_flight.add(pool.submit(_send_chunk, chunk))
 
-        for _ in range(2 * processes):
-            start_next()
-        while in_flight:
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in done:
-                in_flight.discard(future)
-                for outcome in future.result():
-                    outcomes.append(outcome)
-                    if on_batch is not None:
-                        on_batch(outcome)
+        try:
+            for _ in range(2 * processes):
                 start_next()
+            while in_flight:
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    in_flight.discard(future)
+                    for outcome in future.result():
+                        outcomes.append(outcome)
+                        if on_batch is not None:
+                            on_batch(outcome)
+                    start_next()
+        except BaseException:
+            # Ctrl-C, or a worker lost: chunks not started stay pending; those running
+            # finish and settle (the workers ignore SIGINT) before this returns.
+            for future in in_flight:
+                future.cancel()
+            raise
     if should_stop is not None and should_stop():
         log.info("stopped handing out batches: shutdown requested; the rest stay pending")
     return outcomes
