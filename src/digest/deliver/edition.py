@@ -12,16 +12,13 @@ from typing import Callable, Sequence
 
 from sqlalchemy import func, select
 
-from ..models import Batch, BatchStatus, Edition
+from ..models import Batch, BatchStatus, Edition, Subscriber, SubscriberStatus
 from ..runtime import Runtime
-from .ledger import (
-    DEFAULT_LEASE, find_edition, get_or_create_edition, pending_batch_ids, recover_stale_batches, reset_batches,
-    worker_identity,
-)
+from .ledger import DEFAULT_LEASE, find_edition, get_or_create_edition, recover_stale_batches, reset_batches, worker_identity
 from .planning import BodyRenderer, SubscriberSelector, plan_edition
 from .provider import Provider
 from .concurrent import send_batches
-from .processes import send_in_processes
+from .processes import ProcessSender
 from .sending import make_link_maker
 from .summary import EditionSummary, Progress
 
@@ -61,10 +58,25 @@ def send_edition(
                 summary.reset += reset_batches(session, edition.id, BatchStatus.FAILED)
     summary.edition_id = edition.id
 
-    plan = plan_edition(
-        runtime, edition, now=now, renderer=renderer, selector=selector, subscriber_ids=subscriber_ids,
-        max_recipients=provider.max_recipients, dry_run=dry_run,
-    )
+    settings = runtime.settings
+    # A big edition's batches go to worker processes as soon as planning commits them.
+    sender = None
+    if not dry_run and _worth_processes(runtime, provider, subscriber_ids):
+        sender = ProcessSender(runtime, edition.id, processes=settings.send_processes, should_stop=should_stop)
+        sender.start()
+    try:
+        plan = plan_edition(
+            runtime, edition, now=now, renderer=renderer, selector=selector, subscriber_ids=subscriber_ids,
+            max_recipients=provider.max_recipients, dry_run=dry_run,
+        )
+    except BaseException:
+        if sender is not None:  # batches already running settle; no more are started
+            sender.abort()
+            for _ in sender.outcomes():
+                pass
+        raise
+    if sender is not None:
+        sender.planning_finished()
     summary.skipped.update(plan.skipped)
     summary.bodies_rendered = plan.bodies_rendered
     summary.render_seconds = plan.render_seconds
@@ -77,6 +89,8 @@ def send_edition(
     with runtime.sessions() as session:
         pending = session.scalar(select(func.count()).select_from(Batch).where(
             Batch.edition_id == edition.id, Batch.status == BatchStatus.PENDING))
+    if sender is not None:
+        pending = (pending or 0) + sender.handed_out  # those already handed out are this run's too
     if progress is not None:
         progress.planned(pending or 0)
 
@@ -85,12 +99,11 @@ def send_edition(
         if progress is not None:
             progress.batch_done(outcome)
 
-    settings = runtime.settings
-    if _worth_processes(settings, provider, pending or 0):
-        with runtime.sessions() as session:
-            batch_ids = pending_batch_ids(session, edition.id)
-        outcomes = send_in_processes(settings, batch_ids, processes=settings.send_processes, on_batch=on_batch,
-                                     should_stop=should_stop)
+    if sender is not None:
+        outcomes = []
+        for outcome in sender.outcomes():
+            outcomes.append(outcome)
+            on_batch(outcome)
     else:
         outcomes = send_batches(runtime, provider, edition.id, worker_id=worker_id, links=links,
                                 workers=settings.send_concurrency, on_batch=on_batch, should_stop=should_stop)
@@ -104,13 +117,21 @@ def send_edition(
     return summary
 
 
-#: Fewer pending batches than this per process are sent from this process: starting
+#: Fewer active subscribers than this per process are sent from this process: starting
 #: worker processes costs about a second.
-MIN_BATCHES_PER_PROCESS = 25
+MIN_READERS_PER_PROCESS = 5_000
 
 
-def _worth_processes(settings, provider: Provider, pending: int) -> bool:
+def _worth_processes(runtime: Runtime, provider: Provider, subscriber_ids) -> bool:
     """Worker processes build the configured provider from settings, so they are used only
-    when ``provider`` is that one (not a test's or a proof's own), and the edition is big."""
-    return (settings.send_processes > 1 and provider.name == settings.provider
-            and pending >= MIN_BATCHES_PER_PROCESS * settings.send_processes)
+    when ``provider`` is that one (not a test's or a proof's own), and the list is big."""
+    settings = runtime.settings
+    if settings.send_processes <= 1 or provider.name != settings.provider:
+        return False
+    if subscriber_ids is not None:
+        readers = len(subscriber_ids)
+    else:
+        with runtime.sessions() as session:
+            readers = session.scalar(select(func.count()).select_from(Subscriber)
+                                     .where(Subscriber.status == SubscriberStatus.ACTIVE)) or 0
+    return readers >= MIN_READERS_PER_PROCESS * settings.send_processes
