@@ -12,10 +12,11 @@ import random
 from dataclasses import replace
 
 import pytest
+from lxml import etree
 
 from digest.content import RelatedItem, Selection, SponsorDisclosure, TopicSection
 from digest.render import Renderer
-from digest.render import fragment_inline
+from digest.render import fragment_inline, replay, sections
 from digest.render.fragment_inline import ancestor_classes, inline_body
 from digest.render.inline import inline_css
 from digest.render.fragments import printed_content
@@ -195,19 +196,125 @@ def test_a_tampered_fragment_is_caught(fast, reference, monkeypatch):
         assert_same(fast.render(selection), want)
 
 
-def test_a_tampered_skeleton_is_caught(fast, reference, monkeypatch):
-    selection = sample_edition()
-    want = reference.render(selection)
-    assert_same(fast.render(selection), want)
-    original = fragment_inline.skeleton_cache.get
+def _tamper(monkeypatch, cache, old: str, new: str) -> list[int]:
+    """Make ``cache.get`` answer with ``old`` replaced by ``new``; returns a list that
+    counts the answers actually changed (so a test cannot pass by tampering nothing)."""
+    original = cache.get
+    changed: list[int] = []
 
     def tampered(key, default=None):
         value = original(key, default)
-        return value.replace("border-top:0", "border-top:1px") if isinstance(value, str) else value
+        if isinstance(value, str) and old in value:
+            changed.append(1)
+            return value.replace(old, new)
+        return value
 
-    monkeypatch.setattr(fragment_inline.skeleton_cache, "get", tampered)
+    monkeypatch.setattr(cache, "get", tampered)
+    return changed
+
+
+def test_a_tampered_skeleton_frame_is_caught(fast, reference, monkeypatch):
+    """The skeleton cache now holds the frame (head, page and section elements)."""
+    selection = sample_edition()
+    want = reference.render(selection)
+    assert_same(fast.render(selection), want)
+    changed = _tamper(monkeypatch, fragment_inline.skeleton_cache, "max-width:600px", "max-width:601px")
     with pytest.raises(AssertionError, match="html differ"):
         assert_same(fast.render(selection), want)
+    assert changed
+
+
+def test_a_tampered_section_is_caught(fast, reference, monkeypatch):
+    selection = sample_edition()
+    want = reference.render(selection)
+    assert_same(fast.render(selection), want)
+    changed = _tamper(monkeypatch, sections.section_cache, "border-top:0", "border-top:1px")
+    with pytest.raises(AssertionError, match="html differ"):
+        assert_same(fast.render(selection), want)
+    assert changed
+
+
+@pytest.fixture
+def cold_caches():
+    """Empty fast-path caches before the test and after it (a tampered value may be stored)."""
+    caches = (fragment_inline.fragment_cache, fragment_inline.skeleton_cache, sections.section_cache,
+              replay.attribute_cache)
+    for cache in caches:
+        cache.clear()
+    yield
+    for cache in caches:
+        cache.clear()
+
+
+def test_a_tampered_attribute_record_is_caught(fast, reference, monkeypatch, cold_caches):
+    """Fragments inlined from recorded attributes (no premailer) are checked too."""
+    selection = sample_edition()
+    want = reference.render(selection)
+    assert_same(fast.render(selection), want)  # records every fragment's elements
+    fragment_inline.fragment_cache.clear()  # the fragments are inlined again, from the records
+    original = replay.attribute_cache.get
+    changed: list[int] = []
+
+    def tampered(key, default=None):
+        value = original(key, default)
+        if value and value[0]:
+            changed.append(1)
+            return ((*value[0], ("style", "color:red")),) + value[1:]
+        return value
+
+    monkeypatch.setattr(replay.attribute_cache, "get", tampered)
+    with pytest.raises(AssertionError, match="html differ"):
+        assert_same(fast.render(selection), want)
+    assert changed
+
+
+def test_sections_and_recorded_attributes_are_reused(fast, reference, monkeypatch, cold_caches):
+    """Seeded selections, each rendered once from cold caches, as an edition renders them:
+    new skeletons assembled from cached sections, new fragments inlined from recorded
+    attributes, and every body still equal to the whole-document path."""
+    counts = {"section hits": 0, "section misses": 0, "replays": 0, "frames": 0}
+    section_get, frame_get, replay_ = sections.section_cache.get, fragment_inline.skeleton_cache.get, \
+        fragment_inline.replay
+
+    def counting_section_get(key, default=None):
+        value = section_get(key, default)
+        counts["section hits" if value is not None else "section misses"] += 1
+        return value
+
+    def counting_frame_get(key, default=None):
+        value = frame_get(key, default)
+        counts["frames"] += value is None
+        return value
+
+    def counting_replay(pieces):
+        done = replay_(pieces)
+        counts["replays"] += done
+        return done
+
+    monkeypatch.setattr(sections.section_cache, "get", counting_section_get)
+    monkeypatch.setattr(fragment_inline.skeleton_cache, "get", counting_frame_get)
+    monkeypatch.setattr(fragment_inline, "replay", counting_replay)
+    rng = random.Random(SEED + 2)
+    content = _content(rng)
+    for i in range(RANDOM_SELECTIONS):
+        selection = _random_selection(rng, content)
+        try:
+            assert_same(fast.render(selection), reference.render(selection))
+        except AssertionError as exc:
+            raise AssertionError(f"random selection {i} (seed {SEED + 2}): {exc}") from exc
+    assert counts["section hits"] > counts["section misses"] > 0, counts
+    assert counts["frames"] > 0 and counts["replays"] > 0, counts
+
+
+def test_sections_read_by_premailer_are_not_cut():
+    page = etree.fromstring(
+        "<html><head></head><body><div><div class='a'><p>x</p></div><div><style>p{}</style><p>y</p></div>"
+        "<div>text only</div></div></body></html>", etree.HTMLParser())
+    cuts = sections.cut_sections(page, {}, lambda element: (element.tag,), b"")
+    assert [cut.element.get("class") for cut in cuts] == ["a"]
+    assert etree.tostring(page).count(b"dgstsect") == 1
+    cuts[0].put_back()
+    assert b"dgstsect" not in etree.tostring(page)
 
 
 def test_the_fast_path_is_taken(fast, monkeypatch):

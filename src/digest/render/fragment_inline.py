@@ -2,9 +2,19 @@
 
 Almost every briefing card, video and footer of an edition is in hundreds of bodies, and
 premailer spent most of each render restyling them. Here the body is cut at its mj-text
-contents (:mod:`digest.render.fragments`); the skeleton left over is inlined as a whole
-document, and each fragment is inlined in a small stand-in document that reproduces its
-place in the body, then cached (bounded LRU) under its content and that place.
+contents (:mod:`digest.render.fragments`); the skeleton left over is parsed as a whole
+document and inlined section by section (:mod:`digest.render.sections`: each section's
+content and the frame around them cached), and each fragment is inlined in a small
+stand-in document that reproduces its place in the body, then cached (bounded LRU) under
+its content and that place. A stand-in whose top-level elements have all been inlined
+before gets their recorded attributes instead of a premailer run
+(:mod:`digest.render.replay`).
+
+Worst-case memory of these process-local caches (each a bounded LRU, per worker process):
+fragments 4,096 x <= ~6 KB, frames 1,024 x ~9 KB (they were whole skeletons of ~30-40 KB),
+sections 1,024 x <= ~25 KB, element records 4,096 x ~2 KB: under ~70 MB in all. The
+1,000-selection benchmark fills ~2.5 MB (1,004 fragments, 21 frames, 98 sections, 360
+records). fragments.py adds a second 4,096-entry cache of probe results (the usable ones).
 
 Why that gives the same bytes as inlining the whole document:
 
@@ -30,15 +40,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections import OrderedDict
 from functools import lru_cache
-from threading import Lock
 from typing import Iterable
 
 from lxml import etree
 
 from .fragments import PLACEHOLDER, Split, placeholder, split
+from .lru import LRU
 from .masking import MASK_PREFIX, mask
+from .replay import attribute_cache, record, replay, subtree_key
+from .sections import SECTION_PREFIX, cut_sections, section_cache
 from .inline import _STYLE_OPEN, INLINE_MARKER, align_floating_images, finish, inline_css, make_premailer, prepare
 
 log = logging.getLogger(__name__)
@@ -84,39 +95,9 @@ def ancestor_classes(css: str) -> frozenset[str] | None:
     return frozenset(classes)
 
 
-class LRU:
-    """A small bounded least-recently-used map (thread-safe)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._data: OrderedDict = OrderedDict()
-        self._lock = Lock()
-
-    def get(self, key, default=None):
-        with self._lock:
-            if key in self._data:
-                self._data.move_to_end(key)
-                return self._data[key]
-        return default
-
-    def put(self, key, value) -> None:
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-
 #: digest of a parsed, masked skeleton -> that skeleton inlined and finished (markers kept).
 skeleton_cache = LRU(SKELETON_CACHE_SIZE)
-_FILL = re.compile(r"dgst(frag|mask)(\d+)x")
+_FILL = re.compile(r"dgst(frag|mask|sect)(\d+)x")
 #: (stand-in head digest, chain, fragment digest) -> the fragment inlined, or None when it
 #: cannot be inlined on its own (then it stays in the skeleton). Shared by the process.
 fragment_cache = LRU(CACHE_SIZE)
@@ -146,6 +127,7 @@ class _Document:
 
     def __init__(self, html: str, keep: frozenset[str]) -> None:
         self.keep = keep
+        self._chains: dict[int, tuple[object, Chain]] = {}
         blocks = [m.group(0) for m in _STYLE_OPEN.finditer(html) if INLINE_MARKER in m.group(2)]
         head_end = _HEAD_END.search(html)
         self.ok = len(blocks) == 1 and head_end is not None
@@ -156,10 +138,16 @@ class _Document:
         self.head_digest = hashlib.blake2b(self.head.encode(), digest_size=16).digest()
 
     def chain(self, element) -> Chain:
-        nodes = [*reversed(list(element.iterancestors())), element]
-        return tuple(
-            (node.tag, " ".join(c for c in (node.get("class") or "").split() if c in self.keep)) for node in nodes
-        )
+        """(tag, kept classes) of ``element`` and its ancestors, from the root down;
+        memoised per element for this body (cards of a section share their ancestors)."""
+        found = self._chains.get(id(element))
+        if found is not None and found[0] is element:
+            return found[1]
+        parent = element.getparent()
+        own = (element.tag, " ".join(c for c in (element.get("class") or "").split() if c in self.keep))
+        chain = (own,) if parent is None else (*self.chain(parent), own)
+        self._chains[id(element)] = (element, chain)  # holds the proxy: its id stays its own
+        return chain
 
     def key(self, chain: Chain, fragment: str) -> tuple:
         return (self.head_digest, chain, hashlib.blake2b(fragment.encode(), digest_size=16).digest())
@@ -209,8 +197,7 @@ class _Document:
             ):
                 return None
             wrappers.append(wrapper)
-        make_premailer(None, align_floating_images=False).transform(page)
-        align_floating_images(page)
+        self._transform(page, [(wrapper, chain) for wrapper, (chain, _) in zip(wrappers, items)])
         results: list[str | None] = []
         for wrapper in wrappers:
             wrapper.attrib.clear()  # its own attributes are the skeleton's business
@@ -225,8 +212,30 @@ class _Document:
         return results
 
 
+    def _transform(self, page, wrappers: list[tuple[object, Chain]]) -> None:
+        """premailer on the stand-in ``page``, or, when every child element of every
+        wrapper has been inlined before, its recorded effect (see :mod:`.replay`)."""
+        pieces = [
+            (child, subtree_key(self.head_digest, chain, child))
+            for wrapper, chain in wrappers
+            for child in wrapper
+            if isinstance(child.tag, str)
+        ]
+        recorded = [attribute_cache.get(key) for _, key in pieces]
+        if all(attributes is not None for attributes in recorded) and replay(
+            [(child, attributes) for (child, _), attributes in zip(pieces, recorded)]
+        ):
+            return
+        make_premailer(None, align_floating_images=False).transform(page)
+        align_floating_images(page)
+        for child, key in pieces:
+            attribute_cache.put(key, record(child))
+
+
 def _cut(split_: Split, back: set[int]) -> str:
     """The skeleton with the fragments in ``back`` put back in place."""
+    if not back:
+        return split_.skeleton
     return PLACEHOLDER.sub(
         lambda m: split_.fragments[int(m.group(1))] if int(m.group(1)) in back else m.group(0), split_.skeleton
     )
@@ -269,9 +278,10 @@ def _inline_all(document: _Document, split_: Split, wrappers: dict[int, object])
 
 def inline_body(source: str, html: str, masks: Iterable[str] = ()) -> str:
     """:func:`digest.render.inline.inline_css` of ``html`` (compiled from the MJML
-    ``source``), with each fragment inlined once per process, and each skeleton once per
-    shape with the texts in ``masks`` (the subject and preheader) masked."""
-    if MASK_PREFIX in html:
+    ``source``), with each fragment inlined once per process, each section of the skeleton
+    once, and the frame around the sections once per shape with the texts in ``masks``
+    (the subject and preheader) masked."""
+    if MASK_PREFIX in html or SECTION_PREFIX in html:
         return inline_css(html)  # markers must not be confused with the body's own text
     prepared = prepare(html)
     keep = None
@@ -302,14 +312,31 @@ def inline_body(source: str, html: str, masks: Iterable[str] = ()) -> str:
     else:
         return inline_css(html)
 
+    cuts = cut_sections(page, wrappers, document.chain, document.head_digest)
     printed = mask(page, masks)
     key = hashlib.blake2b(etree.tostring(root, method="html", encoding="utf-8"), digest_size=16).digest()
     out = skeleton_cache.get(key)
-    if out is None:
+    contents = [section_cache.get(cut.key) for cut in cuts]
+    missing = [i for i, content in enumerate(contents) if content is None]
+    if out is None or missing:
+        for i in missing:
+            cuts[i].put_back()
         make_premailer(None, align_floating_images=False).transform(page)
         align_floating_images(page)
-        out = finish(_serialise(root))
-        if any(out.count(placeholder(i)) != 1 for i in inlined):
-            return inline_css(html)
-        skeleton_cache.put(key, out)
-    return _FILL.sub(lambda m: inlined[int(m.group(2))] if m.group(1) == "frag" else printed[int(m.group(2))], out)
+        for i in missing:
+            cuts[i].take_out(i)
+            contents[i] = cuts[i].serialise()
+            if contents[i] is None:
+                return inline_css(html)
+            section_cache.put(cuts[i].key, contents[i])
+        if out is None:
+            out = finish(_serialise(root))
+            in_sections = {index for cut in cuts for index in cut.fragments}
+            if any(out.count(placeholder(i)) != 1 for i in inlined if i not in in_sections) or any(
+                out.count(cut.placeholder) != 1 for cut in cuts
+            ):
+                return inline_css(html)
+            skeleton_cache.put(key, out)
+    filled = [cut.fill(content, inlined) for cut, content in zip(cuts, contents)]
+    fill = {"frag": inlined, "mask": printed, "sect": filled}
+    return _FILL.sub(lambda m: fill[m.group(1)][int(m.group(2))], out)

@@ -27,7 +27,8 @@ PLACEHOLDER = re.compile(PLACEHOLDER_PREFIX + r"(\d+)x")
 MIN_FRAGMENT = 64
 CACHE_SIZE = 4096
 
-_MJ_TEXT = re.compile(r"<mj-text\b[^>]*(?<!/)>(.*?)</mj-text>", re.DOTALL)
+_MJ_TEXT_OPEN = re.compile(r"<mj-text\b[^>]*(?<!/)>")
+_MJ_TEXT_CLOSE = "</mj-text>"
 _DIV_OPEN_BEFORE = re.compile(r"<div\b[^<>]*>\Z")
 _PROBE_OPEN = "<mjml><mj-body><mj-section><mj-column><mj-text>"
 _PROBE_CLOSE = "</mj-text></mj-column></mj-section></mj-body></mjml>"
@@ -63,6 +64,19 @@ def printed_content(content: str) -> str | None:
     return html[len(prefix): len(html) - len(suffix)]
 
 
+@lru_cache(maxsize=CACHE_SIZE)
+def cuttable_content(content: str) -> str | None:
+    """:func:`printed_content`, or None when it is too short or holds what must never be
+    cut out (see ``_NOT_IN_FRAGMENT``)."""
+    printed = printed_content(content)
+    if printed is None or len(printed) < MIN_FRAGMENT:
+        return None
+    lowered = printed.lower()
+    if any(needle in lowered for needle in _NOT_IN_FRAGMENT):
+        return None
+    return printed
+
+
 @dataclass(frozen=True)
 class Split:
     """``skeleton`` with ``placeholder(i)`` standing for ``fragments[i]``."""
@@ -74,6 +88,21 @@ class Split:
         return PLACEHOLDER.sub(lambda m: self.fragments[int(m.group(1))], self.skeleton)
 
 
+def _mj_text_contents(source: str):
+    """What ``<mj-text ...>(.*?)</mj-text>`` (DOTALL) finds, in order, without the regex
+    engine stepping through every character of every card."""
+    pos = 0
+    while True:
+        opening = _MJ_TEXT_OPEN.search(source, pos)
+        if opening is None:
+            return
+        end = source.find(_MJ_TEXT_CLOSE, opening.end())
+        if end < 0:
+            return
+        yield source[opening.end(): end]
+        pos = end + len(_MJ_TEXT_CLOSE)
+
+
 def split(source: str, html: str) -> Split:
     """The body ``html`` compiled from the MJML ``source``, cut at its mj-text contents."""
     if PLACEHOLDER_PREFIX in html:
@@ -81,12 +110,9 @@ def split(source: str, html: str) -> Split:
     pieces: list[str] = []
     fragments: list[str] = []
     pos = 0
-    for match in _MJ_TEXT.finditer(source):
-        printed = printed_content(match.group(1))
-        if printed is None or len(printed) < MIN_FRAGMENT:
-            continue
-        lowered = printed.lower()
-        if any(needle in lowered for needle in _NOT_IN_FRAGMENT):
+    for content in _mj_text_contents(source):
+        printed = cuttable_content(content)
+        if printed is None:
             continue
         at = html.find(printed, pos)
         end = at + len(printed)
