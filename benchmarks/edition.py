@@ -116,6 +116,18 @@ class Sink:
 # ------------------------------------------------------------------ the timed edition
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds spent by every process on this machine so far (user, system and the
+    like from /proc/stat; 0 where there is no /proc): how close the edition came to
+    using every core."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return 0.0
+    user, nice, system, idle, iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 class StageClock:
     """The progress object ``send_edition`` reports to: marks the end of planning."""
 
@@ -153,23 +165,29 @@ def measure_floor(runtime: Runtime, edition_id: int) -> float:
 def timed_edition(database_url: str, sink_url: str, results) -> None:
     """Runs in a fresh process, so its peak RSS is the edition's alone (render worker
     processes, when the edition starts them, report theirs separately)."""
+    start_usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_at_start = start_usage.ru_utime + start_usage.ru_stime  # imports and opening the runtime: not the edition's
     settings = load_settings(environment(database_url, sink_url))
     runtime = Runtime.open(settings)
     provider = make_provider(settings)
     clock = StageClock()
+    busy_before = machine_busy_seconds()
     started = time.perf_counter()
     summary = run_edition(runtime, provider, progress=clock)
     finished = time.perf_counter()
+    busy = machine_busy_seconds() - busy_before
+    own, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     provider.close()
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    workers_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest render worker
+    peak_mb = own.ru_maxrss / 1024
     floor = measure_floor(runtime, summary.edition_id)
     runtime.close()
     planned_at = clock.planned_at or finished
     results.put({
         "seconds": finished - started, "plan_seconds": planned_at - started, "send_seconds": finished - planned_at,
         "render_seconds": summary.render_seconds, "bodies": summary.bodies_rendered, "batches": clock.batches,
-        "render_processes": settings.render_processes, "workers_peak_rss_mb": workers_peak_mb,
+        "render_processes": settings.render_processes, "send_processes": settings.send_processes,
+        "cpu_own": own.ru_utime + own.ru_stime - cpu_at_start, "cpu_workers": workers.ru_utime + workers.ru_stime,
+        "cpu_machine": busy,
         "sent": summary.sent, "failed": summary.failed, "ambiguous": summary.ambiguous,
         "skipped": dict(summary.skipped), "floor_seconds": floor, "peak_rss_mb": peak_mb,
     })
@@ -216,8 +234,11 @@ def main(argv=None) -> int:
     print(f"sent {r['sent']:,}, failed {r['failed']}, ambiguous {r['ambiguous']}, skipped {r['skipped']}")
     print(f"sink: {received['requests']} requests, {received['personalizations']:,} personalizations, "
           f"{received['bytes'] / 1e6:,.0f} MB, sink peak RSS {received['peak_rss_mb']:.0f} MB")
-    print(f"peak RSS (edition process): {r['peak_rss_mb']:.0f} MB; largest render worker: "
-          f"{r['workers_peak_rss_mb']:.0f} MB")
+    cores = os.cpu_count() or 1
+    print(f"CPU: edition process {r['cpu_own']:.1f} s, its {r['render_processes']} render and "
+          f"{r['send_processes']} send worker processes {r['cpu_workers']:.1f} s; whole machine busy "
+          f"{r['cpu_machine']:.1f} of {cores * r['seconds']:.1f} core-seconds (PostgreSQL and the sink included)")
+    print(f"peak RSS (edition process): {r['peak_rss_mb']:.0f} MB")
     print(json.dumps({"subscribers": n, "seconds": round(r["seconds"], 2), "floor_seconds": round(r["floor_seconds"], 2),
                       "peak_rss_mb": round(r["peak_rss_mb"]), "bodies": bodies}))
     return 0

@@ -94,7 +94,11 @@ def _send_with_benchmark(database_url: str, fake: FakeSendGrid, concurrency: str
     settings = load_settings(env)
     runtime = Runtime.open(settings)
     try:
-        summary = bench.run_edition(runtime, make_provider(settings), progress=bench.StageClock())
+        clock = bench.StageClock()
+        summary = bench.run_edition(runtime, make_provider(settings), progress=clock)
+        # The progress total is this run's batches, each counted once (with worker processes,
+        # some were already sending when planning ended).
+        assert clock.batches == sum(summary.batches.values()) > 0
     finally:
         runtime.close()
     return summary

@@ -14,7 +14,10 @@ from sqlalchemy import func, select
 
 from ..models import Batch, BatchStatus, Edition, Subscriber, SubscriberStatus
 from ..runtime import Runtime
-from .ledger import DEFAULT_LEASE, find_edition, get_or_create_edition, recover_stale_batches, reset_batches, worker_identity
+from .ledger import (
+    DEFAULT_LEASE, find_edition, get_or_create_edition, pending_batch_ids, recover_stale_batches, reset_batches,
+    worker_identity,
+)
 from .planning import BodyRenderer, SubscriberSelector, plan_edition
 from .provider import Provider
 from .concurrent import send_batches
@@ -87,10 +90,12 @@ def send_edition(
         return summary
 
     with runtime.sessions() as session:
-        pending = session.scalar(select(func.count()).select_from(Batch).where(
-            Batch.edition_id == edition.id, Batch.status == BatchStatus.PENDING))
-    if sender is not None:
-        pending = (pending or 0) + sender.handed_out  # those already handed out are this run's too
+        if sender is None:
+            pending = session.scalar(select(func.count()).select_from(Batch).where(
+                Batch.edition_id == edition.id, Batch.status == BatchStatus.PENDING))
+        else:  # those already handed out are this run's too, pending or not
+            handed = sender.handed_out()
+            pending = len(handed | set(pending_batch_ids(session, edition.id)))
     if progress is not None:
         progress.planned(pending or 0)
 

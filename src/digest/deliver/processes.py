@@ -77,7 +77,8 @@ class ProcessSender:
         self.processes = processes
         self.should_stop = should_stop or (lambda: False)
         self.chunk_size = max(1, CHUNK_PER_THREAD * runtime.settings.send_concurrency)
-        self.handed_out = 0  # batches given to workers so far
+        self._handed: set[int] = set()  # batches given to workers so far
+        self._handed_lock = threading.Lock()
         self._planned = threading.Event()
         self._abort = threading.Event()
         self._results: queue.Queue = queue.Queue()  # BatchOutcome, then _DONE (or an exception)
@@ -85,6 +86,11 @@ class ProcessSender:
 
     def start(self) -> None:
         self._thread.start()
+
+    def handed_out(self) -> frozenset[int]:
+        """The batches given to workers so far (this run's, whatever their state now)."""
+        with self._handed_lock:
+            return frozenset(self._handed)
 
     def planning_finished(self) -> None:
         self._planned.set()
@@ -105,12 +111,11 @@ class ProcessSender:
                 raise item
             yield item
 
-    def _pending_ids(self, handed: set[int]) -> list[int]:
+    def _pending_ids(self) -> list[int]:
         with self.runtime.sessions() as session:
-            return [b for b in pending_batch_ids(session, self.edition_id) if b not in handed]
+            return [b for b in pending_batch_ids(session, self.edition_id) if b not in self._handed]
 
     def _feed(self) -> None:
-        handed: set[int] = set()
         in_flight: set[Future] = set()
         try:
             with ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
@@ -121,11 +126,11 @@ class ProcessSender:
                         stopping = self._abort.is_set() or self.should_stop()
                         waiting: list[int] = []
                         if not stopping and len(in_flight) < 2 * self.processes:
-                            waiting = self._pending_ids(handed)
+                            waiting = self._pending_ids()
                             while waiting and len(in_flight) < 2 * self.processes:
                                 chunk, waiting = waiting[:self.chunk_size], waiting[self.chunk_size:]
-                                handed.update(chunk)
-                                self.handed_out += len(chunk)
+                                with self._handed_lock:
+                                    self._handed.update(chunk)
                                 in_flight.add(pool.submit(_send_chunk, chunk))
                         if not in_flight and (stopping or (planned and not waiting)):
                             break
