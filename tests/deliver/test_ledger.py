@@ -93,6 +93,9 @@ def test_unsubscribed_after_planning_is_not_sent(runtime, provider):
     summary = _send(runtime, provider)
     assert summary.sent == 2 and summary.skipped["suppressed"] == 1
     assert len(provider.emails) == 2
+    with runtime.session() as session:
+        row = session.scalars(select(Delivery).where(Delivery.subscriber_id == ids[0])).one()
+        assert (row.status, row.skip_reason) == (DeliveryStatus.SKIPPED, "suppressed")
 
 
 def test_nothing_new_is_recorded_as_skipped_once(runtime, provider):

@@ -17,6 +17,7 @@ render would, and stops the plan.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Callable, Protocol
@@ -37,6 +38,10 @@ _worker_renderer = None
 
 
 def _start_worker(config) -> None:
+    # Ctrl-C or a dyno's SIGTERM reaches every process: the planning process decides, and
+    # shuts the pool down (a worker killed mid-render would only fail the plan).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     global _worker_renderer
     from ..render import Renderer
 
