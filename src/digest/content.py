@@ -90,7 +90,11 @@ class Selection:
 
     @property
     def briefing_count(self) -> int:
-        return sum(len(s.briefings) for s in self.sections)
+        cached = self.__dict__.get("_briefing_count")  # asked once per reader: computed once per object
+        if cached is None:
+            cached = sum(len(s.briefings) for s in self.sections)
+            object.__setattr__(self, "_briefing_count", cached)
+        return cached
 
     @property
     def is_empty(self) -> bool:
@@ -116,8 +120,10 @@ class Selection:
 _DATE_RE = re.compile(r"%%date:(\d{12})%%")
 
 
+@lru_cache(maxsize=65536)
 def date_token(moment: datetime) -> str:
-    """The zone-free placeholder for an aware datetime's date."""
+    """The zone-free placeholder for an aware datetime's date (cached: every distinct
+    selection asks again for the same items' dates)."""
     if moment.tzinfo is None:
         raise ValueError("date_token needs an aware datetime")
     return f"%%date:{moment.astimezone(timezone.utc):%Y%m%d%H%M}%%"

@@ -158,7 +158,6 @@ class PlannedSubscriber:
     timezone: str
     send_hour: int
     last_digest_at: datetime | None
-    created_at: datetime | None
     topic_slugs: tuple[str, ...]
 
 
@@ -167,7 +166,7 @@ _deliveries = Delivery.__table__
 #: Table columns, not ORM attributes: the rows come back as plain tuples, without the
 #: ORM's per-row loading (a million-subscriber edition reads a million of them).
 _SUBSCRIBER_COLUMNS = (_subscribers.c.id, _subscribers.c.email, _subscribers.c.timezone, _subscribers.c.send_hour,
-                       _subscribers.c.last_digest_at, _subscribers.c.created_at)
+                       _subscribers.c.last_digest_at)
 
 
 _TOPICS_IN_RANGE = (
@@ -192,10 +191,19 @@ def _load_chunk(session: Session, query, *, dense: bool) -> list[PlannedSubscrib
     else:
         topic_rows = conn.execute(select(subscriber_topics.c.subscriber_id, subscriber_topics.c.topic_id)
                                      .where(subscriber_topics.c.subscriber_id.in_([r[0] for r in rows])))
-    slugs: dict[int, list[str]] = defaultdict(list)
+    topic_ids: dict[int, list[int]] = defaultdict(list)
     for subscriber_id, topic_id in topic_rows:
-        slugs[subscriber_id].append(slug_of[topic_id])
-    return [PlannedSubscriber(*row, topic_slugs=tuple(sorted(slugs.get(row[0], ())))) for row in rows]
+        topic_ids[subscriber_id].append(topic_id)
+    # A list has a few dozen distinct topic sets: each is turned into sorted slugs once.
+    slug_sets: dict[tuple[int, ...], tuple[str, ...]] = {}
+    chunk = []
+    for row in rows:
+        ids = tuple(topic_ids.get(row[0], ()))
+        slugs = slug_sets.get(ids)
+        if slugs is None:
+            slugs = slug_sets[ids] = tuple(sorted(slug_of[t] for t in ids))
+        chunk.append(PlannedSubscriber(*row, topic_slugs=slugs))
+    return chunk
 
 
 def _no_row(edition_id: int | None, *, after: int | None = None):
