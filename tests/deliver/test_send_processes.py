@@ -1,0 +1,86 @@
+"""Sending from worker processes while planning still writes batches (``DIGEST_SEND_PROCESSES``).
+
+1,500 subscribers, three batches, two worker processes that start sending as soon as a batch
+is committed. If planning fails after writing batches, the edition stops with that error
+(nothing hangs), no batch is left half-done, and the next run sends the rest: everyone gets
+exactly one email.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from datetime import datetime, timezone
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from digest.deliver import edition as edition_module
+from digest.deliver.edition import send_edition
+from digest.deliver.factory import make_provider
+from digest.models import Batch
+from digest.runtime import Runtime
+
+from fakes.edition_seed import batch_statuses, ledger, seed_edition
+
+
+def _recipients(outbox: Path) -> Counter:
+    return Counter(str(BytesParser(policy=policy.default).parsebytes(p.read_bytes())["To"]).lower()
+                   for p in outbox.glob("*.eml"))
+
+
+@pytest.fixture
+def settings(make_settings, tmp_path, monkeypatch):
+    monkeypatch.setattr(edition_module, "MIN_READERS_PER_PROCESS", 1)
+    return make_settings(f"sqlite:///{tmp_path / 'processes.db'}", DIGEST_PROVIDER="outbox",
+                         DIGEST_SEND_PROCESSES="2", DIGEST_SEND_CONCURRENCY="2", DIGEST_RENDER_PROCESSES="0")
+
+
+def test_worker_processes_send_every_batch_once(settings):
+    emails = seed_edition(settings, 1500)
+    now = datetime.now(timezone.utc)
+    runtime = Runtime.open(settings)
+    try:
+        summary = send_edition(runtime, make_provider(settings), now.date(), now=now)
+    finally:
+        runtime.close()
+    assert summary.sent == 1500 and sum(summary.batches.values()) == 3
+    assert _recipients(Path(settings.outbox_dir)) == Counter({e.lower(): 1 for e in emails})
+    assert set(batch_statuses(settings)) == {"sent"}
+    # Claimed by the worker processes, each under its own identity, not by this one.
+    runtime = Runtime.open(settings, migrate=False)
+    try:
+        with runtime.session() as session:
+            claimants = {c.rsplit(":", 2)[1] for c in session.scalars(select(Batch.claimed_by))}
+    finally:
+        runtime.close()
+    assert claimants and str(os.getpid()) not in claimants
+
+
+def test_a_planning_failure_stops_the_senders_and_the_next_run_sends_the_rest(settings, monkeypatch):
+    emails = seed_edition(settings, 1500)
+    now = datetime.now(timezone.utc)
+    real_plan = edition_module.plan_edition
+
+    def plan_then_fail(*args, **kwargs):
+        real_plan(*args, **kwargs)  # every batch is written (and may already be sending)
+        raise RuntimeError("the planner crashed")
+
+    runtime = Runtime.open(settings)
+    try:
+        monkeypatch.setattr(edition_module, "plan_edition", plan_then_fail)
+        with pytest.raises(RuntimeError, match="the planner crashed"):
+            send_edition(runtime, make_provider(settings), now.date(), now=now)
+        statuses = batch_statuses(settings)
+        assert "sending" not in statuses and set(statuses) <= {"pending", "sent"}
+        assert sum(statuses.values()) == 3
+
+        monkeypatch.setattr(edition_module, "plan_edition", real_plan)
+        send_edition(runtime, make_provider(settings), now.date(), now=now)
+    finally:
+        runtime.close()
+    assert _recipients(Path(settings.outbox_dir)) == Counter({e.lower(): 1 for e in emails})
+    assert {status for status, _ in ledger(settings).values()} == {"sent"}
