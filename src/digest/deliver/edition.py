@@ -2,7 +2,10 @@
 
 recover stale claims -> (operator resets) -> plan -> send pending batches -> summary.
 Every step reads the ledger, so running it again after a crash, or twice in a row,
-sends only what is still owed.
+sends only what is still owed. For a big list with the configured provider, batches are
+sent from worker processes that start while planning is still writing them
+(:mod:`.processes`); otherwise from this process, after planning, ``send_concurrency`` at
+a time.
 """
 
 from __future__ import annotations

@@ -1,13 +1,16 @@
 """Planning an edition: who gets which body, written to the ledger before anything is sent.
 
 Subscribers are streamed in chunks (never all in memory). Each one's selection is
-fingerprinted; every distinct selection is rendered **once** and stored once as a
-:class:`~digest.models.RenderedBody`, its dates left as zone-free tokens. Subscribers
-sharing a body are cut into batches of at most the provider's limit, whatever their
-zones: each delivery row keeps its reader's zone, and the dates are filled per reader
-when the batch is sent (:mod:`.dates`). Batches and their delivery rows are written
-together, one transaction per group of batches, so a batch never exists without its
-recipients.
+fingerprinted; every distinct selection is rendered **once** (in worker processes for a
+big edition: :mod:`.bodies`) and stored once as a :class:`~digest.models.RenderedBody`,
+its dates left as zone-free tokens. Subscribers sharing a body are cut into batches of at
+most the provider's limit, whatever their zones: each delivery row keeps its reader's
+zone, and the dates are filled per reader when the batch is sent (:mod:`.dates`).
+
+After each chunk, full batches (and, at the end, all the rest) are written on one
+background thread while the next chunk is read and selected: the bodies rendered since
+the last write, the numbered batches and their delivery rows, in one transaction, so a
+batch never exists without its body and recipients.
 
 The unique (subscriber, edition) constraint is the last guard: rows a concurrent
 planner wrote first are not inserted again (``ON CONFLICT DO NOTHING``) and those
