@@ -20,7 +20,7 @@ import multiprocessing
 import signal
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Callable, Protocol
+from typing import Protocol
 
 from ..content import RenderedEmail, Selection
 
