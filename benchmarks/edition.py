@@ -59,9 +59,7 @@ def environment(database_url: str, sink_url: str) -> dict[str, str]:
         "DIGEST_SECRET_KEY": SECRET_KEY,
         "DIGEST_BASE_URL": "https://digest.ridgeline.example",
         "DIGEST_SEND_CONCURRENCY": os.environ.get("DIGEST_SEND_CONCURRENCY", "8"),
-        "DIGEST_RENDER_PROCESSES": os.environ.get("DIGEST_RENDER_PROCESSES", str(os.cpu_count() or 1)),
-        "DIGEST_SEND_PROCESSES": os.environ.get("DIGEST_SEND_PROCESSES", str(os.cpu_count() or 1)),
-    }
+    } | {name: os.environ[name] for name in ("DIGEST_RENDER_PROCESSES", "DIGEST_SEND_PROCESSES") if name in os.environ}
 
 
 # ------------------------------------------------------------------ setup

@@ -1,7 +1,7 @@
 """The provider requests of a sent edition, rebuilt from the ledger for the floor.
 
 Each sent batch's request is rebuilt the way the sending code builds it (its stored body,
-one recipient per sent delivery with its dates, built by the same ``dated_for_zones`` and
+one recipient per sent delivery with its dates, built by the send path's
 ``batch_recipients``), one batch at a time so
 only one request is ever in memory. Only the encoding of these payloads is timed.
 """
@@ -13,8 +13,7 @@ from typing import Iterator
 from sqlalchemy import select
 
 from digest.deliver.provider import OutgoingBatch
-from digest.deliver.dates import dated_for_zones
-from digest.deliver.sending import batch_recipients, batch_zones, make_link_maker, rendered_email
+from digest.deliver.sending import batch_recipients, make_link_maker, rendered_email
 from digest.deliver.sendgrid_payload import build_payload
 from digest.message import shared_headers
 from digest.models import Batch, BatchStatus, DeliveryStatus, Edition, RenderedBody
@@ -36,6 +35,5 @@ def sent_payloads(runtime: Runtime, edition_id: int) -> Iterator[dict]:
         for batch_id, body_id in batches:
             if body_id not in bodies:
                 bodies[body_id] = rendered_email(session.get(RenderedBody, body_id))
-            dated = dated_for_zones(bodies[body_id], batch_zones(conn, batch_id, DeliveryStatus.SENT))
-            recipients = batch_recipients(conn, batch_id, body_id, links, DeliveryStatus.SENT, dated)
-            yield build_payload(OutgoingBatch(batch_id, edition_id, edition.date, dated.body, recipients, headers), config)
+            body, recipients = batch_recipients(conn, batch_id, body_id, bodies[body_id], links, DeliveryStatus.SENT)
+            yield build_payload(OutgoingBatch(batch_id, edition_id, edition.date, body, recipients, headers), config)

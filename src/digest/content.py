@@ -173,7 +173,7 @@ _TOKEN_RE = re.compile(r"%%(?:date:\d{12}|(" + "|".join(TOKEN_NAMES) + "|" + _DA
 def token(name: str) -> str:
     if name not in TOKEN_NAMES:
         raise KeyError(f"unknown per-recipient token {name!r}")
-    return f"%%{name}%%"
+    return token_pattern(name)
 
 
 def token_pattern(name: str) -> str:

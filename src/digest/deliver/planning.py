@@ -178,7 +178,7 @@ _TOPICS_IN_RANGE = (
 )
 
 
-def _load_chunk(session: Session, query, *, dense: bool) -> list[PlannedSubscriber]:
+def _load_chunk(session: Session, query, slug_of: dict[int, str], *, dense: bool) -> list[PlannedSubscriber]:
     """A chunk of subscribers (id order) with their topic slugs. For a ``dense`` chunk (the
     next N subscribers by id) the topics are read by id range, one index range scan,
     rather than with an IN list of thousands of ids; rows of subscribers outside the chunk
@@ -188,7 +188,6 @@ def _load_chunk(session: Session, query, *, dense: bool) -> list[PlannedSubscrib
     rows = conn.execute(query).all()
     if not rows:
         return []
-    slug_of = dict(conn.execute(select(Topic.__table__.c.id, Topic.__table__.c.slug)).all())
     if dense:
         topic_rows = conn.execute(_TOPICS_IN_RANGE, {"first_id": rows[0][0], "last_id": rows[-1][0]})
     else:
@@ -222,6 +221,8 @@ def _no_row(edition_id: int | None, *, after: int | None = None):
 
 def _active_unplanned(runtime: Runtime, edition_id: int | None, subscriber_ids, chunk_size: int) -> Iterator[list[PlannedSubscriber]]:
     """Active subscribers without a delivery row, in id order, one chunk (and session) at a time."""
+    with runtime.sessions() as session:  # topic id -> slug, read once per plan
+        slug_of = dict(session.execute(select(Topic.__table__.c.id, Topic.__table__.c.slug)).all())
     active = (select(*_SUBSCRIBER_COLUMNS).where(_subscribers.c.status == SubscriberStatus.ACTIVE)
               .order_by(_subscribers.c.id))
     if subscriber_ids is not None:
@@ -229,7 +230,7 @@ def _active_unplanned(runtime: Runtime, edition_id: int | None, subscriber_ids, 
         base = active.where(_no_row(edition_id))
         for start in range(0, len(ids), chunk_size):
             with runtime.sessions() as session:
-                chunk = _load_chunk(session, base.where(_subscribers.c.id.in_(ids[start:start + chunk_size])),
+                chunk = _load_chunk(session, base.where(_subscribers.c.id.in_(ids[start:start + chunk_size])), slug_of,
                                     dense=False)
             if chunk:
                 yield chunk
@@ -238,7 +239,7 @@ def _active_unplanned(runtime: Runtime, edition_id: int | None, subscriber_ids, 
     while True:
         with runtime.sessions() as session:
             query = active.where(_subscribers.c.id > last_id, _no_row(edition_id, after=last_id)).limit(chunk_size)
-            chunk = _load_chunk(session, query, dense=True)
+            chunk = _load_chunk(session, query, slug_of, dense=True)
         if not chunk:
             return
         yield chunk

@@ -159,15 +159,13 @@ def build_outgoing(conn, claimed: ClaimedBatch, rows, links: LinkMaker, config) 
     )
 
 
-def batch_recipients(conn, batch_id: int, body_id: int, links: LinkMaker, status: str, dated: DatedBody) -> list[Recipient]:
-    """A batch's deliveries in ``status``, each with its token values and one-click headers."""
+def batch_recipients(conn, batch_id: int, body_id: int, body: RenderedEmail, links: LinkMaker,
+                     status: str) -> tuple[RenderedEmail, list[Recipient]]:
+    """A batch's deliveries in ``status`` (one read), as the send path builds them: the body
+    dated for their zones, and each reader's token values and one-click headers."""
     rows = conn.execute(_RECIPIENTS, {"b_id": batch_id, "b_status": status}).all()
-    return _recipients(rows, body_id, links, dated)
-
-
-def batch_zones(conn, batch_id: int, status: str) -> set[str]:
-    """The zones of a batch's readers in ``status`` (what its dates are filled for)."""
-    return {row[3] for row in conn.execute(_RECIPIENTS, {"b_id": batch_id, "b_status": status})}
+    dated = dated_for_zones(body, {row[3] for row in rows})
+    return dated.body, _recipients(rows, body_id, links, dated)
 
 
 def _recipients(rows, body_id: int, links: LinkMaker, dated: DatedBody) -> list[Recipient]:
