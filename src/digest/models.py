@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     JSON,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -179,7 +180,7 @@ class SubscriberStatus:
 class Subscriber(Base):
     __tablename__ = "subscribers"
     # The worker's tick groups active subscribers by (time zone, send hour). Room left in
-    # each page (PostgreSQL) so that setting last_digest_at after every send, a column no
+    # each page (PostgreSQL) so that setting last_digest_at after an edition, a column no
     # index covers, is a HOT update: no index is touched.
     __table_args__ = (Index("ix_subscribers_schedule", "status", "timezone", "send_hour"),
                       {"postgresql_with": {"fillfactor": 70}})
@@ -191,7 +192,8 @@ class Subscriber(Base):
     send_hour: Mapped[int] = mapped_column(Integer, default=7)
     consent_source: Mapped[str | None] = mapped_column(String(300))
     consented_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
-    # When the last digest was sent: selection takes what was published since then.
+    # When the last digest was sent: selection takes what was published since then. Copied
+    # from the ledger once per edition (:func:`digest.deliver.ledger.record_last_digests`).
     last_digest_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
     status_changed_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
     created_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow)
@@ -252,7 +254,13 @@ class Batch(Base):
     """
 
     __tablename__ = "batches"
-    __table_args__ = (UniqueConstraint("edition_id", "number"), Index("ix_batches_status", "status"))
+    __table_args__ = (
+        UniqueConstraint("edition_id", "number"),
+        Index("ix_batches_status", "status"),
+        # Sent batches whose readers' last_digest_at is not yet recorded: a handful at most.
+        Index("ix_batches_unrecorded", "id", postgresql_where=text("status = 'sent' AND NOT readers_recorded"),
+              sqlite_where=text("status = 'sent' AND NOT readers_recorded")),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
@@ -266,6 +274,8 @@ class Batch(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(200))
     claimed_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    #: Its readers' ``subscribers.last_digest_at`` has been set from it (once sent).
+    readers_recorded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow)
 
     edition: Mapped[Edition] = relationship()

@@ -18,7 +18,8 @@ from sqlalchemy import func, select
 from ..models import Batch, BatchStatus, Edition, Subscriber, SubscriberStatus
 from ..runtime import Runtime
 from .ledger import (
-    DEFAULT_LEASE, find_edition, get_or_create_edition, pending_batch_ids, recover_stale_batches, reset_batches,
+    DEFAULT_LEASE, find_edition, get_or_create_edition, pending_batch_ids, record_last_digests, recover_stale_batches,
+    reset_batches,
     worker_identity,
 )
 from .planning import BodyRenderer, SubscriberSelector, plan_edition
@@ -117,6 +118,7 @@ def send_edition(
                                 workers=settings.send_concurrency, on_batch=on_batch, should_stop=should_stop)
     summary.stopped_early = len(outcomes) < (pending or 0) and should_stop is not None and should_stop()
     with runtime.sessions() as session:
+        record_last_digests(session, edition.id)  # one statement for the edition, not one per batch
         summary.outstanding.update(dict(session.execute(
             select(Batch.status, func.count()).where(
                 Batch.edition_id == edition.id, Batch.status.in_([BatchStatus.FAILED, BatchStatus.AMBIGUOUS])

@@ -36,7 +36,7 @@ from ..models import (
 )
 from ..runtime import Runtime
 from .bodies import BodyRenderer, EditionBodies
-from .ledger import insert_for
+from .ledger import insert_for, record_last_digests
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,9 @@ def plan_edition(
         raise ValueError("max_recipients must be at least 1")
     config = runtime.settings.config
     summary = PlanSummary(edition.id)
+    if not dry_run:  # a run that stopped before recording its readers' last digest
+        with runtime.sessions() as session:
+            record_last_digests(session)
     with runtime.sessions() as read_session:
         _count_outside(read_session, edition.id, subscriber_ids, summary)
         if selector is None:

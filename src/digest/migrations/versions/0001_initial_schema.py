@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 20:23:40.033059
+Create Date: 2026-11-27 21:08:29.153123
 """
 
 from alembic import op
@@ -106,6 +106,7 @@ def upgrade() -> None:
     sa.Column('claimed_by', sa.String(length=200), nullable=True),
     sa.Column('claimed_at', digest.models.AwareDateTime(timezone=True), nullable=True),
     sa.Column('sent_at', digest.models.AwareDateTime(timezone=True), nullable=True),
+    sa.Column('readers_recorded', sa.Boolean(), server_default=sa.text('(false)'), nullable=False),
     sa.Column('created_at', digest.models.AwareDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['body_id'], ['rendered_bodies.id'], name=op.f('fk_batches_body_id_rendered_bodies')),
     sa.ForeignKeyConstraint(['edition_id'], ['editions.id'], name=op.f('fk_batches_edition_id_editions'), ondelete='CASCADE'),
@@ -114,6 +115,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('batches', schema=None) as batch_op:
         batch_op.create_index('ix_batches_status', ['status'], unique=False)
+        batch_op.create_index('ix_batches_unrecorded', ['id'], unique=False, postgresql_where=sa.text("status = 'sent' AND NOT readers_recorded"), sqlite_where=sa.text("status = 'sent' AND NOT readers_recorded"))
 
     op.create_table('briefings',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -228,6 +230,7 @@ def downgrade() -> None:
 
     op.drop_table('briefings')
     with op.batch_alter_table('batches', schema=None) as batch_op:
+        batch_op.drop_index('ix_batches_unrecorded', postgresql_where=sa.text("status = 'sent' AND NOT readers_recorded"), sqlite_where=sa.text("status = 'sent' AND NOT readers_recorded"))
         batch_op.drop_index('ix_batches_status')
 
     op.drop_table('batches')
