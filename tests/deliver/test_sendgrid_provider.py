@@ -3,7 +3,10 @@ rules the server enforces."""
 
 from __future__ import annotations
 
+import io
 import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 
@@ -22,6 +25,27 @@ def provider(sendgrid_settings):
     p = SendGridProvider(sendgrid_settings, timeout=5, retry=FAST_RETRY)
     yield p
     p.close()
+
+
+@pytest.fixture
+def wire(fake_sendgrid):
+    """Every POST as it reached the fake server: (method, path, headers, raw body bytes)."""
+    seen: list[tuple] = []
+    base = fake_sendgrid._server.RequestHandlerClass
+
+    class Recording(base):
+        def do_POST(self):
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            with fake_sendgrid.lock:
+                seen.append((self.command, self.path, self.headers, raw))
+            socket_file, self.rfile = self.rfile, io.BytesIO(raw)
+            try:
+                super().do_POST()
+            finally:
+                self.rfile = socket_file
+
+    fake_sendgrid._server.RequestHandlerClass = Recording
+    return seen
 
 
 def test_one_request_one_personalization_per_recipient(provider, sendgrid_settings, fake_sendgrid):
@@ -88,6 +112,80 @@ def test_the_api_key_never_reaches_the_log(provider, sendgrid_settings, fake_sen
     assert caplog.records, "expected some log output (the retry warning at least)"
     assert TEST_API_KEY not in caplog.text
     assert TEST_API_KEY not in repr(provider)
+
+
+def test_the_request_on_the_wire_is_the_encoded_payload_with_sendgrids_headers(
+    provider, sendgrid_settings, fake_sendgrid, wire
+):
+    batch = make_batch(sendgrid_settings, 3)
+
+    provider.send(batch)
+
+    [(method, path, headers, raw)] = wire
+    assert (method, path) == ("POST", "/v3/mail/send")
+    assert raw == encode_payload(build_payload(batch, sendgrid_settings.config))  # byte for byte
+    assert headers["Authorization"] == f"Bearer {TEST_API_KEY}"
+    assert headers["Content-Type"] == "application/json; charset=utf-8"
+    assert headers["Accept"] == "application/json"
+    assert headers["User-Agent"].startswith("sendgrid/") and headers["User-Agent"].endswith(";python")
+    assert headers["Content-Length"] == str(len(raw))
+
+
+def test_neither_the_key_nor_the_body_is_ever_formatted_into_a_log_record(
+    provider, sendgrid_settings, fake_sendgrid, caplog
+):
+    """Even with python_http_client's logger at DEBUG (the module holds it at INFO): the
+    request never goes through the code that logs its headers and body."""
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="python_http_client.client")
+    batch = make_batch(sendgrid_settings, 2)
+    body = encode_payload(build_payload(batch, sendgrid_settings.config)).decode()
+    fake_sendgrid.fail_next(503)  # the retry and python_http_client's error logging too
+
+    provider.send(batch)
+
+    assert any(r.name == "python_http_client.client" for r in caplog.records), "its logger was listening"
+    for record in caplog.records:
+        message = record.getMessage()
+        assert TEST_API_KEY not in message
+        assert "PAYLOAD" not in message and "HEADERS" not in message
+        assert body not in message and body[:60] not in message
+        assert not any(r.email in message for r in batch.recipients)
+
+
+@pytest.mark.parametrize("host_suffix", ["", "/"])
+def test_the_host_works_with_or_without_a_trailing_slash(make_settings, fake_sendgrid, wire, host_suffix):
+    settings = make_settings(SENDGRID_API_KEY=TEST_API_KEY, SENDGRID_API_HOST=fake_sendgrid.url + host_suffix)
+    by_hand = replace(settings, sendgrid_api_host=fake_sendgrid.url + host_suffix)  # not through the env
+    for s in (settings, by_hand):
+        SendGridProvider(s, timeout=5, retry=FAST_RETRY).send(make_batch(s, 1))
+    assert [path for _, path, _, _ in wire] == ["/v3/mail/send", "/v3/mail/send"]
+    assert len(fake_sendgrid.delivered) == 2
+
+
+def test_one_provider_sends_from_8_threads_at_once(provider, sendgrid_settings, fake_sendgrid, wire):
+    batches = [make_batch(sendgrid_settings, 25, batch_id=100 + n, first_subscriber=1 + 25 * n) for n in range(40)]
+    fake_sendgrid.delay_next(0.05, times=8)  # the first eight are in flight together
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(provider.send, batches))
+
+    assert len({r.message_id for r in results}) == 40 and all(r.message_id for r in results)
+    counts = fake_sendgrid.delivery_counts()
+    assert len(counts) == 40 * 25 and set(counts.values()) == {1}
+    sent = {b.batch_id: encode_payload(build_payload(b, sendgrid_settings.config)) for b in batches}
+    assert len(wire) == 40
+    for _, path, headers, raw in wire:
+        assert raw == sent[_batch_id(raw)] and path == "/v3/mail/send"
+        assert headers["Authorization"] == f"Bearer {TEST_API_KEY}"
+        assert headers["Content-Type"] == "application/json; charset=utf-8"
+    assert {_batch_id(raw) for *_, raw in wire} == set(sent)
+
+
+def _batch_id(raw: bytes) -> int:
+    import json
+
+    return int(json.loads(raw)["custom_args"]["batch_id"])
 
 
 @pytest.mark.parametrize("status", [400, 403, 413])

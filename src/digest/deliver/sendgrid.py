@@ -13,8 +13,19 @@ How each failure is sorted (the only part that needs care):
   mail may have been accepted. Raised at once as ``ambiguous``; never resent here.
 
 sendgrid-python sets no timeout (a stalled connection would hang the worker forever), so
-every request passes one. Its HTTP client logs request headers, Authorization included, at
-DEBUG level: that logger is held at INFO so the key can never reach a log.
+every request passes one.
+
+Each request is built here rather than by python_http_client's ``client.mail.send.post``:
+that call builds a new urllib opener, formats the whole body and the headers into DEBUG
+log messages whether DEBUG is on or not, and wanted the orjson bytes as a ``str`` only to
+encode them again. The URL, the Authorization/User-Agent/Accept headers and the sending
+itself (``Client._make_request``, which turns HTTP errors into python_http_client's
+``HTTPError`` subclasses) still come from sendgrid-python's client, so the request on the
+wire and the errors sorted above are the same; the body is the encoded bytes, untouched,
+and one opener serves every request. Neither the body nor the headers are put into any
+log message. python_http_client's own request logging (headers, Authorization included,
+at DEBUG) is no longer on this path; its logger is still held at INFO in case anything
+else in the process sends through sendgrid-python's client.
 """
 
 from __future__ import annotations
@@ -25,7 +36,9 @@ import logging
 import socket
 import time
 import urllib.error
+import urllib.request
 
+from python_http_client.client import Response as SendGridResponse
 from python_http_client.exceptions import HTTPError as SendGridHTTPError
 from sendgrid import SendGridAPIClient
 
@@ -37,7 +50,9 @@ from .sendgrid_payload import MAX_PERSONALIZATIONS, build_payload, encode_payloa
 
 log = logging.getLogger(__name__)
 
-# python_http_client logs "HEADERS: {... 'Authorization': 'Bearer <key>' ...}" at DEBUG.
+# python_http_client logs "HEADERS: {... 'Authorization': 'Bearer <key>' ...}" at DEBUG
+# when a request goes through its ``client.<path>.post(...)``; ours no longer do (see
+# _post), but anything else in the process might.
 logging.getLogger("python_http_client.client").setLevel(logging.INFO)
 
 DEFAULT_TIMEOUT = 30.0  # seconds, for connect and for each read of the answer
@@ -58,8 +73,21 @@ class SendGridProvider:
         if not settings.sendgrid_api_key:
             raise ConfigError("SENDGRID_API_KEY is not set (needed with DIGEST_PROVIDER=sendgrid)")
         self._config = settings.config
-        self._host = settings.sendgrid_api_host
-        self._client = SendGridAPIClient(settings.sendgrid_api_key, host=settings.sendgrid_api_host)
+        # Settings strip a trailing slash already; a Settings built by hand may not.
+        self._host = settings.sendgrid_api_host.rstrip("/")
+        self._client = SendGridAPIClient(settings.sendgrid_api_key, host=self._host)
+        # host + "/v3" + "/mail/send", built by python_http_client itself, as its
+        # ``client.mail.send.post()`` would for every request.
+        self._url = self._client.client.mail.send._build_url(None)
+        # The same handlers python_http_client builds for each request, built once and
+        # shared by every request and thread. OpenerDirector.open keeps no per-request
+        # state on the opener or its handlers (CPython 3.11 urllib/request.py): it sets
+        # the timeout and the added headers on the Request itself, the processors only
+        # read their own configuration (ProxyHandler's proxies, HTTPSHandler's context,
+        # the opener's addheaders), HTTP(S)Handler.do_open makes a new connection per
+        # request, and HTTPRedirectHandler keeps its loop count on the Request
+        # (``redirect_dict``). So concurrent sends need no lock.
+        self._opener = urllib.request.build_opener()
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
 
@@ -69,9 +97,9 @@ class SendGridProvider:
     def send(self, batch: OutgoingBatch) -> SendResult:
         if not batch.recipients:
             return SendResult()
-        # Encoded once: the size check and the wire use the same bytes (for a big edition
-        # the JSON encoding is most of the provider's own work).
-        body = encode_payload(build_payload(batch, self._config)).decode("utf-8")
+        # Encoded once: the size check and the wire use the same bytes, sent as they are
+        # (for a big edition the JSON encoding is most of the provider's own work).
+        body = encode_payload(build_payload(batch, self._config))
         what = f"SendGrid batch {batch.batch_id} ({len(batch.recipients)} recipients)"
         response = call_with_retry(lambda: self._post(body, what), self.retry, what=what)
         message_id = response.headers.get("X-Message-Id")
@@ -81,12 +109,16 @@ class SendGridProvider:
     def close(self) -> None:
         """Nothing to release: urllib opens one connection per request."""
 
-    def _post(self, body: str, what: str):
+    def _post(self, body: bytes, what: str) -> SendGridResponse:
+        client = self._client.client
+        # A new Request per attempt: urllib adds Host, Content-Length and the timeout to it.
+        # Headers: Authorization, User-Agent and Accept from sendgrid-python, then ours.
+        headers = {**client.request_headers, **JSON_UTF8}
+        request = urllib.request.Request(self._url, data=body, headers=headers, method="POST")
         try:
-            # A Content-Type other than the bare "application/json" makes python_http_client
-            # send the string as it is instead of encoding it again.
-            return self._client.client.mail.send.post(request_body=body, request_headers=JSON_UTF8,
-                                                      timeout=self.timeout)
+            # _make_request maps an HTTP error answer to python_http_client's HTTPError
+            # subclasses, as client.mail.send.post() does; nothing here logs the request.
+            return SendGridResponse(client._make_request(self._opener, request, timeout=self.timeout))
         except SendGridHTTPError as exc:
             raise _classify_http_error(exc, what) from None
         except urllib.error.URLError as exc:
