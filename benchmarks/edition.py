@@ -13,7 +13,9 @@ ledger; send: claim each batch, per-recipient tokens, one HTTP request per batch
 Then the floor: the time to only JSON-encode the same provider requests.
 
 Peak RSS is the edition process's own (setup runs in another process, the sink in a
-third). The last line printed is one JSON object.
+third). The worker processes' CPU time is theirs and, on Linux, their fork server's
+(``digest.deliver.workers``), stopped after the timed edition so that it counts. The last
+line printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from floor import sent_payloads  # noqa: E402
 from digest import db  # noqa: E402
 from digest.deliver import send_edition  # noqa: E402
 from digest.deliver.factory import make_provider  # noqa: E402
+from digest.deliver.workers import stop_fork_server  # noqa: E402
 from digest.runtime import Runtime  # noqa: E402
 from digest.settings import load_settings, normalise_database_url  # noqa: E402
 
@@ -174,6 +177,9 @@ def timed_edition(database_url: str, sink_url: str, results) -> None:
     summary = run_edition(runtime, provider, progress=clock)
     finished = time.perf_counter()
     busy = machine_busy_seconds() - busy_before
+    # Worker processes forked by a fork server are its children: their CPU time (and the
+    # server's own imports) reaches RUSAGE_CHILDREN once the server is stopped and reaped.
+    stop_fork_server()
     own, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     provider.close()
     peak_mb = own.ru_maxrss / 1024

@@ -9,20 +9,22 @@ no longer wait for planning, nor planning for them.
 
 Small editions (a proof, the demo, a zone's morning in a small list) render in this
 process: a pool is only started once an edition has needed more than
-:data:`INLINE_RENDERS` renders, since starting worker processes costs about a second.
+:data:`INLINE_RENDERS` renders, since starting worker processes has a cost (a fork server's
+imports, once per process, see :mod:`.workers`; about a second per worker where there is
+no fork server).
 A render that fails raises from :meth:`EditionBodies.take`, exactly as an in-process
 render would, and stops the plan.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import signal
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Protocol
 
 from ..content import RenderedEmail, Selection
+from .workers import worker_context
 
 #: Renders done in this process before a pool is started (when one is allowed).
 INLINE_RENDERS = 16
@@ -83,7 +85,7 @@ class EditionBodies:
         self.renders += 1
         if self._processes and self.renders > INLINE_RENDERS:
             if self._pool is None:
-                self._pool = ProcessPoolExecutor(self._processes, mp_context=multiprocessing.get_context("spawn"),
+                self._pool = ProcessPoolExecutor(self._processes, mp_context=worker_context(),
                                                  initializer=_start_worker, initargs=(self._config,))
             self._pending[fingerprint] = self._pool.submit(_render_in_worker, selection)
             return

@@ -97,9 +97,10 @@ def send_edition(
         if sender is None:
             pending = session.scalar(select(func.count()).select_from(Batch).where(
                 Batch.edition_id == edition.id, Batch.status == BatchStatus.PENDING))
-        else:  # those already handed out are this run's too, pending or not
-            handed = sender.handed_out()
-            pending = len(handed | set(pending_batch_ids(session, edition.id)))
+        else:  # those already handed out are this run's too, pending or not. The ledger is
+            # read first: a batch no longer pending then was handed out before handed_out().
+            waiting = set(pending_batch_ids(session, edition.id))
+            pending = len(sender.handed_out() | waiting)
     if progress is not None:
         progress.planned(pending or 0)
 

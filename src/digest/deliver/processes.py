@@ -21,7 +21,6 @@ finish and settle).
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import queue
 import signal
 import threading
@@ -32,6 +31,7 @@ from ..runtime import Runtime
 from ..settings import Settings
 from .ledger import pending_batch_ids
 from .sending import BatchOutcome
+from .workers import worker_context
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class ProcessSender:
     def _feed(self) -> None:
         in_flight: set[Future] = set()
         try:
-            with ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
+            with ProcessPoolExecutor(self.processes, mp_context=worker_context(),
                                      initializer=_start_worker, initargs=(self.runtime.settings,)) as pool:
                 try:
                     while True:

@@ -1,0 +1,133 @@
+"""How an edition's worker processes are started: the one multiprocessing context of
+the render pool (:mod:`.bodies`) and the send pool (:mod:`.processes`).
+
+Why not ``spawn``: a spawned worker is a new interpreter that imports SQLAlchemy,
+psycopg, premailer, the renderer, sendgrid... 0.6 to 1.4 s of CPU per worker, and
+imports the parent's ``__main__`` again. With two render and two send workers on two
+cores, that is several core-seconds of a big edition.
+
+So, where the platform has it (Linux), :func:`worker_context` is ``forkserver``: the
+first pool a process starts also starts a fork server, a fresh single-threaded
+interpreter that imports :data:`PRELOAD` once; every worker, of either pool, is then a
+fork of it and finds those modules loaded. Elsewhere it is ``spawn``, as before (macOS
+has a fork server too, but forking after its system libraries are loaded is not safe).
+
+Not plain ``fork``: the planning process has threads (the ledger writer, the send
+feeder) and open database connections, which a forked child would inherit half-used.
+The fork server has only imported modules: no threads, no connections.
+
+What a fork server changes, and why it is fine here:
+
+* It starts with the parent's environment and ``sys.path`` *as they are then*, and lives
+  as long as the process that started it (it exits when that process does; in a test
+  run, when the pytest or pytest-xdist worker process does), so later changes to the
+  parent's environment do not reach new workers. Workers read nothing from the
+  environment: settings and the publication config reach them as pickled initializer
+  arguments, built by the parent when the pool starts. (``sys.path``, the working
+  directory and the main module's path are sent with every new worker, as with spawn.)
+* ``__main__`` is not preloaded: the server never runs the parent's script. Each worker
+  still imports it as ``__mp_main__``, as a spawned one does (not a package's
+  ``__main__``, as in ``python -m pytest``), but finds loaded what it imports: for the
+  ``digest`` command's script, :mod:`digest.cli`, which is preloaded too.
+* Signals: workers ignore SIGINT and SIGTERM (their pools' initializers); the parent
+  decides when to stop. The fork server ignores SIGINT itself, and SIGTERM because
+  importing this module in it says so (below). A SIGTERM sent to every process (a dyno
+  stopping) would otherwise kill it; each pool learns its workers' exits through the
+  server, so both pools would break while their workers, ignoring SIGTERM, run on
+  (``digest send`` then hung instead of stopping between batches). It still exits with
+  the process that started it.
+* Logging: the server is a fresh interpreter, so, like a spawned worker, a worker has
+  none of the parent's logging configuration (warnings reach stderr through logging's
+  last resort); what modules set up when imported (the SendGrid client's logger held at
+  INFO) is done in the server and inherited. Its stderr is the parent's at the moment
+  it started.
+* CPU accounting: workers are the fork server's children, not the parent's, so their
+  CPU time reaches the parent's ``RUSAGE_CHILDREN`` only once the fork server has exited
+  and been reaped: :func:`stop_fork_server`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import sys
+from multiprocessing.context import BaseContext
+
+#: Imported once by the fork server: the worker modules and everything a render or a
+#: send worker imports (a name that does not import is skipped by the server; a test
+#: checks they all do).
+PRELOAD: tuple[str, ...] = (
+    "digest.deliver.workers",
+    # render workers
+    "digest.deliver.bodies",
+    "digest.render",
+    "digest.render.renderer",
+    "digest.content",
+    # send workers
+    "digest.deliver.processes",
+    "digest.deliver.concurrent",
+    "digest.deliver.sending",
+    "digest.deliver.ledger",
+    "digest.deliver.factory",
+    "digest.deliver.outbox",
+    "digest.deliver.sendgrid",
+    "digest.deliver.smtp",
+    "digest.runtime",
+    "digest.settings",
+    "digest.db",
+    "digest.models",
+    # what the ``digest`` command's script, every worker's main module, imports
+    "digest.cli",
+    # what opening the database imports (lazily, in the parent)
+    "sqlalchemy.dialects.postgresql.psycopg",
+    "psycopg",
+    "sqlalchemy.dialects.sqlite.pysqlite",
+)
+
+
+def uses_fork_server() -> bool:
+    return sys.platform.startswith("linux") and "forkserver" in multiprocessing.get_all_start_methods()
+
+
+def worker_context() -> BaseContext:
+    """The context every worker pool is created with: ``forkserver`` preloading
+    :data:`PRELOAD` on Linux, ``spawn`` elsewhere.
+
+    The preload list takes effect when the fork server starts (the first worker of the
+    process); setting it again afterwards changes nothing. It replaces any list set
+    before: the fork server is the process's, and these pools are its only users here.
+    """
+    if not uses_fork_server():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(PRELOAD))
+    return context
+
+
+def stop_fork_server() -> None:
+    """Stops this process's fork server, if it started one, and reaps it: the CPU time of
+    every worker it forked (and its own imports) then counts in this process's
+    ``RUSAGE_CHILDREN``. Waits until no worker is left, so call it once every pool has
+    shut down. The next pool starts a new server. For measurements (the benchmark)."""
+    if not uses_fork_server():
+        return
+    from multiprocessing import forkserver
+
+    # Private (CPython's own tests use it): were it gone, this raises rather than letting
+    # a measurement silently leave the workers out.
+    forkserver._forkserver._stop()
+
+
+def _imported_by_fork_server() -> bool:
+    """True while a fork server's ``main()`` imports its preload list."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "main" and frame.f_globals.get("__name__") == "multiprocessing.forkserver":
+            return True
+        frame = frame.f_back
+    return False
+
+
+if _imported_by_fork_server():
+    # The parent decides when workers stop, and the server exits with it (see above).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -1,0 +1,185 @@
+"""Render and send workers come from one shared multiprocessing context
+(:mod:`digest.deliver.workers`): on Linux a fork server that has imported what workers
+need, so a worker does not pay the interpreter's imports again.
+
+The probes handed to workers are ``eval`` of a string: ``eval`` is pickled by name, so the
+worker imports nothing (not even this module) before it looks at what it has loaded.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import resource
+import shutil
+import signal
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime, timezone
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from digest.deliver import workers
+from digest.deliver.workers import PRELOAD, stop_fork_server, worker_context
+
+needs_fork_server = pytest.mark.skipif(not workers.uses_fork_server(), reason="no fork server on this platform")
+
+
+def _fork_server_pid() -> int | None:
+    from multiprocessing import forkserver
+
+    return forkserver._forkserver._forkserver_pid
+
+
+def _cpu(usage) -> float:
+    return usage.ru_utime + usage.ru_stime
+
+
+def test_the_context_is_a_fork_server_on_linux_and_spawn_elsewhere(monkeypatch):
+    expected = "forkserver" if sys.platform.startswith("linux") else "spawn"
+    assert worker_context().get_start_method() == expected
+    monkeypatch.setattr(workers.sys, "platform", "darwin")
+    assert worker_context().get_start_method() == "spawn"
+
+
+def test_only_the_fork_server_ignores_sigterm_on_importing_the_module():
+    assert not workers._imported_by_fork_server()
+    assert signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN
+
+
+def test_every_preloaded_module_imports():
+    # The fork server skips a name that does not import: a typo would quietly bring back
+    # the imports in every worker.
+    for name in PRELOAD:
+        importlib.import_module(name)
+    assert "__main__" not in PRELOAD
+
+
+@needs_fork_server
+def test_workers_are_forks_of_a_server_that_has_imported_what_they_need():
+    probe = f"(__import__('os').getppid(), [n for n in {list(PRELOAD)!r} if n not in __import__('sys').modules])"
+    with ProcessPoolExecutor(2, mp_context=worker_context()) as pool:
+        parent, missing = pool.submit(eval, probe).result(timeout=60)
+    assert parent == _fork_server_pid() and parent != os.getpid()
+    assert missing == []
+
+
+@needs_fork_server
+def test_a_sigterm_to_every_process_does_not_break_the_pools():
+    # A dyno stopping sends SIGTERM to every process: the fork server ignores it (each
+    # pool learns its workers' exits through it), as the workers do.
+    with ProcessPoolExecutor(2, mp_context=worker_context()) as pool:
+        assert pool.submit(eval, "1 + 1").result(timeout=60) == 2
+        server = _fork_server_pid()
+        os.kill(server, signal.SIGTERM)
+        time.sleep(0.2)  # (a dead server would break the pool: the futures below would fail)
+        assert [f.result(timeout=60) for f in [pool.submit(eval, "2 + 2") for _ in range(6)]] == [4] * 6
+    assert _fork_server_pid() == server
+
+
+@needs_fork_server
+def test_stopping_the_fork_server_counts_its_workers_cpu():
+    # What the benchmark relies on: a worker's CPU time reaches RUSAGE_CHILDREN here once
+    # the fork server (its parent) is stopped and reaped.
+    burn = "sum(i * i for i in range(3_000_000))"
+    own = "(lambda r: r.ru_utime + r.ru_stime)(__import__('resource').getrusage(__import__('resource').RUSAGE_SELF))"
+    with ProcessPoolExecutor(1, mp_context=worker_context()) as pool:
+        pool.submit(eval, burn).result(timeout=60)
+        worker_cpu = pool.submit(eval, own).result(timeout=60)
+    before = _cpu(resource.getrusage(resource.RUSAGE_CHILDREN))
+    stop_fork_server()
+    after = _cpu(resource.getrusage(resource.RUSAGE_CHILDREN))
+    assert _fork_server_pid() is None
+    assert worker_cpu > 0.05 and after - before >= worker_cpu - 0.02
+    # The next pool starts a new server.
+    with ProcessPoolExecutor(1, mp_context=worker_context()) as pool:
+        assert pool.submit(eval, "__import__('os').getppid()").result(timeout=60) == _fork_server_pid()
+
+
+# ------------------------------------------------------------------ one edition, both pools
+
+
+def _recipients(outbox: Path) -> Counter:
+    return Counter(str(BytesParser(policy=policy.default).parsebytes(p.read_bytes())["To"]).lower()
+                   for p in outbox.glob("*.eml"))
+
+
+def _body_fingerprints(settings) -> set[str]:
+    from digest.models import RenderedBody
+    from digest.runtime import Runtime
+
+    runtime = Runtime.open(settings, migrate=False)
+    try:
+        with runtime.session() as session:
+            return set(session.scalars(select(RenderedBody.fingerprint)))
+    finally:
+        runtime.close()
+
+
+def _claimants(settings) -> set[str]:
+    from digest.models import Batch
+    from digest.runtime import Runtime
+
+    runtime = Runtime.open(settings, migrate=False)
+    try:
+        with runtime.session() as session:
+            return set(session.scalars(select(Batch.claimed_by)))
+    finally:
+        runtime.close()
+
+
+def test_an_editions_render_and_send_pools_share_the_context_and_send_the_same(make_settings, tmp_path, monkeypatch):
+    from fakes.edition_seed import seed_edition
+
+    from digest.deliver import bodies, edition, processes
+    from digest.deliver.edition import send_edition
+    from digest.deliver.factory import make_provider
+    from digest.runtime import Runtime
+
+    contexts = []
+
+    class RecordingPool(ProcessPoolExecutor):
+        def __init__(self, *args, mp_context=None, **kwargs):
+            contexts.append(mp_context)
+            super().__init__(*args, mp_context=mp_context, **kwargs)
+
+    def settings_for(name: str, **env: str):
+        return make_settings(f"sqlite:///{tmp_path / (name + '.db')}", DIGEST_PROVIDER="outbox",
+                             DIGEST_OUTBOX=str(tmp_path / f"outbox-{name}"), DIGEST_SEND_CONCURRENCY="2", **env)
+
+    pooled = settings_for("pooled", DIGEST_RENDER_PROCESSES="2", DIGEST_SEND_PROCESSES="2")
+    inline = settings_for("inline", DIGEST_RENDER_PROCESSES="0", DIGEST_SEND_PROCESSES="1")
+    emails = seed_edition(pooled, 300)
+    shutil.copy(tmp_path / "pooled.db", tmp_path / "inline.db")  # the same content, to the byte
+
+    monkeypatch.setattr(bodies, "ProcessPoolExecutor", RecordingPool)
+    monkeypatch.setattr(processes, "ProcessPoolExecutor", RecordingPool)
+    monkeypatch.setattr(bodies, "INLINE_RENDERS", 0)
+    monkeypatch.setattr(edition, "MIN_READERS_PER_PROCESS", 1)
+    now = datetime.now(timezone.utc)
+    summaries = {}
+    for name, settings in (("pooled", pooled), ("inline", inline)):
+        runtime = Runtime.open(settings)
+        try:
+            summaries[name] = send_edition(runtime, make_provider(settings), now.date(), now=now)
+        finally:
+            runtime.close()
+
+    # Two pools in the pooled run (renders, sends), none in the other; both from the one context.
+    assert len(contexts) == 2 and all(c is worker_context() for c in contexts)
+    if workers.uses_fork_server():
+        assert {c.get_start_method() for c in contexts} == {"forkserver"}
+    for name, settings in (("pooled", pooled), ("inline", inline)):
+        assert summaries[name].sent == 300 and summaries[name].bodies_rendered == 3
+        assert _recipients(Path(settings.outbox_dir)) == Counter({e.lower(): 1 for e in emails})
+    assert summaries["pooled"].render_seconds > 0
+    # The pooled run's batches were claimed by the send workers, not by this process.
+    assert str(os.getpid()) not in {c.rsplit(":", 2)[1] for c in _claimants(pooled)}
+    # The same bodies, rendered in worker processes or here.
+    assert _body_fingerprints(pooled) == _body_fingerprints(inline) and len(_body_fingerprints(pooled)) == 3
