@@ -31,7 +31,7 @@ What a fork server changes, and why it is fine here:
   ``digest`` command's script, :mod:`digest.cli`, which is preloaded too.
 * Signals: workers ignore SIGINT and SIGTERM (their pools' initializers); the parent
   decides when to stop. The fork server ignores SIGINT itself, and SIGTERM because
-  importing this module in it says so (below). A SIGTERM sent to every process (a dyno
+  the first module it preloads, :mod:`.fork_server`, says so. A SIGTERM sent to every process (a dyno
   stopping) would otherwise kill it; each pool learns its workers' exits through the
   server, so both pools would break while their workers, ignoring SIGTERM, run on
   (``digest send`` then hung instead of stopping between batches). It still exits with
@@ -49,7 +49,6 @@ What a fork server changes, and why it is fine here:
 from __future__ import annotations
 
 import multiprocessing
-import signal
 import sys
 from multiprocessing.context import BaseContext
 
@@ -57,6 +56,7 @@ from multiprocessing.context import BaseContext
 #: send worker imports (a name that does not import is skipped by the server; a test
 #: checks they all do).
 PRELOAD: tuple[str, ...] = (
+    "digest.deliver.fork_server",  # the server ignores SIGTERM (see there); first, on purpose
     "digest.deliver.workers",
     # render workers
     "digest.deliver.bodies",
@@ -116,18 +116,3 @@ def stop_fork_server() -> None:
     # Private (CPython's own tests use it): were it gone, this raises rather than letting
     # a measurement silently leave the workers out.
     forkserver._forkserver._stop()
-
-
-def _imported_by_fork_server() -> bool:
-    """True while a fork server's ``main()`` imports its preload list."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code.co_name == "main" and frame.f_globals.get("__name__") == "multiprocessing.forkserver":
-            return True
-        frame = frame.f_back
-    return False
-
-
-if _imported_by_fork_server():
-    # The parent decides when workers stop, and the server exits with it (see above).
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
