@@ -97,3 +97,16 @@ def test_the_latest_send_wins_and_a_later_digest_is_never_moved_back(runtime):
     assert last["reader0@example.com"] == max(_sent_at(runtime, second))
     assert max(_sent_at(runtime, second)) > max(_sent_at(runtime, first))
     assert last["reader1@example.com"] == later
+
+
+def test_recording_in_parts_updates_every_reader_once(runtime):
+    add_subscribers(runtime, 7)
+    provider = RecordingProvider()
+    provider.reject["reader4@example.com"] = "550 no such user"
+    edition_id = _send_without_recording(runtime, provider, EDITION)
+    with runtime.session() as session:
+        assert record_last_digests(session, edition_id, parts=3, open_session=runtime.sessions) == 6
+        assert record_last_digests(session, edition_id, parts=3, open_session=runtime.sessions) == 0
+    last = _last_digests(runtime)
+    assert last.pop("reader4@example.com") is None
+    assert len(last) == 6 and set(last.values()) <= set(_sent_at(runtime, edition_id))

@@ -119,7 +119,8 @@ def send_edition(
                                 workers=settings.send_concurrency, on_batch=on_batch, should_stop=should_stop)
     summary.stopped_early = len(outcomes) < (pending or 0) and should_stop is not None and should_stop()
     with runtime.sessions() as session:
-        record_last_digests(session, edition.id)  # one statement for the edition, not one per batch
+        # One statement per part of the subscriber table for the whole edition, not one per batch.
+        record_last_digests(session, edition.id, parts=settings.send_processes, open_session=runtime.sessions)
         summary.outstanding.update(dict(session.execute(
             select(Batch.status, func.count()).where(
                 Batch.edition_id == edition.id, Batch.status.in_([BatchStatus.FAILED, BatchStatus.AMBIGUOUS])
