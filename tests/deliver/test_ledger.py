@@ -297,7 +297,9 @@ def test_settle_refuses_a_batch_held_by_someone_else(runtime):
         assert not settle_batch(session, batch_id, "b:2:2", Settlement(BatchStatus.SENT))
         assert settle_batch(session, batch_id, "a:1:1", Settlement(BatchStatus.SENT, message_id="m"))
         assert session.scalar(select(Batch.status)) == BatchStatus.SENT
-        assert session.scalar(select(Delivery.provider_message_id)) == "m"
+        assert session.scalar(select(Batch.provider_message_id)) == "m"
+        # The batch's message id stays on the batch: not copied onto each delivery row.
+        assert session.execute(select(Delivery.status, Delivery.provider_message_id)).one() == (DeliveryStatus.SENT, None)
 
 
 def test_a_batch_that_cannot_be_prepared_is_failed_once_and_not_sent(runtime, provider, monkeypatch):

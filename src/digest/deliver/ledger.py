@@ -171,10 +171,9 @@ _DELIVERY_MESSAGE_ID = (  # one row: the provider's id for this recipient's mess
     .values(provider_message_id=bindparam("row_message_id"))
 )
 _QUEUED_IN_BATCH = (_deliveries.c.batch_id == bindparam("settle_id"), _deliveries.c.status == DeliveryStatus.QUEUED)
-_QUEUED_SENT = (  # the batch's message id for those without their own
+_QUEUED_SENT = (  # the batch's message id stays on the batch (see Delivery.provider_message_id)
     update(_deliveries).where(*_QUEUED_IN_BATCH)
-    .values(status=DeliveryStatus.SENT, sent_at=bindparam("settle_sent_at"),
-            provider_message_id=func.coalesce(_deliveries.c.provider_message_id, bindparam("settle_message_id")))
+    .values(status=DeliveryStatus.SENT, sent_at=bindparam("settle_sent_at"))
 )
 _QUEUED_UNSENT = (
     update(_deliveries).where(*_QUEUED_IN_BATCH)

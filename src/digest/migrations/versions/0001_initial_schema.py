@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 21:17:54.139571
+Create Date: 2026-11-27 21:48:32.505452
 """
 
 from alembic import op
@@ -80,7 +80,7 @@ def upgrade() -> None:
     sa.Column('updated_at', digest.models.AwareDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_subscribers')),
     sa.UniqueConstraint('email', name=op.f('uq_subscribers_email')),
-    postgresql_with={'fillfactor': 70}
+    postgresql_with={'fillfactor': 50}
     )
     with op.batch_alter_table('subscribers', schema=None) as batch_op:
         batch_op.create_index('ix_subscribers_schedule', ['status', 'timezone', 'send_hour'], unique=False)
