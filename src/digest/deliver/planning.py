@@ -422,6 +422,14 @@ def _insert_deliveries(session: Session, edition_id: int, status: str, skip_reas
     inserted. On PostgreSQL one statement over three arrays (a million rows in seconds);
     elsewhere a multi-row executemany."""
     if session.get_bind().dialect.name == "postgresql":
+        # In subscriber order: each row's foreign-key check reads (and key-share locks) its
+        # subscriber's row, and its (subscriber, edition) index entry goes next to the
+        # previous one's; in batch order both hit a random page per row (measured at a
+        # million subscribers: 36 -> 19 us per row).
+        order = sorted(range(len(subscriber_ids)), key=subscriber_ids.__getitem__)
+        subscriber_ids = [subscriber_ids[i] for i in order]
+        batch_ids = [batch_ids[i] for i in order]
+        zones = [zones[i] for i in order]
         result = session.execute(_PG_INSERT_DELIVERIES, {
             "edition_id": edition_id, "status": status, "skip_reason": skip_reason, "created_at": created_at,
             "subscriber_ids": subscriber_ids, "batch_ids": batch_ids, "zones": zones,
