@@ -110,3 +110,28 @@ def test_recording_in_parts_updates_every_reader_once(runtime):
     last = _last_digests(runtime)
     assert last.pop("reader4@example.com") is None
     assert len(last) == 6 and set(last.values()) <= set(_sent_at(runtime, edition_id))
+
+
+def test_two_recorders_at_once_neither_fails_nor_records_twice(runtime):
+    import threading
+
+    add_subscribers(runtime, 30)
+    _send_without_recording(runtime, RecordingProvider(), EDITION)  # 15 batches of 2
+    counts, errors = [], []
+    start = threading.Barrier(2)
+
+    def record():
+        try:
+            with runtime.sessions() as session:
+                start.wait()
+                counts.append(record_last_digests(session, parts=2, open_session=runtime.sessions))
+        except Exception as exc:  # pragma: no cover - the failure being tested for
+            errors.append(exc)
+
+    threads = [threading.Thread(target=record) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == [] and sum(counts) == 30
+    assert None not in _last_digests(runtime).values()

@@ -276,18 +276,20 @@ def record_last_digests(session: Session | Connection, edition_id: int | None = 
     records whatever is left first (a run that stopped before recording), so selection
     always sees every digest the ledger says was sent.
     """
-    query = select(_batches.c.id).where(_batches.c.status == BatchStatus.SENT, ~_batches.c.readers_recorded)
+    # Locked in id order, a chunk at a time: a second recorder (the worker's next plan while
+    # `digest send` records) waits for the rows, then finds them recorded, rather than
+    # updating the same subscribers in another order (a deadlock).
+    query = (select(_batches.c.id).where(_batches.c.status == BatchStatus.SENT, ~_batches.c.readers_recorded)
+             .order_by(_batches.c.id).limit(_RECORD_CHUNK).with_for_update())
     if edition_id is not None:
         query = query.where(_batches.c.edition_id == edition_id)
-    batch_ids = list(session.scalars(query.order_by(_batches.c.id)))
-    if not batch_ids:
-        return 0
-    ranges: list[tuple[int, int] | None] = [None]
-    if parts > 1 and open_session is not None and session.get_bind().dialect.name == "postgresql":
-        ranges = _id_ranges(session, parts)  # (SQLite has one writer at a time)
+    ranges: list[tuple[int, int] | None] | None = None
     updated = 0
-    for start in range(0, len(batch_ids), _RECORD_CHUNK):
-        chunk = batch_ids[start:start + _RECORD_CHUNK]
+    while chunk := list(session.scalars(query)):
+        if ranges is None:
+            ranges = [None]
+            if parts > 1 and open_session is not None and session.get_bind().dialect.name == "postgresql":
+                ranges = _id_ranges(session, parts)  # (SQLite has one writer at a time)
         if len(ranges) == 1:
             updated += session.execute(_record_statement(chunk, ranges[0])).rowcount
         else:
