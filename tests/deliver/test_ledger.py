@@ -334,3 +334,22 @@ def test_batches_of_one_body_read_and_date_it_once(runtime, provider, monkeypatc
     assert summary.sent == 7 and len(provider.sent) == 3
     assert len(reads) == 1  # read and dated once, not once per batch
     assert len({(b.body.subject, b.body.html, b.body.text) for b in provider.sent}) == 1
+
+
+def test_rows_another_planner_wrote_first_are_skipped_not_an_error(runtime):
+    """The plain INSERT meets a unique violation; the rows go in again skipping those."""
+    from digest.deliver.planning import _insert_deliveries
+    from digest.models import utcnow
+
+    ids = add_subscribers(runtime, 3)
+    with runtime.session() as session:
+        edition = get_or_create_edition(session, EDITION)
+        first = _insert_deliveries(session, edition.id, DeliveryStatus.QUEUED, None, utcnow(), ids[:2], [7, 7],
+                                   ["UTC", "UTC"])
+        session.commit()
+        again = _insert_deliveries(session, edition.id, DeliveryStatus.QUEUED, None, utcnow(), ids, [8, 8, 8],
+                                   ["UTC"] * 3)
+        session.commit()
+    assert (first, again) == ([7, 7], [8])
+    rows = _deliveries(runtime)
+    assert sorted(r.subscriber_id for r in rows) == sorted(ids)
