@@ -89,10 +89,15 @@ def test_unsubscribed_after_planning_is_not_sent(runtime, provider):
         edition = get_or_create_edition(session, EDITION)
     plan_edition(runtime, edition, now=NOW, renderer=CountingRenderer(), selector=FakeSelector(), max_recipients=10)
     with runtime.session() as session:
+        # Each queued row keeps the address it was planned for (sending reads it from there).
+        planned = dict(session.execute(select(Delivery.subscriber_id, Delivery.email)).all())
+        assert planned == dict(session.execute(select(Subscriber.id, Subscriber.email)).all())
         session.get(Subscriber, ids[0]).status = SubscriberStatus.UNSUBSCRIBED
+        session.get(Subscriber, ids[1]).status = SubscriberStatus.BOUNCED
+        session.get(Subscriber, ids[1]).status = SubscriberStatus.ACTIVE  # and back: still sent
     summary = _send(runtime, provider)
     assert summary.sent == 2 and summary.skipped["suppressed"] == 1
-    assert len(provider.emails) == 2
+    assert sorted(provider.emails) == sorted(planned[i] for i in ids[1:])
     with runtime.session() as session:
         row = session.scalars(select(Delivery).where(Delivery.subscriber_id == ids[0])).one()
         assert (row.status, row.skip_reason) == (DeliveryStatus.SKIPPED, "suppressed")
@@ -345,10 +350,10 @@ def test_rows_another_planner_wrote_first_are_skipped_not_an_error(runtime):
     with runtime.session() as session:
         edition = get_or_create_edition(session, EDITION)
         first = _insert_deliveries(session, edition.id, DeliveryStatus.QUEUED, None, utcnow(), ids[:2], [7, 7],
-                                   ["UTC", "UTC"])
+                                   ["UTC", "UTC"], ["a@example.com", "b@example.com"])
         session.commit()
         again = _insert_deliveries(session, edition.id, DeliveryStatus.QUEUED, None, utcnow(), ids, [8, 8, 8],
-                                   ["UTC"] * 3)
+                                   ["UTC"] * 3, ["a@example.com", "b@example.com", "c@example.com"])
         session.commit()
     assert (first, again) == ([7, 7], [8])
     rows = _deliveries(runtime)

@@ -110,7 +110,7 @@ def plan_edition(
                     fingerprint = _selection_for(subscriber, edition, selector, bodies, writer, summary,
                                                  skip_empty=config.selection.nothing_new == "skip")
                     if fingerprint is not None:
-                        writer.selected[fingerprint].append((subscriber.id, subscriber.timezone))
+                        writer.selected[fingerprint].append((subscriber.id, subscriber.timezone, subscriber.email))
                 writer.flush(final=False)
             writer.flush(final=True)
         finally:
@@ -255,6 +255,9 @@ def _active_unplanned(runtime: Runtime, edition_id: int | None, subscriber_ids, 
         last_id = chunk[-1].id
 
 
+Reader = tuple[int, str, str]  # subscriber id, zone, address: what a queued delivery row keeps
+
+
 class _Writer:
     """Collects subscribers (id, zone) per selection, then per body once its render is
     done, and writes full batches as they fill up, storing each body in the transaction
@@ -266,8 +269,9 @@ class _Writer:
         self.max_recipients = max_recipients
         self.summary = summary
         self.dry_run = dry_run
-        self.selected: dict[str, list[tuple[int, str]]] = defaultdict(list)  # selection fingerprint -> readers
-        self.pending: dict[str, list[tuple[int, str]]] = defaultdict(list)  # body fingerprint -> readers
+        # Readers as (subscriber id, zone, address), per selection fingerprint, then per body.
+        self.selected: dict[str, list[Reader]] = defaultdict(list)
+        self.pending: dict[str, list[Reader]] = defaultdict(list)
         self.unstored: dict[str, RenderedEmail] = {}  # rendered, no batch written yet
         self.body_ids: dict[str, int] = {}  # body fingerprint -> stored id (the writer thread's)
         self.skips: list[int] = []
@@ -287,7 +291,7 @@ class _Writer:
             if rendered is not None:
                 self.unstored[body] = rendered
             self.pending[body].extend(self.selected.pop(fingerprint))
-        groups: list[tuple[str, list[tuple[int, str]]]] = []
+        groups: list[tuple[str, list[Reader]]] = []
         for body_key, readers in self.pending.items():
             size = len(readers) if final else len(readers) - len(readers) % self.max_recipients
             for start in range(0, size, self.max_recipients):
@@ -357,11 +361,11 @@ def store_body(session: Session, rendered: RenderedEmail) -> int:
 
 
 def write_batches(
-    session: Session, edition_id: int, groups: list[tuple[int, list[tuple[int, str]]]], skips: list[int],
+    session: Session, edition_id: int, groups: list[tuple[int, list[Reader]]], skips: list[int],
     summary: PlanSummary,
 ) -> None:
-    """One transaction: numbered batches (body, recipients with their zones), their
-    ``queued`` rows, and ``skipped`` rows.
+    """One transaction: numbered batches (body, recipients with their zones and
+    addresses), their ``queued`` rows, and ``skipped`` rows.
 
     The first statement locks the edition row, so concurrent planners of one edition
     take turns choosing batch numbers (on SQLite it takes the database's write lock).
@@ -382,20 +386,23 @@ def write_batches(
     subscriber_ids: list[int] = []
     row_batches: list[int] = []
     zones: list[str] = []
+    emails: list[str] = []
     for i, (_body, readers) in enumerate(groups):
         batch_id = batch_ids[next_number + i]
-        for sid, zone in readers:
+        for sid, zone, email in readers:
             subscriber_ids.append(sid)
             zones.append(zone)
+            emails.append(email)
         row_batches.extend([batch_id] * len(readers))
     inserted_per_batch: Counter = Counter()
     if subscriber_ids:
         inserted_per_batch.update(_insert_deliveries(session, edition_id, DeliveryStatus.QUEUED, None, now,
-                                                     subscriber_ids, row_batches, zones))
+                                                     subscriber_ids, row_batches, zones, emails))
     skipped_inserted = 0
     if skips:
+        nothing = [None] * len(skips)
         skipped_inserted = len(_insert_deliveries(session, edition_id, DeliveryStatus.SKIPPED, SkipReason.NO_NEW_ITEMS,
-                                                  now, skips, [None] * len(skips), [None] * len(skips)))
+                                                  now, skips, nothing, nothing, nothing))
     empty = [bid for bid in batch_ids.values() if not inserted_per_batch[bid]]
     if empty:
         session.execute(delete(Batch).where(Batch.id.in_(empty)))
@@ -409,10 +416,11 @@ def write_batches(
 
 
 _PG_INSERT_DELIVERIES = """
-    INSERT INTO deliveries (edition_id, subscriber_id, batch_id, timezone, status, skip_reason, created_at)
-    SELECT :edition_id, r.subscriber_id, r.batch_id, r.timezone, :status, :skip_reason, :created_at
-    FROM unnest(CAST(:subscriber_ids AS bigint[]), CAST(:batch_ids AS bigint[]), CAST(:zones AS varchar[]))
-         AS r(subscriber_id, batch_id, timezone)
+    INSERT INTO deliveries (edition_id, subscriber_id, batch_id, timezone, email, status, skip_reason, created_at)
+    SELECT :edition_id, r.subscriber_id, r.batch_id, r.timezone, r.email, :status, :skip_reason, :created_at
+    FROM unnest(CAST(:subscriber_ids AS bigint[]), CAST(:batch_ids AS bigint[]), CAST(:zones AS varchar[]),
+                CAST(:emails AS varchar[]))
+         AS r(subscriber_id, batch_id, timezone, email)
     {on_conflict}
     RETURNING batch_id
 """
@@ -421,11 +429,12 @@ _PG_INSERT_SKIPPING = text(_PG_INSERT_DELIVERIES.format(on_conflict="ON CONFLICT
 
 
 def _insert_deliveries(session: Session, edition_id: int, status: str, skip_reason: str | None, created_at,
-                       subscriber_ids: list[int], batch_ids: list[int | None], zones: list[str | None]) -> list[int | None]:
-    """Insert delivery rows (one per subscriber id, with its batch and zone), skipping any
-    (subscriber, edition) already in the ledger; returns the batch id of each row
-    inserted. On PostgreSQL one statement over three arrays (a million rows in seconds);
-    elsewhere a multi-row executemany."""
+                       subscriber_ids: list[int], batch_ids: list[int | None], zones: list[str | None],
+                       emails: list[str | None]) -> list[int | None]:
+    """Insert delivery rows (one per subscriber id, with its batch, zone and address),
+    skipping any (subscriber, edition) already in the ledger; returns the batch id of each
+    row inserted. On PostgreSQL one statement over four arrays (a million rows in
+    seconds); elsewhere a multi-row executemany."""
     if session.get_bind().dialect.name == "postgresql":
         # In subscriber order: each row's foreign-key check reads (and key-share locks) its
         # subscriber's row, and its (subscriber, edition) index entry goes next to the
@@ -435,8 +444,9 @@ def _insert_deliveries(session: Session, edition_id: int, status: str, skip_reas
         subscriber_ids = [subscriber_ids[i] for i in order]
         batch_ids = [batch_ids[i] for i in order]
         zones = [zones[i] for i in order]
+        emails = [emails[i] for i in order]
         params = {"edition_id": edition_id, "status": status, "skip_reason": skip_reason, "created_at": created_at,
-                  "subscriber_ids": subscriber_ids, "batch_ids": batch_ids, "zones": zones}
+                  "subscriber_ids": subscriber_ids, "batch_ids": batch_ids, "zones": zones, "emails": emails}
         # A plain INSERT first: ON CONFLICT DO NOTHING inserts each row speculatively, about
         # twice the cost of the insert itself, and a conflict needs another planner of the
         # same edition to have written one of these readers since this one read them. When
@@ -448,9 +458,9 @@ def _insert_deliveries(session: Session, edition_id: int, status: str, skip_reas
             if getattr(exc.orig, "sqlstate", None) != UNIQUE_VIOLATION:
                 raise
         return [batch_id for (batch_id,) in session.execute(_PG_INSERT_SKIPPING, params)]
-    rows = [{"edition_id": edition_id, "subscriber_id": sid, "batch_id": bid, "timezone": zone, "status": status,
-             "skip_reason": skip_reason, "created_at": created_at}
-            for sid, bid, zone in zip(subscriber_ids, batch_ids, zones, strict=True)]
+    rows = [{"edition_id": edition_id, "subscriber_id": sid, "batch_id": bid, "timezone": zone, "email": email,
+             "status": status, "skip_reason": skip_reason, "created_at": created_at}
+            for sid, bid, zone, email in zip(subscriber_ids, batch_ids, zones, emails, strict=True)]
     stmt = (insert_for(session, Delivery)
             .on_conflict_do_nothing(index_elements=["subscriber_id", "edition_id"])
             .returning(Delivery.batch_id))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 21:56:29.016572
+Create Date: 2026-11-27 22:24:12.203767
 """
 
 from alembic import op
@@ -83,6 +83,7 @@ def upgrade() -> None:
     postgresql_with={'fillfactor': 50}
     )
     with op.batch_alter_table('subscribers', schema=None) as batch_op:
+        batch_op.create_index('ix_subscribers_inactive', ['id'], unique=False, postgresql_where=sa.text("status <> 'active'"), sqlite_where=sa.text("status <> 'active'"))
         batch_op.create_index('ix_subscribers_schedule', ['status', 'timezone', 'send_hour'], unique=False)
         batch_op.create_index(batch_op.f('ix_subscribers_status'), ['status'], unique=False)
 
@@ -153,6 +154,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('skip_reason', sa.String(length=40), nullable=True),
     sa.Column('timezone', sa.String(length=64), nullable=True),
+    sa.Column('email', sa.String(length=320), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('provider_message_id', sa.String(length=200), nullable=True),
     sa.Column('created_at', digest.models.AwareDateTime(timezone=True), nullable=False),
@@ -247,6 +249,7 @@ def downgrade() -> None:
     with op.batch_alter_table('subscribers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_subscribers_status'))
         batch_op.drop_index('ix_subscribers_schedule')
+        batch_op.drop_index('ix_subscribers_inactive', postgresql_where=sa.text("status <> 'active'"), sqlite_where=sa.text("status <> 'active'"))
 
     op.drop_table('subscribers')
     op.drop_table('sources')
