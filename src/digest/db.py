@@ -95,9 +95,9 @@ def ensure_schema(engine: Engine) -> None:
     )
 
 
-#: Statements compiled once (module constants only: ``cached=True``), kept with the
-#: statement so its id cannot be reused by another object.
-_COMPILED: dict[tuple[int, str], tuple[Executable, object]] = {}
+#: PostgreSQL statements compiled once (module constants only: ``cached=True``), kept
+#: with the statement so its id cannot be reused by another object.
+_COMPILED: dict[int, tuple[Executable, object]] = {}
 
 
 def fetch_tuples(conn: Connection, statement: Executable, params: dict | None = None, *,
@@ -112,12 +112,11 @@ def fetch_tuples(conn: Connection, statement: Executable, params: dict | None = 
     compiled once per process."""
     if conn.dialect.name != "postgresql":
         return [tuple(row) for row in conn.execute(statement, params or {})]
-    key = (id(statement), conn.dialect.name)
-    held = _COMPILED.get(key) if cached else None
+    held = _COMPILED.get(id(statement)) if cached else None
     if held is None:
         held = statement, statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
         if cached:
-            _COMPILED[key] = held
+            _COMPILED[id(statement)] = held
     compiled = held[1]
     values = compiled.construct_params(params or {})
     with conn.connection.driver_connection.cursor() as cursor:

@@ -177,6 +177,10 @@ class SubscriberStatus:
     ALL = (ACTIVE, UNSUBSCRIBED, BOUNCED, COMPLAINED)
 
 
+#: Partial-index conditions, the same on PostgreSQL and SQLite.
+_NOT_ACTIVE = text(f"status <> '{SubscriberStatus.ACTIVE}'")
+
+
 class Subscriber(Base):
     __tablename__ = "subscribers"
     # The worker's tick groups active subscribers by (time zone, send hour). Half of each
@@ -188,8 +192,7 @@ class Subscriber(Base):
         Index("ix_subscribers_schedule", "status", "timezone", "send_hour"),
         # Those no longer subscribed: sending checks a batch's readers against it (a probe
         # of a small index per reader instead of reading each reader's row).
-        Index("ix_subscribers_inactive", "id", postgresql_where=text("status <> 'active'"),
-              sqlite_where=text("status <> 'active'")),
+        Index("ix_subscribers_inactive", "id", postgresql_where=_NOT_ACTIVE, sqlite_where=_NOT_ACTIVE),
         {"postgresql_with": {"fillfactor": 50}},
     )
 
@@ -253,6 +256,9 @@ class BatchStatus:
     ALL = (PENDING, SENDING, SENT, FAILED, AMBIGUOUS)
 
 
+_SENT_UNRECORDED = text(f"status = '{BatchStatus.SENT}' AND NOT readers_recorded")
+
+
 class Batch(Base):
     """Up to the provider's limit of recipients sharing one rendered body (each reader's
     dates filled in their zone: see :mod:`digest.deliver.dates`).
@@ -266,8 +272,7 @@ class Batch(Base):
         UniqueConstraint("edition_id", "number"),
         Index("ix_batches_status", "status"),
         # Sent batches whose readers' last_digest_at is not yet recorded: a handful at most.
-        Index("ix_batches_unrecorded", "id", postgresql_where=text("status = 'sent' AND NOT readers_recorded"),
-              sqlite_where=text("status = 'sent' AND NOT readers_recorded")),
+        Index("ix_batches_unrecorded", "id", postgresql_where=_SENT_UNRECORDED, sqlite_where=_SENT_UNRECORDED),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -19,8 +19,7 @@ from ..models import Batch, BatchStatus, Edition, Subscriber, SubscriberStatus
 from ..runtime import Runtime
 from .ledger import (
     DEFAULT_LEASE, find_edition, get_or_create_edition, pending_batch_ids, record_last_digests, recover_stale_batches,
-    reset_batches,
-    worker_identity,
+    reset_batches, worker_identity,
 )
 from .planning import BodyRenderer, SubscriberSelector, plan_edition
 from .provider import Provider

@@ -268,8 +268,8 @@ def record_last_digests(session: Session | Connection, edition_id: int | None = 
     Why not as each batch settles: a batch's readers are spread over the whole subscriber
     table, so updating them batch by batch touched a random page per reader (at a million
     readers, the costliest statement of an edition, ~40 s of PostgreSQL's time on two
-    cores); one statement per edition updates them in table order (~11 s). With
-    ``parts`` > 1 and ``open_session`` (PostgreSQL), the subscriber table is split into that many id
+    cores); one statement per edition updates them in table order. With ``parts`` > 1
+    and ``open_session`` (PostgreSQL), the subscriber table is split into that many id
     ranges, updated at once on their own connections (the batches are marked recorded
     once every part is done; a part that fails leaves them unrecorded, to be done again).
     ``send_edition`` records its edition once its batches are settled, and planning
@@ -283,15 +283,13 @@ def record_last_digests(session: Session | Connection, edition_id: int | None = 
              .order_by(_batches.c.id).limit(_RECORD_CHUNK).with_for_update())
     if edition_id is not None:
         query = query.where(_batches.c.edition_id == edition_id)
-    ranges: list[tuple[int, int] | None] | None = None
+    # (SQLite has one writer at a time: one part there.)
+    in_parts = parts > 1 and open_session is not None and session.get_bind().dialect.name == "postgresql"
+    ranges: list[tuple[int, int]] = []  # read once there is something to record
     updated = 0
     while chunk := list(session.scalars(query)):
-        if ranges is None:
-            ranges = [None]
-            if parts > 1 and open_session is not None and session.get_bind().dialect.name == "postgresql":
-                ranges = _id_ranges(session, parts)  # (SQLite has one writer at a time)
-        if len(ranges) == 1:
-            updated += session.execute(_record_statement(chunk, ranges[0])).rowcount
+        if not in_parts:
+            updated += session.execute(_record_statement(chunk, None)).rowcount
         else:
             def record_part(id_range, chunk=chunk):
                 with open_session() as own:
@@ -299,6 +297,7 @@ def record_last_digests(session: Session | Connection, edition_id: int | None = 
                     own.commit()
                     return count
 
+            ranges = ranges or _id_ranges(session, parts)
             with ThreadPoolExecutor(len(ranges), thread_name_prefix="digest-record") as pool:
                 updated += sum(pool.map(record_part, ranges))
         session.execute(update(_batches).where(_batches.c.id.in_(chunk)).values(readers_recorded=True)

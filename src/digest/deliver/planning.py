@@ -259,7 +259,7 @@ Reader = tuple[int, str, str]  # subscriber id, zone, address: what a queued del
 
 
 class _Writer:
-    """Collects subscribers (id, zone) per selection, then per body once its render is
+    """Collects readers (id, zone, address) per selection, then per body once its render is
     done, and writes full batches as they fill up, storing each body in the transaction
     of its first batch."""
 

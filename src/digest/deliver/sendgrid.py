@@ -98,6 +98,8 @@ class SendGridProvider:
         # HTTPRedirectHandler keeps its loop count on the Request (``redirect_dict``). So
         # concurrent sends need no lock.
         self._opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=_tls_context()))
+        # Authorization, User-Agent and Accept from sendgrid-python, then ours.
+        self._headers = {**self._client.client.request_headers, **JSON_UTF8}
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
 
@@ -122,9 +124,7 @@ class SendGridProvider:
     def _post(self, body: bytes, what: str) -> SendGridResponse:
         client = self._client.client
         # A new Request per attempt: urllib adds Host, Content-Length and the timeout to it.
-        # Headers: Authorization, User-Agent and Accept from sendgrid-python, then ours.
-        headers = {**client.request_headers, **JSON_UTF8}
-        request = urllib.request.Request(self._url, data=body, headers=headers, method="POST")
+        request = urllib.request.Request(self._url, data=body, headers=self._headers, method="POST")
         try:
             # _make_request maps an HTTP error answer to python_http_client's HTTPError
             # subclasses, as client.mail.send.post() does; nothing here logs the request.
