@@ -11,7 +11,9 @@ Small editions (a proof, the demo, a zone's morning in a small list) render in t
 process: a pool is only started once an edition has needed more than
 :data:`INLINE_RENDERS` renders, since starting worker processes has a cost (a fork server's
 imports, once per process, see :mod:`.workers`; about a second per worker where there is
-no fork server).
+no fork server). The pool starts on a background thread: until its workers are up
+(a fork server still importing what they need, most of a second), renders go on here
+instead of the planner waiting for them.
 A render that fails raises from :meth:`EditionBodies.take`, exactly as an in-process
 render would, and stops the plan.
 """
@@ -19,6 +21,7 @@ render would, and stops the plan.
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Protocol
@@ -28,6 +31,9 @@ from .workers import worker_context
 
 #: Renders done in this process before a pool is started (when one is allowed).
 INLINE_RENDERS = 16
+#: Render here while the pool is starting (False: wait for it, as tests that want every
+#: render after the first INLINE_RENDERS in a worker do).
+RENDER_WHILE_STARTING = True
 
 
 class BodyRenderer(Protocol):
@@ -73,6 +79,7 @@ class EditionBodies:
         self._renderer = renderer
         self._processes = processes if renderer is None else 0
         self._pool: ProcessPoolExecutor | None = None
+        self._starting: Future | None = None  # the pool, once its workers are up
         self._done: dict[str, RenderedEmail | str] = {}  # selection fingerprint -> body, or its fingerprint once taken
         self._pending: dict[str, Future] = {}
         self.renders = 0
@@ -84,11 +91,10 @@ class EditionBodies:
             return
         self.renders += 1
         if self._processes and self.renders > INLINE_RENDERS:
-            if self._pool is None:
-                self._pool = ProcessPoolExecutor(self._processes, mp_context=worker_context(),
-                                                 initializer=_start_worker, initargs=(self._config,))
-            self._pending[fingerprint] = self._pool.submit(_render_in_worker, selection)
-            return
+            pool = self._started_pool(wait=not RENDER_WHILE_STARTING)
+            if pool is not None:
+                self._pending[fingerprint] = pool.submit(_render_in_worker, selection)
+                return
         started = time.perf_counter()
         rendered = self._inline_renderer().render(selection)
         self.render_seconds += time.perf_counter() - started
@@ -111,7 +117,41 @@ class EditionBodies:
         self._done[fingerprint] = done.fingerprint
         return done.fingerprint, done
 
+    def _started_pool(self, *, wait: bool) -> ProcessPoolExecutor | None:
+        """The worker pool once it is up (starting it on a background thread the first
+        time); None while it is starting, unless ``wait``. Re-raises a failed start."""
+        if self._pool is None:
+            if self._starting is None:
+                self._starting = Future()
+                threading.Thread(target=self._start_pool, name="digest-render-pool-start", daemon=True).start()
+            if not wait and not self._starting.done():
+                return None
+            self._pool = self._starting.result()
+        return self._pool
+
+    def _start_pool(self) -> None:
+        """On a background thread: starting a worker blocks until the fork server has
+        imported what workers need and forked it."""
+        try:
+            pool = ProcessPoolExecutor(self._processes, mp_context=worker_context(),
+                                       initializer=_start_worker, initargs=(self._config,))
+            try:
+                for _ in range(self._processes):  # each submit to a busy pool starts one more worker
+                    pool.submit(int)
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+        except BaseException as exc:
+            self._starting.set_exception(exc)
+        else:
+            self._starting.set_result(pool)
+
     def close(self) -> None:
+        if self._pool is None and self._starting is not None:  # started, never used
+            try:
+                self._pool = self._starting.result()
+            except BaseException:
+                self._pool = None
         if self._pool is not None:
             for future in self._pending.values():
                 future.cancel()

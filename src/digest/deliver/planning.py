@@ -24,7 +24,7 @@ from collections import Counter, defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Iterator, Protocol, Sequence
+from typing import Iterator, Protocol, Sequence, runtime_checkable
 
 from sqlalchemy import bindparam, delete, exists, func, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -55,6 +55,15 @@ class SkipReason:
 
 class SubscriberSelector(Protocol):
     def for_subscriber(self, subscriber: "PlannedSubscriber", edition_date) -> Selection: ...
+
+
+@runtime_checkable
+class ReaderSelector(Protocol):
+    """A selector whose answer depends only on a reader's topics and last digest (as
+    :class:`digest.select.Selector`'s does): planning then asks once per distinct pair in
+    a chunk, not once per reader."""
+
+    def for_reader(self, topic_slugs: tuple[str, ...], last_digest_at: datetime | None, edition_date) -> Selection: ...
 
 
 @dataclass
@@ -104,13 +113,18 @@ def plan_edition(
             render_processes = runtime.settings.render_processes
         bodies = EditionBodies(config=config, renderer=renderer, processes=render_processes)
         writer.bodies = bodies
+        skip_empty = config.selection.nothing_new == "skip"
         try:
             for chunk in _active_unplanned(runtime, edition.id, subscriber_ids, chunk_size):
-                for subscriber in chunk:
-                    fingerprint = _selection_for(subscriber, edition, selector, bodies, writer, summary,
-                                                 skip_empty=config.selection.nothing_new == "skip")
-                    if fingerprint is not None:
-                        writer.selected[fingerprint].append((subscriber.id, subscriber.timezone, subscriber.email))
+                if isinstance(selector, ReaderSelector):
+                    _select_by_reader(chunk, edition, selector, bodies, writer, summary, skip_empty=skip_empty)
+                else:
+                    for row in chunk:
+                        subscriber = PlannedSubscriber(*row)
+                        fingerprint = _selection_for(subscriber, edition, selector, bodies, writer, summary,
+                                                     skip_empty=skip_empty)
+                        if fingerprint is not None:
+                            writer.selected[fingerprint].append((subscriber.id, subscriber.timezone, subscriber.email))
                 writer.flush(final=False)
             writer.flush(final=True)
         finally:
@@ -139,6 +153,46 @@ def _selection_for(subscriber, edition, selector, bodies, writer, summary, *, sk
     fingerprint = selection.fingerprint()  # computed once per selection object
     bodies.submit(fingerprint, selection)
     return fingerprint
+
+
+_BLOCKED = object()  # the answer for readers whose selection is blocked
+_SKIPPED = object()  # ... and for those who get nothing new, when nothing_new = "skip"
+
+
+def _select_by_reader(chunk: list["SubscriberRow"], edition, selector: ReaderSelector, bodies, writer, summary,
+                      *, skip_empty: bool) -> None:
+    """:func:`_selection_for` for a chunk, asking the selector once per distinct (topics,
+    last digest): most readers of a big list share both (the first edition, everyone's
+    first; later ones, the readers of one batch), and a million readers come through
+    here. Same answers, same readers in the same order."""
+    from ..select import SelectionBlocked
+
+    answers: dict[tuple, object] = {}  # per chunk, so bounded by its size
+    selected = writer.selected
+    blocked = 0
+    for subscriber_id, email, zone, _send_hour, last_digest_at, slugs in chunk:
+        key = (slugs, last_digest_at)
+        answer = answers.get(key)
+        if answer is None:
+            try:
+                selection = selector.for_reader(slugs, last_digest_at, edition.date)
+            except SelectionBlocked as exc:
+                summary.blocked_reason = summary.blocked_reason or str(exc)
+                answer = _BLOCKED
+            else:
+                if selection.is_empty and skip_empty:
+                    answer = _SKIPPED
+                else:
+                    answer = selection.fingerprint()
+                    bodies.submit(answer, selection)
+            answers[key] = answer
+        if answer is _BLOCKED:
+            blocked += 1
+        elif answer is _SKIPPED:
+            writer.skips.append(subscriber_id)
+        else:
+            selected[answer].append((subscriber_id, zone, email))
+    summary.skipped[SkipReason.BLOCKED] += blocked
 
 
 def _count_outside(session: Session, edition_id: int | None, subscriber_ids, summary: PlanSummary) -> None:
@@ -171,6 +225,9 @@ class PlannedSubscriber:
     topic_slugs: tuple[str, ...]
 
 
+#: A subscriber as planning reads it: the fields of :class:`PlannedSubscriber`, in order.
+SubscriberRow = tuple[int, str, str, int, "datetime | None", tuple[str, ...]]
+
 _subscribers = Subscriber.__table__
 _deliveries = Delivery.__table__
 #: Table columns, not ORM attributes: the rows come back as plain tuples, without the
@@ -185,7 +242,7 @@ _TOPICS_IN_RANGE = (
 )
 
 
-def _load_chunk(session: Session, query, slug_of: dict[int, str], *, dense: bool) -> list[PlannedSubscriber]:
+def _load_chunk(session: Session, query, slug_of: dict[int, str], *, dense: bool) -> list[SubscriberRow]:
     """A chunk of subscribers (id order) with their topic slugs. For a ``dense`` chunk (the
     next N subscribers by id) the topics are read by id range, one index range scan,
     rather than with an IN list of thousands of ids; rows of subscribers outside the chunk
@@ -213,7 +270,7 @@ def _load_chunk(session: Session, query, slug_of: dict[int, str], *, dense: bool
             slugs = slug_sets[ids] = tuple(sorted(slug_of[t] for t in ids))
         if last_digest_at is not None and last_digest_at.tzinfo is not timezone.utc:
             last_digest_at = last_digest_at.astimezone(timezone.utc)  # as the ORM's AwareDateTime gives it
-        chunk.append(PlannedSubscriber(subscriber_id, email, zone, send_hour, last_digest_at, slugs))
+        chunk.append((subscriber_id, email, zone, send_hour, last_digest_at, slugs))
     return chunk
 
 
@@ -228,7 +285,7 @@ def _no_row(edition_id: int | None, *, after: int | None = None):
     return ~exists().where(*condition)
 
 
-def _active_unplanned(runtime: Runtime, edition_id: int | None, subscriber_ids, chunk_size: int) -> Iterator[list[PlannedSubscriber]]:
+def _active_unplanned(runtime: Runtime, edition_id: int | None, subscriber_ids, chunk_size: int) -> Iterator[list[SubscriberRow]]:
     """Active subscribers without a delivery row, in id order, one chunk (and session) at a time."""
     with runtime.sessions() as session:  # topic id -> slug, read once per plan
         slug_of = dict(session.execute(select(Topic.__table__.c.id, Topic.__table__.c.slug)).all())
@@ -252,7 +309,7 @@ def _active_unplanned(runtime: Runtime, edition_id: int | None, subscriber_ids, 
         if not chunk:
             return
         yield chunk
-        last_id = chunk[-1].id
+        last_id = chunk[-1][0]
 
 
 Reader = tuple[int, str, str]  # subscriber id, zone, address: what a queued delivery row keeps

@@ -31,7 +31,7 @@ from ..runtime import Runtime
 from ..settings import Settings
 from .ledger import pending_batch_ids
 from .sending import BatchOutcome
-from .workers import worker_context
+from .workers import start_fork_server, worker_context
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,7 @@ class ProcessSender:
         self._thread = threading.Thread(target=self._feed, name="digest-send-feeder", daemon=True)
 
     def start(self) -> None:
+        start_fork_server()  # its imports overlap planning's start, not the first batch's
         self._thread.start()
 
     def handed_out(self) -> frozenset[int]:

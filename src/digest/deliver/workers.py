@@ -104,6 +104,18 @@ def worker_context() -> BaseContext:
     return context
 
 
+def start_fork_server() -> None:
+    """Starts this process's fork server now, if it has none, without waiting for it: it
+    imports :data:`PRELOAD` (most of a second) on the other core while this process goes on
+    planning, so the first pool's workers do not wait for those imports."""
+    if not uses_fork_server():
+        return
+    from multiprocessing import forkserver
+
+    worker_context()  # sets the preload list
+    forkserver.ensure_running()
+
+
 def stop_fork_server() -> None:
     """Stops this process's fork server, if it started one, and reaps it: the CPU time of
     every worker it forked (and its own imports) then counts in this process's

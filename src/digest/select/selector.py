@@ -109,8 +109,12 @@ class Selector:
     # ------------------------------------------------------------ answers
 
     def for_subscriber(self, subscriber: models.Subscriber, edition_date: date) -> Selection:
-        since = subscriber.last_digest_at or self.new_subscriber_since
-        return self.for_topics(subscriber.topic_slugs, edition_date, since=since)
+        return self.for_reader(subscriber.topic_slugs, subscriber.last_digest_at, edition_date)
+
+    def for_reader(self, topic_slugs: Sequence[str], last_digest_at: datetime | None, edition_date: date) -> Selection:
+        """What a reader of these topics whose last digest went at ``last_digest_at`` (None:
+        never) gets: all a subscriber's selection depends on."""
+        return self.for_topics(topic_slugs, edition_date, since=last_digest_at or self.new_subscriber_since)
 
     def for_topics(
         self,
