@@ -165,6 +165,7 @@ def test_an_editions_render_and_send_pools_share_the_context_and_send_the_same(m
     monkeypatch.setattr(bodies, "ProcessPoolExecutor", RecordingPool)
     monkeypatch.setattr(processes, "ProcessPoolExecutor", RecordingPool)
     monkeypatch.setattr(bodies, "INLINE_RENDERS", 0)
+    monkeypatch.setattr(bodies, "RENDER_WHILE_STARTING", False)  # every render in a worker
     monkeypatch.setattr(edition, "MIN_READERS_PER_PROCESS", 1)
     now = datetime.now(timezone.utc)
     summaries = {}
@@ -187,3 +188,14 @@ def test_an_editions_render_and_send_pools_share_the_context_and_send_the_same(m
     assert str(os.getpid()) not in {c.rsplit(":", 2)[1] for c in _claimants(pooled)}
     # The same bodies, rendered in worker processes or here.
     assert _body_fingerprints(pooled) == _body_fingerprints(inline) and len(_body_fingerprints(pooled)) == 3
+
+
+@needs_fork_server
+def test_the_fork_server_can_be_started_ahead_of_the_first_pool():
+    workers.start_fork_server()  # what a big edition does first: the imports overlap planning
+    pid = _fork_server_pid()
+    assert pid is not None
+    workers.start_fork_server()  # already running: the same one
+    assert _fork_server_pid() == pid
+    with ProcessPoolExecutor(1, mp_context=worker_context()) as pool:
+        assert pool.submit(os.getppid).result() == pid  # the first pool's worker is its fork

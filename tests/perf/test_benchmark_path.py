@@ -135,6 +135,7 @@ def test_benchmark_edition_sends_the_requests_and_ledger_of_digest_send(seeded, 
         # Renders in two worker processes from the first one on; batches sent from two
         # worker processes, four threads each.
         monkeypatch.setattr(bodies, "INLINE_RENDERS", 0)
+        monkeypatch.setattr(bodies, "RENDER_WHILE_STARTING", False)  # every render in a worker
         monkeypatch.setattr(edition, "MIN_READERS_PER_PROCESS", 1)
         threaded = _send_with_benchmark(concurrent_db, by_threads, concurrency="4", processes="2")
 

@@ -1,0 +1,114 @@
+"""The render pool starts on a background thread: while its workers are not up yet (a
+fork server still importing), the planner renders in its own process instead of waiting."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from concurrent.futures import Future
+
+import pytest
+
+from digest.deliver import bodies
+from digest.deliver.bodies import EditionBodies
+from digest.render import Renderer
+from digest.render.samples import sample_config, sample_edition
+
+
+class SlowStartingPool:
+    """A stand-in for ProcessPoolExecutor whose first worker start blocks until released,
+    as one does while the fork server imports what workers need; it then runs tasks here."""
+
+    release = threading.Event()
+    instances: list["SlowStartingPool"] = []
+
+    def __init__(self, processes, *, mp_context=None, initializer=None, initargs=()):
+        self.initializer, self.initargs = initializer, initargs
+        self.started = False
+        self.tasks: list[str] = []
+        self.shut_down = False
+        SlowStartingPool.instances.append(self)
+
+    def submit(self, fn, *args):
+        if not self.started:
+            assert self.release.wait(10), "the test never released the pool"
+            self.started = True  # (the initializer, which sets signal handlers, is not run here)
+        self.tasks.append(getattr(fn, "__name__", repr(fn)))
+        future = Future()
+        future.set_result(fn(*args))
+        return future
+
+    def shutdown(self, wait=True, cancel_futures=False):
+        self.shut_down = True
+
+
+@pytest.fixture
+def slow_pool(monkeypatch):
+    SlowStartingPool.release = threading.Event()
+    SlowStartingPool.instances = []
+    monkeypatch.setattr(bodies, "ProcessPoolExecutor", SlowStartingPool)
+    monkeypatch.setattr(bodies, "INLINE_RENDERS", 0)
+    monkeypatch.setattr(bodies, "_worker_renderer", Renderer(sample_config()))  # what the initializer makes
+    return SlowStartingPool
+
+
+def _selections(count: int):
+    base = sample_edition()
+    return [dataclasses.replace(base, note=f"note {n}") for n in range(count)]
+
+
+def test_renders_go_on_here_while_the_pool_starts_then_go_to_it(slow_pool):
+    editions = EditionBodies(config=sample_config(), processes=2)
+    selections = _selections(4)
+    try:
+        for selection in selections[:3]:  # the pool is still starting: rendered here, no waiting
+            editions.submit(selection.fingerprint(), selection)
+        assert [editions.ready(s.fingerprint()) for s in selections[:3]] == [True] * 3
+        assert len(slow_pool.instances) == 1 and slow_pool.instances[0].tasks == []
+
+        slow_pool.release.set()
+        editions._starting.result(timeout=10)  # the background start finishes
+        editions.submit(selections[3].fingerprint(), selections[3])
+        assert slow_pool.instances[0].tasks.count("_render_in_worker") == 1
+        taken = [editions.take(s.fingerprint()) for s in selections]
+        assert all(rendered is not None and rendered.html for _, rendered in taken)
+        assert len({body for body, _ in taken}) == 4 and editions.renders == 4
+    finally:
+        editions.close()
+    assert slow_pool.instances[0].shut_down
+
+
+def test_without_rendering_here_the_planner_waits_for_the_pool(slow_pool, monkeypatch):
+    monkeypatch.setattr(bodies, "RENDER_WHILE_STARTING", False)
+    editions = EditionBodies(config=sample_config(), processes=2)
+    selection = _selections(1)[0]
+    threading.Timer(0.2, slow_pool.release.set).start()
+    try:
+        editions.submit(selection.fingerprint(), selection)  # blocks until released
+        assert slow_pool.instances[0].tasks == ["int", "int", "_render_in_worker"]
+    finally:
+        editions.close()
+
+
+def test_a_pool_that_started_but_was_never_used_is_shut_down(slow_pool):
+    editions = EditionBodies(config=sample_config(), processes=2)
+    selection = _selections(1)[0]
+    editions.submit(selection.fingerprint(), selection)  # rendered here; the pool is starting
+    slow_pool.release.set()
+    editions.close()  # waits for the start, then shuts it down
+    assert slow_pool.instances[0].shut_down
+
+
+def test_a_pool_that_cannot_start_fails_the_next_render_handed_to_it(monkeypatch):
+    class Broken:
+        def __init__(self, *args, **kwargs):
+            raise OSError("cannot fork")
+
+    monkeypatch.setattr(bodies, "ProcessPoolExecutor", Broken)
+    monkeypatch.setattr(bodies, "INLINE_RENDERS", 0)
+    monkeypatch.setattr(bodies, "RENDER_WHILE_STARTING", False)
+    editions = EditionBodies(config=sample_config(), processes=2)
+    selection = _selections(1)[0]
+    with pytest.raises(OSError, match="cannot fork"):
+        editions.submit(selection.fingerprint(), selection)
+    editions.close()
