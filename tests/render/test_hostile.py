@@ -57,3 +57,25 @@ def test_clean_body_closes_every_tag_so_mjml_cannot_be_escaped():
 
 def test_every_image_gets_alt():
     assert clean_body_html('<img src="https://x.example/a.png">') == '<img alt="" src="https://x.example/a.png">'
+
+
+def test_unsafe_links_dropped_and_a_safe_selection_passed_through_unchanged():
+    from dataclasses import replace
+
+    from digest.render.guard import drop_unsafe_urls
+    from digest.render.samples import sample_edition
+
+    safe = sample_edition()
+    # Nothing to drop: the very same object, so what is cached on it (fingerprints) is kept.
+    assert drop_unsafe_urls(safe) is safe
+    card = safe.sections[0].briefings[0]
+    video = safe.videos[0]
+    unsafe = replace(
+        safe,
+        sections=(replace(safe.sections[0], briefings=(replace(card, url="javascript:alert(1)"),)),),
+        videos=(replace(video, url="javascript:alert(2)"), replace(video, id=999, thumbnail_url="data:text/html,x")),
+    )
+    dropped = drop_unsafe_urls(unsafe)
+    assert dropped.sections[0].briefings[0].url is None  # a plain title, not a link
+    assert [v.id for v in dropped.videos] == [999] and dropped.videos[0].thumbnail_url is None
+    assert drop_unsafe_urls(unsafe) == dropped  # the cached URL checks answer the same the second time

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from ..content import BriefingItem, Selection, VideoItem
@@ -47,6 +48,7 @@ def require_disclosures(selection: Selection, *, strict: bool) -> Selection:
     return replace(selection, sections=sections, recommended=recommended)
 
 
+@lru_cache(maxsize=16384)  # every distinct selection of an edition asks again for the same items' URLs
 def is_http_url(url: str | None) -> bool:
     if not url or any(ch.isspace() or ord(ch) < 32 for ch in url):
         return False
@@ -69,11 +71,12 @@ def drop_unsafe_urls(selection: Selection) -> Selection:
         if not is_http_url(video.url):
             log.warning("video %s (%r) has no http(s) link: left out of the edition", video.id, video.title)
             continue
-        videos.append(replace(video, thumbnail_url=_safe(video.thumbnail_url)))
-    return replace(
-        selection,
-        sections=tuple(replace(s, briefings=tuple(map(briefing, s.briefings))) for s in selection.sections),
-        recommended=tuple(map(briefing, selection.recommended)),
-        related=tuple(r if r.url is None or is_http_url(r.url) else replace(r, url=None) for r in selection.related),
-        videos=tuple(videos),
-    )
+        thumbnail = _safe(video.thumbnail_url)
+        videos.append(video if thumbnail == video.thumbnail_url else replace(video, thumbnail_url=thumbnail))
+    sections = tuple(replace(s, briefings=tuple(map(briefing, s.briefings))) for s in selection.sections)
+    recommended = tuple(map(briefing, selection.recommended))
+    related = tuple(r if r.url is None or is_http_url(r.url) else replace(r, url=None) for r in selection.related)
+    if (sections, recommended, related, tuple(videos)) == (selection.sections, selection.recommended, selection.related,
+                                                            selection.videos):
+        return selection  # the usual case: nothing to drop, the same objects
+    return replace(selection, sections=sections, recommended=recommended, related=related, videos=tuple(videos))
