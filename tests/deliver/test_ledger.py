@@ -358,3 +358,97 @@ def test_rows_another_planner_wrote_first_are_skipped_not_an_error(runtime):
     assert (first, again) == ([7, 7], [8])
     rows = _deliveries(runtime)
     assert sorted(r.subscriber_id for r in rows) == sorted(ids)
+
+
+def test_the_last_write_is_sliced_into_transactions_with_the_same_batches(runtime, monkeypatch):
+    from digest.deliver import planning
+
+    # Readers on three topic sets (three bodies), a few of them skipped for nothing new.
+    add_subscribers(runtime, 7, topics=("gold",), prefix="g")
+    add_subscribers(runtime, 5, topics=("lithium",), prefix="l")
+    add_subscribers(runtime, 4, topics=("gold", "lithium"), prefix="b")
+    writes: list[int] = []
+    real_write = planning._Writer._write
+
+    def counting_write(self, groups, new_bodies, skips):
+        writes.append(sum(len(readers) for _, readers in groups))
+        return real_write(self, groups, new_bodies, skips)
+
+    monkeypatch.setattr(planning._Writer, "_write", counting_write)
+    ledgers, plans = {}, {}
+    for slot, rows_per_write in (("whole", 10_000), ("sliced", 3)):
+        monkeypatch.setattr(planning, "FINAL_ROWS_PER_WRITE", rows_per_write)
+        writes.clear()
+        with runtime.session() as session:
+            edition = get_or_create_edition(session, EDITION, slot)
+        plans[slot] = plan_edition(runtime, edition, now=NOW, renderer=CountingRenderer(),
+                                   selector=FakeSelector(empty_for={"g3@example.com", "l8@example.com"}),
+                                   max_recipients=10, chunk_size=100)
+        with runtime.session() as session:
+            ledgers[slot] = sorted(session.execute(
+                select(Subscriber.email, Delivery.status, Batch.number, Batch.body_id)
+                .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+                .outerjoin(Batch, Batch.id == Delivery.batch_id).where(Delivery.edition_id == edition.id)).all())
+        # The chunk's write (bodies and skips: no batch is full), then the last one: whole,
+        # or one transaction per batch (each over 3 rows) in order.
+        assert writes == ([0, 14] if slot == "whole" else [0, 6, 4, 4])
+    assert ledgers["whole"] == ledgers["sliced"] and len(ledgers["whole"]) == 16
+    assert (plans["whole"].queued, plans["whole"].batches, plans["whole"].skipped) == \
+        (plans["sliced"].queued, plans["sliced"].batches, plans["sliced"].skipped) == (14, 3, plans["whole"].skipped)
+    assert plans["whole"].skipped["no-new-items"] == 2
+
+
+def test_bodies_are_stored_in_order_while_the_last_renders_run(runtime):
+    from digest.deliver import planning
+    from digest.deliver.planning import PlanSummary
+
+    class SlowBodies:
+        """Renders that finish one at a time, last first: bodies must still be stored in order."""
+
+        def __init__(self, fingerprints):
+            self.unfinished = list(fingerprints)
+            self.taken: set[str] = set()
+
+        def ready(self, fingerprint):
+            return fingerprint not in self.unfinished
+
+        def wait_any(self, fingerprints, timeout=None):
+            self.unfinished.pop()  # the last one submitted finishes first
+
+        def take(self, fingerprint):
+            assert self.ready(fingerprint)
+            if fingerprint in self.taken:
+                return fingerprint, None
+            self.taken.add(fingerprint)
+            return fingerprint, CountingRenderer().render(FakeSelector().for_subscriber(_Reader(fingerprint), EDITION))
+
+    class _Reader:
+        def __init__(self, topic):
+            self.email, self.topic_slugs = f"{topic}@example.com", (topic,)
+
+    ids = {}
+    for topic in ("gold", "lithium", "copper"):
+        ids[topic] = add_subscribers(runtime, 1, topics=(topic,), prefix=topic)[0]
+    with runtime.session() as session:
+        edition_id = get_or_create_edition(session, EDITION).id
+    stored: list[str] = []
+    writer = planning._Writer(runtime, edition_id, 10, PlanSummary(edition_id), dry_run=False)
+    real_write = writer._write
+
+    def recording_write(groups, new_bodies, skips):
+        stored.extend(rendered.subject for rendered in new_bodies.values())
+        return real_write(groups, new_bodies, skips)
+
+    writer._write = recording_write
+    writer.bodies = SlowBodies(["gold", "lithium", "copper"])
+    for topic, subscriber_id in ids.items():
+        writer.selected[topic].append((subscriber_id, "UTC", f"{topic}@example.com"))
+    try:
+        writer.flush(final=True)
+    finally:
+        writer.close()
+    assert stored == ["Your digest: gold", "Your digest: lithium", "Your digest: copper"]
+    with runtime.session() as session:
+        bodies = session.execute(select(RenderedBody.subject).order_by(RenderedBody.id)).scalars().all()
+        assert bodies == stored  # ids in the order the plan met the selections
+        assert session.scalar(select(func.count()).select_from(Delivery)) == 3

@@ -23,7 +23,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Protocol
 
 from ..content import RenderedEmail, Selection
@@ -104,6 +104,12 @@ class EditionBodies:
         """True when :meth:`take` would not wait."""
         future = self._pending.get(fingerprint)
         return future is None or future.done()
+
+    def wait_any(self, fingerprints, *, timeout: float | None = None) -> None:
+        """Until one of these selections is rendered (or ``timeout`` seconds)."""
+        futures = [f for f in map(self._pending.get, fingerprints) if f is not None]
+        if len(futures) == len(fingerprints):  # else one is already done
+            wait(futures, timeout=timeout, return_when=FIRST_COMPLETED)
 
     def take(self, fingerprint: str) -> tuple[str, RenderedEmail | None]:
         """The body's content fingerprint, and the body itself the first time it is taken

@@ -126,7 +126,13 @@ def plan_edition(
                         if fingerprint is not None:
                             writer.selected[fingerprint].append((subscriber.id, subscriber.timezone, subscriber.email))
                 writer.flush(final=False)
+            import sys as _s, time as _t; print('TR', f'{_t.time():.3f}', 'final-flush-start', file=_s.stderr, flush=True)
+            import sys as _s, time as _t; print('TR', f'{_t.time():.3f}', 'final-flush-start', file=_s.stderr, flush=True)
+            import sys as _s, time as _t; print('TR', f'{_t.time():.3f}', 'final-flush-start', file=_s.stderr, flush=True)
             writer.flush(final=True)
+            import sys as _s, time as _t; print('TR', f'{_t.time():.3f}', 'final-flush-end', file=_s.stderr, flush=True)
+            import sys as _s, time as _t; print('TR', f'{_t.time():.3f}', 'final-flush-end', file=_s.stderr, flush=True)
+            import sys as _s, time as _t; print('TR', f'{_t.time():.3f}', 'final-flush-end', file=_s.stderr, flush=True)
         finally:
             writer.close()
             bodies.close()
@@ -314,6 +320,26 @@ def _active_unplanned(runtime: Runtime, edition_id: int | None, subscriber_ids, 
 
 Reader = tuple[int, str, str]  # subscriber id, zone, address: what a queued delivery row keeps
 
+#: Delivery rows per transaction (at least one batch) in a plan's last write (see
+#: :meth:`_Writer.flush`).
+FINAL_ROWS_PER_WRITE = 5000
+#: While the last renders run, how often bodies rendered meanwhile are handed to the writer.
+STORE_POLL_SECONDS = 0.1
+
+
+def _slices(groups: list[tuple[str, list[Reader]]], rows: int) -> list[list[tuple[str, list[Reader]]]]:
+    """``groups`` in order, cut into runs of about ``rows`` readers (at least one group
+    each; one empty run when there are none)."""
+    parts: list[list[tuple[str, list[Reader]]]] = [[]]
+    size = 0
+    for group in groups:
+        if parts[-1] and size + len(group[1]) > rows:
+            parts.append([])
+            size = 0
+        parts[-1].append(group)
+        size += len(group[1])
+    return parts
+
 
 class _Writer:
     """Collects readers (id, zone, address) per selection, then per body once its render is
@@ -343,6 +369,8 @@ class _Writer:
     def flush(self, *, final: bool) -> None:
         """Write every full batch (``final``: every batch), for bodies already rendered
         (``final``: waiting for the rest). Selections rendering to the same body share it."""
+        if final and not self.dry_run:
+            self._store_while_rendering()
         for fingerprint in [f for f in self.selected if final or self.bodies.ready(f)]:
             body, rendered = self.bodies.take(fingerprint)
             if rendered is not None:
@@ -368,16 +396,51 @@ class _Writer:
         # a batch, until the end of a million-subscriber plan).
         new_bodies, self.unstored = self.unstored, {}
         self.wait()
-        self._in_flight = self._writes.submit(self._write, groups, new_bodies, skips)
-        if final:
+        if not final:
+            self._in_flight = self._writes.submit(self._write, groups, new_bodies, skips)
+            return
+        # The last write holds every body's remaining readers (most of a small edition's):
+        # in slices, each its own transaction, so sending starts after the first commit
+        # instead of after all of them. Same batches, same numbers, in the same order.
+        for part in _slices(groups, FINAL_ROWS_PER_WRITE):
+            self._in_flight = self._writes.submit(self._write, part, new_bodies, skips)
+            new_bodies, skips = {}, []
             self.wait()
+
+    def _store_while_rendering(self) -> None:
+        """Every reader is selected; while the last renders run, store the bodies already
+        rendered (on the writer thread), so the final write only has batches to write.
+        Bodies are stored in the order the final write would store them (up to the first
+        one still rendering), so their ids do not depend on which render finished first."""
+        stored_up_to = 0
+        while True:
+            order = list(self.selected)
+            for fingerprint in order[stored_up_to:]:
+                if not self.bodies.ready(fingerprint):
+                    break
+                body, rendered = self.bodies.take(fingerprint)  # the body once; its key after
+                if rendered is not None:
+                    self.unstored[body] = rendered
+                stored_up_to += 1
+            waiting = order[stored_up_to:]
+            if not waiting:
+                return
+            if self.unstored and (self._in_flight is None or self._in_flight.done()):
+                self.wait()
+                new_bodies, self.unstored = self.unstored, {}
+                self._in_flight = self._writes.submit(self._write, [], new_bodies, [])
+            self.bodies.wait_any(waiting[:1], timeout=STORE_POLL_SECONDS)
 
     def _write(self, groups, new_bodies: dict[str, RenderedEmail], skips) -> None:
         """On the writer thread: the new bodies, then the batches, in one transaction."""
+        import sys as _s, time as _t; print('TR', f'{_t.time():.3f}', 'write-start', len(groups), sum(len(r) for _, r in groups), file=_s.stderr, flush=True)
+        import sys as _s, time as _t; print('TR', f'{_t.time():.3f}', 'write-start', len(groups), sum(len(r) for _, r in groups), file=_s.stderr, flush=True)
+        import sys as _s, time as _t; print('TR', f'{_t.time():.3f}', 'write-start', len(groups), sum(len(r) for _, r in groups), file=_s.stderr, flush=True)
         with self.runtime.session() as session:
             stored = {body: store_body(session, rendered) for body, rendered in new_bodies.items()}
-            write_batches(session, self.edition_id, [(self.body_ids.get(body) or stored[body], readers)
-                                                     for body, readers in groups], skips, self.summary)
+            if groups or skips:
+                write_batches(session, self.edition_id, [(self.body_ids.get(body) or stored[body], readers)
+                                                         for body, readers in groups], skips, self.summary)
         self.body_ids.update(stored)  # only once committed
 
     def wait(self) -> None:
