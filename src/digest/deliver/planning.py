@@ -126,13 +126,7 @@ def plan_edition(
                         if fingerprint is not None:
                             writer.selected[fingerprint].append((subscriber.id, subscriber.timezone, subscriber.email))
                 writer.flush(final=False)
-            import sys as _s, time as _t; print('TR', f'{_t.time():.3f}', 'final-flush-start', file=_s.stderr, flush=True)
-            import sys as _s, time as _t; print('TR', f'{_t.time():.3f}', 'final-flush-start', file=_s.stderr, flush=True)
-            import sys as _s, time as _t; print('TR', f'{_t.time():.3f}', 'final-flush-start', file=_s.stderr, flush=True)
             writer.flush(final=True)
-            import sys as _s, time as _t; print('TR', f'{_t.time():.3f}', 'final-flush-end', file=_s.stderr, flush=True)
-            import sys as _s, time as _t; print('TR', f'{_t.time():.3f}', 'final-flush-end', file=_s.stderr, flush=True)
-            import sys as _s, time as _t; print('TR', f'{_t.time():.3f}', 'final-flush-end', file=_s.stderr, flush=True)
         finally:
             writer.close()
             bodies.close()
@@ -433,9 +427,6 @@ class _Writer:
 
     def _write(self, groups, new_bodies: dict[str, RenderedEmail], skips) -> None:
         """On the writer thread: the new bodies, then the batches, in one transaction."""
-        import sys as _s, time as _t; print('TR', f'{_t.time():.3f}', 'write-start', len(groups), sum(len(r) for _, r in groups), file=_s.stderr, flush=True)
-        import sys as _s, time as _t; print('TR', f'{_t.time():.3f}', 'write-start', len(groups), sum(len(r) for _, r in groups), file=_s.stderr, flush=True)
-        import sys as _s, time as _t; print('TR', f'{_t.time():.3f}', 'write-start', len(groups), sum(len(r) for _, r in groups), file=_s.stderr, flush=True)
         with self.runtime.session() as session:
             stored = {body: store_body(session, rendered) for body, rendered in new_bodies.items()}
             if groups or skips:
