@@ -15,6 +15,19 @@ from .models import Topic
 from .settings import PublicationConfig, Settings
 
 
+#: Connections a process holds besides its sending threads' (planning's reads, the ledger
+#: writer, the send feeder, the web app's requests).
+OTHER_CONNECTIONS = 4
+
+
+def pool_size(settings: Settings) -> int:
+    """Connections kept open per process: one per sending thread and a few more. A thread
+    beyond the pool's size gets an overflow connection, which is closed when returned: with
+    SQLAlchemy's default of 5, eight sending threads opened a new database connection (and
+    PostgreSQL a new backend) for about every third batch."""
+    return settings.send_concurrency + OTHER_CONNECTIONS
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -23,7 +36,7 @@ class Runtime:
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True) -> "Runtime":
-        engine = db.make_engine(settings.database_url)
+        engine = db.make_engine(settings.database_url, pool_size=pool_size(settings))
         runtime = cls(settings, engine, db.make_session_factory(engine))
         if migrate:
             db.ensure_schema(engine)
