@@ -182,6 +182,7 @@ def test_large_random_edition_through_the_budget(fast, reference):
 
 def test_a_tampered_fragment_is_caught(fast, reference, monkeypatch):
     """If a cached fragment were inlined wrongly, the comparison above would say so."""
+    monkeypatch.setattr(fast, "assembler", None)  # these caches are read when a body is inlined
     selection = sample_edition()
     want = reference.render(selection)
     assert_same(fast.render(selection), want)  # caches warm: the next render reads them
@@ -215,6 +216,7 @@ def _tamper(monkeypatch, cache, old: str, new: str) -> list[int]:
 
 def test_a_tampered_skeleton_frame_is_caught(fast, reference, monkeypatch):
     """The skeleton cache now holds the frame (head, page and section elements)."""
+    monkeypatch.setattr(fast, "assembler", None)  # these caches are read when a body is inlined
     selection = sample_edition()
     want = reference.render(selection)
     assert_same(fast.render(selection), want)
@@ -225,6 +227,7 @@ def test_a_tampered_skeleton_frame_is_caught(fast, reference, monkeypatch):
 
 
 def test_a_tampered_section_is_caught(fast, reference, monkeypatch):
+    monkeypatch.setattr(fast, "assembler", None)  # these caches are read when a body is inlined
     selection = sample_edition()
     want = reference.render(selection)
     assert_same(fast.render(selection), want)
@@ -248,6 +251,7 @@ def cold_caches():
 
 def test_a_tampered_attribute_record_is_caught(fast, reference, monkeypatch, cold_caches):
     """Fragments inlined from recorded attributes (no premailer) are checked too."""
+    monkeypatch.setattr(fast, "assembler", None)  # these caches are read when a body is inlined
     selection = sample_edition()
     want = reference.render(selection)
     assert_same(fast.render(selection), want)  # records every fragment's elements
@@ -272,6 +276,7 @@ def test_sections_and_recorded_attributes_are_reused(fast, reference, monkeypatc
     """Seeded selections, each rendered once from cold caches, as an edition renders them:
     new skeletons assembled from cached sections, new fragments inlined from recorded
     attributes, and every body still equal to the whole-document path."""
+    monkeypatch.setattr(fast, "assembler", None)  # these caches are read when a body is inlined
     counts = {"section hits": 0, "section misses": 0, "replays": 0, "frames": 0}
     section_get, frame_get, replay_ = sections.section_cache.get, fragment_inline.skeleton_cache.get, \
         fragment_inline.replay

@@ -20,6 +20,7 @@ from jinja2 import Template, TemplateError, TemplateNotFound, TemplateSyntaxErro
 from ..content import TOKEN_NAMES, RenderedEmail, Selection, token, tokens_in
 from ..paths import email_templates_dir
 from ..settings import PublicationConfig
+from .assembly import Assembler
 from .budget import fit_to_budget
 from .environment import make_environment
 from .errors import RenderError
@@ -45,11 +46,13 @@ class StageTimings:
 
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("jinja", "mjml", "premailer", "text"), 0.0))
     html_renders: int = 0
+    assembled: int = 0  # of html_renders, put together from cached sections (see .assembly)
 
     def reset(self) -> None:
         for stage in self.seconds:
             self.seconds[stage] = 0.0
         self.html_renders = 0
+        self.assembled = 0
 
     def add(self, stage: str, started: float) -> None:
         self.seconds[stage] += time.perf_counter() - started
@@ -81,6 +84,7 @@ class Renderer:
         self.templates_dir = templates_dir or email_templates_dir()
         self.env = make_environment(self.templates_dir, cached_filters=fast)
         self.timings = StageTimings()
+        self.assembler = Assembler() if fast else None
         self._templates = {
             name: self._load(name) for name in (HTML_TEMPLATE, SUBJECT_TEMPLATE, PREHEADER_TEMPLATE, TEXT_TEMPLATE)
         }
@@ -131,18 +135,36 @@ class Renderer:
         started = time.perf_counter()
         source = self._render_template(HTML_TEMPLATE, context)
         self.timings.add("jinja", started)
+        self.timings.html_renders += 1
+
+        if self.assembler is not None:
+            started = time.perf_counter()
+            html = self.assembler.assemble(source, subject, preheader, self._finished_sections)
+            self.timings.add("premailer", started)
+            # Only a body within the budget: one over it is judged as before (see HOPELESS_FACTOR).
+            # Inlining keeps the style blocks and classes and only adds attributes, so a
+            # finished body within the budget had MJML output far under HOPELESS_FACTOR times it.
+            if html is not None and len(html.encode("utf-8")) <= self.config.selection.max_html_bytes:
+                self.timings.assembled += 1
+                return html
 
         started = time.perf_counter()
         html = compile_mjml(source, HTML_TEMPLATE)
         self.timings.add("mjml", started)
 
-        self.timings.html_renders += 1
         if len(html.encode("utf-8")) > HOPELESS_FACTOR * self.config.selection.max_html_bytes:
             return html  # over budget whatever premailer does; never sent (see HOPELESS_FACTOR)
         started = time.perf_counter()
-        html = inline_body(source, html, (subject, preheader)) if self.fast else inline_css(html)
+        finished = inline_body(source, html, (subject, preheader)) if self.fast else inline_css(html)
         self.timings.add("premailer", started)
-        return html
+        if self.assembler is not None:
+            self.assembler.learn(source, html, finished, subject, preheader)
+        return finished
+
+    def _finished_sections(self, source: str) -> str:
+        """A document of some sections of a body (no title, no preview) compiled and
+        inlined the usual way, for the assembler to learn their pieces."""
+        return inline_body(source, compile_mjml(source, HTML_TEMPLATE))
 
     def _subject_and_preheader(self, selection: Selection) -> tuple[str, str]:
         context = self._context(selection)
