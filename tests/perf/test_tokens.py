@@ -37,3 +37,26 @@ def test_link_maker_urls_carry_the_same_tokens():
     archive = URLSafeSerializer("test-secret-key-0123456789", salt="digest.archive").dumps([5, 9])
     assert values["archive_url"] == f"https://digest.test/archive/{archive}"
     assert values["email"] == "ann@example.com"
+
+
+@pytest.mark.parametrize("secret", ["test-secret-key-0123456789", "ünïcode secret ✓", "k" * 200])
+def test_token_values_are_the_itsdangerous_tokens_of_every_link(secret):
+    """token_values signs the three links itself (a million recipients an edition): each
+    URL must be the one itsdangerous would make, and the one the single-link methods make."""
+    links = LinkMaker("https://digest.test", secret)
+    for subscriber_id in IDS:
+        for body_id in (None, 7, 123_456):
+            values = links.token_values(subscriber_id, "ann@example.com", body_id)
+            expected = {
+                purpose: URLSafeSerializer(secret, salt=f"digest.{purpose}").dumps(payload)
+                for purpose, payload in (("unsubscribe", [subscriber_id]), ("preferences", [subscriber_id]),
+                                         ("archive", [subscriber_id, body_id or 0]))
+            }
+            assert values == {
+                "unsubscribe_url": f"https://digest.test/unsubscribe/{expected['unsubscribe']}",
+                "preferences_url": f"https://digest.test/preferences/{expected['preferences']}",
+                "archive_url": f"https://digest.test/archive/{expected['archive']}",
+                "email": "ann@example.com",
+            }
+            assert values["unsubscribe_url"] == links.unsubscribe_url(subscriber_id)
+            assert values["archive_url"] == links.archive_url(subscriber_id, body_id or 0)
