@@ -112,3 +112,44 @@ def test_a_pool_that_cannot_start_fails_the_next_render_handed_to_it(monkeypatch
     with pytest.raises(OSError, match="cannot fork"):
         editions.submit(selection.fingerprint(), selection)
     editions.close()
+
+
+def test_a_big_editions_renders_all_go_to_the_pool_waiting_in_line_while_it_starts(slow_pool, monkeypatch):
+    monkeypatch.setattr(bodies, "INLINE_RENDERS", 16)  # ignored for a big edition
+    inline = []
+    monkeypatch.setattr(EditionBodies, "_inline_renderer", lambda self: inline.append(1))
+    editions = EditionBodies(config=sample_config(), processes=2, big=True)
+    selections = _selections(3)
+    try:
+        for selection in selections:  # the pool is still starting: nothing rendered, nothing blocks
+            editions.submit(selection.fingerprint(), selection)
+        assert not any(editions.ready(s.fingerprint()) for s in selections)
+        slow_pool.release.set()
+        taken = [editions.take(s.fingerprint()) for s in selections]  # waits for the pool, in line
+        assert all(rendered is not None and rendered.html for _, rendered in taken)
+        assert slow_pool.instances[0].tasks.count("_render_in_worker") == 3
+        later = _selections(4)[3]
+        editions.submit(later.fingerprint(), later)  # the pool is up: straight to it
+        assert editions.take(later.fingerprint())[1] is not None
+        assert slow_pool.instances[0].tasks.count("_render_in_worker") == 4
+    finally:
+        editions.close()
+    assert inline == [] and editions.renders == 4
+
+
+def test_a_big_editions_renders_fail_with_the_pool_that_could_not_start(monkeypatch):
+    release = threading.Event()
+
+    class Broken:
+        def __init__(self, *args, **kwargs):
+            release.wait(10)
+            raise OSError("cannot fork")
+
+    monkeypatch.setattr(bodies, "ProcessPoolExecutor", Broken)
+    editions = EditionBodies(config=sample_config(), processes=2, big=True)
+    selection = _selections(1)[0]
+    editions.submit(selection.fingerprint(), selection)  # waits in line
+    release.set()
+    with pytest.raises(OSError, match="cannot fork"):
+        editions.take(selection.fingerprint())
+    editions.close()

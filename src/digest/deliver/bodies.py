@@ -63,6 +63,22 @@ def _render_in_worker(selection: Selection) -> tuple[RenderedEmail, float]:
     return rendered, time.perf_counter() - started
 
 
+def _complete(source: Future, target: Future) -> None:
+    """``target`` gets ``source``'s outcome when it has one."""
+
+    def copy(done: Future) -> None:
+        if target.cancelled():
+            return
+        if done.cancelled():
+            target.cancel()
+        elif done.exception() is not None:
+            target.set_exception(done.exception())
+        else:
+            target.set_result(done.result())
+
+    source.add_done_callback(copy)
+
+
 # ----------------------------------------------------------------- the edition's bodies
 
 
@@ -71,15 +87,21 @@ class EditionBodies:
 
     ``processes`` > 0 allows a pool of that many workers (built from ``config``) once
     :data:`INLINE_RENDERS` renders have been done here; a custom ``renderer`` always
-    renders in this process.
+    renders in this process. ``big`` (an edition known to be big, with a pool): the pool
+    starts at once and every render goes to it, those asked for before it is up waiting
+    in line, so this process never renders (nor loads the render stack) and goes on
+    selecting meanwhile.
     """
 
-    def __init__(self, *, config, renderer: BodyRenderer | None = None, processes: int = 0) -> None:
+    def __init__(self, *, config, renderer: BodyRenderer | None = None, processes: int = 0, big: bool = False) -> None:
         self._config = config
         self._renderer = renderer
         self._processes = processes if renderer is None else 0
         self._pool: ProcessPoolExecutor | None = None
         self._starting: Future | None = None  # the pool, once its workers are up
+        self._big = bool(self._processes) and big
+        self._lock = threading.Lock()  # the line of renders waiting for the pool, and the pool
+        self._waiting: list[tuple[Selection, Future]] | None = [] if self._big else None
         self._done: dict[str, RenderedEmail | str] = {}  # selection fingerprint -> body, or its fingerprint once taken
         self._pending: dict[str, Future] = {}
         self.renders = 0
@@ -90,6 +112,10 @@ class EditionBodies:
         if fingerprint in self._done or fingerprint in self._pending:
             return
         self.renders += 1
+        if self._big:
+            self._started_pool(wait=False)  # starts it the first time
+            self._pending[fingerprint] = self._to_pool(selection)
+            return
         if self._processes and self.renders > INLINE_RENDERS:
             pool = self._started_pool(wait=not RENDER_WHILE_STARTING)
             if pool is not None:
@@ -135,9 +161,20 @@ class EditionBodies:
             self._pool = self._starting.result()
         return self._pool
 
+    def _to_pool(self, selection: Selection) -> Future:
+        """The render's future: the pool's, or, while the pool is starting, one that the
+        pool's will complete once it is up (see :meth:`_start_pool`)."""
+        with self._lock:
+            if self._waiting is not None:
+                waiting: Future = Future()
+                self._waiting.append((selection, waiting))
+                return waiting
+        return self._starting.result().submit(_render_in_worker, selection)
+
     def _start_pool(self) -> None:
         """On a background thread: starting a worker blocks until the fork server has
-        imported what workers need and forked it."""
+        imported what workers need and forked it. Then hands the pool the renders that
+        waited for it."""
         try:
             pool = ProcessPoolExecutor(self._processes, mp_context=worker_context(),
                                        initializer=_start_worker, initargs=(self._config,))
@@ -149,8 +186,26 @@ class EditionBodies:
                 raise
         except BaseException as exc:
             self._starting.set_exception(exc)
-        else:
-            self._starting.set_result(pool)
+            with self._lock:
+                waiting, self._waiting = self._waiting or [], None
+            for _, future in waiting:
+                if not future.cancelled():
+                    future.set_exception(exc)
+            return
+        self._starting.set_result(pool)
+        while True:  # renders asked for meanwhile, in order, then none wait any more
+            with self._lock:
+                waiting = self._waiting or []
+                self._waiting = [] if waiting else None
+            if not waiting:
+                return
+            for selection, future in waiting:
+                if future.cancelled():
+                    continue
+                try:
+                    _complete(pool.submit(_render_in_worker, selection), future)
+                except RuntimeError as exc:  # the pool was shut down meanwhile (close)
+                    future.set_exception(exc)
 
     def close(self) -> None:
         if self._pool is None and self._starting is not None:  # started, never used

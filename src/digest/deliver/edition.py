@@ -73,7 +73,7 @@ def send_edition(
     try:
         plan = plan_edition(
             runtime, edition, now=now, renderer=renderer, selector=selector, subscriber_ids=subscriber_ids,
-            max_recipients=provider.max_recipients, dry_run=dry_run,
+            max_recipients=provider.max_recipients, dry_run=dry_run, big=sender is not None,
         )
     except BaseException:
         if sender is not None:  # batches already running settle; no more are started

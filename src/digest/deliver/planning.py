@@ -89,12 +89,14 @@ def plan_edition(
     chunk_size: int = 5000,
     dry_run: bool = False,
     render_processes: int | None = None,
+    big: bool = False,
 ) -> PlanSummary:
     """Write batches and ``queued`` delivery rows for every active subscriber not yet in
     this edition's ledger. With ``dry_run`` select and render only, writing nothing
     (``edition`` may then be a transient object without an id). Renders may run in up to
     ``render_processes`` worker processes (default: ``DIGEST_RENDER_PROCESSES``) while
-    planning goes on (:mod:`.bodies`)."""
+    planning goes on (:mod:`.bodies`); ``big`` (the caller knows the edition is big):
+    every render in those, from the first."""
     if max_recipients < 1:
         raise ValueError("max_recipients must be at least 1")
     config = runtime.settings.config
@@ -111,7 +113,7 @@ def plan_edition(
         writer = _Writer(runtime, edition.id, max_recipients, summary, dry_run)
         if render_processes is None:
             render_processes = runtime.settings.render_processes
-        bodies = EditionBodies(config=config, renderer=renderer, processes=render_processes)
+        bodies = EditionBodies(config=config, renderer=renderer, processes=render_processes, big=big)
         writer.bodies = bodies
         skip_empty = config.selection.nothing_new == "skip"
         try:
