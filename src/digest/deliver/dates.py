@@ -20,6 +20,7 @@ only by the provider's limit.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable, Mapping
 
 from ..content import RenderedEmail, date_slot, replace_dates, stamp_label, token_pattern
@@ -34,14 +35,22 @@ class DatedBody:
         return self.values[timezone_name]
 
 
+@lru_cache(maxsize=16384)
+def _labels(stamp: str, zones: tuple[str, ...]) -> tuple[tuple[str, ...], bool]:
+    """The stamp's label in each zone, and whether they are all the same (cached: an
+    edition's batches ask for the same items' dates in the same sets of zones)."""
+    labels = tuple(stamp_label(stamp, zone) for zone in zones)
+    return labels, len(set(labels)) == 1
+
+
 def dated_for_zones(body: RenderedEmail, zones: Iterable[str]) -> DatedBody:
     """``body`` with its dates filled for readers in ``zones`` (see the module docstring)."""
-    zones = sorted(set(zones)) or ["UTC"]
+    zones = tuple(sorted(set(zones))) or ("UTC",)
     filled: dict[str, str] = {}  # stamp -> label, or the %%date_N%% token
     slots: dict[tuple[str, ...], str] = {}  # labels per zone -> slot name
     for stamp in sorted(body.date_stamps()):
-        labels = tuple(stamp_label(stamp, zone) for zone in zones)
-        if len(set(labels)) == 1:
+        labels, alike = _labels(stamp, zones)
+        if alike:
             filled[stamp] = labels[0]
         else:
             name = slots.setdefault(labels, date_slot(len(slots) + 1))
