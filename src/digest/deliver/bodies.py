@@ -13,7 +13,9 @@ process: a pool is only started once an edition has needed more than
 imports, once per process, see :mod:`.workers`; about a second per worker where there is
 no fork server). The pool starts on a background thread: until its workers are up
 (a fork server still importing what they need, most of a second), renders go on here
-instead of the planner waiting for them.
+instead of the planner waiting for them. An edition known to be big (``digest send`` sends
+it from worker processes too) renders nothing here: its pool starts with the plan, and
+renders asked for before it is up wait in line for it while planning goes on.
 A render that fails raises from :meth:`EditionBodies.take`, exactly as an in-process
 render would, and stops the plan.
 """
@@ -23,7 +25,8 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
+from concurrent.futures import wait as wait_for_futures
 from typing import Protocol
 
 from ..content import RenderedEmail, Selection
@@ -135,7 +138,7 @@ class EditionBodies:
         """Until one of these selections is rendered (or ``timeout`` seconds)."""
         futures = [f for f in map(self._pending.get, fingerprints) if f is not None]
         if len(futures) == len(fingerprints):  # else one is already done
-            wait(futures, timeout=timeout, return_when=FIRST_COMPLETED)
+            wait_for_futures(futures, timeout=timeout, return_when=FIRST_COMPLETED)
 
     def take(self, fingerprint: str) -> tuple[str, RenderedEmail | None]:
         """The body's content fingerprint, and the body itself the first time it is taken
