@@ -153,3 +153,23 @@ def test_a_big_editions_renders_fail_with_the_pool_that_could_not_start(monkeypa
     with pytest.raises(OSError, match="cannot fork"):
         editions.take(selection.fingerprint())
     editions.close()
+
+
+def test_a_render_failing_in_a_worker_fails_the_plan_with_its_error():
+    """A big edition's render runs in a real worker process; its error comes back as is."""
+    from digest.render import RenderError
+
+    config = sample_config()
+    strict = config.model_copy(update={"selection": config.selection.model_copy(update={"strict": True})})
+    base = sample_edition()
+    undisclosed = dataclasses.replace(base.sections[0].briefings[0], author_disclosure="")
+    broken = dataclasses.replace(base, sections=(dataclasses.replace(base.sections[0], briefings=(undisclosed,)),))
+    editions = EditionBodies(config=strict, processes=1, big=True)
+    try:
+        editions.submit(base.fingerprint(), base)
+        editions.submit(broken.fingerprint(), broken)
+        assert editions.take(base.fingerprint())[1].html
+        with pytest.raises(RenderError, match="no author disclosure"):
+            editions.take(broken.fingerprint())
+    finally:
+        editions.close()
