@@ -120,18 +120,12 @@ class LinkMaker:
         """Values for every token in :data:`digest.content.TOKEN_NAMES` (the same URLs as
         the methods above; the unsubscribe and preferences tokens share their payload)."""
         if type(subscriber_id) is not int or (body_id is not None and type(body_id) is not int):
-            return {
-                "unsubscribe_url": self.unsubscribe_url(subscriber_id),
-                "preferences_url": self.preferences_url(subscriber_id),
-                "archive_url": self.archive_url(subscriber_id, body_id or 0),
-                "email": email,
-            }
-        base, secret = self.base_url, self.secret
-        reader = _payload(subscriber_id, None)
-        edition = _payload(subscriber_id, body_id or 0)
-        return {
-            "unsubscribe_url": f"{base}/unsubscribe/{reader}.{_signature(secret, 'unsubscribe', reader)}",
-            "preferences_url": f"{base}/preferences/{reader}.{_signature(secret, 'preferences', reader)}",
-            "archive_url": f"{base}/archive/{edition}.{_signature(secret, 'archive', edition)}",
-            "email": email,
-        }
+            unsubscribe, preferences = self.unsubscribe_url(subscriber_id), self.preferences_url(subscriber_id)
+            archive = self.archive_url(subscriber_id, body_id or 0)
+        else:
+            base, secret = self.base_url, self.secret
+            reader, edition = _payload(subscriber_id, None), _payload(subscriber_id, body_id or 0)
+            unsubscribe = f"{base}/unsubscribe/{reader}.{_signature(secret, 'unsubscribe', reader)}"
+            preferences = f"{base}/preferences/{reader}.{_signature(secret, 'preferences', reader)}"
+            archive = f"{base}/archive/{edition}.{_signature(secret, 'archive', edition)}"
+        return {"unsubscribe_url": unsubscribe, "preferences_url": preferences, "archive_url": archive, "email": email}

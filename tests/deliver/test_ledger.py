@@ -412,7 +412,7 @@ def test_bodies_are_stored_in_order_while_the_last_renders_run(runtime):
         def ready(self, fingerprint):
             return fingerprint not in self.unfinished
 
-        def wait_any(self, fingerprints, timeout=None):
+        def wait(self, fingerprint, timeout=None):
             self.unfinished.pop()  # the last one submitted finishes first
 
         def take(self, fingerprint):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from concurrent.futures import Future
+from concurrent.futures import wait as futures_wait
 
 import pytest
 
@@ -78,13 +79,14 @@ def test_renders_go_on_here_while_the_pool_starts_then_go_to_it(slow_pool):
     assert slow_pool.instances[0].shut_down
 
 
-def test_without_rendering_here_the_planner_waits_for_the_pool(slow_pool, monkeypatch):
-    monkeypatch.setattr(bodies, "RENDER_WHILE_STARTING", False)
+def test_the_pool_starts_its_workers_before_it_takes_a_render(slow_pool):
     editions = EditionBodies(config=sample_config(), processes=2)
-    selection = _selections(1)[0]
-    threading.Timer(0.2, slow_pool.release.set).start()
+    first, second = _selections(2)
     try:
-        editions.submit(selection.fingerprint(), selection)  # blocks until released
+        editions.submit(first.fingerprint(), first)  # rendered here: the pool is starting
+        slow_pool.release.set()
+        editions._starting.result(timeout=10)
+        editions.submit(second.fingerprint(), second)
         assert slow_pool.instances[0].tasks == ["int", "int", "_render_in_worker"]
     finally:
         editions.close()
@@ -100,17 +102,22 @@ def test_a_pool_that_started_but_was_never_used_is_shut_down(slow_pool):
 
 
 def test_a_pool_that_cannot_start_fails_the_next_render_handed_to_it(monkeypatch):
+    release = threading.Event()
+
     class Broken:
         def __init__(self, *args, **kwargs):
+            release.wait(10)
             raise OSError("cannot fork")
 
     monkeypatch.setattr(bodies, "ProcessPoolExecutor", Broken)
     monkeypatch.setattr(bodies, "INLINE_RENDERS", 0)
-    monkeypatch.setattr(bodies, "RENDER_WHILE_STARTING", False)
     editions = EditionBodies(config=sample_config(), processes=2)
-    selection = _selections(1)[0]
+    first, second = _selections(2)
+    editions.submit(first.fingerprint(), first)  # starts the pool; rendered here meanwhile
+    release.set()
+    futures_wait([editions._starting], timeout=10)
     with pytest.raises(OSError, match="cannot fork"):
-        editions.submit(selection.fingerprint(), selection)
+        editions.submit(second.fingerprint(), second)
     editions.close()
 
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 from collections import Counter
 from datetime import datetime, timezone
-from email import policy
-from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
@@ -24,12 +22,7 @@ from digest.deliver.factory import make_provider
 from digest.models import Batch
 from digest.runtime import Runtime
 
-from fakes.edition_seed import batch_statuses, ledger, seed_edition
-
-
-def _recipients(outbox: Path) -> Counter:
-    return Counter(str(BytesParser(policy=policy.default).parsebytes(p.read_bytes())["To"]).lower()
-                   for p in outbox.glob("*.eml"))
+from fakes.edition_seed import batch_statuses, ledger, outbox_recipients, read, seed_edition
 
 
 @pytest.fixture
@@ -48,15 +41,10 @@ def test_worker_processes_send_every_batch_once(settings):
     finally:
         runtime.close()
     assert summary.sent == 1500 and sum(summary.batches.values()) == 3
-    assert _recipients(Path(settings.outbox_dir)) == Counter({e.lower(): 1 for e in emails})
+    assert outbox_recipients(Path(settings.outbox_dir)) == Counter({e.lower(): 1 for e in emails})
     assert set(batch_statuses(settings)) == {"sent"}
     # Claimed by the worker processes, each under its own identity, not by this one.
-    runtime = Runtime.open(settings, migrate=False)
-    try:
-        with runtime.session() as session:
-            claimants = {c.rsplit(":", 2)[1] for c in session.scalars(select(Batch.claimed_by))}
-    finally:
-        runtime.close()
+    claimants = {c.rsplit(":", 2)[1] for (c,) in read(settings, select(Batch.claimed_by))}
     assert claimants and str(os.getpid()) not in claimants
 
 
@@ -82,5 +70,5 @@ def test_a_planning_failure_stops_the_senders_and_the_next_run_sends_the_rest(se
         send_edition(runtime, make_provider(settings), now.date(), now=now)
     finally:
         runtime.close()
-    assert _recipients(Path(settings.outbox_dir)) == Counter({e.lower(): 1 for e in emails})
+    assert outbox_recipients(Path(settings.outbox_dir)) == Counter({e.lower(): 1 for e in emails})
     assert {status for status, _ in ledger(settings).values()} == {"sent"}

@@ -19,8 +19,6 @@ import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
-from email import policy
-from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
@@ -109,37 +107,22 @@ def test_stopping_the_fork_server_counts_its_workers_cpu():
 # ------------------------------------------------------------------ one edition, both pools
 
 
-def _recipients(outbox: Path) -> Counter:
-    return Counter(str(BytesParser(policy=policy.default).parsebytes(p.read_bytes())["To"]).lower()
-                   for p in outbox.glob("*.eml"))
-
-
 def _body_fingerprints(settings) -> set[str]:
     from digest.models import RenderedBody
-    from digest.runtime import Runtime
+    from fakes.edition_seed import read
 
-    runtime = Runtime.open(settings, migrate=False)
-    try:
-        with runtime.session() as session:
-            return set(session.scalars(select(RenderedBody.fingerprint)))
-    finally:
-        runtime.close()
+    return {fingerprint for (fingerprint,) in read(settings, select(RenderedBody.fingerprint))}
 
 
 def _claimants(settings) -> set[str]:
     from digest.models import Batch
-    from digest.runtime import Runtime
+    from fakes.edition_seed import read
 
-    runtime = Runtime.open(settings, migrate=False)
-    try:
-        with runtime.session() as session:
-            return set(session.scalars(select(Batch.claimed_by)))
-    finally:
-        runtime.close()
+    return {claimant for (claimant,) in read(settings, select(Batch.claimed_by))}
 
 
 def test_an_editions_render_and_send_pools_share_the_context_and_send_the_same(make_settings, tmp_path, monkeypatch):
-    from fakes.edition_seed import seed_edition
+    from fakes.edition_seed import outbox_recipients, seed_edition
 
     from digest.deliver import bodies, edition, processes
     from digest.deliver.edition import send_edition
@@ -164,8 +147,6 @@ def test_an_editions_render_and_send_pools_share_the_context_and_send_the_same(m
 
     monkeypatch.setattr(bodies, "ProcessPoolExecutor", RecordingPool)
     monkeypatch.setattr(processes, "ProcessPoolExecutor", RecordingPool)
-    monkeypatch.setattr(bodies, "INLINE_RENDERS", 0)
-    monkeypatch.setattr(bodies, "RENDER_WHILE_STARTING", False)  # every render in a worker
     monkeypatch.setattr(edition, "MIN_READERS_PER_PROCESS", 1)
     now = datetime.now(timezone.utc)
     summaries = {}
@@ -182,7 +163,7 @@ def test_an_editions_render_and_send_pools_share_the_context_and_send_the_same(m
         assert {c.get_start_method() for c in contexts} == {"forkserver"}
     for name, settings in (("pooled", pooled), ("inline", inline)):
         assert summaries[name].sent == 300 and summaries[name].bodies_rendered == 3
-        assert _recipients(Path(settings.outbox_dir)) == Counter({e.lower(): 1 for e in emails})
+        assert outbox_recipients(Path(settings.outbox_dir)) == Counter({e.lower(): 1 for e in emails})
     assert summaries["pooled"].render_seconds > 0
     # The pooled run's batches were claimed by the send workers, not by this process.
     assert str(os.getpid()) not in {c.rsplit(":", 2)[1] for c in _claimants(pooled)}

@@ -6,6 +6,9 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from datetime import datetime, timedelta, timezone
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
 from typing import Sequence
 
 from sqlalchemy import insert, select
@@ -55,25 +58,29 @@ def seed_edition(settings: Settings, subscribers: int, *, topic_sets: Sequence[t
     return emails
 
 
-def ledger(settings: Settings) -> dict[str, tuple[str, str]]:
-    """email -> (delivery status, batch status) for every delivery row."""
+def read(settings: Settings, statement) -> list:
+    """The rows of one query, on a runtime opened (and closed) for it."""
     runtime = Runtime.open(settings, migrate=False)
     try:
         with runtime.session() as session:
-            rows = session.execute(
-                select(Subscriber.email, Delivery.status, Batch.status)
-                .join(Delivery, Delivery.subscriber_id == Subscriber.id)
-                .join(Batch, Batch.id == Delivery.batch_id, isouter=True)
-            ).all()
+            return session.execute(statement).all()
     finally:
         runtime.close()
+
+
+def ledger(settings: Settings) -> dict[str, tuple[str, str]]:
+    """email -> (delivery status, batch status) for every delivery row."""
+    rows = read(settings, select(Subscriber.email, Delivery.status, Batch.status)
+                .join(Delivery, Delivery.subscriber_id == Subscriber.id)
+                .join(Batch, Batch.id == Delivery.batch_id, isouter=True))
     return {email.lower(): (d_status, b_status) for email, d_status, b_status in rows}
 
 
 def batch_statuses(settings: Settings) -> Counter[str]:
-    runtime = Runtime.open(settings, migrate=False)
-    try:
-        with runtime.session() as session:
-            return Counter(session.scalars(select(Batch.status)))
-    finally:
-        runtime.close()
+    return Counter(status for (status,) in read(settings, select(Batch.status)))
+
+
+def outbox_recipients(outbox: Path) -> Counter:
+    """How many messages each address got in an outbox folder."""
+    return Counter(str(BytesParser(policy=policy.default).parsebytes(p.read_bytes())["To"]).lower()
+                   for p in outbox.glob("*.eml"))

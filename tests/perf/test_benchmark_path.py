@@ -125,17 +125,16 @@ def test_the_benchmark_calls_what_digest_send_calls():
 
 
 def test_benchmark_edition_sends_the_requests_and_ledger_of_digest_send(seeded, monkeypatch):
-    from digest.deliver import bodies, edition
+    from digest.deliver import edition
 
     cli_db, bench_db, concurrent_db = seeded("cli"), seeded("bench"), seeded("concurrent")
     with FakeSendGrid(api_key=bench.API_KEY) as by_cli, FakeSendGrid(api_key=bench.API_KEY) as by_bench, \
             FakeSendGrid(api_key=bench.API_KEY) as by_threads:
         output = _send_with_cli(cli_db, by_cli, monkeypatch)
         summary = _send_with_benchmark(bench_db, by_bench)
-        # Renders in two worker processes from the first one on; batches sent from two
+        # A big edition (worker processes for sending): every render in the two render
+        # worker processes, from the first one on; batches sent from two
         # worker processes, four threads each.
-        monkeypatch.setattr(bodies, "INLINE_RENDERS", 0)
-        monkeypatch.setattr(bodies, "RENDER_WHILE_STARTING", False)  # every render in a worker
         monkeypatch.setattr(edition, "MIN_READERS_PER_PROCESS", 1)
         threaded = _send_with_benchmark(concurrent_db, by_threads, concurrency="4", processes="2")
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import wait as wait_for_futures
 from typing import Protocol
 
@@ -34,9 +34,6 @@ from .workers import worker_context
 
 #: Renders done in this process before a pool is started (when one is allowed).
 INLINE_RENDERS = 16
-#: Render here while the pool is starting (False: wait for it, as tests that want every
-#: render after the first INLINE_RENDERS in a worker do).
-RENDER_WHILE_STARTING = True
 
 
 class BodyRenderer(Protocol):
@@ -116,12 +113,12 @@ class EditionBodies:
             return
         self.renders += 1
         if self._big:
-            self._started_pool(wait=False)  # starts it the first time
+            self._started_pool()  # starts it the first time
             self._pending[fingerprint] = self._to_pool(selection)
             return
         if self._processes and self.renders > INLINE_RENDERS:
-            pool = self._started_pool(wait=not RENDER_WHILE_STARTING)
-            if pool is not None:
+            pool = self._started_pool()
+            if pool is not None:  # else it is starting: rendered here meanwhile
                 self._pending[fingerprint] = pool.submit(_render_in_worker, selection)
                 return
         started = time.perf_counter()
@@ -134,11 +131,11 @@ class EditionBodies:
         future = self._pending.get(fingerprint)
         return future is None or future.done()
 
-    def wait_any(self, fingerprints, *, timeout: float | None = None) -> None:
-        """Until one of these selections is rendered (or ``timeout`` seconds)."""
-        futures = [f for f in map(self._pending.get, fingerprints) if f is not None]
-        if len(futures) == len(fingerprints):  # else one is already done
-            wait_for_futures(futures, timeout=timeout, return_when=FIRST_COMPLETED)
+    def wait(self, fingerprint: str, *, timeout: float | None = None) -> None:
+        """Until this selection is rendered (or ``timeout`` seconds)."""
+        future = self._pending.get(fingerprint)
+        if future is not None:
+            wait_for_futures([future], timeout=timeout)
 
     def take(self, fingerprint: str) -> tuple[str, RenderedEmail | None]:
         """The body's content fingerprint, and the body itself the first time it is taken
@@ -152,14 +149,14 @@ class EditionBodies:
         self._done[fingerprint] = done.fingerprint
         return done.fingerprint, done
 
-    def _started_pool(self, *, wait: bool) -> ProcessPoolExecutor | None:
+    def _started_pool(self) -> ProcessPoolExecutor | None:
         """The worker pool once it is up (starting it on a background thread the first
-        time); None while it is starting, unless ``wait``. Re-raises a failed start."""
+        time); None while it is starting. Re-raises a failed start."""
         if self._pool is None:
             if self._starting is None:
                 self._starting = Future()
                 threading.Thread(target=self._start_pool, name="digest-render-pool-start", daemon=True).start()
-            if not wait and not self._starting.done():
+            if not self._starting.done():
                 return None
             self._pool = self._starting.result()
         return self._pool

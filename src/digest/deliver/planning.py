@@ -118,15 +118,7 @@ def plan_edition(
         skip_empty = config.selection.nothing_new == "skip"
         try:
             for chunk in _active_unplanned(runtime, edition.id, subscriber_ids, chunk_size):
-                if isinstance(selector, ReaderSelector):
-                    _select_by_reader(chunk, edition, selector, bodies, writer, summary, skip_empty=skip_empty)
-                else:
-                    for row in chunk:
-                        subscriber = PlannedSubscriber(*row)
-                        fingerprint = _selection_for(subscriber, edition, selector, bodies, writer, summary,
-                                                     skip_empty=skip_empty)
-                        if fingerprint is not None:
-                            writer.selected[fingerprint].append((subscriber.id, subscriber.timezone, subscriber.email))
+                _select_chunk(chunk, edition, selector, bodies, writer, summary, skip_empty=skip_empty)
                 writer.flush(final=False)
             writer.flush(final=True)
         finally:
@@ -138,46 +130,33 @@ def plan_edition(
     return summary
 
 
-def _selection_for(subscriber, edition, selector, bodies, writer, summary, *, skip_empty) -> str | None:
-    """The fingerprint of the reader's selection, its render started if it is new; None
-    when the reader gets nothing (blocked, or nothing new and ``nothing_new = "skip"``)."""
-    from ..select import SelectionBlocked
-
-    try:
-        selection = selector.for_subscriber(subscriber, edition.date)
-    except SelectionBlocked as exc:
-        summary.skipped[SkipReason.BLOCKED] += 1
-        summary.blocked_reason = summary.blocked_reason or str(exc)
-        return None
-    if selection.is_empty and skip_empty:
-        writer.skips.append(subscriber.id)
-        return None
-    fingerprint = selection.fingerprint()  # computed once per selection object
-    bodies.submit(fingerprint, selection)
-    return fingerprint
-
-
 _BLOCKED = object()  # the answer for readers whose selection is blocked
 _SKIPPED = object()  # ... and for those who get nothing new, when nothing_new = "skip"
 
 
-def _select_by_reader(chunk: list["SubscriberRow"], edition, selector: ReaderSelector, bodies, writer, summary,
-                      *, skip_empty: bool) -> None:
-    """:func:`_selection_for` for a chunk, asking the selector once per distinct (topics,
-    last digest): most readers of a big list share both (the first edition, everyone's
-    first; later ones, the readers of one batch), and a million readers come through
-    here. Same answers, same readers in the same order."""
+def _select_chunk(chunk: list["SubscriberRow"], edition, selector, bodies, writer, summary, *,
+                  skip_empty: bool) -> None:
+    """Each reader of the chunk to the selection they get (its render started when it is
+    new), or to the skipped or blocked. A :class:`ReaderSelector` (the real one) is asked
+    once per distinct (topics, last digest) in the chunk: most readers of a big list share
+    both (the first edition, everyone's first; later ones, the readers of one batch), and a
+    million readers come through here. Any other selector is asked for each reader."""
     from ..select import SelectionBlocked
 
+    by_reader = isinstance(selector, ReaderSelector)
     answers: dict[tuple, object] = {}  # per chunk, so bounded by its size
     selected = writer.selected
     blocked = 0
-    for subscriber_id, email, zone, _send_hour, last_digest_at, slugs in chunk:
+    for row in chunk:
+        subscriber_id, email, zone, _send_hour, last_digest_at, slugs = row
         key = (slugs, last_digest_at)
-        answer = answers.get(key)
+        answer = answers.get(key) if by_reader else None
         if answer is None:
             try:
-                selection = selector.for_reader(slugs, last_digest_at, edition.date)
+                if by_reader:
+                    selection = selector.for_reader(slugs, last_digest_at, edition.date)
+                else:
+                    selection = selector.for_subscriber(PlannedSubscriber(*row), edition.date)
             except SelectionBlocked as exc:
                 summary.blocked_reason = summary.blocked_reason or str(exc)
                 answer = _BLOCKED
@@ -185,9 +164,10 @@ def _select_by_reader(chunk: list["SubscriberRow"], edition, selector: ReaderSel
                 if selection.is_empty and skip_empty:
                     answer = _SKIPPED
                 else:
-                    answer = selection.fingerprint()
+                    answer = selection.fingerprint()  # computed once per selection object
                     bodies.submit(answer, selection)
-            answers[key] = answer
+            if by_reader:
+                answers[key] = answer
         if answer is _BLOCKED:
             blocked += 1
         elif answer is _SKIPPED:
@@ -408,9 +388,9 @@ class _Writer:
         rendered (on the writer thread), so the final write only has batches to write.
         Bodies are stored in the order the final write would store them (up to the first
         one still rendering), so their ids do not depend on which render finished first."""
+        order = list(self.selected)  # nothing is selected any more
         stored_up_to = 0
         while True:
-            order = list(self.selected)
             for fingerprint in order[stored_up_to:]:
                 if not self.bodies.ready(fingerprint):
                     break
@@ -425,7 +405,7 @@ class _Writer:
                 self.wait()
                 new_bodies, self.unstored = self.unstored, {}
                 self._in_flight = self._writes.submit(self._write, [], new_bodies, [])
-            self.bodies.wait_any(waiting[:1], timeout=STORE_POLL_SECONDS)
+            self.bodies.wait(waiting[0], timeout=STORE_POLL_SECONDS)
 
     def _write(self, groups, new_bodies: dict[str, RenderedEmail], skips) -> None:
         """On the writer thread: the new bodies, then the batches, in one transaction."""
