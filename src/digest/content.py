@@ -54,7 +54,11 @@ class VideoItem:
 
 @dataclass(frozen=True)
 class RelatedItem:
-    """A headline only: what did not fit, or was cut to keep the email under budget."""
+    """A headline only: what did not fit, or was cut to keep the email under budget.
+
+    A sponsored piece keeps its paid-promotion disclosure here too: a headline is printed
+    with its short form ("Sponsored by X (USD 4,500, cash)"), never bare.
+    """
 
     id: int
     url: str | None
@@ -62,6 +66,7 @@ class RelatedItem:
     published_at: datetime
     date_label: str
     excerpt: str
+    sponsor: SponsorDisclosure | None = None  # None: not sponsored
 
 
 @dataclass(frozen=True)

@@ -155,15 +155,96 @@ def check_disclosures_next_to_items(msg: EmailMessage, selection=None, config=No
         for item in _briefings(selection):
             card = card_by_title.get(squash(item.title))
             if card is None:
-                continue  # moved to related headlines by the size budget: check_size_budget covers size
+                # Moved to the related headlines by the size budget: a headline carries no
+                # attribution; its paid-promotion label is checked wherever it went by
+                # check_sponsored_labelled_wherever_shown.
+                continue
             content = squash(card.text_content())
             assert squash(item.attribution) in content, f"{item.title!r}: attribution not next to it"
             assert squash(item.author_disclosure) in content, f"{item.title!r}: author disclosure not next to it"
-            if item.sponsor is not None:
-                assert "SPONSORED" in content.upper(), f"{item.title!r}: not labelled sponsored"
-                facts = [f for f in (item.sponsor.payer, item.sponsor.amount, item.sponsor.form) if f]
-                for fact in facts or [item.sponsor.text]:
-                    assert squash(fact).lower() in content.lower(), f"{item.title!r}: paid-promotion {fact!r} not next to it"
+
+
+def _sponsored(selection) -> list:
+    """Every sponsored piece of the selection, whatever block it was chosen for."""
+    items = _briefings(selection) + list(selection.related)
+    return [item for item in items if getattr(item, "sponsor", None) is not None]
+
+
+def _sponsor_facts(sponsor) -> list[str]:
+    facts = [f for f in (sponsor.payer, sponsor.amount, sponsor.form) if f and f.strip()]
+    return facts if len(facts) == 3 or not (sponsor.text or "").strip() else [sponsor.text]
+
+
+def _labelled(place: str, facts: list[str]) -> list[str]:
+    """What of the label and the facts is missing from ``place`` (squashed text)."""
+    lowered = place.lower()
+    missing = [] if "sponsored" in lowered else ["the SPONSORED label"]
+    return missing + [repr(f) for f in facts if squash(f).lower() not in lowered]
+
+
+#: The blocks a title can stand in: a card, a related headline; anything else (a contents
+#: list, a table cell) is judged by the block element around the title.
+_ITEM_BLOCKS = ("card", "headline")
+_BLOCK_TAGS = ("p", "li", "div", "td", "tr", "table")
+
+
+def _html_places(root, title: str) -> list:
+    """The blocks of the HTML (the hidden preheader aside) where ``title`` is shown."""
+    body = root.find("body")
+    preheader = next(iter(body), None)
+    found = []
+    for el in root.iter():
+        if not isinstance(el.tag, str) or squash(el.text_content()) != title:
+            continue
+        if any(squash(child.text_content()) == title for child in el if isinstance(child.tag, str)):
+            continue  # an outer element around the same title: the innermost is the place
+        chain = list(el.iterancestors())
+        if preheader is not None and preheader in chain:
+            continue  # the inbox preview line, not a place in the email
+        block = next((a for a in chain if set((a.get("class") or "").split()) & set(_ITEM_BLOCKS)), None)
+        found.append(block if block is not None else next((a for a in chain if a.tag in _BLOCK_TAGS), el))
+    return found
+
+
+def _text_places(text: str, title: str, others: list[str]) -> list[str]:
+    """Each stretch of the (squashed) text part that starts at ``title`` and runs to the
+    next item's title, rule (``----``) or heading (``== X ==``)."""
+    stops = [t for t in others if t != title and title not in t] + ["----", "== "]
+    places, start = [], text.find(title)
+    while start >= 0:
+        rest = text[start + len(title):]
+        end = min([i for i in (rest.find(stop) for stop in stops) if i >= 0], default=len(rest))
+        places.append(title + rest[:end])
+        start = text.find(title, start + len(title))
+    return places
+
+
+def check_sponsored_labelled_wherever_shown(msg: EmailMessage, selection=None, config=None) -> None:
+    """A sponsored piece is labelled paid, with its payer, amount and form next to it,
+    wherever it went (card, recommended, related headline, any list of titles), in the
+    HTML and in the text part (Securities Act 17(b))."""
+    text, html = parts(msg)
+    root = tree(html)
+    plain = squash(text)
+    if selection is None:
+        for headline in by_class(root, "headline"):
+            shown = squash(headline.text_content())
+            if "SPONSORED" in shown.upper():
+                assert re.search(r"Sponsored(:| by) \S", shown), f"sponsored headline without its payer: {shown!r}"
+        return
+    titles = [squash(i.title) for i in _briefings(selection) + list(selection.related) + list(selection.videos)]
+    for item in _sponsored(selection):
+        title, facts = squash(item.title), _sponsor_facts(item.sponsor)
+        places = _html_places(root, title)
+        for place in places:
+            missing = _labelled(squash(place.text_content()), facts)
+            assert not missing, f"sponsored {title!r} shown in the HTML without {', '.join(missing)} next to it"
+        stretches = _text_places(plain, title, titles)
+        if places:
+            assert stretches, f"sponsored {title!r} is in the HTML but not in the text part"
+        for stretch in stretches:
+            missing = _labelled(stretch, facts)
+            assert not missing, f"sponsored {title!r} in the text part without {', '.join(missing)} next to it"
 
 
 def check_standing_disclaimer(msg: EmailMessage, selection=None, config=None) -> None:

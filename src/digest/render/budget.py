@@ -45,6 +45,7 @@ def as_related(item: BriefingItem) -> RelatedItem:
         published_at=item.published_at,
         date_label=item.date_label,
         excerpt=item.excerpt,
+        sponsor=item.sponsor,  # a demoted sponsored piece stays labelled, with its payer
     )
 
 

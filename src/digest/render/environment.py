@@ -67,6 +67,27 @@ def sponsor_lines(sponsor: SponsorDisclosure | None) -> list[str]:
     return lines
 
 
+def sponsor_short(sponsor: SponsorDisclosure | None) -> str:
+    """The paid-promotion disclosure of a headline, on one line:
+    ``Sponsored by Voltline Battery Metals (USD 4,500, cash)``.
+
+    A sponsored piece that is only a headline (beyond ``max_per_topic``, or moved out by
+    the size budget) is still paid promotion: who paid, how much and in what form stand
+    next to it (Securities Act 17(b)). Without all three facts, the publisher's sentence.
+    """
+    if sponsor is None:
+        return ""
+    payer, amount, form = ((v or "").strip() for v in (sponsor.payer, sponsor.amount, sponsor.form))
+    text = (sponsor.text or "").strip()
+    if payer and amount and form:
+        return f"Sponsored by {payer} ({amount}, {form})"
+    if text:
+        return f"Sponsored: {text}"
+    facts = ", ".join(v for v in (amount, form) if v)
+    short = f"Sponsored by {payer}" if payer else "Sponsored (payer not disclosed)"
+    return f"{short} ({facts})" if facts else short
+
+
 def join_topics(titles: list[str], limit: int = 3) -> str:
     """``Lithium, Gold, Copper and 2 more``: a subject line must stay short."""
     titles = list(titles)
@@ -139,6 +160,7 @@ def make_environment(templates_dir: Path, *, cached_filters: bool = True) -> Env
         short_date=short_date,
         long_date=long_date,
         sponsor_lines=sponsor_lines,
+        sponsor_short=sponsor_short,
         safe_body=safe_body if cached_filters else _uncached_safe_body,
         html_to_text=cached_html_to_text if cached_filters else html_to_text,
         wrap=cached_wrap if cached_filters else wrap,

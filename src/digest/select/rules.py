@@ -75,6 +75,7 @@ def related_item(c: BriefingCandidate) -> RelatedItem:
         published_at=c.published_at,
         date_label=date_token(c.published_at),
         excerpt=one_line(c.excerpt or c.body_html),
+        sponsor=c.sponsor,
     )
 
 
