@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import hmac
 from dataclasses import dataclass
 from functools import lru_cache
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadData, URLSafeSerializer
 
 from .errors import DigestError
 
@@ -91,13 +92,26 @@ class TokenData:
 
 
 def read_token(secret: str, purpose: str, token: str) -> TokenData:
+    """The ids a token carries; :class:`InvalidToken` for anything but the one spelling
+    :func:`make_token` gives them.
+
+    itsdangerous verifies the signature first (any of its ``BadData`` kinds, e.g. a token
+    in its timed format, which it signs alike but cannot load here, is an invalid link).
+    Base64 has several spellings of the same bytes (unused low bits of the last
+    character, a JSON payload with spaces), all of which it accepts; a token is a
+    credential, so only the canonical one, made again from its ids, is taken.
+    """
     try:
         payload = _serializer(secret, purpose).loads(token)
-    except BadSignature:
+    except BadData:
         raise InvalidToken(f"invalid or altered {purpose} link") from None
-    if not (isinstance(payload, list) and payload and all(isinstance(v, int) for v in payload)):
+    if not (isinstance(payload, list) and 1 <= len(payload) <= 2
+            and all(type(v) is int and v >= 0 for v in payload)):
         raise InvalidToken(f"malformed {purpose} link")
-    return TokenData(payload[0], payload[1] if len(payload) > 1 else None)
+    data = TokenData(payload[0], payload[1] if len(payload) > 1 else None)
+    if not hmac.compare_digest(make_token(secret, purpose, data.subscriber_id, data.body_id), token):
+        raise InvalidToken(f"{purpose} link not in its canonical spelling")
+    return data
 
 
 @dataclass(frozen=True)

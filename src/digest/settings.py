@@ -214,6 +214,35 @@ def normalise_database_url(url: str) -> str:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """What the web process accepts from strangers: body sizes, proxies, request rates.
+
+    Body limits fit what each route takes: a one-click unsubscribe body is
+    ``List-Unsubscribe=One-Click`` (a multipart one about 200 bytes), a preferences form a
+    few topics, a zone and an hour; SendGrid posts events in batches of up to 768 KB (plus
+    the event that crossed that line). Rate limits are per client address and sized so a
+    reader never meets one: a person clicks a handful of times, a link scanner a few
+    links per email, SendGrid a few posts a second per sending address.
+    """
+
+    unsubscribe_max_bytes: int = 1024
+    form_max_bytes: int = 8 * 1024
+    webhook_max_bytes: int = 2 * 1024 * 1024
+    #: Proxies in front of the process whose ``X-Forwarded-For``/``-Proto`` are honoured
+    #: (Heroku's router: 1); 0 trusts no header and takes the connection's address.
+    trusted_proxy_hops: int = 0
+    #: Requests per client address and minute to the token routes / the webhook.
+    token_requests_per_minute: int = 300
+    webhook_requests_per_minute: int = 600
+    #: Token routes: links that fail verification per client address and 10 minutes.
+    bad_tokens_per_10_minutes: int = 30
+    #: Days a confirmation link (resubscribing) keeps working.
+    confirmation_days: int = 7
+    #: Prefix of the rate limits' Redis keys (as the queue's: DIGEST_QUEUE_NAMESPACE).
+    namespace: str = "digest"
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the process needs, from the environment and the config file."""
 
@@ -240,6 +269,7 @@ class Settings:
     #: ``send_concurrency`` threads): the send path is Python work per recipient, and one
     #: process uses one core. Default: the machine's cores.
     send_processes: int = 1
+    web: WebSettings = WebSettings()
 
     def require_secret_key(self) -> str:
         if not self.secret_key:
@@ -295,6 +325,13 @@ def load_settings(environ: Mapping[str, str] | None = None, *, demo: bool = Fals
         raise ConfigError(f"DIGEST_BASE_URL: expected an http(s) URL; got {base_url!r}")
 
     secret = env.get("DIGEST_SECRET_KEY") or (DEMO_SECRET_KEY if demo else None)
+    web = WebSettings(
+        webhook_max_bytes=_whole_number(env, "DIGEST_WEBHOOK_MAX_BYTES", WebSettings.webhook_max_bytes,
+                                        64 * 1024, 64 * 1024 * 1024),
+        # Heroku sets DYNO on every dyno; its router is the one proxy in front.
+        trusted_proxy_hops=_whole_number(env, "DIGEST_TRUSTED_PROXY_HOPS", 1 if env.get("DYNO") else 0, 0, 5),
+        namespace=env.get("DIGEST_QUEUE_NAMESPACE") or "digest",
+    )
 
     return Settings(
         config_path=config_path,
@@ -313,6 +350,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, demo: bool = Fals
         send_concurrency=send_concurrency,
         render_processes=render_processes,
         send_processes=send_processes,
+        web=web,
     )
 
 

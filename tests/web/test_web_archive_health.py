@@ -1,4 +1,4 @@
-"""View in browser (the stored body with this subscriber's links filled) and /healthz."""
+"""View in browser (the stored body, with nothing of its reader in it) and /healthz."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def store_body(runtime: Runtime, html: str = BODY) -> int:
         return body.id
 
 
-def test_archive_shows_the_body_with_this_subscribers_links(client, web_runtime, links):
+def test_archive_shows_the_body_without_the_readers_address_or_links(client, web_runtime, links):
     sid = add_subscriber(web_runtime, "viewer@example.com")
     body_id = store_body(web_runtime)
     response = client.get(path_of(links.archive_url(sid, body_id)))
@@ -36,12 +36,20 @@ def test_archive_shows_the_body_with_this_subscribers_links(client, web_runtime,
     assert response.status_code == 200
     html = response.text
     assert "Gold climbs" in html and "%%" not in html
-    assert links.unsubscribe_url(sid) in html
-    assert links.preferences_url(sid) in html
+    assert "viewer@example.com" not in html and "sent to the subscriber" in html
+    assert "/unsubscribe/" not in html and "/preferences/" not in html
+    assert '<a href="https://digest.test/subscription">Unsubscribe</a>' in html
+    assert '<a href="https://digest.test/subscription">Preferences</a>' in html
     assert links.archive_url(sid, body_id) in html
-    assert "sent to viewer@example.com" in html
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["referrer-policy"] == "no-referrer"
+
+
+def test_a_web_versions_subscription_page_asks_for_nothing(client):
+    response = client.get("/subscription")
+    assert response.status_code == 200
+    assert "<form" not in response.text and "<input" not in response.text
+    assert "links at the bottom of the email itself" in response.text
 
 
 def test_archive_without_a_delivery_shows_dates_in_the_subscribers_zone(client, web_runtime, links):

@@ -70,13 +70,7 @@ def test_forged_token_is_refused(client, web_runtime, links):
     assert subscriber_state(web_runtime, sid) == before
 
 
-def test_unsubscribed_reader_can_resubscribe(client, web_runtime, links):
-    sid = add_subscriber(web_runtime, "back@example.com", status="unsubscribed")
-    path = path_of(links.preferences_url(sid))
-    assert 'value="resubscribe"' in client.get(path).text
-    response = client.post(path, data={"action": "resubscribe"})
-    assert response.status_code == 200
-    assert subscriber_state(web_runtime, sid)["status"] == "active"
+# Resubscribing (a confirmation email, then its link's POST): tests/web/test_web_resubscribe.py
 
 
 @pytest.mark.parametrize("status", ["bounced", "complained"])

@@ -30,8 +30,9 @@ def web(state: State, port: int | None, host: str) -> None:
         app,
         host=host,
         port=port or settings.port,
-        proxy_headers=True,
-        forwarded_allow_ips="*",  # behind Heroku's router, which sets X-Forwarded-*
+        # X-Forwarded-* is read by digest.web.proxies, from DIGEST_TRUSTED_PROXY_HOPS
+        # proxies only (Heroku's router connects from addresses no list could name).
+        proxy_headers=False,
         timeout_graceful_shutdown=20,  # Heroku sends SIGKILL 30 s after SIGTERM
     )
     # After uvicorn configured its loggers: signed tokens in URLs are credentials,

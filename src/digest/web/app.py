@@ -1,4 +1,9 @@
-"""The Starlette application of the web process (``digest web``, the Procfile's ``web:``)."""
+"""The Starlette application of the web process (``digest web``, the Procfile's ``web:``).
+
+Middleware, outermost first: security headers on every answer (the 500 page sets its own,
+since Starlette sends it from outside all middleware); the client's address from trusted
+proxies only; per-client rate limits; bounded bodies.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +16,16 @@ from starlette.routing import Route
 
 from ..links import LinkMaker
 from ..runtime import Runtime
-from .archive import archive
+from .archive import archive, subscription_links
+from .body_limits import BodyLimitMiddleware
+from .confirm import confirm, confirm_page
 from .context import WebContext
 from .health import healthz
 from .pages import Pages
 from .preferences import preferences_page, update_preferences
-from .security import SecurityHeadersMiddleware
+from .proxies import TrustedProxyMiddleware
+from .rate_limits import RateLimitMiddleware, RequestLimiter, make_storage
+from .security import SECURITY_HEADERS, SecurityHeadersMiddleware
 from .unsubscribe import unsubscribe, unsubscribe_page
 from .webhooks import WebhookKey, sendgrid_events
 
@@ -26,7 +35,9 @@ def create_app(runtime: Runtime) -> Starlette:
     settings = runtime.settings
     secret = settings.require_secret_key()
     pages = Pages(settings.config)
-    web = WebContext(runtime=runtime, secret=secret, links=LinkMaker(settings.base_url, secret), pages=pages)
+    limiter = RequestLimiter(settings.web, make_storage(settings.redis_url, settings.web.namespace))
+    web = WebContext(runtime=runtime, secret=secret, links=LinkMaker(settings.base_url, secret), pages=pages,
+                     limiter=limiter)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -36,19 +47,36 @@ def create_app(runtime: Runtime) -> Starlette:
             response.headers.update(exc.headers)
         return response
 
+    async def server_error(request: Request, exc: Exception) -> Response:
+        response = pages.message(
+            "Something went wrong", "Please try again in a few minutes. Nothing was changed.", 500
+        )
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
     app = Starlette(
         routes=[
             Route("/unsubscribe/{token}", unsubscribe_page, methods=["GET"]),
             Route("/unsubscribe/{token}", unsubscribe, methods=["POST"]),
             Route("/preferences/{token}", preferences_page, methods=["GET"]),
             Route("/preferences/{token}", update_preferences, methods=["POST"]),
+            Route("/confirm/{token}", confirm_page, methods=["GET"]),
+            Route("/confirm/{token}", confirm, methods=["POST"]),
             Route("/webhooks/sendgrid", sendgrid_events, methods=["POST"]),
             Route("/archive/{token}", archive, methods=["GET"]),
+            Route("/subscription", subscription_links, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
         ],
-        middleware=[Middleware(SecurityHeadersMiddleware)],
-        exception_handlers={HTTPException: http_error},
+        middleware=[
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(TrustedProxyMiddleware, hops=settings.web.trusted_proxy_hops),
+            Middleware(RateLimitMiddleware, limiter=limiter, pages=pages),
+            Middleware(BodyLimitMiddleware, web=settings.web, pages=pages),
+        ],
+        exception_handlers={HTTPException: http_error, Exception: server_error},
     )
+    # "/healthz/" would be redirected to a URL built from the client's Host header.
+    app.router.redirect_slashes = False
     app.state.web = web
     app.state.webhook_key = WebhookKey(settings.sendgrid_webhook_public_key)
     return app

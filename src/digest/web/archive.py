@@ -1,9 +1,11 @@
-"""``GET /archive/{token}``: "view in browser", the body exactly as it was sent.
+"""``GET /archive/{token}``: "view in browser", the body as it was sent, minus the reader.
 
-The stored body keeps its per-recipient tokens and date tokens; they are filled here for
-the subscriber the link was made for, so the page's unsubscribe and preferences links are
-theirs and its dates are the ones their email showed (the zone of the batch that
-delivered this body to them; their current zone if no batch did, e.g. a proof's link).
+A web version gets shared and forwarded, so it carries nothing of the reader it was made
+for: no address (the footer says "the subscriber"), and its unsubscribe and preferences
+links lead to ``/subscription``, a page that only explains that those links live in the
+email itself. Only its dates are the reader's: the ones their email showed (the zone of
+the batch that delivered this body to them; their current zone if no batch did, e.g. a
+proof's link).
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from ..content import fill_dates, fill_tokens
+from ..links import LinkMaker
 from ..models import Batch, Delivery, RenderedBody, Subscriber
 from .context import WebContext, context
 
 
 async def archive(request: Request) -> Response:
     ctx = context(request)
-    data = ctx.read_token("archive", request.path_params["token"])
+    data = ctx.read_token(request, "archive")
     if data is None:
         return ctx.invalid_link()
     html = await run_in_threadpool(_filled_body, ctx, data.subscriber_id, data.body_id)
@@ -39,7 +42,7 @@ def _filled_body(ctx: WebContext, subscriber_id: int, body_id: int | None) -> st
         subscriber = session.get(Subscriber, subscriber_id)
         if body is None or subscriber is None:
             return None
-        values = ctx.links.token_values(subscriber.id, subscriber.email, body.id)
+        values = public_token_values(ctx.links, subscriber.id, body.id)
         return fill_dates(fill_tokens(body.html, values), _zone_sent_in(session, subscriber, body.id))
 
 
@@ -54,3 +57,29 @@ def _zone_sent_in(session, subscriber: Subscriber, body_id: int) -> str:
         .limit(1)
     )
     return sent_in or subscriber.timezone
+
+
+#: What the web version says where the email named its reader.
+PUBLIC_READER = "the subscriber"
+
+
+def public_token_values(links: LinkMaker, subscriber_id: int, body_id: int) -> dict[str, str]:
+    """The values of a web version's tokens: no address, no per-reader link that acts."""
+    subscription = f"{links.base_url}/subscription"
+    return {
+        "unsubscribe_url": subscription,
+        "preferences_url": subscription,
+        "archive_url": links.archive_url(subscriber_id, body_id),
+        "email": PUBLIC_READER,
+    }
+
+
+async def subscription_links(request: Request) -> Response:
+    """Where a web version's unsubscribe and preferences links lead: it asks for nothing."""
+    return context(request).pages.message(
+        "Unsubscribe or change your topics",
+        "This page is the web version of an email, which anyone can see if it is shared, so its "
+        "links change no one's subscription. To unsubscribe or change what you receive, use the "
+        "links at the bottom of the email itself.",
+        200,
+    )

@@ -10,6 +10,7 @@ from starlette.responses import HTMLResponse
 from ..links import InvalidToken, LinkMaker, TokenData, read_token
 from ..runtime import Runtime
 from .pages import Pages
+from .rate_limits import RequestLimiter
 
 
 @dataclass
@@ -18,12 +19,15 @@ class WebContext:
     secret: str
     links: LinkMaker
     pages: Pages
+    limiter: RequestLimiter
 
-    def read_token(self, purpose: str, token: str) -> TokenData | None:
-        """The token's payload, or None when it is forged, altered or malformed."""
+    def read_token(self, request: Request, purpose: str) -> TokenData | None:
+        """The payload of the URL's token, or None when it is forged, altered or
+        malformed (counted against the client's budget of bad links)."""
         try:
-            return read_token(self.secret, purpose, token)
+            return read_token(self.secret, purpose, request.path_params["token"])
         except InvalidToken:
+            mark_bad_token(request)
             return None
 
     def invalid_link(self) -> HTMLResponse:
@@ -40,6 +44,11 @@ class WebContext:
             "This address is no longer on our list, so it will not receive any more email from us.",
             status_code,
         )
+
+
+def mark_bad_token(request: Request) -> None:
+    """Tell :class:`~digest.web.rate_limits.RateLimitMiddleware` this request's link failed."""
+    request.state.bad_token = True
 
 
 def context(request: Request) -> WebContext:

@@ -1,8 +1,12 @@
-"""The preferences page: topics, time zone and send hour; and coming back after unsubscribing.
+"""The preferences page: topics, time zone and send hour; and asking to come back.
 
 The signed token in the URL is the credential (no login, no cookies). That is also the
 CSRF defence: another site cannot build a form that posts here without the token.
 A POST that fails validation changes nothing and answers 400 with what was wrong.
+
+The token travels with every copy of an email, forwarded ones included, so it cannot
+undo an opt-out by itself: "resubscribe" only sends a confirmation email to the address
+(:mod:`digest.subscribers.confirmation`), and the reader is back once its page is posted.
 """
 
 from __future__ import annotations
@@ -18,8 +22,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..models import Subscriber, Topic
-from ..suppression import can_resubscribe, resubscribe
+from ..deliver.factory import make_provider
+from ..deliver.provider import ProviderError
+from ..models import Subscriber, SubscriberStatus, Topic
+from ..subscribers.confirmation import request_confirmation
+from ..suppression import can_resubscribe
 from .context import WebContext, context
 
 log = logging.getLogger(__name__)
@@ -66,7 +73,7 @@ def parse_preferences(
 
 async def preferences_page(request: Request) -> Response:
     ctx = context(request)
-    data = ctx.read_token("preferences", request.path_params["token"])
+    data = ctx.read_token(request, "preferences")
     if data is None:
         return ctx.invalid_link()
     view = await run_in_threadpool(_load_view, ctx, data.subscriber_id)
@@ -77,7 +84,7 @@ async def preferences_page(request: Request) -> Response:
 
 async def update_preferences(request: Request) -> Response:
     ctx = context(request)
-    data = ctx.read_token("preferences", request.path_params["token"])
+    data = ctx.read_token(request, "preferences")
     if data is None:
         return ctx.invalid_link()
     form = await request.form()
@@ -102,16 +109,45 @@ async def update_preferences(request: Request) -> Response:
 
 
 async def _resubscribe(ctx: WebContext, request: Request, subscriber_id: int) -> Response:
-    outcome = await run_in_threadpool(_do_resubscribe, ctx, subscriber_id)
-    if outcome is None:
+    view = await run_in_threadpool(_load_view, ctx, subscriber_id)
+    if view is None:
         return ctx.unknown_subscriber()
-    view, allowed = outcome
-    if not allowed:
+    if view.status == SubscriberStatus.ACTIVE:
+        return _render(ctx, request, view, notice="You already receive the digest.")
+    if not view.can_resubscribe:
         return _render(
             ctx, request, view, status_code=409,
             error="This address cannot be resubscribed from this page. Please contact us.",
         )
-    return _render(ctx, request, view, notice="Welcome back: you will receive the digest again.")
+    if await ctx.limiter.confirmation_allowed(subscriber_id):
+        try:
+            await run_in_threadpool(_send_confirmation, ctx, subscriber_id)
+        except ProviderError as exc:
+            log.warning("subscriber %s: confirmation email not sent: %s", subscriber_id, exc)
+            return _render(ctx, request, view, status_code=503,
+                           error="We could not send the confirmation email just now. Please try again later.")
+    else:
+        log.info("subscriber %s: confirmation email not sent again today", subscriber_id)
+    return _render(
+        ctx, request, view,
+        notice="We sent an email to the address this digest goes to. Your subscription starts "
+               "again when you press the button on the page its link opens.",
+    )
+
+
+def _send_confirmation(ctx: WebContext, subscriber_id: int) -> None:
+    settings = ctx.runtime.settings
+    with ctx.runtime.session() as session:
+        subscriber = session.get(Subscriber, subscriber_id)
+        if subscriber is None or not can_resubscribe(subscriber):
+            return
+        provider = make_provider(settings)
+        try:
+            request_confirmation(provider, settings.config, ctx.links, subscriber,
+                                 days=settings.web.confirmation_days)
+        finally:
+            provider.close()
+    log.info("subscriber %s asked to resubscribe: confirmation email sent", subscriber_id)
 
 
 def _text(form: Mapping, name: str) -> str | None:
@@ -156,19 +192,6 @@ def _save(ctx: WebContext, subscriber_id: int, prefs: Preferences) -> _View | No
         session.flush()
         log.info("subscriber %s updated preferences", subscriber_id)
         return _view(subscriber)
-
-
-def _do_resubscribe(ctx: WebContext, subscriber_id: int) -> tuple[_View, bool] | None:
-    with ctx.runtime.session() as session:
-        subscriber = session.get(Subscriber, subscriber_id)
-        if subscriber is None:
-            return None
-        try:
-            if resubscribe(subscriber):
-                log.info("subscriber %s resubscribed", subscriber_id)
-        except ValueError:
-            return _view(subscriber), False
-        return _view(subscriber), True
 
 
 def _render(

@@ -49,7 +49,7 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-_TOKEN_PATH = re.compile(r"^(/(?:unsubscribe|preferences|archive)/)[^/?#\s]+")
+_TOKEN_PATH = re.compile(r"^(/(?:unsubscribe|preferences|archive|confirm)/)[^/?#\s]+")
 
 
 def redact_path(path: str) -> str:

@@ -62,11 +62,19 @@ def suppression_for(event: dict[str, Any]) -> str | None:
     return None
 
 
+#: The ``event_id`` column's width: a longer ``sg_event_id`` is kept as its hash, whole,
+#: never cut (two ids sharing their first 200 characters are two events).
+EVENT_ID_COLUMN = 200
+
+
 def event_id(event: dict[str, Any]) -> str:
-    """SendGrid's ``sg_event_id``; for an event without one, a hash of its content."""
+    """SendGrid's ``sg_event_id`` (a hash of it when too long for the column); for an
+    event without one, a hash of its content."""
     given = event.get("sg_event_id")
     if isinstance(given, str) and given:
-        return given[:200]
+        if len(given) <= EVENT_ID_COLUMN:
+            return given
+        return "sg-sha256:" + hashlib.sha256(given.encode("utf-8", "surrogatepass")).hexdigest()
     canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), default=str)
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -42,6 +42,23 @@ def load_public_key(text: str) -> ec.EllipticCurvePublicKey:
     return key
 
 
+#: A DER-encoded ECDSA P-256 signature is 8 to 72 bytes; SendGrid's timestamp is Unix seconds.
+_DER_BYTES = range(8, 73)
+
+
+def headers_well_formed(signature: str | None, timestamp: str | None) -> bool:
+    """Both headers present and shaped like SendGrid's: checked before the body is read,
+    so a post that cannot be genuine costs no more than its headers."""
+    if not signature or not timestamp or not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
+        return False
+    if len(signature) > 100:
+        return False
+    try:
+        return len(base64.b64decode(signature, validate=True)) in _DER_BYTES
+    except (binascii.Error, ValueError):
+        return False
+
+
 def verify_signature(
     key: ec.EllipticCurvePublicKey, body: bytes, signature: str | None, timestamp: str | None
 ) -> bool:

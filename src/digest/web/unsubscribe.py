@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 async def unsubscribe_page(request: Request) -> Response:
     ctx = context(request)
-    data = ctx.read_token("unsubscribe", request.path_params["token"])
+    data = ctx.read_token(request, "unsubscribe")
     if data is None:
         return ctx.invalid_link()
     email = await run_in_threadpool(_subscriber_email, ctx, data.subscriber_id)
@@ -38,7 +38,7 @@ async def unsubscribe_page(request: Request) -> Response:
 
 async def unsubscribe(request: Request) -> Response:
     ctx = context(request)
-    data = ctx.read_token("unsubscribe", request.path_params["token"])
+    data = ctx.read_token(request, "unsubscribe")
     if data is None:
         return ctx.invalid_link()
     await request.body()  # drained, not needed: see the module docstring

@@ -1,7 +1,9 @@
 """``POST /webhooks/sendgrid``: SendGrid's Signed Event Webhook.
 
-The signature is checked over the raw body before anything is parsed; a missing or bad
-signature gets 403 and changes nothing. Without ``SENDGRID_WEBHOOK_PUBLIC_KEY`` every
+Before the body is read, the key must be configured and both signature headers present
+and well-formed (else 403, closing the connection); the body's size is bounded by
+:mod:`digest.web.body_limits`. The signature is then checked over the raw body before
+anything is parsed; a bad signature gets 403 and changes nothing. Without ``SENDGRID_WEBHOOK_PUBLIC_KEY`` every
 post is refused (an unsigned endpoint would let anyone unsubscribe anyone) and the
 configuration error is logged once, not once per post. A verified post answers 200 as
 soon as its events are stored, since SendGrid retries anything else.
@@ -21,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from ..errors import ConfigError
 from .context import context
 from .sendgrid_events import record_events
-from .signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, load_public_key, verify_signature
+from .signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, headers_well_formed, load_public_key, verify_signature
 
 log = logging.getLogger(__name__)
 
@@ -55,18 +57,22 @@ class WebhookKey:
         return self._key
 
 
-def _forbidden(reason: str) -> JSONResponse:
-    return JSONResponse({"error": reason}, status_code=403)
+def _forbidden(reason: str, *, close: bool = False) -> JSONResponse:
+    """403; ``close`` for a refusal before the body was read, so its sender stops sending."""
+    return JSONResponse({"error": reason}, status_code=403, headers={"connection": "close"} if close else None)
 
 
 async def sendgrid_events(request: Request) -> Response:
     ctx = context(request)
     key = request.app.state.webhook_key.get()
     if key is None:
-        return _forbidden("webhook verification key not configured")
-    body = await request.body()
+        return _forbidden("webhook verification key not configured", close=True)
     signature = request.headers.get(SIGNATURE_HEADER)
     timestamp = request.headers.get(TIMESTAMP_HEADER)
+    if not headers_well_formed(signature, timestamp):
+        log.warning("refused a SendGrid event post: signature headers missing or malformed")
+        return _forbidden("missing or malformed signature headers", close=True)
+    body = await request.body()
     if not verify_signature(key, body, signature, timestamp):
         log.warning("refused a SendGrid event post: missing or invalid signature")
         return _forbidden("invalid signature")

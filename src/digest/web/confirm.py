@@ -1,0 +1,87 @@
+"""``/confirm/{token}``: the page a confirmation email links to.
+
+``GET`` shows a button and changes nothing (mail scanners fetch every link in a message);
+``POST`` confirms: the subscriber is active again and the consent is recorded
+(:func:`digest.subscribers.confirmation.confirm`). The page shows no address: the link
+may have been forwarded.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..links import InvalidToken
+from ..models import Subscriber
+from ..subscribers.confirmation import Confirmation, ExpiredConfirmation, check, read_confirmation
+from ..subscribers.confirmation import confirm as confirm_subscriber
+from .context import WebContext, context, mark_bad_token
+
+log = logging.getLogger(__name__)
+
+DAY = 24 * 3600
+
+
+def _read(ctx: WebContext, request: Request) -> Confirmation | Response:
+    max_age = ctx.runtime.settings.web.confirmation_days * DAY
+    try:
+        return read_confirmation(ctx.secret, request.path_params["token"], max_age)
+    except ExpiredConfirmation:
+        return ctx.pages.message(
+            "This link has expired",
+            "Confirmation links work for a limited time. To receive the digest again, ask once more "
+            "from the preferences page: we will send a new link.",
+            400,
+        )
+    except InvalidToken:
+        mark_bad_token(request)
+        return ctx.invalid_link()
+
+
+_OUTCOMES = {
+    "confirmed": ("You are subscribed again", "You will receive the digest again from its next edition.", 200),
+    "already-active": ("You are subscribed", "This address already receives the digest.", 200),
+    "stale": ("This link is no longer valid",
+              "The subscription changed after this link was sent. Ask again from the preferences page.", 409),
+    "not-confirmable": ("We cannot resubscribe this address",
+                        "We no longer send email to this address. Please contact us.", 409),
+}
+
+
+async def confirm_page(request: Request) -> Response:
+    return await _answer(request, _check)
+
+
+async def confirm(request: Request) -> Response:
+    return await _answer(request, _confirm)
+
+
+async def _answer(request: Request, step) -> Response:
+    """Read the token, run ``step`` (check or confirm), and show its outcome; a link
+    that can still confirm shows the button that posts it."""
+    ctx = context(request)
+    confirmation = _read(ctx, request)
+    if isinstance(confirmation, Response):
+        return confirmation
+    outcome = await run_in_threadpool(step, ctx, confirmation)
+    if outcome == "unknown":
+        return ctx.unknown_subscriber()
+    if outcome == "confirmable":
+        return ctx.pages.render("confirm.html", action=request.url.path)
+    return ctx.pages.message(*_OUTCOMES[outcome])
+
+
+def _check(ctx: WebContext, confirmation: Confirmation) -> str:
+    with ctx.runtime.session() as session:
+        return check(session.get(Subscriber, confirmation.subscriber_id), confirmation)
+
+
+def _confirm(ctx: WebContext, confirmation: Confirmation) -> str:
+    with ctx.runtime.session() as session:
+        outcome = confirm_subscriber(session, confirmation)
+    if outcome == "confirmed":
+        log.info("subscriber %s confirmed by email link", confirmation.subscriber_id)
+    return outcome
