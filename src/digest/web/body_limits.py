@@ -53,6 +53,11 @@ def declared_length(scope: Scope) -> int | None:
     return None
 
 
+def _chunked(scope: Scope) -> bool:
+    """A body announced without a length: on a route that takes none, refused at once."""
+    return any(name == b"transfer-encoding" for name, _ in scope.get("headers", ()))
+
+
 class BodyLimitMiddleware:
     def __init__(self, app: ASGIApp, web: WebSettings, pages: Pages):
         self.app = app
@@ -72,7 +77,8 @@ class BodyLimitMiddleware:
             return
         limit = body_limit(scope["method"], scope["path"], self.web)
         declared = declared_length(scope)
-        if declared is not None and not 0 <= declared <= limit:
+        too_long = declared is not None and not 0 <= declared <= limit
+        if too_long or (limit == 0 and declared is None and _chunked(scope)):
             await self.too_large(limit)(scope, receive, send)
             return
         received = 0
