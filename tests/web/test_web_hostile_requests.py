@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import uuid
 
 import pytest
@@ -214,3 +215,16 @@ def test_the_500_page_carries_the_security_headers(web_runtime):
     assert "boom" not in response.text and "Something went wrong" in response.text
     for name, value in SECURITY_HEADERS.items():
         assert response.headers[name] == value
+
+
+def test_requests_go_through_when_the_rate_limit_store_is_down(web_runtime, links, caplog):
+    sid = add_subscriber(web_runtime, "storeless@example.com")
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = web_runtime.settings.with_overrides(redis_url=f"redis://127.0.0.1:{port}/0")
+    with TestClient(create_app(Runtime(settings, web_runtime.engine, web_runtime.sessions))) as client:
+        response = client.post(path_of(links.unsubscribe_url(sid)), data={"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200
+    assert subscriber_state(web_runtime, sid)["status"] == "unsubscribed"
+    assert "rate limit store unavailable" in caplog.text

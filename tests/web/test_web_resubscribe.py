@@ -19,7 +19,8 @@ from starlette.testclient import TestClient
 from digest.models import RenderedBody, Subscriber
 from digest.runtime import Runtime
 from digest.subscribers import remove_subscriber
-from digest.subscribers.confirmation import SALT, confirmation_token
+from digest.links import InvalidToken
+from digest.subscribers.confirmation import SALT, confirmation_email, confirmation_token, read_confirmation
 from digest.web import create_app
 from fakes.fixtures import TEST_API_KEY, fake_sendgrid  # noqa: F401  (fixture)
 from web_helpers import add_subscriber, path_of, sign, subscriber_state
@@ -167,3 +168,27 @@ def test_a_forwarded_web_version_shows_no_address_and_no_way_to_change_the_subsc
         assert client.post(path_of(href), data={"action": "resubscribe"}).status_code in (405, 413)
     assert subscriber_state(web_runtime, sid) == before
     assert outbox_messages(web_runtime) == []
+
+
+def test_a_confirmation_token_in_another_spelling_is_refused(web_runtime):
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    sid = add_subscriber(web_runtime, "spell@example.com", status="unsubscribed")
+    secret = web_runtime.settings.secret_key
+    with web_runtime.session() as session:
+        token = confirmation_token(secret, session.get(Subscriber, sid))
+    assert read_confirmation(secret, token, 3600).subscriber_id == sid
+    index = alphabet.index(token[-1])
+    for other in (token[:-1] + alphabet[index ^ low] for low in (1, 2, 3)):
+        assert URLSafeTimedSerializer(secret, salt=SALT).loads(other)[0] == sid  # itsdangerous takes it
+        with pytest.raises(InvalidToken):
+            read_confirmation(secret, other, 3600)
+
+
+def test_a_first_signups_confirmation_email_does_not_say_again(web_runtime):
+    config = web_runtime.settings.config
+    first = confirmation_email(config, "https://digest.test/confirm/abc", 7, returning=False)
+    back = confirmation_email(config, "https://digest.test/confirm/abc", 7)
+    assert first.subject == "Confirm: receive Ridgeline Resource Briefing"
+    assert back.subject == "Confirm: receive Ridgeline Resource Briefing again"
+    assert "https://digest.test/confirm/abc" in first.text and "again" not in first.text.split("\n")[0]
+    assert 'href="https://digest.test/confirm/abc"' in first.html

@@ -10,7 +10,9 @@ The link's token is signed with ``DIGEST_SECRET_KEY`` (its own salt, so no other
 token works here), expires (``WebSettings.confirmation_days``) and names the subscriber,
 a hash of their address and the moment their status last changed: a link sent before a
 later unsubscribe, or for an address since changed, is refused. Its GET shows a button;
-only the POST acts, since mail scanners fetch every link in a message.
+only the POST acts, since mail scanners fetch every link in a message. Which statuses a
+confirmation may make active is :func:`digest.suppression.can_resubscribe`'s rule (a first
+signup's pending status belongs there); ``returning=False`` words the email for a signup.
 """
 
 from __future__ import annotations
@@ -32,10 +34,9 @@ from ..links import InvalidToken, LinkMaker
 from ..message import recipient_headers, shared_headers
 from ..models import Subscriber, SubscriberStatus, utcnow
 from ..settings import PublicationConfig
+from ..suppression import can_resubscribe, resubscribe
 
 SALT = "digest.confirm"
-#: Statuses a confirmation makes active. Bounced and complained addresses need an operator.
-CONFIRMABLE = (SubscriberStatus.UNSUBSCRIBED,)
 CONSENT_SOURCE = "confirmed by email link"
 
 
@@ -116,7 +117,7 @@ def check(subscriber: Subscriber | None, confirmation: Confirmation) -> str:
         return "already-active"
     if not matches(confirmation, subscriber):
         return "stale"
-    if subscriber.status not in CONFIRMABLE:
+    if not can_resubscribe(subscriber):  # bounced, complained: only an operator
         return "not-confirmable"
     return "confirmable"
 
@@ -129,8 +130,8 @@ def confirm(session: Session, confirmation: Confirmation, *, now: datetime | Non
     if outcome != "confirmable":
         return outcome
     now = now or utcnow()
-    subscriber.status = SubscriberStatus.ACTIVE
-    subscriber.status_changed_at = subscriber.consented_at = subscriber.updated_at = now
+    resubscribe(subscriber, now=now)
+    subscriber.consented_at = subscriber.updated_at = now
     subscriber.consent_source = CONSENT_SOURCE
     session.flush()
     return "confirmed"
@@ -144,8 +145,10 @@ _templates = Environment(
 )
 
 
-def confirmation_email(config: PublicationConfig, confirm_url: str, days: int) -> RenderedEmail:
-    values = {"publication": config.publication, "confirm_url": confirm_url, "days": days}
+def confirmation_email(config: PublicationConfig, confirm_url: str, days: int, *,
+                       returning: bool = True) -> RenderedEmail:
+    """``returning``: a reader who left asks to come back (else a first signup)."""
+    values = {"publication": config.publication, "confirm_url": confirm_url, "days": days, "returning": returning}
     subject = _templates.get_template("confirmation/subject.txt").render(values).strip()
     return RenderedEmail(
         subject=subject,
@@ -157,7 +160,7 @@ def confirmation_email(config: PublicationConfig, confirm_url: str, days: int) -
 
 def request_confirmation(
     provider: Provider, config: PublicationConfig, links: LinkMaker, subscriber: Subscriber, *,
-    days: int, today: date | None = None,
+    days: int, returning: bool = True, today: date | None = None,
 ) -> SendResult:
     """Send ``subscriber`` the email whose link confirms them. Only their own mailbox gets
     it; its unsubscribe header is their usual one-click link (still harmless to use)."""
@@ -167,7 +170,7 @@ def request_confirmation(
         batch_id=0,
         edition_id=0,
         edition_date=today or datetime.now(timezone.utc).date(),
-        body=confirmation_email(config, url, days),
+        body=confirmation_email(config, url, days, returning=returning),
         recipients=[Recipient(subscriber.id, subscriber.id, subscriber.email, tokens,
                               recipient_headers(tokens["unsubscribe_url"]))],
         headers=shared_headers(config),
