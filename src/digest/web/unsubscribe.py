@@ -7,7 +7,9 @@ a message, so a GET that unsubscribed would unsubscribe people who never asked.
 providers send ``List-Unsubscribe=One-Click`` (urlencoded or multipart) with no cookies;
 our confirm form sends the same field. The signed token in the URL is the credential, so
 any POST to a valid token unsubscribes, whatever its body: one code path for both, and a
-provider that posts a slightly different body still gets the subscriber removed.
+provider that posts a slightly different body still gets the subscriber removed. The body
+is bounded (``WebSettings.unsubscribe_max_bytes``, 1 KiB; a multipart one-click body is
+about 200 bytes): a larger one is refused with 413 before it is read.
 """
 
 from __future__ import annotations

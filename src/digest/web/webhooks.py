@@ -3,10 +3,11 @@
 Before the body is read, the key must be configured and both signature headers present
 and well-formed (else 403, closing the connection); the body's size is bounded by
 :mod:`digest.web.body_limits`. The signature is then checked over the raw body before
-anything is parsed; a bad signature gets 403 and changes nothing. Without ``SENDGRID_WEBHOOK_PUBLIC_KEY`` every
-post is refused (an unsigned endpoint would let anyone unsubscribe anyone) and the
-configuration error is logged once, not once per post. A verified post answers 200 as
-soon as its events are stored, since SendGrid retries anything else.
+anything is parsed; a bad signature gets 403 and changes nothing. Without
+``SENDGRID_WEBHOOK_PUBLIC_KEY`` every post is refused (an unsigned endpoint would let
+anyone unsubscribe anyone) and the configuration error is logged once, not once per
+post. A verified post answers 200 as soon as its events are stored, since SendGrid
+retries anything else.
 """
 
 from __future__ import annotations
