@@ -1,0 +1,67 @@
+"""A reader comes back, in headless Chromium with JavaScript off: the preferences page's
+button sends the confirmation email, and the button on its link's page resubscribes."""
+
+from __future__ import annotations
+
+import email
+import re
+import threading
+import time
+from email.policy import default
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from digest.links import LinkMaker
+from digest.runtime import Runtime
+from digest.web import create_app
+from test_web_process import free_port
+from web_helpers import add_subscriber, subscriber_state
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def live(sqlite_url, make_settings):
+    """``digest web``'s app on a real server; one backend is enough for the page flow."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    runtime = Runtime.open(make_settings(sqlite_url, DIGEST_BASE_URL=base))
+    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the web server did not start")
+        time.sleep(0.05)
+    yield runtime, LinkMaker(base, runtime.settings.secret_key)
+    server.should_exit = True
+    thread.join(timeout=20)
+    runtime.close()
+
+
+def test_a_reader_resubscribes_through_the_confirmation_email(live, chromium_path):
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    runtime, links = live
+    sid = add_subscriber(runtime, "returning@example.com", status="unsubscribed")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(java_script_enabled=False)
+            page.goto(links.preferences_url(sid))
+            page.get_by_role("button", name="Resubscribe").click()
+            assert "We sent an email to the address this digest goes to" in page.content()
+            assert subscriber_state(runtime, sid)["status"] == "unsubscribed"
+
+            (eml,) = Path(runtime.settings.outbox_dir).glob("*.eml")
+            text = email.message_from_bytes(eml.read_bytes(), policy=default).get_body(("plain",)).get_content()
+            (confirm_url,) = re.findall(r"http://127\.0\.0\.1:\d+/confirm/\S+", text)
+            page.goto(confirm_url)
+            assert subscriber_state(runtime, sid)["status"] == "unsubscribed"
+            page.get_by_role("button", name="Yes, send me the digest").click()
+            assert page.get_by_role("heading").inner_text() == "You are subscribed again"
+        finally:
+            browser.close()
+    assert subscriber_state(runtime, sid)["status"] == "active"
