@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import socket
-import threading
-import time
 
 import pytest
-import uvicorn
 
 from select_seeding import Seeder
 
 from digest.preview.server import create_app
 from digest.runtime import Runtime
+from fakes.live_server import live_server
 
 pytestmark = pytest.mark.browser
 
@@ -38,19 +36,8 @@ def sqlite_runtime(sqlite_url, make_settings):
 @pytest.fixture
 def live_url(sqlite_runtime):
     port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(sqlite_runtime, poll_seconds=0.2), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the preview server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/"
-    server.should_exit = True
-    thread.join(timeout=20)
+    with live_server(create_app(sqlite_runtime, poll_seconds=0.2), port, "preview server"):
+        yield f"http://127.0.0.1:{port}/"
 
 
 def test_phone_width_and_topic_switch(live_url, chromium_path, tmp_path):

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import email
 import re
-import threading
-import time
 from email.policy import default
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from digest.links import LinkMaker
 from digest.runtime import Runtime
 from digest.web import create_app
+from fakes.live_server import live_server
 from test_web_process import free_port
 from web_helpers import add_subscriber, subscriber_state
 
@@ -28,17 +26,8 @@ def live(sqlite_url, make_settings):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     runtime = Runtime.open(make_settings(sqlite_url, DIGEST_BASE_URL=base))
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the web server did not start")
-        time.sleep(0.05)
-    yield runtime, LinkMaker(base, runtime.settings.secret_key)
-    server.should_exit = True
-    thread.join(timeout=20)
+    with live_server(create_app(runtime), port, "web server"):
+        yield runtime, LinkMaker(base, runtime.settings.secret_key)
     runtime.close()
 
 
