@@ -370,9 +370,9 @@ def test_the_last_write_is_sliced_into_transactions_with_the_same_batches(runtim
     writes: list[int] = []
     real_write = planning._Writer._write
 
-    def counting_write(self, groups, new_bodies, skips):
+    def counting_write(self, groups, new_bodies, skips, render_failed):
         writes.append(sum(len(readers) for _, readers in groups))
-        return real_write(self, groups, new_bodies, skips)
+        return real_write(self, groups, new_bodies, skips, render_failed)
 
     monkeypatch.setattr(planning._Writer, "_write", counting_write)
     ledgers, plans = {}, {}
@@ -400,6 +400,7 @@ def test_the_last_write_is_sliced_into_transactions_with_the_same_batches(runtim
 
 def test_bodies_are_stored_in_order_while_the_last_renders_run(runtime):
     from digest.deliver import planning
+    from digest.deliver.bodies import TakenBody
     from digest.deliver.planning import PlanSummary
 
     class SlowBodies:
@@ -418,9 +419,10 @@ def test_bodies_are_stored_in_order_while_the_last_renders_run(runtime):
         def take(self, fingerprint):
             assert self.ready(fingerprint)
             if fingerprint in self.taken:
-                return fingerprint, None
+                return TakenBody(fingerprint, None, (), None)
             self.taken.add(fingerprint)
-            return fingerprint, CountingRenderer().render(FakeSelector().for_subscriber(_Reader(fingerprint), EDITION))
+            rendered = CountingRenderer().render(FakeSelector().for_subscriber(_Reader(fingerprint), EDITION))
+            return TakenBody(fingerprint, rendered, (), None)
 
     class _Reader:
         def __init__(self, topic):
@@ -435,9 +437,9 @@ def test_bodies_are_stored_in_order_while_the_last_renders_run(runtime):
     writer = planning._Writer(runtime, edition_id, 10, PlanSummary(edition_id), dry_run=False)
     real_write = writer._write
 
-    def recording_write(groups, new_bodies, skips):
+    def recording_write(groups, new_bodies, skips, render_failed):
         stored.extend(rendered.subject for rendered in new_bodies.values())
-        return real_write(groups, new_bodies, skips)
+        return real_write(groups, new_bodies, skips, render_failed)
 
     writer._write = recording_write
     writer.bodies = SlowBodies(["gold", "lithium", "copper"])

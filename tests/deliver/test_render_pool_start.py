@@ -13,6 +13,7 @@ import pytest
 from digest.deliver import bodies
 from digest.deliver.bodies import EditionBodies
 from digest.render import Renderer
+from digest.render.isolation import IsolatingRenderer
 from digest.render.samples import sample_config, sample_edition
 
 
@@ -49,7 +50,7 @@ def slow_pool(monkeypatch):
     SlowStartingPool.instances = []
     monkeypatch.setattr(bodies, "ProcessPoolExecutor", SlowStartingPool)
     monkeypatch.setattr(bodies, "INLINE_RENDERS", 0)
-    monkeypatch.setattr(bodies, "_worker_renderer", Renderer(sample_config()))  # what the initializer makes
+    monkeypatch.setattr(bodies, "_worker_renderer", IsolatingRenderer(Renderer(sample_config())))  # the initializer's
     return SlowStartingPool
 
 
@@ -72,8 +73,8 @@ def test_renders_go_on_here_while_the_pool_starts_then_go_to_it(slow_pool):
         editions.submit(selections[3].fingerprint(), selections[3])
         assert slow_pool.instances[0].tasks.count("_render_in_worker") == 1
         taken = [editions.take(s.fingerprint()) for s in selections]
-        assert all(rendered is not None and rendered.html for _, rendered in taken)
-        assert len({body for body, _ in taken}) == 4 and editions.renders == 4
+        assert all(t.rendered is not None and t.rendered.html for t in taken)
+        assert len({t.body for t in taken}) == 4 and editions.renders == 4
     finally:
         editions.close()
     assert slow_pool.instances[0].shut_down
@@ -133,7 +134,7 @@ def test_a_big_editions_renders_all_go_to_the_pool_waiting_in_line_while_it_star
         assert not any(editions.ready(s.fingerprint()) for s in selections)
         slow_pool.release.set()
         taken = [editions.take(s.fingerprint()) for s in selections]  # waits for the pool, in line
-        assert all(rendered is not None and rendered.html for _, rendered in taken)
+        assert all(t.rendered is not None and t.rendered.html for t in taken)
         assert slow_pool.instances[0].tasks.count("_render_in_worker") == 3
         later = _selections(4)[3]
         editions.submit(later.fingerprint(), later)  # the pool is up: straight to it
@@ -180,3 +181,22 @@ def test_a_render_failing_in_a_worker_fails_the_plan_with_its_error():
             editions.take(broken.fingerprint())
     finally:
         editions.close()
+
+
+def test_a_body_failing_in_a_worker_comes_back_without_the_item_that_broke_it():
+    """Isolation runs in the worker process: the planner gets the body, and what it left out."""
+    base = sample_edition()
+    bad = dataclasses.replace(base.sections[0].briefings[0], title="A raw \x01 in a stored title")
+    broken = dataclasses.replace(base, sections=(dataclasses.replace(base.sections[0], briefings=(
+        bad, *base.sections[0].briefings[1:])), *base.sections[1:]))
+    editions = EditionBodies(config=sample_config(), processes=1, big=True)
+    try:
+        editions.submit(broken.fingerprint(), broken)
+        taken = editions.take(broken.fingerprint())
+    finally:
+        editions.close()
+    assert taken.error is None and taken.rendered is not None and "A raw" not in taken.rendered.html
+    [left_out] = taken.left_out
+    assert (left_out.kind, left_out.id, left_out.title) == ("briefing", bad.id, bad.title)
+    assert "MJML did not compile" in left_out.error
+    assert base.sections[0].briefings[1].title in taken.rendered.html

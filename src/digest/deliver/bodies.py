@@ -16,8 +16,12 @@ no fork server). The pool starts on a background thread: until its workers are u
 instead of the planner waiting for them. An edition known to be big (``digest send`` sends
 it from worker processes too) renders nothing here: its pool starts with the plan, and
 renders asked for before it is up wait in line for it while planning goes on.
-A render that fails raises from :meth:`EditionBodies.take`, exactly as an in-process
-render would, and stops the plan.
+Every render goes through :class:`~digest.render.isolation.IsolatingRenderer`: a body
+that fails is rendered again without the items that broke it, or comes back as failed
+with its error (:class:`TakenBody`), and planning goes on with the other readers. What is
+not one body's failure (a renderer that cannot be built, strict mode's missing
+disclosures, a pool that could not start) raises from :meth:`EditionBodies.take`, exactly
+as an in-process render would, and stops the plan.
 """
 
 from __future__ import annotations
@@ -27,9 +31,10 @@ import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import wait as wait_for_futures
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from ..content import RenderedEmail, Selection
+from ..render.isolation import IsolatingRenderer, LeftOutItem, RenderOutcome
 from .workers import worker_context
 
 #: Renders done in this process before a pool is started (when one is allowed).
@@ -40,9 +45,18 @@ class BodyRenderer(Protocol):
     def render(self, selection: Selection) -> RenderedEmail: ...
 
 
+class TakenBody(NamedTuple):
+    """What became of one selection's render."""
+
+    body: str | None  # the body's content fingerprint; None: the body could not be rendered
+    rendered: RenderedEmail | None  # the body itself, the first time it is taken
+    left_out: tuple[LeftOutItem, ...]  # items left out of it because they broke it
+    error: str | None  # why there is no body
+
+
 # ----------------------------------------------------------------- worker processes
 
-_worker_renderer = None
+_worker_renderer: IsolatingRenderer | None = None
 
 
 def _start_worker(config) -> None:
@@ -53,14 +67,15 @@ def _start_worker(config) -> None:
     global _worker_renderer
     from ..render import Renderer
 
-    _worker_renderer = Renderer(config)
+    _worker_renderer = IsolatingRenderer(Renderer(config))
 
 
-def _render_in_worker(selection: Selection) -> tuple[RenderedEmail, float]:
+def _render_in_worker(selection: Selection) -> tuple[RenderOutcome, float]:
     started = time.perf_counter()
-    rendered = _worker_renderer.render(selection)
-    rendered.fingerprint  # computed here (cached on the object), not in the planning process
-    return rendered, time.perf_counter() - started
+    outcome = _worker_renderer.render(selection)
+    if outcome.rendered is not None:
+        outcome.rendered.fingerprint  # computed here (cached on the object), not in the planning process
+    return outcome, time.perf_counter() - started
 
 
 def _complete(source: Future, target: Future) -> None:
@@ -96,13 +111,15 @@ class EditionBodies:
     def __init__(self, *, config, renderer: BodyRenderer | None = None, processes: int = 0, big: bool = False) -> None:
         self._config = config
         self._renderer = renderer
+        self._isolating: IsolatingRenderer | None = None
         self._processes = processes if renderer is None else 0
         self._pool: ProcessPoolExecutor | None = None
         self._starting: Future | None = None  # the pool, once its workers are up
         self._big = bool(self._processes) and big
         self._lock = threading.Lock()  # the line of renders waiting for the pool, and the pool
         self._waiting: list[tuple[Selection, Future]] | None = [] if self._big else None
-        self._done: dict[str, RenderedEmail | str] = {}  # selection fingerprint -> body, or its fingerprint once taken
+        # selection fingerprint -> its render's outcome, or what take() returns after the first time
+        self._done: dict[str, RenderOutcome | TakenBody] = {}
         self._pending: dict[str, Future] = {}
         self.renders = 0
         self.render_seconds = 0.0  # summed over renders, whichever process did them
@@ -122,9 +139,9 @@ class EditionBodies:
                 self._pending[fingerprint] = pool.submit(_render_in_worker, selection)
                 return
         started = time.perf_counter()
-        rendered = self._inline_renderer().render(selection)
+        outcome = self._inline_renderer().render(selection)
         self.render_seconds += time.perf_counter() - started
-        self._done[fingerprint] = rendered
+        self._done[fingerprint] = outcome
 
     def ready(self, fingerprint: str) -> bool:
         """True when :meth:`take` would not wait."""
@@ -137,17 +154,20 @@ class EditionBodies:
         if future is not None:
             wait_for_futures([future], timeout=timeout)
 
-    def take(self, fingerprint: str) -> tuple[str, RenderedEmail | None]:
+    def take(self, fingerprint: str) -> TakenBody:
         """The body's content fingerprint, and the body itself the first time it is taken
-        (``None`` after: only its fingerprint is kept). Waits for a render still running."""
+        (``None`` after: only its fingerprint is kept), or the render's error. Waits for a
+        render still running."""
         done = self._done.get(fingerprint)
         if done is None:
             done, seconds = self._pending.pop(fingerprint).result()
             self.render_seconds += seconds
-        if isinstance(done, str):
-            return done, None
-        self._done[fingerprint] = done.fingerprint
-        return done.fingerprint, done
+        if isinstance(done, TakenBody):
+            return done
+        rendered = done.rendered
+        body = rendered.fingerprint if rendered is not None else None
+        self._done[fingerprint] = TakenBody(body, None, done.left_out, done.error)
+        return TakenBody(body, rendered, done.left_out, done.error)
 
     def _started_pool(self) -> ProcessPoolExecutor | None:
         """The worker pool once it is up (starting it on a background thread the first
@@ -219,9 +239,12 @@ class EditionBodies:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def _inline_renderer(self) -> BodyRenderer:
-        if self._renderer is None:
-            from ..render import Renderer
+    def _inline_renderer(self) -> IsolatingRenderer:
+        if self._isolating is None:
+            renderer = self._renderer
+            if renderer is None:
+                from ..render import Renderer
 
-            self._renderer = Renderer(self._config)
-        return self._renderer
+                renderer = Renderer(self._config)
+            self._isolating = IsolatingRenderer(renderer)
+        return self._isolating

@@ -39,6 +39,7 @@ from ..models import (
 from ..runtime import Runtime
 from .bodies import BodyRenderer, EditionBodies
 from .ledger import insert_for, record_last_digests
+from .render_failures import RENDER_FAILED, RenderProblems
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,8 @@ class SkipReason:
     NO_NEW_ITEMS = "no-new-items"  # nothing in their topics, and nothing_new = "skip"
     ALREADY_SENT = "already-sent"  # already in this edition's ledger
     BLOCKED = "blocked"  # strict mode: an item lacks its disclosures
-    ALL = (SUPPRESSED, NO_NEW_ITEMS, ALREADY_SENT, BLOCKED)
+    RENDER_FAILED = RENDER_FAILED  # their body failed to render, even without the items that broke it
+    ALL = (SUPPRESSED, NO_NEW_ITEMS, ALREADY_SENT, BLOCKED, RENDER_FAILED)
 
 
 class SubscriberSelector(Protocol):
@@ -75,6 +77,7 @@ class PlanSummary:
     render_seconds: float = 0.0  # time spent rendering, summed over the processes that did it
     skipped: Counter = field(default_factory=Counter)  # SkipReason -> subscribers
     blocked_reason: str | None = None  # the first SelectionBlocked message
+    render_problems: RenderProblems = field(default_factory=RenderProblems)  # items left out, bodies failed
 
 
 def plan_edition(
@@ -126,6 +129,10 @@ def plan_edition(
             bodies.close()
         summary.bodies_rendered = bodies.renders
         summary.render_seconds = bodies.render_seconds
+        if summary.render_problems:
+            summary.render_problems.name_items(read_session)
+            for line in summary.render_problems.lines():
+                log.info("edition %s: %s", edition.date, line)
         read_session.rollback()
     return summary
 
@@ -333,12 +340,14 @@ class _Writer:
         self.pending: dict[str, list[Reader]] = defaultdict(list)
         self.unstored: dict[str, RenderedEmail] = {}  # rendered, no batch written yet
         self.body_ids: dict[str, int] = {}  # body fingerprint -> stored id (the writer thread's)
-        self.skips: list[int] = []
+        self.skips: list[int] = []  # nothing new for them
+        self.render_failed: dict[str, list[int]] = defaultdict(list)  # render error -> readers of that body
         self.bodies: EditionBodies | None = None
         # Batches are written on one background thread while planning goes on (the database
         # inserts overlap the next chunk's selection); at most one write is in flight, in
         # order, and its error surfaces at the next flush. It updates only the summary's
-        # queued/batches and NO_NEW_ITEMS/ALREADY_SENT counts; planning only BLOCKED.
+        # queued/batches and NO_NEW_ITEMS/RENDER_FAILED/ALREADY_SENT counts; planning only
+        # BLOCKED and render_problems.
         self._writes = ThreadPoolExecutor(1, thread_name_prefix="digest-plan-writer") if not dry_run else None
         self._in_flight: Future | None = None
 
@@ -348,10 +357,15 @@ class _Writer:
         if final and not self.dry_run:
             self._store_while_rendering()
         for fingerprint in [f for f in self.selected if final or self.bodies.ready(f)]:
-            body, rendered = self.bodies.take(fingerprint)
+            body, rendered, left_out, error = self.bodies.take(fingerprint)
+            readers = self.selected.pop(fingerprint)
+            self.summary.render_problems.note(left_out, error, len(readers))
+            if body is None:  # only this body's readers miss this edition, recorded as such
+                self.render_failed[error].extend(sid for sid, _zone, _email in readers)
+                continue
             if rendered is not None:
                 self.unstored[body] = rendered
-            self.pending[body].extend(self.selected.pop(fingerprint))
+            self.pending[body].extend(readers)
         groups: list[tuple[str, list[Reader]]] = []
         for body_key, readers in self.pending.items():
             size = len(readers) if final else len(readers) - len(readers) % self.max_recipients
@@ -359,13 +373,15 @@ class _Writer:
                 groups.append((body_key, readers[start:start + self.max_recipients]))
             del readers[:size]
         skips, self.skips = self.skips, []
-        if not groups and not skips and not self.unstored:
+        failed, self.render_failed = dict(self.render_failed), defaultdict(list)
+        if not groups and not skips and not failed and not self.unstored:
             return
         if self.dry_run:
             self.unstored.clear()
             self.summary.batches += len(groups)
             self.summary.queued += sum(len(readers) for _, readers in groups)
             self.summary.skipped[SkipReason.NO_NEW_ITEMS] += len(skips)
+            self.summary.skipped[SkipReason.RENDER_FAILED] += sum(map(len, failed.values()))
             return
         # Every body rendered since the last flush is stored now, batches or not, so bodies
         # are held in memory for one chunk at most (not, for a body whose readers never fill
@@ -373,14 +389,14 @@ class _Writer:
         new_bodies, self.unstored = self.unstored, {}
         self.wait()
         if not final:
-            self._in_flight = self._writes.submit(self._write, groups, new_bodies, skips)
+            self._in_flight = self._writes.submit(self._write, groups, new_bodies, skips, failed)
             return
         # The last write holds every body's remaining readers (most of a small edition's):
         # in slices, each its own transaction, so sending starts after the first commit
         # instead of after all of them. Same batches, same numbers, in the same order.
         for part in _slices(groups, FINAL_ROWS_PER_WRITE):
-            self._in_flight = self._writes.submit(self._write, part, new_bodies, skips)
-            new_bodies, skips = {}, []
+            self._in_flight = self._writes.submit(self._write, part, new_bodies, skips, failed)
+            new_bodies, skips, failed = {}, [], {}
             self.wait()
 
     def _store_while_rendering(self) -> None:
@@ -394,7 +410,7 @@ class _Writer:
             for fingerprint in order[stored_up_to:]:
                 if not self.bodies.ready(fingerprint):
                     break
-                body, rendered = self.bodies.take(fingerprint)  # the body once; its key after
+                body, rendered, _left_out, _error = self.bodies.take(fingerprint)  # the body once; its key after
                 if rendered is not None:
                     self.unstored[body] = rendered
                 stored_up_to += 1
@@ -404,16 +420,17 @@ class _Writer:
             if self.unstored and (self._in_flight is None or self._in_flight.done()):
                 self.wait()
                 new_bodies, self.unstored = self.unstored, {}
-                self._in_flight = self._writes.submit(self._write, [], new_bodies, [])
+                self._in_flight = self._writes.submit(self._write, [], new_bodies, [], {})
             self.bodies.wait(waiting[0], timeout=STORE_POLL_SECONDS)
 
-    def _write(self, groups, new_bodies: dict[str, RenderedEmail], skips) -> None:
+    def _write(self, groups, new_bodies: dict[str, RenderedEmail], skips, failed: dict[str, list[int]]) -> None:
         """On the writer thread: the new bodies, then the batches, in one transaction."""
         with self.runtime.session() as session:
             stored = {body: store_body(session, rendered) for body, rendered in new_bodies.items()}
-            if groups or skips:
+            if groups or skips or failed:
                 write_batches(session, self.edition_id, [(self.body_ids.get(body) or stored[body], readers)
-                                                         for body, readers in groups], skips, self.summary)
+                                                         for body, readers in groups], skips, self.summary,
+                              render_failed=failed)
         self.body_ids.update(stored)  # only once committed
 
     def wait(self) -> None:
@@ -455,10 +472,11 @@ def store_body(session: Session, rendered: RenderedEmail) -> int:
 
 def write_batches(
     session: Session, edition_id: int, groups: list[tuple[int, list[Reader]]], skips: list[int],
-    summary: PlanSummary,
+    summary: PlanSummary, *, render_failed: dict[str, list[int]] | None = None,
 ) -> None:
     """One transaction: numbered batches (body, recipients with their zones and
-    addresses), their ``queued`` rows, and ``skipped`` rows.
+    addresses), their ``queued`` rows, and ``skipped`` rows (``skips``: nothing new;
+    ``render_failed``: the readers of a body that failed, per error, which each row keeps).
 
     The first statement locks the edition row, so concurrent planners of one edition
     take turns choosing batch numbers (on SQLite it takes the database's write lock).
@@ -496,6 +514,12 @@ def write_batches(
         nothing = [None] * len(skips)
         skipped_inserted = sum(_insert_deliveries(session, edition_id, DeliveryStatus.SKIPPED, SkipReason.NO_NEW_ITEMS,
                                                   now, skips, nothing, nothing, nothing).values())
+    for error, readers in (render_failed or {}).items():
+        nothing = [None] * len(readers)
+        inserted = sum(_insert_deliveries(session, edition_id, DeliveryStatus.SKIPPED, SkipReason.RENDER_FAILED,
+                                          now, readers, nothing, nothing, nothing, error=error[:2000]).values())
+        summary.skipped[SkipReason.RENDER_FAILED] += inserted
+        summary.skipped[SkipReason.ALREADY_SENT] += len(readers) - inserted
     empty = [bid for bid in batch_ids.values() if not inserted_per_batch[bid]]
     if empty:
         session.execute(delete(Batch).where(Batch.id.in_(empty)))
@@ -510,8 +534,9 @@ def write_batches(
 
 _PG_INSERT_DELIVERIES = """
     WITH inserted AS (
-        INSERT INTO deliveries (edition_id, subscriber_id, batch_id, timezone, email, status, skip_reason, created_at)
-        SELECT :edition_id, r.subscriber_id, r.batch_id, r.timezone, r.email, :status, :skip_reason, :created_at
+        INSERT INTO deliveries (edition_id, subscriber_id, batch_id, timezone, email, status, skip_reason, error,
+                                created_at)
+        SELECT :edition_id, r.subscriber_id, r.batch_id, r.timezone, r.email, :status, :skip_reason, :error, :created_at
         FROM unnest(CAST(:subscriber_ids AS bigint[]), CAST(:batch_ids AS bigint[]), CAST(:zones AS varchar[]),
                     CAST(:emails AS varchar[]))
              AS r(subscriber_id, batch_id, timezone, email)
@@ -526,7 +551,7 @@ _PG_INSERT_SKIPPING = text(_PG_INSERT_DELIVERIES.format(on_conflict="ON CONFLICT
 
 def _insert_deliveries(session: Session, edition_id: int, status: str, skip_reason: str | None, created_at,
                        subscriber_ids: list[int], batch_ids: list[int | None], zones: list[str | None],
-                       emails: list[str | None]) -> Counter:
+                       emails: list[str | None], *, error: str | None = None) -> Counter:
     """Insert delivery rows (one per subscriber id, with its batch, zone and address),
     skipping any (subscriber, edition) already in the ledger; returns how many rows went
     in per batch id. On PostgreSQL one statement over four arrays (a million rows in
@@ -541,7 +566,8 @@ def _insert_deliveries(session: Session, edition_id: int, status: str, skip_reas
         batch_ids = [batch_ids[i] for i in order]
         zones = [zones[i] for i in order]
         emails = [emails[i] for i in order]
-        params = {"edition_id": edition_id, "status": status, "skip_reason": skip_reason, "created_at": created_at,
+        params = {"edition_id": edition_id, "status": status, "skip_reason": skip_reason, "error": error,
+                  "created_at": created_at,
                   "subscriber_ids": subscriber_ids, "batch_ids": batch_ids, "zones": zones, "emails": emails}
         # A plain INSERT first: ON CONFLICT DO NOTHING inserts each row speculatively, about
         # twice the cost of the insert itself, and a conflict needs another planner of the
@@ -555,7 +581,7 @@ def _insert_deliveries(session: Session, edition_id: int, status: str, skip_reas
                 raise
         return Counter(dict(session.execute(_PG_INSERT_SKIPPING, params).all()))
     rows = [{"edition_id": edition_id, "subscriber_id": sid, "batch_id": bid, "timezone": zone, "email": email,
-             "status": status, "skip_reason": skip_reason, "created_at": created_at}
+             "status": status, "skip_reason": skip_reason, "error": error, "created_at": created_at}
             for sid, bid, zone, email in zip(subscriber_ids, batch_ids, zones, emails, strict=True)]
     stmt = (insert_for(session, Delivery)
             .on_conflict_do_nothing(index_elements=["subscriber_id", "edition_id"])

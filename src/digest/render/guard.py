@@ -16,7 +16,7 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from ..content import BriefingItem, Selection, VideoItem
-from .errors import RenderError
+from .errors import DisclosureMissing
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def require_disclosures(selection: Selection, *, strict: bool) -> Selection:
             return True
         what = f"briefing {item.id} ({item.title!r}) has no {' or '.join(missing)}"
         if strict:
-            raise RenderError(f"{what}: not rendered (selection.strict = true)")
+            raise DisclosureMissing(f"{what}: not rendered (selection.strict = true)")
         log.warning("%s: left out of the edition", what)
         return False
 

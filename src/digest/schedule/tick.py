@@ -139,6 +139,8 @@ class DeliveryTick:
         report.skipped.update({reason: n for reason, n in summary.skipped.items() if n})
         if summary.blocked_reason:
             log.error("edition %s: %s", day, summary.blocked_reason)
+        for line in summary.render_problems.lines():  # items left out, readers whose email failed to render
+            log.warning("edition %s: %s", day, line)
 
     def _record_missed(self, day: date, subscriber_ids: list[int]) -> int:
         """``skipped`` rows for a window that closed unsent: reported, never sent late."""

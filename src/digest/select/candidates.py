@@ -3,6 +3,10 @@
 A selector serves every subscriber of an edition from this pool, so the database is read
 once per edition, not once per reader. Items keep their UTC times here; dates become
 zone-free tokens in the selection and labels in the reader's zone only when sent.
+
+This is where stored rows enter rendering, so every text is cleaned here again
+(:func:`digest.textclean.clean_text`, once per item per edition): a row stored before
+ingest cleaned its text (a title with a raw ``\x01`` or U+FFFE) cannot break a body.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from .. import models
 from ..content import SponsorDisclosure
+from ..textclean import clean_optional, clean_text
 
 
 @dataclass(frozen=True)
@@ -73,10 +78,10 @@ def _sponsor(row: models.Briefing) -> SponsorDisclosure | None:
     if not row.is_sponsored:
         return None
     return SponsorDisclosure(
-        payer=row.sponsor_payer,
-        amount=row.sponsor_amount,
-        form=row.sponsor_form,
-        text=row.sponsor_disclosure,
+        payer=clean_optional(row.sponsor_payer),
+        amount=clean_optional(row.sponsor_amount),
+        form=clean_optional(row.sponsor_form),
+        text=clean_optional(row.sponsor_disclosure),
     )
 
 
@@ -92,15 +97,15 @@ def load_briefings(session: Session, since: datetime, until: datetime) -> list[B
         BriefingCandidate(
             id=row.id,
             guid=row.guid,
-            url=row.url,
-            title=row.title,
-            body_html=row.body_html or "",
-            excerpt=row.excerpt or "",
-            author=row.author,
+            url=clean_optional(row.url),
+            title=clean_text(row.title),
+            body_html=clean_text(row.body_html or ""),
+            excerpt=clean_text(row.excerpt or ""),
+            author=clean_optional(row.author),
             published_at=row.published_at,
             topics=tuple(t.slug for t in row.topics),
-            attribution=row.attribution,
-            author_disclosure=row.author_disclosure,
+            attribution=clean_optional(row.attribution),
+            author_disclosure=clean_optional(row.author_disclosure),
             sponsor=_sponsor(row),
             is_editor_pick=bool(row.is_editor_pick),
         )
@@ -120,10 +125,10 @@ def load_videos(session: Session, since: datetime, until: datetime) -> list[Vide
         VideoCandidate(
             id=row.id,
             guid=row.guid,
-            url=row.url,
-            title=row.title,
-            description=row.description or "",
-            thumbnail_url=row.thumbnail_url,
+            url=clean_text(row.url),
+            title=clean_text(row.title),
+            description=clean_text(row.description or ""),
+            thumbnail_url=clean_optional(row.thumbnail_url),
             published_at=row.published_at,
             topics=tuple(t.slug for t in row.topics),
         )
