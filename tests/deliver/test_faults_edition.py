@@ -7,11 +7,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import replace
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -19,6 +17,7 @@ from click.testing import CliRunner
 from digest.cli import main
 from digest.settings import load_settings
 
+from fakes.commands import digest_command, wait_for
 from fakes.edition_seed import batch_statuses, ledger, seed_edition
 from fakes.fixtures import FAST_RETRY, fake_sendgrid, sendgrid_env  # noqa: F401
 
@@ -117,21 +116,6 @@ def test_2500_subscribers_through_every_fault_in_one_edition(sendgrid_env, fake_
 # ------------------------------------------------------------ kill -9 mid-edition
 
 
-def _digest_command() -> list[str]:
-    script = Path(sys.executable).with_name("digest")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from digest.cli import main; main()"]
-
-
-def _wait_for(condition, what: str, limit: float = 60.0) -> None:
-    give_up = time.monotonic() + limit
-    while not condition():
-        if time.monotonic() > give_up:
-            pytest.fail(f"gave up waiting for {what}")
-        time.sleep(0.02)
-
-
 def test_kill_9_mid_edition_then_run_again(sendgrid_env, fake_sendgrid):
     settings = load_settings(sendgrid_env)
     emails = seed_edition(settings, 2500)
@@ -139,10 +123,10 @@ def test_kill_9_mid_edition_then_run_again(sendgrid_env, fake_sendgrid):
     fake_sendgrid.delay_next(120)  # batch 2 is delivered, then its answer hangs: kill now
     env = {**os.environ, **sendgrid_env}
 
-    proc = subprocess.Popen([*_digest_command(), "send", "--date", TODAY], env=env,
+    proc = subprocess.Popen([*digest_command(), "send", "--date", TODAY], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        _wait_for(lambda: len(fake_sendgrid.requests) >= 2 or proc.poll() is not None, "the second batch's request")
+        wait_for(lambda: len(fake_sendgrid.requests) >= 2 or proc.poll() is not None, "the second batch's request")
         assert proc.poll() is None, proc.stdout.read().decode()
         os.kill(proc.pid, signal.SIGKILL)
     finally:
@@ -152,7 +136,7 @@ def test_kill_9_mid_edition_then_run_again(sendgrid_env, fake_sendgrid):
     in_flight = {m.to.lower() for m in fake_sendgrid.delivered} - {
         p["to"][0]["email"].lower() for p in fake_sendgrid.requests[0]["personalizations"]}
 
-    again = subprocess.run([*_digest_command(), "send", "--date", TODAY], env=env,
+    again = subprocess.run([*digest_command(), "send", "--date", TODAY], env=env,
                            capture_output=True, text=True, timeout=120)
 
     rows = _assert_settled(settings, fake_sendgrid, emails)

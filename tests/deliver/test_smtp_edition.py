@@ -44,6 +44,7 @@ def test_send_over_smtp_with_refused_recipients(fake_smtp, tmp_path, monkeypatch
             assert got[0]["List-Unsubscribe"].strip().startswith("<https://digest.test/unsubscribe/")
     assert len(fake_smtp.received) == len(emails) - len(refused)
 
+    # Not resent on their own, and the edition still owes them: every run says so.
     second = CliRunner().invoke(main, ["send", "--date", today])
-    assert second.exit_code == 0, second.output  # nothing owed: refusals are final, not resent
+    assert second.exit_code == 1 and "3 recipient(s) of this edition were refused" in second.output, second.output
     assert len(fake_smtp.received) == len(emails) - len(refused)

@@ -10,7 +10,8 @@ Faults are planned ahead and consumed one per request, in order: ``pass_next()``
 normal answer, to aim the next fault at a later batch), ``fail_next(429, headers=...)``,
 ``fail_next(503)``, ``lose_answer_next()`` (the mail is delivered, then the connection is
 dropped without an answer), ``delay_next(seconds)`` (delivered, answered late),
-``refuse_after_next(seconds)``. ``refuse_connections()`` closes the listening socket, so
+``refuse_after_next(seconds)``, ``hold_next()`` (delivered, answered once the test says
+so: to stage a race). ``refuse_connections()`` closes the listening socket, so
 connections are refused by the kernel until ``accept_connections()`` (or a timer).
 
 Usable from another process: point ``SENDGRID_API_HOST`` at :attr:`FakeSendGrid.url`.
@@ -32,11 +33,12 @@ from .sendgrid_rules import MAX_BODY_BYTES, DeliveredMessage, Rejection, validat
 
 @dataclass
 class _Plan:
-    kind: str  # "pass" | "status" | "lose_answer" | "delay" | "refuse_after"
+    kind: str  # "pass" | "status" | "lose_answer" | "delay" | "refuse_after" | "hold"
     status: int = 0
     headers: dict[str, str] = field(default_factory=dict)
     body: dict | None = None
     seconds: float = 0.0
+    release: threading.Event | None = None
 
 
 class FakeSendGrid:
@@ -111,6 +113,14 @@ class FakeSendGrid:
         """Deliver the next request(s), then wait ``seconds`` before answering."""
         with self.lock:
             self._plans.extend(_Plan("delay", seconds=seconds) for _ in range(times))
+
+    def hold_next(self, limit: float = 60.0) -> threading.Event:
+        """Deliver the next request, then answer it only once the returned event is set
+        (or after ``limit`` seconds, so a failing test cannot hang)."""
+        release = threading.Event()
+        with self.lock:
+            self._plans.append(_Plan("hold", seconds=limit, release=release))
+        return release
 
     def refuse_connections(self, for_seconds: float | None = None) -> None:
         """Stop listening: connection attempts are refused by the kernel. Listening
@@ -189,6 +199,8 @@ def _handler_for(fake: FakeSendGrid) -> type[BaseHTTPRequestHandler]:
                 return
             if plan and plan.kind == "delay":
                 time.sleep(plan.seconds)
+            if plan and plan.kind == "hold":
+                plan.release.wait(plan.seconds)
             if plan and plan.kind == "refuse_after":
                 fake.refuse_connections(plan.seconds)  # closed before the client hears back
             self._answer(202, None, {"X-Message-Id": message_id})

@@ -13,7 +13,7 @@ from ..deliver.edition import send_edition
 from ..deliver.factory import make_provider
 from ..deliver.proof import send_proof
 from ..deliver.sending import BatchOutcome
-from ..deliver.summary import format_summary
+from ..deliver.summary import EXIT_OWED, EXIT_PARTLY_SENT, format_summary
 from . import main
 from .common import State, pass_state
 
@@ -50,13 +50,17 @@ def _today(state: State) -> date:
 @click.option("--subscriber", metavar="EMAIL", help="With --to: the proof carries this subscriber's selection.")
 @click.option("--resend-ambiguous", is_flag=True,
               help="Resend batches that may or may not have gone out (check the provider's log first).")
-@click.option("--retry-failed", is_flag=True, help="Send failed batches again.")
+@click.option("--retry-failed", is_flag=True,
+              help="Send failed batches again, and plan again readers whose email could not be rendered.")
 @pass_state
 def send_command(state: State, edition_date, dry_run, proof_to, subscriber, resend_ambiguous, retry_failed) -> None:
     """Send the edition to every active subscriber who has not had it, whatever their send hour.
 
-    Running it again sends only what is still owed. Exits with status 1 when a batch of
-    the edition failed or is ambiguous.
+    Running it again sends only what is still owed. Exit status: 0 when every reader was
+    sent (or skipped for a normal reason); 1 while readers of the edition are owed (failed
+    or ambiguous deliveries, or a blocked edition); 2 for a usage or configuration error;
+    3 when it went out partly: items were left out of some emails, or some readers' email
+    could not be rendered (--retry-failed sends them once the cause is fixed).
     """
     day = edition_date.date() if edition_date else _today(state)
     if subscriber and not proof_to:
@@ -76,9 +80,15 @@ def send_command(state: State, edition_date, dry_run, proof_to, subscriber, rese
     click.echo(format_summary(summary))
     for line in summary.problems():
         click.echo(f"warning: {line}", err=True)
-    if not summary.ok:
-        click.echo("exit status 1: the edition has failed, ambiguous or blocked deliveries (see above)", err=True)
-        sys.exit(1)
+    status = summary.exit_status
+    if status == EXIT_OWED:
+        click.echo(f"exit status {status}: readers of the edition are still owed (failed, ambiguous or blocked "
+                   "deliveries, see above)", err=True)
+    elif status == EXIT_PARTLY_SENT:
+        click.echo(f"exit status {status}: partly sent: items were left out, or some readers' email could not be "
+                   "rendered (see above)", err=True)
+    if status:
+        sys.exit(status)
 
 
 def _run(state: State, provider, day: date, dry_run: bool, resend_ambiguous: bool, retry_failed: bool):

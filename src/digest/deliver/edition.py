@@ -21,12 +21,13 @@ from .ledger import (
     DEFAULT_LEASE, find_edition, get_or_create_edition, pending_batch_ids, record_last_digests, recover_stale_batches,
     reset_batches, worker_identity,
 )
-from .planning import BodyRenderer, SubscriberSelector, plan_edition
+from .planning import BodyRenderer, SkipReason, SubscriberSelector, plan_edition
 from .provider import Provider
 from .concurrent import send_batches
 from .processes import ProcessSender
+from .render_failures import forget_render_failures
 from .sending import make_link_maker
-from .summary import EditionSummary, Progress
+from .summary import EditionSummary, Progress, read_edition_ledger
 
 
 def send_edition(
@@ -62,6 +63,7 @@ def send_edition(
                 summary.reset += reset_batches(session, edition.id, BatchStatus.AMBIGUOUS)
             if retry_failed:
                 summary.reset += reset_batches(session, edition.id, BatchStatus.FAILED)
+                summary.replanned = forget_render_failures(session, edition.id)
     summary.edition_id = edition.id
 
     settings = runtime.settings
@@ -87,6 +89,7 @@ def send_edition(
     summary.bodies_rendered = plan.bodies_rendered
     summary.render_seconds = plan.render_seconds
     summary.blocked_reason = plan.blocked_reason
+    summary.render_problems = plan.render_problems
     if dry_run:
         summary.sent = plan.queued
         summary.batches["planned"] = plan.batches
@@ -125,6 +128,8 @@ def send_edition(
                 Batch.edition_id == edition.id, Batch.status.in_([BatchStatus.FAILED, BatchStatus.AMBIGUOUS])
             ).group_by(Batch.status)
         ).all()))
+        summary.account(read_edition_ledger(session, edition.id, subscriber_ids),
+                        own_skips=plan.skipped[SkipReason.NO_NEW_ITEMS] + plan.skipped[SkipReason.RENDER_FAILED])
     return summary
 
 
