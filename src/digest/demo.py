@@ -65,7 +65,7 @@ def run_demo(runtime: Runtime, *, now: datetime | None = None) -> DemoReport:
     ingest = ingest_sources(runtime, sources, now=now)
     rebase_sample_dates(runtime, [s.path for s in sources if s.kind == "folder" and s.path], now)
 
-    with runtime.session() as session, (samples_dir() / "subscribers.csv").open(encoding="utf-8") as stream:
+    with runtime.session() as session, (samples_dir() / "subscribers.csv").open("rb") as stream:
         imported = import_csv(session, stream, settings.config, now=now)
 
     today: date = now.astimezone(ZoneInfo(settings.config.schedule.default_timezone)).date()

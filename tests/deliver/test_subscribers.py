@@ -14,19 +14,19 @@ from digest.subscribers.csv_io import export_csv, import_csv
 
 GOOD_AND_BAD = """email,topics,timezone,send_hour,consent_source,consented_at
 Ann@Example.COM,gold;silver,Europe/London,6,signup-form,2026-01-15
-bob@example.com,,,,,
-not-an-address,gold,UTC,7,,
-carol@example.com,gold;astrology,UTC,7,,
-dave@example.com,gold,Mars/Olympus,7,,
-erin@example.com,gold,UTC,25,,
-frank@example.com,gold,UTC,7,,last tuesday
-ann@example.com,copper,UTC,7,,
+bob@example.com,,,,event,
+not-an-address,gold,UTC,7,event,
+carol@example.com,gold;astrology,UTC,7,event,
+dave@example.com,gold,Mars/Olympus,7,event,
+erin@example.com,gold,UTC,25,event,
+frank@example.com,gold,UTC,7,event,last tuesday
+ann@example.com,copper,UTC,7,event,
 """
 
 
 def _import(runtime, text: str):
     with runtime.session() as session:
-        return import_csv(session, io.StringIO(text), runtime.settings.config)
+        return import_csv(session, io.BytesIO(text.encode()), runtime.settings.config)
 
 
 def _subscribers(runtime) -> dict[str, Subscriber]:
@@ -58,17 +58,17 @@ def test_import_reports_bad_rows_by_line_and_imports_the_good(runtime):
 
 
 def test_reimport_updates_but_never_resubscribes(runtime):
-    _import(runtime, "email,topics,timezone,send_hour\nann@example.com,gold,UTC,6\nbob@example.com,gold,UTC,6\n")
+    _import(runtime, "email,topics,timezone,send_hour,consent_source\nann@example.com,gold,UTC,6,form\nbob@example.com,gold,UTC,6,form\n")
     with runtime.session() as session:
         remove_subscriber(session, "BOB@example.com")
-    report = _import(runtime, "email,topics,timezone,send_hour\nann@example.com,copper,Asia/Kolkata,8\n"
-                              "bob@example.com,copper,UTC,6\n")
+    report = _import(runtime, "email,topics,timezone,send_hour,consent_source\nann@example.com,copper,Asia/Kolkata,8,form\n"
+                              "bob@example.com,copper,UTC,6,form\n")
     assert (report.created, report.updated, report.not_resubscribed) == (0, 1, ["bob@example.com"])
     subs = _subscribers(runtime)
     assert (subs["ann@example.com"].topic_slugs, subs["ann@example.com"].timezone) == (["copper"], "Asia/Kolkata")
     assert subs["bob@example.com"].status == SubscriberStatus.UNSUBSCRIBED
     assert subs["bob@example.com"].topic_slugs == ["gold"]
-    again = _import(runtime, "email,topics,timezone,send_hour\nann@example.com,copper,Asia/Kolkata,8\n")
+    again = _import(runtime, "email,topics,timezone,send_hour,consent_source\nann@example.com,copper,Asia/Kolkata,8,form\n")
     assert again.unchanged == 1
 
 
@@ -119,7 +119,7 @@ def test_cli_add_remove_list_import_export(cli_env, tmp_path):
     csv_path = tmp_path / "in.csv"
     csv_path.write_text(GOOD_AND_BAD)
     result = runner.invoke(main, ["subscribers", "import", str(csv_path)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "2 added" in result.output and f"{csv_path}: line 5: unknown topic(s) astrology" in result.output
 
     export_path = tmp_path / "out.csv"

@@ -8,7 +8,9 @@ from datetime import datetime, timezone
 import click
 
 from ..models import SubscriberStatus
-from ..subscribers import SubscriberData, add_subscriber, iter_subscribers, normalise_email, remove_subscriber
+from ..subscribers import (
+    SubscriberData, SubscriberError, add_subscriber, iter_subscribers, normalise_email, remove_subscriber,
+)
 from ..subscribers.csv_io import export_csv, import_csv
 from ..subscribers.registry import check_send_hour, check_timezone
 from . import main
@@ -24,16 +26,21 @@ def subscribers_group() -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @pass_state
 def import_command(state: State, path: str) -> None:
-    """Import or update subscribers from a CSV file.
+    """Import or update subscribers from a CSV file (UTF-8).
 
     Header: email,topics,timezone,send_hour,consent_source,consented_at (topics as slugs
-    separated by ';'). Bad rows are reported by line number; the good ones import.
-    Unsubscribed, bounced or complained addresses are never resubscribed by an import.
+    separated by ';'); email and consent_source are required on every line. Bad lines
+    are reported by line number and reason, the good ones import, and the exit status is
+    2 when any line was refused. Unsubscribed, bounced or complained addresses are never
+    resubscribed by an import.
     """
-    with open(path, encoding="utf-8-sig", newline="") as stream, state.runtime.session() as session:
-        report = import_csv(session, stream, state.settings.config)
+    with open(path, "rb") as stream, state.runtime.session() as session:
+        try:
+            report = import_csv(session, stream, state.settings.config)
+        except SubscriberError as exc:
+            raise SubscriberError(f"{path}: {exc}") from None
     click.echo(f"{report.created} added, {report.updated} updated, {report.unchanged} unchanged, "
-               f"{len(report.errors)} row(s) with errors")
+               f"{len(report.errors)} line(s) refused")
     if report.not_resubscribed:
         click.echo(f"{len(report.not_resubscribed)} address(es) not resubscribed (they unsubscribed, bounced "
                    "or complained; use 'digest subscribers add --resubscribe' if they asked again):")
@@ -42,7 +49,7 @@ def import_command(state: State, path: str) -> None:
     for error in report.errors:
         click.echo(f"{path}: {error}", err=True)
     if report.errors:
-        sys.exit(1)
+        sys.exit(2)
 
 
 @subscribers_group.command("export")

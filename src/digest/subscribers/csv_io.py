@@ -2,9 +2,14 @@
 
 Columns: ``email,topics,timezone,send_hour,consent_source,consented_at`` (topics as slugs
 separated by ``;``); export adds ``status``, which an import honours only to suppress
-(so importing an export elsewhere keeps unsubscribed addresses unsubscribed). A bad row is reported with its line number
-and reason while the good rows import; a re-import updates, but never resubscribes an
-address that unsubscribed, bounced or complained.
+(so importing an export elsewhere keeps unsubscribed addresses unsubscribed).
+
+Every line states its basis of consent: the header must name ``consent_source`` and no
+line may leave it empty (a file-wide basis, should one be added, belongs in
+:func:`_consent_source`, not in a silent default). A bad line (see :mod:`.csv_lines`) is
+reported with its line number and reason while the good lines import; a header that
+cannot be used stops the import before anything is written. A re-import updates, but
+never resubscribes an address that unsubscribed, bounced or complained.
 """
 
 from __future__ import annotations
@@ -12,12 +17,13 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass, field
 from datetime import datetime, time, timezone
-from typing import IO, Iterable
+from typing import IO, Iterable, Iterator
 
 from sqlalchemy.orm import Session
 
-from ..models import SubscriberStatus
+from ..models import Subscriber, SubscriberStatus
 from ..settings import PublicationConfig
+from .csv_lines import CsvLine, LineError, check_cell_count, read_lines
 from .registry import (
     SubscriberData, SubscriberError, check_send_hour, check_timezone, iter_subscribers, normalise_email,
     upsert_subscriber,
@@ -25,6 +31,8 @@ from .registry import (
 
 IMPORT_COLUMNS = ("email", "topics", "timezone", "send_hour", "consent_source", "consented_at")
 EXPORT_COLUMNS = IMPORT_COLUMNS + ("status",)
+#: Without these a line says neither who nor on what basis of consent.
+REQUIRED_COLUMNS = ("email", "consent_source")
 
 
 @dataclass(frozen=True)
@@ -57,13 +65,18 @@ def parse_datetime(text: str) -> datetime:
     return value.astimezone(timezone.utc)
 
 
-def parse_row(row: dict[str, str | None], config: PublicationConfig) -> SubscriberData:
+#: Longest consent_source the store keeps (the same on SQLite and PostgreSQL).
+CONSENT_SOURCE_LENGTH = Subscriber.__table__.c.consent_source.type.length
+
+
+def parse_row(row: dict[str, str], config: PublicationConfig) -> SubscriberData:
     def cell(name: str) -> str:
-        return (row.get(name) or "").strip()
+        return row.get(name) or ""
 
     if not cell("email"):
         raise SubscriberError("email is empty")
     email = normalise_email(cell("email"))
+    consent_source = _consent_source(cell("consent_source"))
     slugs = tuple(dict.fromkeys(s.strip().lower() for s in cell("topics").split(";") if s.strip()))
     unknown = [s for s in slugs if s not in config.topic_slugs]
     if unknown:
@@ -74,41 +87,71 @@ def parse_row(row: dict[str, str | None], config: PublicationConfig) -> Subscrib
     status = cell("status").lower() or SubscriberStatus.ACTIVE
     if status not in SubscriberStatus.ALL:
         raise SubscriberError(f"status must be one of {', '.join(SubscriberStatus.ALL)}, got {status!r}")
-    return SubscriberData(email, tuple(sorted(slugs)), tz, hour, cell("consent_source") or None, consented_at, status)
+    return SubscriberData(email, tuple(sorted(slugs)), tz, hour, consent_source, consented_at, status)
 
 
-def import_csv(session: Session, stream: IO[str], config: PublicationConfig, *, now: datetime | None = None) -> ImportReport:
-    reader = csv.DictReader(stream)
-    columns = [c.strip() for c in reader.fieldnames or []]
-    if "email" not in columns:
-        raise SubscriberError(f"the CSV header must name the columns {','.join(IMPORT_COLUMNS)}; got {','.join(columns) or 'nothing'}")
+def _consent_source(text: str) -> str:
+    """The basis of consent is required on every line: a list without it cannot be mailed."""
+    if not text:
+        raise SubscriberError("consent_source is empty (say where this reader gave consent, e.g. 'signup form')")
+    if len(text) > CONSENT_SOURCE_LENGTH:
+        raise SubscriberError(f"consent_source is longer than {CONSENT_SOURCE_LENGTH} characters")
+    return text
+
+
+def read_header(lines: Iterator[CsvLine]) -> tuple[str, ...]:
+    """The header's column names; a header that cannot be used stops the whole import."""
+    header = next(lines, None)
+    if header is None:
+        raise SubscriberError(f"the file is empty; its first line must name the columns {','.join(IMPORT_COLUMNS)}")
+    if header.error:
+        raise SubscriberError(f"line {header.number} (the header): {header.error}")
+    columns = header.cells
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise SubscriberError(f"the CSV header must name the columns {','.join(IMPORT_COLUMNS)}; "
+                              f"{' and '.join(missing)} missing from {','.join(columns)}")
     extra = [c for c in columns if c not in EXPORT_COLUMNS]
     if extra:
         raise SubscriberError(f"unknown CSV column(s) {', '.join(extra)}; expected {','.join(IMPORT_COLUMNS)}")
-    reader.fieldnames = columns
+    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    if repeated:
+        raise SubscriberError(f"CSV column(s) named twice: {', '.join(repeated)}")
+    return columns
+
+
+def import_csv(session: Session, stream: IO[bytes], config: PublicationConfig, *,
+               now: datetime | None = None) -> ImportReport:
+    """Import a CSV file opened in binary mode (each line is decoded on its own, so one
+    line of invalid UTF-8 costs that line only). Raises :class:`SubscriberError` when the
+    header cannot be used; every other bad line is in the report's ``errors``."""
+    lines = read_lines(stream)
+    columns = read_header(lines)
     report = ImportReport()
     seen: dict[str, int] = {}
-    for row in reader:
-        line = reader.line_num
-        raw_email = (row.get("email") or "").strip()
-        if None in row:
-            report.errors.append(RowError(line, raw_email, "more cells than columns"))
-            continue
+    for line in lines:
         try:
-            data = parse_row(row, config)
-        except SubscriberError as exc:
-            report.errors.append(RowError(line, raw_email, str(exc)))
+            if line.error:
+                raise LineError(line.error)
+            check_cell_count(line.cells, columns)
+            data = parse_row(dict(zip(columns, line.cells)), config)
+        except (LineError, SubscriberError) as exc:
+            report.errors.append(RowError(line.number, _first_cell(line), str(exc)))
             continue
         if data.email in seen:
-            report.errors.append(RowError(line, raw_email, f"same address as line {seen[data.email]}"))
+            report.errors.append(RowError(line.number, data.email, f"same address as line {seen[data.email]}"))
             continue
-        seen[data.email] = line
+        seen[data.email] = line.number
         outcome = upsert_subscriber(session, data, now=now)
         if outcome == "suppressed":
             report.not_resubscribed.append(data.email)
         else:
             setattr(report, outcome, getattr(report, outcome) + 1)
     return report
+
+
+def _first_cell(line: CsvLine) -> str:
+    return line.cells[0] if line.cells else ""
 
 
 def _format_datetime(value: datetime | None) -> str:
