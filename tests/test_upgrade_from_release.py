@@ -1,0 +1,119 @@
+"""A database made by the first release is upgraded by ``digest db upgrade``, keeping every row.
+
+The first release (``b55fe2f``) created its schema with migration 0001, which is never
+edited. This test builds that schema (``alembic upgrade 0001``), writes one row in every
+table with plain SQL (not through today's models, so it holds whatever revisions come
+later), runs the real ``digest db upgrade`` command to head, and checks each row is still
+there with its values, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from digest import db
+from digest.cli import main
+from digest.settings import bundled_config_path
+
+#: One row per table of revision 0001, parents first. Timestamps are written in each
+#: dialect's own literal form ({ts}); booleans as TRUE/FALSE (both dialects take them).
+SEED = [
+    "INSERT INTO topics (id, slug, title) VALUES (1, 'gold', 'Gold')",
+    "INSERT INTO sources (id, key, name, kind, etag, last_fetched_at) "
+    "VALUES (1, 'https://feeds.example/wp', 'Example WP', 'wordpress', 'W/\"1\"', {ts})",
+    "INSERT INTO briefings (id, source_id, guid, url, title, body_html, excerpt, author, attribution, "
+    "author_disclosure, published_at, is_sponsored, is_editor_pick, sponsor_payer, content_hash, created_at, "
+    "updated_at) "
+    "VALUES (1, 1, 'guid-1', 'https://example.com/b/1', 'Gold climbs', '<p>Body</p>', 'Gold climbs again', 'Ann', "
+    "'Information for this briefing was found via Example', 'none', {ts}, TRUE, FALSE, 'Acme Mining', "
+    "'0123456789abcdef', {ts}, {ts})",
+    "INSERT INTO briefing_topics (briefing_id, topic_id) VALUES (1, 1)",
+    "INSERT INTO videos (id, source_id, guid, url, title, description, thumbnail_url, published_at, content_hash, "
+    "created_at, updated_at) VALUES (1, 1, 'yt:1', 'https://video.example/1', 'Gold on video', 'About gold', "
+    "'https://video.example/1.jpg', {ts}, 'fedcba9876543210', {ts}, {ts})",
+    "INSERT INTO video_topics (video_id, topic_id) VALUES (1, 1)",
+    "INSERT INTO subscribers (id, email, status, timezone, send_hour, consent_source, consented_at, last_digest_at, "
+    "status_changed_at, created_at, updated_at) VALUES (1, 'reader@example.com', 'active', 'Europe/London', 6, "
+    "'signup form', {ts}, {ts}, {ts}, {ts}, {ts})",
+    "INSERT INTO subscriber_topics (subscriber_id, topic_id) VALUES (1, 1)",
+    "INSERT INTO editions (id, date, slot, created_at) VALUES (1, '2026-11-27', 'daily', {ts})",
+    "INSERT INTO rendered_bodies (id, fingerprint, subject, preheader, html, text, created_at) "
+    "VALUES (1, 'fp-1', 'Your digest', 'Gold climbs', '<html></html>', 'text', {ts})",
+    "INSERT INTO batches (id, edition_id, number, body_id, status, attempts, readers_recorded, provider, "
+    "provider_message_id, sent_at, created_at) VALUES (1, 1, 1, 1, 'sent', 1, TRUE, 'sendgrid', 'msg-1', {ts}, {ts})",
+    "INSERT INTO deliveries (id, edition_id, batch_id, subscriber_id, status, timezone, email, sent_at, created_at) "
+    "VALUES (1, 1, 1, 1, 'sent', 'Europe/London', 'reader@example.com', {ts}, {ts})",
+    "INSERT INTO leases (name, holder, expires_at) VALUES ('scheduler', 'vm:1:2', {ts})",
+    "INSERT INTO provider_events (id, provider, event_id, event, email, payload, received_at) "
+    "VALUES (1, 'sendgrid', 'evt-1', 'bounce', 'reader@example.com', '{{\"reason\": \"550\"}}', {ts})",
+]
+
+#: What must read back after the upgrade: (query, the row as seeded).
+KEPT = [
+    ("SELECT id, slug, title FROM topics", [(1, "gold", "Gold")]),
+    ("SELECT id, key, name, kind FROM sources", [(1, "https://feeds.example/wp", "Example WP", "wordpress")]),
+    ("SELECT id, source_id, guid, url, title, excerpt, author, sponsor_payer FROM briefings",
+     [(1, 1, "guid-1", "https://example.com/b/1", "Gold climbs", "Gold climbs again", "Ann", "Acme Mining")]),
+    ("SELECT briefing_id, topic_id FROM briefing_topics", [(1, 1)]),
+    ("SELECT id, guid, url, title, thumbnail_url FROM videos",
+     [(1, "yt:1", "https://video.example/1", "Gold on video", "https://video.example/1.jpg")]),
+    ("SELECT video_id, topic_id FROM video_topics", [(1, 1)]),
+    ("SELECT id, email, status, timezone, send_hour, consent_source FROM subscribers",
+     [(1, "reader@example.com", "active", "Europe/London", 6, "signup form")]),
+    ("SELECT subscriber_id, topic_id FROM subscriber_topics", [(1, 1)]),
+    ("SELECT id, slot FROM editions", [(1, "daily")]),
+    ("SELECT id, fingerprint, subject FROM rendered_bodies", [(1, "fp-1", "Your digest")]),
+    ("SELECT id, edition_id, number, body_id, status, provider_message_id FROM batches",
+     [(1, 1, 1, 1, "sent", "msg-1")]),
+    ("SELECT id, edition_id, batch_id, subscriber_id, status, email FROM deliveries",
+     [(1, 1, 1, 1, "sent", "reader@example.com")]),
+    ("SELECT name, holder FROM leases", [("scheduler", "vm:1:2")]),
+    ("SELECT id, provider, event_id, event, email FROM provider_events",
+     [(1, "sendgrid", "evt-1", "bounce", "reader@example.com")]),
+]
+
+TIMESTAMP = {"sqlite": "'2026-11-27 10:00:00.000000'", "postgresql": "'2026-11-27 10:00:00+00'"}
+
+
+@pytest.fixture
+def empty_database(db_url, tmp_path):
+    """An empty database of the same kind as ``db_url`` (SQLite, then PostgreSQL)."""
+    if db_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'first-release.db'}"
+        return
+    name = f"digest_upgrade_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(db_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(db_url).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_a_first_release_database_is_upgraded_keeping_every_row(empty_database):
+    engine = db.make_engine(empty_database)
+    db.upgrade(engine, "0001")
+    assert SEED and len(KEPT) == 14  # every table of revision 0001 but alembic_version
+    with engine.begin() as conn:
+        for statement in SEED:
+            conn.execute(text(statement.format(ts=TIMESTAMP[engine.dialect.name])))
+    engine.dispose()
+
+    env = {"DATABASE_URL": empty_database, "DIGEST_CONFIG": str(bundled_config_path())}
+    result = CliRunner().invoke(main, ["db", "upgrade"], env=env)
+    assert result.exit_code == 0, result.output
+
+    engine = db.make_engine(empty_database)
+    try:
+        assert db.current_revision(engine) == db.head_revision(engine)
+        with engine.connect() as conn:
+            for query, rows in KEPT:
+                assert [tuple(row) for row in conn.execute(text(query))] == rows, query
+    finally:
+        engine.dispose()
