@@ -17,13 +17,28 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, Executable, create_engine, event
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from .database_url import describe_unreachable
 from .errors import DigestError
 
 
 class SchemaOutOfDate(DigestError):
     pass
+
+
+class DatabaseUnavailable(DigestError):
+    """The database did not answer (refused, unknown host, timed out, file not openable)."""
+
+
+#: What the drivers raise when the database does not answer (and, on SQLite, for some
+#: wrong statements too: only a failed *connection* is taken to mean "away").
+UNREACHABLE = (OperationalError, InterfaceError)
+
+#: Seconds a PostgreSQL connection attempt may take: a host that drops packets must
+#: become one clear line, not a process hanging for minutes.
+CONNECT_TIMEOUT = 10
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -41,7 +56,19 @@ def make_engine(url: str, **kwargs) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if "connect_timeout" not in url:
+        kwargs.setdefault("connect_args", {"connect_timeout": CONNECT_TIMEOUT})
     return create_engine(url, **kwargs)
+
+
+def check_reachable(engine: Engine) -> None:
+    """Open one connection, or raise :class:`DatabaseUnavailable` saying where and why
+    (password masked)."""
+    try:
+        with engine.connect():
+            pass
+    except UNREACHABLE as exc:
+        raise DatabaseUnavailable(describe_unreachable(engine.url, exc)) from None
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

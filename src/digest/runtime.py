@@ -33,16 +33,33 @@ class Runtime:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    #: The schema was checked and the topics synced: the database answered at least once.
+    ready: bool = False
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True) -> "Runtime":
+        """``migrate``: check the schema and sync the topics now (:meth:`prepare`), so a
+        database that is away raises :class:`~digest.db.DatabaseUnavailable` here. The
+        worker and web processes open without it and wait for the database themselves
+        (:mod:`digest.database_wait`)."""
         engine = db.make_engine(settings.database_url, pool_size=pool_size(settings))
         runtime = cls(settings, engine, db.make_session_factory(engine))
         if migrate:
-            db.ensure_schema(engine)
-            with db.session_scope(runtime.sessions) as session:
-                sync_topics(session, settings.config)
+            try:
+                runtime.prepare()
+            except BaseException:
+                engine.dispose()
+                raise
         return runtime
+
+    def prepare(self) -> None:
+        """Check the database answers (:class:`~digest.db.DatabaseUnavailable` if not),
+        upgrade a SQLite file or refuse an outdated server schema, then sync the topics."""
+        db.check_reachable(self.engine)
+        db.ensure_schema(self.engine)
+        with db.session_scope(self.sessions) as session:
+            sync_topics(session, self.settings.config)
+        self.ready = True
 
     def session(self):
         """Context manager: a session committed on success, rolled back on error."""

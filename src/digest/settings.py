@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .database_url import check_database_url, normalise_database_url  # noqa: F401  (normalise: re-exported)
 from .errors import ConfigError
 
 DEFAULT_CONFIG_PATH = Path("config/digest.toml")
@@ -204,15 +205,6 @@ def _resolve_relative_paths(config: PublicationConfig, base: Path) -> Publicatio
     return config.model_copy(update={"sources": sources})
 
 
-def normalise_database_url(url: str) -> str:
-    """Accept Heroku's ``postgres://`` and pick the psycopg 3 driver for PostgreSQL."""
-    if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    return url
-
-
 @dataclass(frozen=True)
 class WebSettings:
     """What the web process accepts from strangers: body sizes, proxies, request rates.
@@ -336,7 +328,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, demo: bool = Fals
     return Settings(
         config_path=config_path,
         config=config,
-        database_url=normalise_database_url(env.get("DATABASE_URL", "sqlite:///digest.db")),
+        database_url=check_database_url(env.get("DATABASE_URL", "sqlite:///digest.db")),
         provider=provider,  # type: ignore[arg-type]
         outbox_dir=Path(env.get("DIGEST_OUTBOX", "outbox")),
         sendgrid_api_key=env.get("SENDGRID_API_KEY") or None,

@@ -3,6 +3,8 @@ PostgreSQL) and a webhook key pair. Plain helpers live in ``web_helpers.py``."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from starlette.testclient import TestClient
@@ -22,7 +24,7 @@ def webhook_private_key() -> ec.EllipticCurvePrivateKey:
 def web_runtime(runtime, webhook_private_key) -> Runtime:
     """The ``runtime`` (SQLite, then PostgreSQL) with the webhook verification key set."""
     settings = runtime.settings.with_overrides(sendgrid_webhook_public_key=public_key_b64(webhook_private_key))
-    return Runtime(settings, runtime.engine, runtime.sessions)
+    return dataclasses.replace(runtime, settings=settings)
 
 
 @pytest.fixture

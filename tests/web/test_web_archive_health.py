@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from starlette.testclient import TestClient
 
 from digest import db
@@ -84,15 +86,16 @@ def test_healthz_ok(client):
     assert response.json() == {"status": "ok", "database": "ok"}
 
 
-def test_healthz_503_when_the_database_is_unreachable(make_settings, tmp_path):
-    settings = make_settings(f"sqlite:///{tmp_path / 'no-such-dir' / 'digest.db'}")
-    engine = db.make_engine(settings.database_url)
-    runtime = Runtime(settings, engine, db.make_session_factory(engine))
+@pytest.mark.parametrize("ready, status", [(True, "error"), (False, "starting")])
+def test_healthz_503_when_the_database_is_unreachable(make_settings, tmp_path, ready, status):
+    """Ready: the database went away after start-up; not ready: it was away from the start."""
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'no-such-dir' / 'digest.db'}")  # cannot be opened
+    runtime = Runtime(make_settings(), engine, db.make_session_factory(engine), ready=ready)
     with TestClient(create_app(runtime)) as client:
         response = client.get("/healthz")
     engine.dispose()
     assert response.status_code == 503
-    assert response.json()["database"] == "unavailable"
+    assert response.json() == {"status": status, "database": "unavailable"}
 
 
 def test_unknown_path_is_a_branded_404(client):

@@ -24,8 +24,17 @@ class State:
 
     @property
     def runtime(self) -> Runtime:
+        """For one-shot commands: the database checked now; when it is away, one line
+        (:class:`~digest.db.DatabaseUnavailable`) and exit status 2."""
         if self._runtime is None:
             self._runtime = Runtime.open(self.settings)
+        return self._runtime
+
+    def waiting_runtime(self) -> Runtime:
+        """For the long-running processes (worker, web): not connected yet; they wait for
+        the database themselves (:mod:`digest.database_wait`) instead of exiting."""
+        if self._runtime is None:
+            self._runtime = Runtime.open(self.settings, migrate=False)
         return self._runtime
 
 

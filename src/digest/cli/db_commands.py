@@ -21,6 +21,7 @@ def upgrade(state: State, revision: str) -> None:
     """Apply schema migrations (the Procfile's release phase runs this)."""
     engine = db.make_engine(state.settings.database_url)
     try:
+        db.check_reachable(engine)
         before = db.current_revision(engine)
         db.upgrade(engine, revision)
         after = db.current_revision(engine)

@@ -25,7 +25,8 @@ def web(state: State, port: int | None, host: str) -> None:
 
     settings = state.settings
     settings.require_secret_key()
-    app = create_app(state.runtime)
+    logging.getLogger("digest").setLevel(min(logging.INFO, logging.getLogger("digest").getEffectiveLevel()))
+    app = create_app(state.waiting_runtime())  # serves /healthz as 503 until the database answers
     config = uvicorn.Config(
         app,
         host=host,

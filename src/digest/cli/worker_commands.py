@@ -29,7 +29,7 @@ def worker(state: State, namespace: str, lock_ttl: float, threads: int) -> None:
     from ..schedule.worker import Worker
 
     logging.getLogger("digest").setLevel(min(logging.INFO, logging.getLogger("digest").getEffectiveLevel()))
-    code = Worker(state.runtime, namespace=namespace, lock_ttl=timedelta(seconds=lock_ttl),
+    code = Worker(state.waiting_runtime(), namespace=namespace, lock_ttl=timedelta(seconds=lock_ttl),
                   consumer_threads=threads).run()
     sys.exit(code)
 

@@ -28,6 +28,9 @@ from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from ..database_url import reason_of
+from ..database_wait import wait_for_database
+from ..db import UNREACHABLE
 from ..deliver.factory import make_provider
 from ..deliver.ledger import recover_stale_batches, worker_identity
 from ..deliver.sending import make_link_maker
@@ -57,6 +60,9 @@ class _RunningJobs:
                 self._count += 1
             try:
                 fn()
+            except UNREACHABLE as exc:
+                log.warning("job %s: the database did not answer (%s); the next run will try again",
+                            name, reason_of(exc))
             except Exception:
                 log.exception("job %s failed; the next run will try again", name)
             finally:
@@ -126,6 +132,10 @@ class Worker:
             return
         try:
             held = self.lock.acquire()
+        except UNREACHABLE as exc:
+            log.warning("the database did not answer for the scheduler lock (%s); not scheduling until it does",
+                        reason_of(exc))
+            held = False
         except Exception:
             log.exception("could not reach the scheduler lock; not scheduling until it answers")
             held = False
@@ -177,6 +187,11 @@ class Worker:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self.request_stop)
         threading.Thread(target=self._watch_for_stop, name="stop-watcher", daemon=True).start()
+        if not self.runtime.ready and not wait_for_database(self.runtime, self.stop):
+            self._scheduler_done = True
+            _safe(self.provider.close)
+            log.info("worker %s stopped before the database answered", self.worker_id)
+            return 0
 
         interval = max(1.0, min(10.0, self.lock_ttl.total_seconds() / 4))
         self.scheduler.add_job(self._keep_lock, IntervalTrigger(seconds=interval), id=LOCK_JOB,

@@ -7,6 +7,10 @@ proxies only; per-client rate limits; bounded bodies.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import threading
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -14,6 +18,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..database_url import reason_of
+from ..database_wait import prepare_in_background
+from ..db import UNREACHABLE
 from ..links import LinkMaker
 from ..runtime import Runtime
 from .archive import archive, subscription_links
@@ -25,19 +32,40 @@ from .pages import Pages
 from .preferences import preferences_page, update_preferences
 from .proxies import TrustedProxyMiddleware
 from .rate_limits import RateLimitMiddleware, RequestLimiter, make_storage
-from .security import SECURITY_HEADERS, SecurityHeadersMiddleware
+from .security import SECURITY_HEADERS, SecurityHeadersMiddleware, redact_path
 from .unsubscribe import unsubscribe, unsubscribe_page
 from .webhooks import WebhookKey, sendgrid_events
 
+log = logging.getLogger(__name__)
+
 
 def create_app(runtime: Runtime) -> Starlette:
-    """Build the app on an open runtime; needs ``DIGEST_SECRET_KEY`` (raises ConfigError)."""
+    """Build the app on an open runtime; needs ``DIGEST_SECRET_KEY`` (raises ConfigError).
+    A runtime not yet ready (the database away at start-up) is prepared in the background
+    while the app serves, ``/healthz`` answering 503 until then."""
     settings = runtime.settings
     secret = settings.require_secret_key()
     pages = Pages(settings.config)
     limiter = RequestLimiter(settings.web, make_storage(settings.redis_url, settings.web.namespace))
     web = WebContext(runtime=runtime, secret=secret, links=LinkMaker(settings.base_url, secret), pages=pages,
                      limiter=limiter)
+
+    async def database_away(request: Request, exc: Exception) -> Response:
+        log.warning("%s %s: the database did not answer (%s): 503", request.method, redact_path(request.url.path),
+                    reason_of(exc))
+        response = pages.message("Please try again in a minute",
+                                 "We could not reach our records just now. Nothing was changed.", 503)
+        response.headers["Retry-After"] = "60"
+        return response
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        """Start serving at once; a database that is away is waited for in the background."""
+        stop = threading.Event()
+        if not runtime.ready:
+            prepare_in_background(runtime, stop)
+        yield
+        stop.set()
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -73,7 +101,9 @@ def create_app(runtime: Runtime) -> Starlette:
             Middleware(RateLimitMiddleware, limiter=limiter, pages=pages),
             Middleware(BodyLimitMiddleware, web=settings.web, pages=pages),
         ],
-        exception_handlers={HTTPException: http_error, Exception: server_error},
+        exception_handlers={HTTPException: http_error, Exception: server_error,
+                            **{error: database_away for error in UNREACHABLE}},
+        lifespan=lifespan,
     )
     # "/healthz/" would be redirected to a URL built from the client's Host header.
     app.router.redirect_slashes = False

@@ -1,4 +1,5 @@
-"""``GET /healthz``: the process answers and its database does too."""
+"""``GET /healthz``: the process answers and its database does too (503 while the
+process still waits for the database at start-up, or when it stops answering)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ log = logging.getLogger(__name__)
 
 
 async def healthz(request: Request) -> JSONResponse:
-    engine = context(request).runtime.engine
+    runtime = context(request).runtime
+    if not runtime.ready:  # still waiting for the database at start-up (digest.database_wait)
+        return JSONResponse({"status": "starting", "database": "unavailable"}, status_code=503)
+    engine = runtime.engine
     try:
         await run_in_threadpool(_select_one, engine)
     except Exception as exc:  # any failure means "not healthy"; the reason goes to the log
