@@ -11,7 +11,6 @@ Neither crashes nor prints a traceback, and the password never reaches the log.
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
@@ -24,6 +23,7 @@ from digest.models import Lease, Subscriber
 from digest.runtime import Runtime
 from digest.subscribers import SubscriberData, upsert_subscriber
 
+from fakes.commands import wait_for
 from fakes.digest_process import digest_env, launch_logged
 from fakes.tcp_proxy import TcpProxy, free_port
 
@@ -36,15 +36,6 @@ def proxied(db_url: str, proxy: TcpProxy) -> str:
     """``db_url`` reached through the proxy, with a password (trust auth ignores it)."""
     url = make_url(db_url).set(host="127.0.0.1", port=proxy.port, password=PASSWORD)
     return url.render_as_string(hide_password=False)
-
-
-def wait_for(predicate, what: str, timeout: float = 90) -> None:
-    """Poll until ``predicate()`` holds; the timeout only stops a hung test."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def read_log(path: Path) -> str:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from digest.settings import bundled_config_path
 
-_RUN = "from digest.cli import main; main()"
+from .commands import digest_command
 
 
 def digest_env(database_url: str, **extra: str) -> dict[str, str]:
@@ -22,12 +21,12 @@ def digest_env(database_url: str, **extra: str) -> dict[str, str]:
 
 def start_digest(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen:
     """``digest ARGS`` with stdout and stderr piped (text)."""
-    return subprocess.Popen([sys.executable, "-c", _RUN, *args], env=env, cwd=cwd,
+    return subprocess.Popen([*digest_command(), *args], env=env, cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def launch_logged(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
     """``digest ARGS`` (a long-running one) with both streams going to ``log_path``."""
     with open(log_path, "w") as log:
-        return subprocess.Popen([sys.executable, "-c", _RUN, *args], env={**env, "PYTHONUNBUFFERED": "1"},
+        return subprocess.Popen([*digest_command(), *args], env={**env, "PYTHONUNBUFFERED": "1"},
                                 cwd=log_path.parent, stdout=log, stderr=subprocess.STDOUT)
