@@ -11,6 +11,7 @@ Neither crashes nor prints a traceback, and the password never reaches the log.
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -52,27 +53,34 @@ def test_worker_waits_for_the_database_then_takes_the_lock(db_url, tmp_path):
     target = make_url(db_url)
     proxy = TcpProxy(target.host, target.port)
     log_path = tmp_path / "worker.log"
-    process = launch_logged(["worker"], digest_env(proxied(db_url, proxy)), log_path)
+    # a short lease: the lock is renewed every second, so the database going away is seen at once
+    process = launch_logged(["worker", "--lock-ttl", "4"], digest_env(proxied(db_url, proxy)), log_path)
+    engine = create_engine(db_url)
     try:
         line = unreachable_line(db_url, proxy)
         wait_for(lambda: line in read_log(log_path) or process.poll() is not None, "the worker's first attempt")
         assert process.poll() is None, read_log(log_path)  # waiting, not exited
         proxy.start()
         wait_for(lambda: "database reachable again after" in read_log(log_path), "the worker to reach the database")
-        engine = create_engine(db_url)
-        try:
-            wait_for(lambda: _lock_holder(engine) is not None, "the worker to take the scheduler lock")
-            assert _lock_holder(engine).split(":")[1] == str(process.pid)  # host:pid:start
-        finally:
-            engine.dispose()
+        wait_for(lambda: _lock_holder(engine) is not None, "the worker to take the scheduler lock")
+        assert _lock_holder(engine).split(":")[1] == str(process.pid)  # host:pid:start
+
+        proxy.stop()  # away while the worker runs: it stops scheduling, and stays up
+        wait_for(lambda: "scheduler lock lost by" in read_log(log_path), "the worker to notice")
+        time.sleep(3)  # a few more renewals fail meanwhile (one a second): they add no line
+        proxy.start()
+        wait_for(lambda: read_log(log_path).count("scheduler lock acquired by") == 2, "the worker to schedule again")
         process.terminate()
         assert process.wait(timeout=60) == 0
     finally:
+        engine.dispose()
         if process.poll() is None:
             process.kill()
         proxy.stop()
     log = read_log(log_path)
     assert log.count(line) == 1, log  # one line, however many attempts
+    assert log.count("the database did not answer for the scheduler lock") == 1, log
+    assert log.count("the database answers again") == 1, log
     assert "Traceback" not in log and PASSWORD not in log
 
 

@@ -100,6 +100,7 @@ class Worker:
         self.running = _RunningJobs()
         self.holds_lock = False
         self._announced_standby = False
+        self._database_away = False
         self._scheduler_done = False
         self.scheduler = BlockingScheduler(
             timezone=timezone.utc,
@@ -132,20 +133,25 @@ class Worker:
             return
         try:
             held = self.lock.acquire()
-        except UNREACHABLE as exc:
-            log.warning("the database did not answer for the scheduler lock (%s); not scheduling until it does",
-                        reason_of(exc))
-            held = False
+        except UNREACHABLE as exc:  # one line when it goes, one when it is back: no traceback per try
+            if not self._database_away:
+                log.warning("the database did not answer for the scheduler lock (%s); not scheduling until it does",
+                            reason_of(exc))
+            self._database_away, held = True, False
         except Exception:
             log.exception("could not reach the scheduler lock; not scheduling until it answers")
             held = False
+        else:
+            if self._database_away:
+                log.warning("the database answers again")
+            self._database_away = False
         if held and not self.holds_lock:
             log.info("scheduler lock acquired by %s: scheduling ingest and delivery", self.worker_id)
             self._add_scheduled_jobs()
         elif not held and self.holds_lock:
             log.warning("scheduler lock lost by %s: consuming only", self.worker_id)
             self._remove_scheduled_jobs()
-        elif not held and not self.holds_lock and not self._announced_standby:
+        elif not held and not self.holds_lock and not self._announced_standby and not self._database_away:
             holder = _safe(self.lock.current)
             log.info("scheduler lock held by %s: %s consumes jobs only",
                      holder.holder if holder else "another worker", self.worker_id)
