@@ -67,6 +67,17 @@ def test_a_refused_database_is_one_line_and_exit_2_for_one_shot_commands(command
                       f"{port}/digest: connection to server at \"127.0.0.1\", port {port} failed: Connection refused\n")
 
 
+@pytest.mark.parametrize("args", [["db", "upgrade"], ["subscribers", "list"]])
+def test_other_commands_say_the_same_line(args, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    port = free_port()
+    result = CliRunner().invoke(main, args, env=digest_env(f"postgres://digest:{PASSWORD}@127.0.0.1:{port}/digest"))
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (f"error: DATABASE_URL: cannot reach the database at postgresql+psycopg://digest:***@"
+                             f"127.0.0.1:{port}/digest: connection to server at \"127.0.0.1\", port {port} failed: "
+                             "Connection refused\n")
+
+
 @pytest.mark.parametrize("url, normalised", [
     ("postgres://u:p@db.example:5432/d", "postgresql+psycopg://u:p@db.example:5432/d"),  # Heroku's spelling
     ("postgresql://u@/d?host=/run/postgresql", "postgresql+psycopg://u@/d?host=/run/postgresql"),

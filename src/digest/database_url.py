@@ -61,7 +61,7 @@ def _check_sqlite_folder(url: URL) -> None:
     name = url.database or ""
     if name in ("", ":memory:") or name.startswith("file:"):
         return
-    folder = Path(name).expanduser().absolute().parent
+    folder = Path(name).absolute().parent  # as SQLite will open it: no '~' expansion
     if not folder.is_dir():
         raise ConfigError(f"DATABASE_URL: the folder {folder} for the SQLite database does not exist "
                           "(create it, or point DATABASE_URL at an existing folder)")
