@@ -76,14 +76,17 @@ def test_bad_items_are_rejected_with_their_reasons(runtime, feed_server, client,
 
     assert reasons(result) == {
         "Unparseable date": "unparseable date 'the day after tomorrow'",
-        "No date at all": "no date",
-        "bad-4": "no title",
         "No link and no guid": "no guid and no link",
         "Duplicate of the good item": "duplicate guid 'bad-1' in this feed (first one kept)",
     }
+    assert [r.code for r in result.rejections] == ["bad-date", "no-id", "duplicate"]
     rows = briefings(runtime)
-    assert sorted(rows) == ["bad-1", "bad-5"]
+    assert sorted(rows) == ["bad-1", "bad-3", "bad-4", "bad-5"]
     assert rows["bad-1"].title == "Good item"  # the first of the duplicate guid won
+    assert rows["bad-4"].title == "no title here"  # no title: its text's first sentence
+    # no date, in the source's first fetch: history, dated 14 days back (in no edition)
+    assert rows["bad-3"].published_at == datetime(2026, 11, 13, 12, 0, tzinfo=timezone.utc)
+    assert (result.history, result.undated) == (1, 0)
     # future-dated: stored with its own date, counted, and left for selection to hold back
     assert rows["bad-5"].published_at == datetime(2100, 1, 1, 8, 0, tzinfo=timezone.utc)
     assert result.future == 1
@@ -171,11 +174,11 @@ def test_an_item_the_database_refuses_is_rejected_alone(runtime, feed_server, cl
 
     real = upsert.store_item
 
-    def refuse_one(session, source_id, draft, topics):
+    def refuse_one(session, source_id, draft, topics, *args):
         if draft.guid == "https://northwind.example/?p=1102":
             session.execute(upsert.select(upsert.Briefing))  # some work inside the savepoint first
             raise IntegrityError("INSERT", {}, Exception("simulated constraint failure"))
-        return real(session, source_id, draft, topics)
+        return real(session, source_id, draft, topics, *args)
 
     monkeypatch.setattr(upsert, "store_item", refuse_one)
     [result] = ingest_urls(runtime, [feed_server.url("wordpress.xml")], client=client, now=NOW).results

@@ -80,7 +80,7 @@ url = "{_dead_url()}"
     given = invoke(config, "--url", feed_server.url("atom.xml"), "--url", str(fixtures_dir / "bad-folder"))
     assert given.exit_code == 0, given.output
     assert "unreachable" not in given.output  # the configured source was not touched
-    assert "rejected 'no-title.md': front matter: title: Field required" in given.output
+    assert "rejected 'no-title.md': front matter: title: Field required [bad-file]" in given.output
     assert set(briefings(runtime)) == {"urn:uuid:harbourline-0001", "urn:uuid:harbourline-0002", "folder:good"}
 
 

@@ -24,7 +24,7 @@ class Sponsor:
 class BriefingDraft:
     guid: str
     title: str
-    published_at: datetime  # aware UTC
+    published_at: datetime | None  # aware UTC; None: the feed gave no date (see run.py)
     url: str | None = None
     body_html: str = ""  # sanitised, disclosure paragraphs removed
     excerpt: str = ""
@@ -53,7 +53,7 @@ class VideoDraft:
     guid: str
     title: str
     url: str
-    published_at: datetime
+    published_at: datetime | None
     description: str = ""  # plain text
     thumbnail_url: str | None = None
     categories: tuple[str, ...] = ()
@@ -79,6 +79,7 @@ _NOT_CONTENT = ("fallback_topic", "origin")
 class Rejection:
     item: str  # what an operator can find it by: title, guid, link or file name
     reason: str
+    code: str  # one of refusals.REASONS
 
 
 @dataclass

@@ -13,6 +13,7 @@ from typing import Any
 
 import feedparser
 
+from . import dates  # noqa: F401  (registers python-dateutil with feedparser)
 from .checks import ItemRejected, item_label
 from .drafts import Parsed, Rejection
 from .wordpress import entry_to_briefing
@@ -70,9 +71,9 @@ def parse_feed(data: bytes, *, configured_kind: str | None = None, content_type:
             else:
                 draft = entry_to_briefing(entry)
             if draft.guid in seen:
-                raise ItemRejected(f"duplicate guid {draft.guid!r} in this feed (first one kept)")
+                raise ItemRejected("duplicate", f"duplicate guid {draft.guid!r} in this feed (first one kept)")
         except ItemRejected as exc:
-            parsed.rejections.append(Rejection(label, str(exc)))
+            parsed.rejections.append(Rejection(label, str(exc), exc.code))
             continue
         seen.add(draft.guid)
         parsed.items.append(replace(draft, origin=label))

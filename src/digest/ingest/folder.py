@@ -31,7 +31,7 @@ import markdown
 import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .checks import MAX_BODY_CHARS
+from .checks import MAX_BODY_CHARS, ItemRejected
 from .disclosures import extract_disclosures, normalise_disclosure
 from .drafts import BriefingDraft, Draft, Parsed, Rejection, Sponsor, VideoDraft
 from .sanitize import html_to_text, make_excerpt, one_line, safe_http_url, sanitize_html
@@ -54,8 +54,8 @@ class _Sponsored(BaseModel):
 class FrontMatter(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["briefing", "video"] = "briefing"
-    guid: str | None = Field(default=None, min_length=1, max_length=1000)
-    title: str = Field(min_length=1, max_length=500)
+    guid: str | None = Field(default=None, min_length=1)  # lengths: one rule for every source (storable.py)
+    title: str = Field(min_length=1)
     published: datetime
     author: str | None = None
     url: str | None = None
@@ -110,19 +110,20 @@ def read_folder(path: Path) -> Parsed:
         label = str(file.relative_to(path)) if file != path else file.name
         try:
             draft = read_file(file)
-        except FileRejected as exc:
-            parsed.rejections.append(Rejection(label, str(exc)))
+        except ItemRejected as exc:
+            parsed.rejections.append(Rejection(label, str(exc), exc.code))
             continue
         if draft.guid in seen:
-            parsed.rejections.append(Rejection(label, f"duplicate guid {draft.guid!r} (first file kept)"))
+            parsed.rejections.append(Rejection(label, f"duplicate guid {draft.guid!r} (first file kept)", "duplicate"))
             continue
         seen.add(draft.guid)
         parsed.items.append(replace(draft, origin=label))
     return parsed
 
 
-class FileRejected(Exception):
-    pass
+class FileRejected(ItemRejected):
+    def __init__(self, message: str):
+        super().__init__("bad-file", message)
 
 
 def read_file(file: Path) -> Draft:

@@ -16,6 +16,8 @@ class SourceResult:
     unchanged: int = 0
     fallback: int = 0  # stored items that matched no topic rule and went to the fallback topic
     future: int = 0  # stored items dated after the run (kept; selection waits for their time)
+    undated: int = 0  # new items without a date, dated when first seen (this run)
+    history: int = 0  # new undated items in the source's first fetch: stored, in no edition
     not_modified: bool = False  # the server answered 304: nothing fetched, nothing written
     error: str | None = None  # the whole source failed
     rejections: list[Rejection] = field(default_factory=list)
@@ -52,7 +54,8 @@ class IngestReport:
         return {k: sum(getattr(r, k) for r in self.results) for k in keys}
 
     def format(self) -> str:
-        """A plain-text table, one row per source, then rejections and warnings."""
+        """A plain-text table, one row per source, then each refusal (with its code, see
+        :mod:`.refusals`), warning and note."""
         if not self.results:
             return "no sources to ingest"
         head = ("source", "new", "updated", "unchanged", "rejected", "fallback", "status")
@@ -69,9 +72,14 @@ class IngestReport:
         out = [line(r) for r in rows]
         for r in self.results:
             for rej in r.rejections:
-                out.append(f"  {r.label}: rejected {rej.item!r}: {rej.reason}")
+                out.append(f"  {r.label}: rejected {rej.item!r}: {rej.reason} [{rej.code}]")
             for warning in r.warnings:
                 out.append(f"  {r.label}: warning: {warning}")
             if r.future:
                 out.append(f"  {r.label}: {r.future} item(s) dated in the future, held until their time")
+            if r.undated:
+                out.append(f"  {r.label}: {r.undated} item(s) without a date, dated when first seen")
+            if r.history:
+                out.append(f"  {r.label}: {r.history} item(s) without a date in the source's first fetch, "
+                           "kept as history (in no edition)")
         return "\n".join(out)

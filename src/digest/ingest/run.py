@@ -5,6 +5,13 @@ recorded on its row and in the report, and the run goes on with the next source.
 Fetching happens outside any database transaction; each source's items and its
 conditional-request validators (ETag / Last-Modified) are then stored in one
 transaction, so validators never claim content that was not stored.
+
+Items without a date are dated when first seen, except in a source's **first fetch** (its
+row has no ``last_fetched_at`` yet: no fetch of it ever stored anything). A feed read for
+the first time shows its back catalogue, and undated items there are history, not news:
+they are stored dated :data:`~digest.select.MAX_LOOKBACK` before that fetch, the furthest
+back any edition looks, so no edition takes them; as they keep their first date, a later
+fetch does not make them news either.
 """
 
 from __future__ import annotations
@@ -21,13 +28,17 @@ from sqlalchemy import select
 
 from ..models import Source as SourceRow
 from ..runtime import Runtime, sync_topics
+from ..select import MAX_LOOKBACK
 from ..settings import Source
+from ..textclean import clean_text
 from .drafts import Parsed, Rejection
 from .feeds import FeedError, parse_feed
 from .fetch import FetchError, fetch, make_client
 from .folder import read_folder
 from .report import IngestReport, SourceResult
+from .refusals import ItemRejected
 from .sanitize import safe_http_url
+from .storable import ETAG_CHARS, LAST_MODIFIED_CHARS, SOURCE_KEY_CHARS, SOURCE_NAME_CHARS, shorten, storable
 from .tagging import Tagger
 from .upsert import StoreError, store_items
 
@@ -117,15 +128,28 @@ def _run(runtime: Runtime, targets: list[Target], *, client: httpx.Client | None
     return report
 
 
-def _source_row(runtime: Runtime, target: Target) -> tuple[int, str | None, str | None]:
-    """Get or create the Source row; return (id, etag, last_modified)."""
+def _source_name(target: Target) -> str:
+    return shorten(clean_text(target.label), SOURCE_NAME_CHARS)
+
+
+def _validator(value: str | None, limit: int) -> str | None:
+    """An ETag / Last-Modified the store can keep; a longer one is not kept (the next fetch
+    is then unconditional) rather than failing the source on PostgreSQL alone."""
+    return value if value is None or len(value) <= limit else None
+
+
+def _source_row(runtime: Runtime, target: Target) -> tuple[int, str | None, str | None, bool]:
+    """Get or create the Source row; return (id, etag, last_modified, first fetch)."""
+    if len(target.key) > SOURCE_KEY_CHARS:
+        raise FetchError(f"the location is {len(target.key):,} characters, over the {SOURCE_KEY_CHARS:,} "
+                         "the store keeps")
     with runtime.session() as session:
         row = session.scalar(select(SourceRow).where(SourceRow.key == target.key))
         if row is None:
-            row = SourceRow(key=target.key, name=target.label[:300], kind=target.kind or "rss")
+            row = SourceRow(key=target.key, name=_source_name(target), kind=target.kind or "rss")
             session.add(row)
             session.flush()
-        return row.id, row.etag, row.last_modified
+        return row.id, row.etag, row.last_modified, row.last_fetched_at is None
 
 
 def _read(target: Target, client: httpx.Client, etag: str | None, last_modified: str | None):
@@ -147,7 +171,7 @@ def _read(target: Target, client: httpx.Client, etag: str | None, last_modified:
 
 def _ingest_one(runtime: Runtime, target: Target, client: httpx.Client, now: datetime,
                 result: SourceResult) -> None:
-    source_id, etag, last_modified = _source_row(runtime, target)
+    source_id, etag, last_modified, first_fetch = _source_row(runtime, target)
     parsed, new_etag, new_last_modified = _read(target, client, etag, last_modified)
     if parsed is None:
         result.not_modified = True
@@ -156,37 +180,60 @@ def _ingest_one(runtime: Runtime, target: Target, client: httpx.Client, now: dat
     result.kind = parsed.kind
     result.warnings.extend(parsed.warnings)
     result.rejections.extend(parsed.rejections)
-    drafts = _tagged(runtime, target, parsed, result)
+    drafts = _tagged(runtime, target, _storable(parsed, result), result)
+    undated_at = now - MAX_LOOKBACK if first_fetch else now
 
     with runtime.session() as session:
         topics = sync_topics(session, runtime.settings.config)
-        for draft, outcome in store_items(session, source_id, drafts, topics):
+        for draft, outcome in store_items(session, source_id, drafts, topics, undated_at):
             if isinstance(outcome, StoreError):
-                result.rejections.append(Rejection(draft.origin or draft.title, str(outcome)))
+                result.rejections.append(Rejection(draft.origin or draft.title, str(outcome), outcome.code))
                 continue
             setattr(result, outcome, getattr(result, outcome) + 1)
             result.fallback += draft.fallback_topic
-            result.future += draft.published_at > now
+            if draft.published_at is None:
+                if outcome == "new":
+                    result.history += first_fetch
+                    result.undated += not first_fetch
+            else:
+                result.future += draft.published_at > now
         row = session.get(SourceRow, source_id)
-        _set_if_changed(row, etag=new_etag, last_modified=new_last_modified, kind=parsed.kind,
-                        name=target.label[:300], last_error=None, last_fetched_at=now)
+        _set_if_changed(row, etag=_validator(new_etag, ETAG_CHARS),
+                        last_modified=_validator(new_last_modified, LAST_MODIFIED_CHARS), kind=parsed.kind,
+                        name=_source_name(target), last_error=None, last_fetched_at=now)
 
     for rejection in result.rejections:
-        log.warning("source %s: rejected %r: %s", target.label, rejection.item, rejection.reason)
+        log.warning("source %s: rejected %r: %s [%s]", target.label, rejection.item, rejection.reason,
+                    rejection.code)
     for warning in result.warnings:
         log.warning("source %s: %s", target.label, warning)
 
 
-def _tagged(runtime: Runtime, target: Target, parsed: Parsed, result: SourceResult):
-    tagger = Tagger(runtime.settings.config, target.topics)
+def _storable(parsed: Parsed, result: SourceResult):
+    """Each draft cleaned and fitted to the store (:mod:`.storable`), or refused."""
     drafts = []
     for draft in parsed.items:
+        try:
+            draft, notes = storable(draft)
+        except ItemRejected as exc:
+            result.rejections.append(Rejection(clean_text(draft.origin or draft.title), str(exc), exc.code))
+            continue
+        result.warnings.extend(notes)
+        drafts.append(draft)
+    return drafts
+
+
+def _tagged(runtime: Runtime, target: Target, drafts, result: SourceResult):
+    tagger = Tagger(runtime.settings.config, target.topics)
+    tagged = []
+    for draft in drafts:
         unknown = tagger.unknown(draft.topics)
         if unknown:
-            result.rejections.append(Rejection(draft.origin or draft.title, f"unknown topics {unknown}"))
+            result.rejections.append(Rejection(draft.origin or draft.title, f"unknown topics {unknown}",
+                                               "unknown-topic"))
             continue
-        drafts.append(tagger.tag(draft))
-    return drafts
+        tagged.append(tagger.tag(draft))
+    return tagged
 
 
 def _set_if_changed(row: SourceRow, **values) -> None:

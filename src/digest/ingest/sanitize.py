@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 import nh3
 
+from ..textclean import clean_text
+
 ALLOWED_TAGS = frozenset({
     "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "dl", "dt",
     "em", "figcaption", "figure", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "li",
@@ -46,7 +48,7 @@ def sanitize_html(fragment: str, *, base_url: str | None = None) -> str:
     (an http(s) URL) or are dropped, since an email has no base to resolve them against."""
     relative = ("rewrite_with_base", base_url) if safe_http_url(base_url) else "deny"
     cleaned = nh3.clean(
-        fragment,
+        clean_text(fragment),
         tags=set(ALLOWED_TAGS),
         clean_content_tags=set(DROP_WITH_CONTENT),
         attributes={tag: set(attrs) for tag, attrs in ALLOWED_ATTRIBUTES.items()},
@@ -56,13 +58,14 @@ def sanitize_html(fragment: str, *, base_url: str | None = None) -> str:
         strip_comments=True,
     )
     cleaned = _EMPTY_IMG.sub("", cleaned)  # its src was unsafe and removed
-    return _IMG_WITHOUT_ALT.sub('<img alt=""', cleaned).strip()
+    return clean_text(_IMG_WITHOUT_ALT.sub('<img alt=""', cleaned).strip())
 
 
 def html_to_text(fragment: str) -> str:
-    """The visible text of an HTML fragment, on one line."""
-    text = nh3.clean(fragment, tags=set(), clean_content_tags=set(DROP_WITH_CONTENT))
-    return _SPACES.sub(" ", html.unescape(text)).strip()
+    """The visible text of an HTML fragment, on one line, without the characters no email
+    can carry (an entity such as ``&#x1;`` is one once unescaped)."""
+    text = nh3.clean(clean_text(fragment), tags=set(), clean_content_tags=set(DROP_WITH_CONTENT))
+    return _SPACES.sub(" ", clean_text(html.unescape(text))).strip()
 
 
 def one_line(text: str, limit: int = EXCERPT_CHARS) -> str:

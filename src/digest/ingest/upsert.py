@@ -4,11 +4,16 @@ Items are keyed by guid (a feed item without one got its link as guid). An item 
 ``content_hash`` matches the stored row is not written at all, so re-ingesting an
 unchanged feed changes no row. Each item is stored in its own savepoint: one item the
 database refuses is rejected with the reason, and the rest of the source is kept.
+
+An item the feed gives no date (``published_at`` None) is dated ``undated_at`` when it is
+first stored and keeps that date afterwards: the time first seen stays the time first seen,
+and an unchanged undated item stays unchanged.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Literal, Mapping
 
 from sqlalchemy import select
@@ -17,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Briefing, Topic, Video
 from .drafts import BriefingDraft, Draft, VideoDraft
+from .refusals import ItemRejected
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +37,6 @@ def _briefing_fields(draft: BriefingDraft) -> dict:
         "body_html": draft.body_html,
         "excerpt": draft.excerpt,
         "author": draft.author,
-        "published_at": draft.published_at,
         "attribution": draft.attribution,
         "author_disclosure": draft.author_disclosure,
         "is_sponsored": sponsor is not None,
@@ -49,11 +54,11 @@ def _video_fields(draft: VideoDraft) -> dict:
         "title": draft.title,
         "description": draft.description,
         "thumbnail_url": draft.thumbnail_url,
-        "published_at": draft.published_at,
     }
 
 
-def store_item(session: Session, source_id: int | None, draft: Draft, topics: Mapping[str, Topic]) -> Outcome:
+def store_item(session: Session, source_id: int | None, draft: Draft, topics: Mapping[str, Topic],
+               undated_at: datetime | None = None) -> Outcome:
     model = Video if isinstance(draft, VideoDraft) else Briefing
     fields = _video_fields(draft) if isinstance(draft, VideoDraft) else _briefing_fields(draft)
     content_hash = draft.content_hash()
@@ -67,6 +72,12 @@ def store_item(session: Session, source_id: int | None, draft: Draft, topics: Ma
         outcome = "new"
     for name, value in fields.items():
         setattr(row, name, value)
+    if draft.published_at is not None:
+        row.published_at = draft.published_at
+    elif row.published_at is None:
+        if undated_at is None:
+            raise ValueError(f"{draft.guid!r} has no date and no time first seen was given")
+        row.published_at = undated_at
     row.source_id = source_id
     row.content_hash = content_hash
     row.topics = [topics[slug] for slug in draft.topics]
@@ -74,16 +85,18 @@ def store_item(session: Session, source_id: int | None, draft: Draft, topics: Ma
     return outcome
 
 
-class StoreError(Exception):
-    pass
+class StoreError(ItemRejected):
+    def __init__(self, message: str):
+        super().__init__("not-stored", message)
 
 
-def store_items(session: Session, source_id: int | None, drafts: list[Draft], topics: Mapping[str, Topic]):
+def store_items(session: Session, source_id: int | None, drafts: list[Draft], topics: Mapping[str, Topic],
+                undated_at: datetime | None = None):
     """Yield (draft, outcome or StoreError) for each draft; failures roll back only their item."""
     for draft in drafts:
         try:
             with session.begin_nested():
-                outcome = store_item(session, source_id, draft, topics)
+                outcome = store_item(session, source_id, draft, topics, undated_at)
         except SQLAlchemyError as exc:
             reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
             log.warning("could not store %r: %s", draft.guid, reason)

@@ -35,16 +35,16 @@ def _full_body(entry: Any) -> str:
 
 
 def entry_to_briefing(entry: Any) -> BriefingDraft:
-    title = item_title(entry)
     guid, link = item_identity(entry)
     published = item_date(entry)
     raw_body = _full_body(entry)
     check_body_size(raw_body)
     body, found = extract_disclosures(sanitize_html(raw_body, base_url=link))
+    title = item_title(entry, html_to_text(body))
     summary = entry.get("summary") or ""
     given_excerpt = summary if entry.get("content") and summary.strip() else None
     categories = entry_categories(entry)
-    author = one_line(html_to_text(entry.get("author") or ""), 300) or None
+    author = html_to_text(entry.get("author") or "") or None
     return BriefingDraft(
         guid=guid,
         title=title,

@@ -23,16 +23,16 @@ def is_video_entry(entry: Any) -> bool:
 
 
 def entry_to_video(entry: Any) -> VideoDraft:
-    title = item_title(entry)
     guid, link = item_identity(entry)
     published = item_date(entry)
     video_id = (entry.get("yt_videoid") or "").strip()
     if not link and _VIDEO_ID.match(video_id):
         link = f"https://www.youtube.com/watch?v={video_id}"
     if not link:
-        raise ItemRejected("no http(s) link to the video")
+        raise ItemRejected("no-video-link", "no http(s) link to the video")
     raw_description = entry.get("media_description") or entry.get("summary") or ""
     check_body_size(raw_description)
+    title = item_title(entry, html_to_text(raw_description))
     thumbnails = entry.get("media_thumbnail") or []
     thumbnail = next((safe_http_url(t.get("url")) for t in thumbnails if safe_http_url(t.get("url"))), None)
     return VideoDraft(
