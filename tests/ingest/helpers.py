@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
+
 from sqlalchemy import select, text
 
+from digest.ingest.sanitize import ALLOWED_ATTRIBUTES, ALLOWED_TAGS
 from digest.models import Briefing, Source, Video
 
 CONTENT_TABLES = ("sources", "briefings", "videos", "briefing_topics", "video_topics")
@@ -42,3 +46,31 @@ def slugs(row) -> list[str]:
 
 def reasons(result) -> dict[str, str]:
     return {r.item: r.reason for r in result.rejections}
+
+
+class _Tags(HTMLParser):
+    """Every start tag and its attributes, as a browser's tokenizer sees them."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.found.append((tag, attrs))
+
+    handle_startendtag = handle_starttag
+
+
+def check_stored_html(body: str, where: str) -> None:
+    """A stored body holds only the allow-list's tags and attributes, and links only to
+    http(s) and mailto (parsed with html.parser, not searched for strings)."""
+    parser = _Tags()
+    parser.feed(body)
+    parser.close()
+    for tag, attrs in parser.found:
+        assert tag in ALLOWED_TAGS, (where, tag)
+        allowed = ALLOWED_ATTRIBUTES.get(tag, set()) | ({"rel"} if tag == "a" else set())
+        for name, value in attrs:
+            assert name in allowed, (where, tag, name)
+            if name in ("href", "src"):
+                assert urlsplit(value or "").scheme in ("http", "https", "mailto"), (where, name, value)
