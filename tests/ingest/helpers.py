@@ -74,3 +74,44 @@ def check_stored_html(body: str, where: str) -> None:
             assert name in allowed, (where, tag, name)
             if name in ("href", "src"):
                 assert urlsplit(value or "").scheme in ("http", "https", "mailto"), (where, name, value)
+
+
+def _email_checklist():
+    """tests/render/checklist.py, loaded by path (it imports nothing relative)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "email_checklist", Path(__file__).resolve().parents[1] / "render" / "checklist.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def render_each(runtime, candidates) -> int:
+    """Render every stored briefing alone through the Renderer (an item that lacks its
+    disclosures gets them, as an editor would add them, so none is left out) and check the
+    email with the checklist's lxml check for active content. Returns how many emails show
+    their item's title."""
+    from dataclasses import replace
+    from datetime import date
+    from email.message import EmailMessage
+
+    from digest.content import Selection, TopicSection
+    from digest.render import Renderer
+    from digest.select.rules import briefing_item
+
+    checklist = _email_checklist()
+    renderer = Renderer(runtime.settings.config)
+    shown = 0
+    for c in candidates:
+        item = replace(briefing_item(c), attribution=c.attribution or "Information found via a test.",
+                       author_disclosure=c.author_disclosure or "none")
+        rendered = renderer.render(Selection(edition_date=date(2026, 11, 27), topics=("gold",),
+                                             sections=(TopicSection("gold", "Gold", (item,)),)))
+        msg = EmailMessage()
+        msg.set_content(rendered.text)
+        msg.add_alternative(rendered.html, subtype="html")
+        checklist.check_sanitised(msg)  # no active tag, handler, bad URL scheme or CSS
+        shown += item.title in rendered.text
+    return shown

@@ -247,6 +247,7 @@ def _record_error(runtime: Runtime, target: Target, error: str | None) -> None:
     try:
         with runtime.session() as session:
             row = session.scalar(select(SourceRow).where(SourceRow.key == target.key))
+            error = clean_text(error) if error else error
             if row is not None and row.last_error != error:
                 row.last_error = error
     except Exception:  # the database itself may be what failed
