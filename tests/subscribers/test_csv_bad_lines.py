@@ -102,6 +102,22 @@ def test_a_header_without_consent_imports_nothing(db_url, tmp_path):
     engine.dispose()
 
 
+@pytest.mark.parametrize("data, reason", [
+    (b"", "the file is empty; its first line must name the columns "
+          "email,topics,timezone,send_hour,consent_source,consented_at"),
+    (b"email,consent_source,notes\nann@example.com,form,hi\n",
+     "unknown CSV column(s) notes; expected email,topics,timezone,send_hour,consent_source,consented_at"),
+    (b"email,consent_source,email\nann@example.com,form,bob@example.com\n", "CSV column(s) named twice: email"),
+    (b"email,consent_source\xff\nann@example.com,form\n",
+     "line 1 (the header): not valid UTF-8 (byte 0xff at byte 21 of the line)"),
+])
+def test_a_header_that_cannot_be_used_stops_the_import(db_url, tmp_path, data, reason):
+    path = tmp_path / "header.csv"
+    path.write_bytes(data)
+    result = run_import(db_url, path)
+    assert (result.exit_code, result.stdout, result.stderr) == (2, "", f"error: {path}: {reason}\n")
+
+
 def test_a_byte_order_mark_and_crlf_endings_are_read(db_url, tmp_path):
     path = tmp_path / "excel.csv"
     path.write_bytes(b"\xef\xbb\xbfemail,consent_source\r\nann@example.com,fair\r\n\r\nbob@example.com,fair\r\n")
