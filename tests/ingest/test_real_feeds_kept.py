@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from digest.ingest import ingest_urls
+from digest.ingest import IngestReport, ingest_urls
 from digest.select import Selector
 
 from .helpers import briefings
@@ -57,7 +57,7 @@ def test_undated_items_history_on_first_fetch_then_dated_when_first_seen(runtime
     assert rows["undated-old"].published_at == history
     assert rows["untitled-old"].published_at == history
     assert rows["untitled-old"].title == "Copper output rose 4% in October."
-    assert "2 item(s) without a date in the source's first fetch, kept as history" in ingest_report_text(first)
+    assert "2 item(s) without a date in the source's first fetch, kept as history" in IngestReport([first]).format()
     # the next edition: a new reader (72-hour window) and one whose last digest is 13 days old
     assert _edition_titles(runtime, T1 + timedelta(hours=1)) == {"Dated copper note"}
     assert _edition_titles(runtime, T1 + timedelta(hours=1), since=T1 - timedelta(days=13)) == {"Dated copper note"}
@@ -77,12 +77,6 @@ def test_undated_items_history_on_first_fetch_then_dated_when_first_seen(runtime
     [third] = ingest_urls(runtime, [url], client=client, now=t2 + timedelta(days=1)).results
     assert (third.new, third.updated, third.unchanged) == (0, 0, 4)
     assert briefings(runtime)["undated-new"].published_at == t2
-
-
-def ingest_report_text(result) -> str:
-    from digest.ingest import IngestReport
-
-    return IngestReport([result]).format()
 
 
 def test_title_less_items_of_a_real_feed_take_their_first_sentence(runtime, fixtures_dir, client):
