@@ -339,6 +339,11 @@ class Delivery(Base):
     #: they are still subscribed is checked at send time (``ix_subscribers_inactive``).
     email: Mapped[str | None] = mapped_column(String(320))
     error: Mapped[str | None] = mapped_column(Text)
+    #: Failed because the provider refused this address itself (SendGrid 400 naming its
+    #: personalization, SMTP 5xx): ``--retry-failed`` resends it only once the subscriber's
+    #: address has changed. Other failures (temporary refusals, a batch that never went
+    #: out, a failed write) are retryable.
+    refused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     #: The recipient's own message id, when the provider gives one per recipient; else
     #: the batch's (``Batch.provider_message_id``) is theirs. Not copied onto each row:
     #: settling a sent batch then only adds ``sent_at``, so the row's new version fits in

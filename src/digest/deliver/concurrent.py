@@ -5,7 +5,8 @@ on its own sessions, so the ledger's guarantees are those of one batch at a time
 only overlap the waits (the provider's answer, the database's commits). At most twice
 ``workers`` batches are queued ahead, so memory stays flat and a stop request (SIGTERM)
 leaves everything not yet started pending for the next run: batches in flight finish and
-settle before this returns.
+settle before this returns. A provider that halts (refused key, unwritable outbox) stops
+the starting of batches the same way.
 """
 
 from __future__ import annotations
@@ -64,8 +65,10 @@ def send_batch_ids(
 
     with ThreadPoolExecutor(workers, thread_name_prefix="digest-send") as pool:
 
+        halted: list[str] = []  # a provider that cannot go on stops new batches, like a stop request
+
         def start_next() -> None:
-            if should_stop is not None and should_stop():
+            if halted or (should_stop is not None and should_stop()):
                 return
             batch_id = next(remaining, None)
             if batch_id is not None:
@@ -79,6 +82,8 @@ def send_batch_ids(
                 in_flight.discard(future)
                 outcome = future.result()  # send_batch records every failure; this re-raises only the fatal
                 outcomes.append(outcome)
+                if outcome.halt:
+                    halted.append(outcome.halt)
                 if on_batch is not None:
                     on_batch(outcome)
                 start_next()

@@ -10,6 +10,15 @@ never both believe they own a batch:
 A batch whose owner vanished between claim and settle may or may not have reached the
 provider, so it becomes ``ambiguous`` and is only resent when an operator asks
 (:func:`reset_ambiguous`, ``digest send --resend-ambiguous``).
+
+Each reader's own outcome is on their delivery row: a batch that went out may still hold
+readers the provider refused (``failed``) or whose message may or may not have left
+(``ambiguous``). :func:`reset_batches` puts those readers back in the queue one by one,
+whatever their batch's status.
+
+Claim and settle can each be run again after a lost database connection
+(:class:`~digest.deliver.retry.LedgerConnection`): a claim recognises its own earlier
+success by its time stamp, a settlement by the batch already holding its outcome.
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
-from sqlalchemy import Connection, bindparam, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -143,9 +152,12 @@ _subscribers = Subscriber.__table__
 _bodies = RenderedBody.__table__
 _editions = Edition.__table__
 
-_CLAIM = (
+_CLAIM = (  # pending, or already ours from this very claim (its commit's answer was lost)
     update(_batches)
-    .where(_batches.c.id == bindparam("claim_id"), _batches.c.status == BatchStatus.PENDING)
+    .where(_batches.c.id == bindparam("claim_id"),
+           or_(_batches.c.status == BatchStatus.PENDING,
+               and_(_batches.c.status == BatchStatus.SENDING, _batches.c.claimed_by == bindparam("own_by"),
+                    _batches.c.claimed_at == bindparam("own_at"))))
     .values(status=BatchStatus.SENDING, claimed_by=bindparam("claim_by"), claimed_at=bindparam("claim_at"),
             attempts=_batches.c.attempts + 1)
     .returning(
@@ -162,9 +174,16 @@ _SETTLE_BATCH = (
     .values(status=bindparam("settle_status"), provider_message_id=bindparam("settle_message_id"),
             error=bindparam("settle_error"), sent_at=bindparam("settle_sent_at"))
 )
-_DELIVERY_OUTCOME = (  # one row: refused or ambiguous recipient
+_DELIVERY_OUTCOME = (  # one row: refused, unsent or ambiguous recipient
     update(_deliveries).where(_deliveries.c.id == bindparam("row_id"))
-    .values(status=bindparam("row_status"), error=bindparam("row_error"))
+    .values(status=bindparam("row_status"), error=bindparam("row_error"), refused=bindparam("row_refused"))
+)
+_SETTLED_AS = select(_batches.c.status, _batches.c.claimed_by).where(_batches.c.id == bindparam("settle_id"))
+_RELEASE = (  # sending -> pending: nothing of it was sent (the provider halted the edition)
+    update(_batches)
+    .where(_batches.c.id == bindparam("release_id"), _batches.c.status == BatchStatus.SENDING,
+           _batches.c.claimed_by == bindparam("release_by"))
+    .values(status=BatchStatus.PENDING, claimed_by=None, claimed_at=None, error=bindparam("release_error"))
 )
 _DELIVERY_MESSAGE_ID = (  # one row: the provider's id for this recipient's message
     update(_deliveries).where(_deliveries.c.id == bindparam("row_id"))
@@ -197,8 +216,14 @@ def claim_batch(
 ) -> ClaimedBatch | None:
     """Compare-and-set ``pending -> sending``; the claimed batch when this caller won, else
     ``None``. Committed, unless ``commit=False``: then the caller commits it (with its
-    other writes) before sending."""
-    row = session.execute(_CLAIM, {"claim_id": batch_id, "claim_by": worker_id, "claim_at": now or _now()}).first()
+    other writes) before sending.
+
+    Run again with the same ``now`` after the connection was lost, it finds the batch
+    already claimed by this very claim and returns it again (the lost commit had landed).
+    """
+    now = now or _now()
+    row = session.execute(_CLAIM, {"claim_id": batch_id, "claim_by": worker_id, "claim_at": now,
+                                   "own_by": worker_id, "own_at": now}).first()
     if commit:
         session.commit()
     return ClaimedBatch(batch_id, *row) if row is not None else None
@@ -211,7 +236,8 @@ class Settlement:
     status: str  # BatchStatus.SENT / FAILED / AMBIGUOUS
     message_id: str | None = None
     error: str | None = None
-    rejected: dict[int, str] = field(default_factory=dict)  # delivery id -> reason
+    rejected: dict[int, str] = field(default_factory=dict)  # delivery id -> reason: its address refused
+    unsent: dict[int, str] = field(default_factory=dict)  # delivery id -> reason: not sent, retryable
     ambiguous: dict[int, str] = field(default_factory=dict)  # delivery id -> reason (may have gone out)
     message_ids: dict[int, str] = field(default_factory=dict)  # delivery id -> message id
 
@@ -221,10 +247,12 @@ def settle_batch(
 ) -> bool:
     """Move a batch this worker holds from ``sending`` to its outcome, with its deliveries.
 
-    In a sent batch, recipients the provider refused become ``failed`` and the rest
-    ``sent`` (their subscribers' ``last_digest_at`` is set later, for a whole edition at
-    once: :func:`record_last_digests`). Returns False, changing
-    nothing, when the batch is no longer this worker's (a recovery overtook it).
+    In a sent batch, recipients the provider refused or did not take become ``failed``
+    (``refused`` when it refused the address itself), those whose message may have left
+    ``ambiguous``, and the rest ``sent`` (their subscribers' ``last_digest_at`` is set
+    later, for a whole edition at once: :func:`record_last_digests`). Returns False,
+    changing nothing, when the batch is no longer this worker's (a recovery overtook it).
+    Run again after a lost connection, it returns True when the lost commit had landed.
     """
     if settlement.status not in _SETTLED_DELIVERY:
         raise ValueError(f"cannot settle a batch as {settlement.status!r}")
@@ -234,17 +262,23 @@ def settle_batch(
               "settle_message_id": settlement.message_id, "settle_error": settlement.error,
               "settle_sent_at": now if sent else None}
     if session.execute(_SETTLE_BATCH, params).rowcount != 1:
+        already = session.execute(_SETTLED_AS, params).first()
         session.rollback()
+        if already is not None and tuple(already) == (settlement.status, worker_id):
+            return True  # recorded by this settlement before the connection was lost
         log.warning("batch %s is no longer held by %s; its outcome (%s) was not recorded",
                     batch_id, worker_id, settlement.status)
         return False
 
-    for status, reasons in ((DeliveryStatus.FAILED, settlement.rejected), (DeliveryStatus.AMBIGUOUS, settlement.ambiguous)):
+    for status, refused, reasons in ((DeliveryStatus.FAILED, True, settlement.rejected),
+                                     (DeliveryStatus.FAILED, False, settlement.unsent),
+                                     (DeliveryStatus.AMBIGUOUS, False, settlement.ambiguous)):
         if reasons:
-            session.execute(_DELIVERY_OUTCOME, [{"row_id": d, "row_status": status, "row_error": reason[:2000]}
-                                                for d, reason in reasons.items()])
+            session.execute(_DELIVERY_OUTCOME, [
+                {"row_id": d, "row_status": status, "row_error": reason[:2000], "row_refused": refused}
+                for d, reason in reasons.items()])
     own_ids = [{"row_id": d, "row_message_id": mid} for d, mid in settlement.message_ids.items()
-               if d not in settlement.rejected and d not in settlement.ambiguous]
+               if d not in settlement.rejected and d not in settlement.unsent and d not in settlement.ambiguous]
     if own_ids:
         session.execute(_DELIVERY_MESSAGE_ID, own_ids)
     if sent:
@@ -370,27 +404,76 @@ def recover_stale_batches(session: Session, now: datetime | None = None, lease: 
     return recovered
 
 
-def reset_batches(session: Session, edition_id: int, status: str) -> list[int]:
-    """Put an edition's ``ambiguous`` (or ``failed``) batches back to ``pending`` so the
-    next send includes them. The operator's explicit choice: it may send a second copy."""
-    if status not in (BatchStatus.AMBIGUOUS, BatchStatus.FAILED):
-        raise ValueError(f"only ambiguous or failed batches can be reset, not {status!r}")
-    ids = list(session.scalars(select(Batch.id).where(Batch.edition_id == edition_id, Batch.status == status)))
-    if ids:
-        session.execute(
-            update(Batch)
-            .where(Batch.id.in_(ids), Batch.status == status)
-            .values(status=BatchStatus.PENDING, claimed_by=None, claimed_at=None, error=None)
-            .execution_options(synchronize_session=False)
-        )
-        session.execute(
-            update(Delivery)
-            .where(Delivery.batch_id.in_(ids), Delivery.status == status)
-            .values(status=DeliveryStatus.QUEUED, error=None)
-            .execution_options(synchronize_session=False)
-        )
+def release_batch(session: Session | Connection, batch_id: int, worker_id: str, reason: str) -> bool:
+    """Give back a batch this worker claimed but sent nothing of (``sending -> pending``),
+    its readers still queued: the provider halted the edition before taking it. True when
+    it is pending now (also when an earlier, lost commit had released it)."""
+    released = session.execute(_RELEASE, {"release_id": batch_id, "release_by": worker_id,
+                                          "release_error": reason[:2000]}).rowcount == 1
+    if not released:
+        released = session.execute(select(_batches.c.status).where(_batches.c.id == batch_id)).scalar() \
+            == BatchStatus.PENDING
     session.commit()
-    return ids
+    return released
+
+
+def reset_batches(session: Session, edition_id: int, status: str) -> list[int]:
+    """Put every ``failed`` (or ``ambiguous``) reader of an edition back in the queue, so
+    the next send includes them, whatever the status of their batch; returns the ids of
+    the pending batches that now hold them. The operator's explicit choice: an ambiguous
+    reader may get a second copy.
+
+    * A batch that failed (or is ambiguous) as a whole goes back to ``pending`` with them.
+    * Readers inside a batch that went out (refused, not taken, or cut off while their
+      message was in flight) move to a new pending batch of the same body, one per batch
+      they came from, so the batch that went out keeps its record.
+    * A reader the provider refused for their own address (``refused``) stays failed: the
+      same request would be refused for the same reason. Once their address has changed
+      they are queued like the others, to the new address.
+    * Readers of a batch being sent right now are left alone.
+    """
+    if status not in (BatchStatus.AMBIGUOUS, BatchStatus.FAILED):
+        raise ValueError(f"only ambiguous or failed readers can be reset, not {status!r}")
+    # Planning numbers batches under this lock too, so new numbers never collide.
+    session.execute(update(_editions).where(_editions.c.id == edition_id).values(slot=_editions.c.slot))
+    current_email = select(_subscribers.c.email).where(_subscribers.c.id == _deliveries.c.subscriber_id)
+    owed = session.execute(
+        select(_deliveries.c.id, _deliveries.c.batch_id, _batches.c.status, _batches.c.body_id)
+        .join(_batches, _batches.c.id == _deliveries.c.batch_id)
+        .where(_deliveries.c.edition_id == edition_id, _deliveries.c.status == status,
+               _batches.c.status != BatchStatus.SENDING,
+               or_(~_deliveries.c.refused, _deliveries.c.email != current_email.scalar_subquery()))
+        .order_by(_deliveries.c.id)
+    ).all()
+    by_batch: dict[int, list[int]] = {}
+    kind: dict[int, tuple[str, int]] = {}
+    for delivery_id, batch_id, batch_status, body_id in owed:
+        by_batch.setdefault(batch_id, []).append(delivery_id)
+        kind[batch_id] = (batch_status, body_id)
+    next_number = (session.scalar(select(func.max(_batches.c.number)).where(_batches.c.edition_id == edition_id))
+                   or 0) + 1
+    now = _now()
+    pending: list[int] = []
+    for batch_id, delivery_ids in by_batch.items():
+        batch_status, body_id = kind[batch_id]
+        target = batch_id
+        if batch_status == status:
+            session.execute(update(_batches).where(_batches.c.id == batch_id, _batches.c.status == status)
+                            .values(status=BatchStatus.PENDING, claimed_by=None, claimed_at=None, error=None))
+        elif batch_status != BatchStatus.PENDING:  # it went out: its owed readers get a batch of their own
+            target = session.execute(insert(_batches).values(
+                edition_id=edition_id, number=next_number, body_id=body_id, status=BatchStatus.PENDING,
+                attempts=0, readers_recorded=False, created_at=now).returning(_batches.c.id)).scalar_one()
+            next_number += 1
+        session.execute(
+            update(_deliveries)
+            .where(_deliveries.c.id.in_(delivery_ids), _deliveries.c.status == status)
+            .values(status=DeliveryStatus.QUEUED, batch_id=target, error=None, refused=False,
+                    email=current_email.scalar_subquery())
+        )
+        pending.append(target)
+    session.commit()
+    return sorted(set(pending))
 
 
 def reset_ambiguous(session: Session, edition_id: int) -> list[int]:

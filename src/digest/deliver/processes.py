@@ -142,6 +142,8 @@ class ProcessSender:
                         for future in done:
                             in_flight.discard(future)
                             for outcome in future.result():
+                                if outcome.halt:  # the provider cannot go on: hand out nothing more
+                                    self._abort.set()
                                 self._results.put(outcome)
                 except BaseException:
                     for future in in_flight:  # not started: they stay pending

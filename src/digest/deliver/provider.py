@@ -37,12 +37,26 @@ class OutgoingBatch:
 
 @dataclass
 class SendResult:
+    """What became of each recipient of a batch the provider took at least partly.
+
+    Everyone not named in ``rejected``, ``unsent`` or ``ambiguous`` was accepted.
+    """
+
     message_id: str | None = None  # the provider's id for the request, when it gives one
-    rejected: dict[str, str] = field(default_factory=dict)  # email -> reason (refused recipients)
+    # email -> reason: the provider refused this address itself (SendGrid 400 naming it,
+    # SMTP 5xx); the same request would be refused again.
+    rejected: dict[str, str] = field(default_factory=dict)
+    # email -> reason: certainly not delivered, for a reason that may pass (a temporary
+    # refusal whose retries ran out, a write that failed, a part of the batch the provider
+    # could not take): failed, and safe to send again (``--retry-failed``).
+    unsent: dict[str, str] = field(default_factory=dict)
     per_recipient_ids: dict[str, str] = field(default_factory=dict)  # email -> message id
     # email -> reason: the connection died while this recipient's message was in flight,
     # so it may have been delivered (SMTP). Record as ambiguous; never resend silently.
     ambiguous: dict[str, str] = field(default_factory=dict)
+    # Set when the provider cannot go on (its folder is full, its key refused): the rest of
+    # the edition is not tried; its batches stay queued for the next run.
+    halt: str | None = None
 
 
 class ProviderError(Exception):
@@ -51,12 +65,16 @@ class ProviderError(Exception):
     ``permanent``: retrying will not help (bad key, invalid request).
     ``ambiguous``: the request may have reached the provider but its answer was lost;
     the batch must not be resent silently.
+    ``halt``: nothing of this batch was sent, and no other batch can be until the
+    operator fixes something (a refused API key, an outbox folder that cannot be written):
+    the batch goes back to the queue and the edition stops with this one message.
     """
 
-    def __init__(self, message: str, *, permanent: bool = False, ambiguous: bool = False):
+    def __init__(self, message: str, *, permanent: bool = False, ambiguous: bool = False, halt: bool = False):
         super().__init__(message)
         self.permanent = permanent
         self.ambiguous = ambiguous
+        self.halt = halt
 
 
 class Provider(Protocol):

@@ -3,7 +3,12 @@
 The provider call sits between two committed ledger writes (claim, settle). Whatever
 goes wrong *after* the request may have left is recorded as ``ambiguous``, never
 retried here; whatever goes wrong before it is ``failed``. One batch's failure never
-stops the others.
+stops the others, except a provider that halts (a refused API key, an outbox folder that
+cannot be written): that batch goes back to the queue and no other is started.
+
+Each ledger step runs on a :class:`~digest.deliver.retry.LedgerConnection`, so a database
+connection lost while the provider was busy (or during the step) costs a reconnection,
+not the edition.
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from typing import Callable
 
 from sqlalchemy import BigInteger, any_, bindparam, cast, select, update
@@ -24,13 +30,17 @@ from ..message import recipient_headers, shared_headers
 from ..models import BatchStatus, Delivery, DeliveryStatus, RenderedBody, Subscriber, SubscriberStatus
 from ..runtime import Runtime
 from .dates import DatedBody, dated_for_zones
-from .ledger import ClaimedBatch, Settlement, claim_batch, pending_batch_ids, settle_batch
+from .ledger import ClaimedBatch, Settlement, claim_batch, pending_batch_ids, release_batch, settle_batch
 from .planning import SkipReason
 from .provider import OutgoingBatch, Provider, ProviderError, Recipient, SendResult
+from .retry import LedgerConnection
 
 log = logging.getLogger(__name__)
 
 NOT_CLAIMED = "not-claimed"  # another worker owns (or already finished) the batch
+#: The provider halted the edition (refused key, unwritable outbox): the batch was put
+#: back, nothing of it sent, and no further batch should be started.
+HALTED = "halted"
 
 
 @dataclass(frozen=True)
@@ -38,10 +48,11 @@ class BatchOutcome:
     batch_id: int
     status: str  # BatchStatus.SENT / FAILED / AMBIGUOUS, or NOT_CLAIMED
     sent: int = 0  # recipients accepted
-    failed: int = 0  # recipients refused, or all of a failed batch
+    failed: int = 0  # recipients refused or not taken, or all of a failed batch
     ambiguous: int = 0
     suppressed: int = 0  # unsubscribed between planning and sending: not sent
     error: str | None = None
+    halt: str | None = None  # the provider cannot go on (also after a batch it partly sent)
 
 
 def make_link_maker(runtime: Runtime) -> LinkMaker:
@@ -53,66 +64,114 @@ def send_batch(runtime: Runtime, provider: Provider, batch_id: int, *, worker_id
     """Claim, send and settle one batch. Returns ``NOT_CLAIMED`` when another worker won.
 
     One connection, two transactions: (claim, suppression check, the batch's reads)
-    committed before the provider call, then the settlement. Should preparing fail, that
+    committed before the provider call, then the settlement; each run again on a new
+    connection if the database connection is lost. Should preparing fail otherwise, that
     transaction is rolled back and the batch claimed again on its own to record the
     failure, as if the claim had been committed first.
     """
-    with runtime.engine.connect() as conn:
+    claimed_at = _now()  # this claim's stamp: a claim run again recognises itself by it
+    with LedgerConnection(runtime.engine, what=f"batch {batch_id}") as ledger:
         try:
-            claimed = claim_batch(conn, batch_id, worker_id, commit=False)
-            if claimed is None:
-                conn.rollback()
-                return BatchOutcome(batch_id, NOT_CLAIMED)
-            rows, suppressed = _queued_recipients(conn, batch_id)
-            outgoing = build_outgoing(conn, claimed, rows, links, runtime.settings.config)
-            conn.commit()  # the claim and the suppression check, before anything is sent
+            prepared = ledger.run(lambda conn: _prepare(conn, batch_id, worker_id, claimed_at, links, runtime))
         except Exception as exc:  # nothing was sent: a plain failure
             log.exception("batch %s could not be prepared", batch_id)
-            conn.rollback()
-            if not claim_batch(conn, batch_id, worker_id):
+            if not ledger.run(lambda conn: claim_batch(conn, batch_id, worker_id, now=claimed_at)):
                 return BatchOutcome(batch_id, NOT_CLAIMED)
-            return _settle(conn, batch_id, worker_id, Settlement(BatchStatus.FAILED, error=f"not sent: {exc}"), None)
+            return _settle(ledger, batch_id, worker_id, Settlement(BatchStatus.FAILED, error=f"not sent: {exc}"), None)
+        if prepared is None:
+            return BatchOutcome(batch_id, NOT_CLAIMED)
+        outgoing, suppressed = prepared
 
         if not outgoing.recipients:
-            return _settle(conn, batch_id, worker_id, Settlement(BatchStatus.SENT), outgoing, suppressed)
+            return _settle(ledger, batch_id, worker_id, Settlement(BatchStatus.SENT), outgoing, suppressed)
         try:
             result = provider.send(outgoing)
         except ProviderError as exc:
+            if exc.halt:  # nothing of it went out: back in the queue, and the edition stops here
+                log.info("batch %s put back in the queue: %s", batch_id, exc)
+                ledger.run(lambda conn: release_batch(conn, batch_id, worker_id, str(exc)))
+                return BatchOutcome(batch_id, HALTED, suppressed=suppressed, error=str(exc), halt=str(exc))
             status = BatchStatus.AMBIGUOUS if exc.ambiguous else BatchStatus.FAILED
             log.error("batch %s %s: %s", batch_id, status, exc)
-            return _settle(conn, batch_id, worker_id, Settlement(status, error=str(exc)), outgoing, suppressed)
+            return _settle(ledger, batch_id, worker_id, Settlement(status, error=str(exc)), outgoing, suppressed)
         except BaseException as exc:  # the request may have gone out: never resend silently
             log.exception("batch %s: unexpected error while sending; marked ambiguous", batch_id)
-            outcome = _settle(conn, batch_id, worker_id,
+            outcome = _settle(ledger, batch_id, worker_id,
                               Settlement(BatchStatus.AMBIGUOUS, error=f"{type(exc).__name__}: {exc}"), outgoing, suppressed)
             if not isinstance(exc, Exception):
                 raise
             return outcome
-        return _settle(conn, batch_id, worker_id, _sent(result, outgoing), outgoing, suppressed)
+        outcome = _settle(ledger, batch_id, worker_id, _sent(result, outgoing), outgoing, suppressed)
+        if result.halt:
+            log.info("batch %s: the provider cannot go on: %s", batch_id, result.halt)
+            outcome = replace(outcome, halt=result.halt)
+        return outcome
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _prepare(conn, batch_id: int, worker_id: str, claimed_at: datetime, links: LinkMaker, runtime: Runtime):
+    """Claim the batch and read what sending it needs, committed together; ``None`` when
+    another worker holds it. One ledger step (run again, whole, on a lost connection)."""
+    try:
+        claimed = claim_batch(conn, batch_id, worker_id, now=claimed_at, commit=False)
+        if claimed is None:
+            conn.rollback()
+            return None
+        rows, suppressed = _queued_recipients(conn, batch_id)
+        outgoing = build_outgoing(conn, claimed, rows, links, runtime.settings.config)
+        conn.commit()  # the claim and the suppression check, before anything is sent
+    except Exception:
+        if conn.in_transaction() and not conn.invalidated:
+            conn.rollback()
+        raise
+    return outgoing, suppressed
 
 
 def _sent(result: SendResult, outgoing: OutgoingBatch) -> Settlement:
+    """Each reader's outcome on their own row; the batch is ``sent`` when anyone got it,
+    else ``ambiguous`` when anyone may have, else ``failed``. A batch that went out with
+    readers it did not reach says so in its error."""
     by_email = {r.email.casefold(): r.delivery_id for r in outgoing.recipients}
-    rejected = {by_email[e.casefold()]: reason for e, reason in result.rejected.items() if e.casefold() in by_email}
-    ambiguous = {by_email[e.casefold()]: reason for e, reason in result.ambiguous.items() if e.casefold() in by_email}
-    message_ids = {by_email[e.casefold()]: mid for e, mid in result.per_recipient_ids.items() if e.casefold() in by_email}
-    if rejected and len(rejected) == len(outgoing.recipients):
-        return Settlement(BatchStatus.FAILED, message_id=result.message_id,
-                          error="every recipient was refused", rejected=rejected)
-    return Settlement(BatchStatus.SENT, message_id=result.message_id, rejected=rejected, ambiguous=ambiguous,
-                      message_ids=message_ids)
+
+    def rows(outcomes: dict[str, str]) -> dict[int, str]:
+        return {by_email[e.casefold()]: reason for e, reason in outcomes.items() if e.casefold() in by_email}
+
+    rejected, unsent, ambiguous = rows(result.rejected), rows(result.unsent), rows(result.ambiguous)
+    message_ids = rows(result.per_recipient_ids)
+    failed = len(rejected) + len(unsent)
+    reached = len(outgoing.recipients) - failed - len(ambiguous)
+    if reached > 0:
+        status, error = BatchStatus.SENT, None
+        if failed or ambiguous:
+            error = (f"{reached} sent, {len(rejected)} refused, {len(unsent)} not sent (retryable), "
+                     f"{len(ambiguous)} ambiguous: see their delivery rows")
+    elif ambiguous:
+        status, error = BatchStatus.AMBIGUOUS, f"{len(ambiguous)} ambiguous, {failed} failed: see their delivery rows"
+    else:
+        status = BatchStatus.FAILED
+        error = "every recipient was refused" if not unsent else \
+            f"nobody was sent: {len(rejected)} refused, {len(unsent)} not sent (retryable)"
+    return Settlement(status, message_id=result.message_id, error=error, rejected=rejected, unsent=unsent,
+                      ambiguous=ambiguous, message_ids=message_ids)
 
 
-def _settle(conn, batch_id, worker_id, settlement: Settlement, outgoing, suppressed: int = 0) -> BatchOutcome:
-    recorded = settle_batch(conn, batch_id, worker_id, settlement)
+def _settle(ledger: LedgerConnection, batch_id, worker_id, settlement: Settlement, outgoing,
+            suppressed: int = 0) -> BatchOutcome:
+    recorded = ledger.run(lambda conn: settle_batch(conn, batch_id, worker_id, settlement))
     if not recorded:
         return BatchOutcome(batch_id, NOT_CLAIMED, error="overtaken by a recovery before settling")
     count = len(outgoing.recipients) if outgoing is not None else 0
+    failed = len(settlement.rejected) + len(settlement.unsent)
+    unsure = len(settlement.ambiguous)
+    if settlement.rejected or settlement.unsent or settlement.ambiguous:  # each reader's own outcome
+        return BatchOutcome(batch_id, settlement.status, sent=count - failed - unsure, failed=failed,
+                            ambiguous=unsure, suppressed=suppressed, error=settlement.error)
     status = settlement.status
     if status == BatchStatus.SENT:
-        refused, unsure = len(settlement.rejected), len(settlement.ambiguous)
-        return BatchOutcome(batch_id, status, sent=count - refused - unsure, failed=refused, ambiguous=unsure,
-                            suppressed=suppressed)
+        return BatchOutcome(batch_id, status, sent=count, suppressed=suppressed)
     if status == BatchStatus.FAILED:
         return BatchOutcome(batch_id, status, failed=count, suppressed=suppressed, error=settlement.error)
     return BatchOutcome(batch_id, status, ambiguous=count, suppressed=suppressed, error=settlement.error)
@@ -266,7 +325,7 @@ def send_pending_batches(
     should_stop: Callable[[], bool] | None = None,
 ) -> list[BatchOutcome]:
     """Send every pending batch of an edition, one after another. ``should_stop`` is
-    checked between batches (a worker's SIGTERM flag)."""
+    checked between batches (a worker's SIGTERM flag); a provider that halts stops it too."""
     links = links or make_link_maker(runtime)
     with runtime.sessions() as session:
         batch_ids = pending_batch_ids(session, edition_id)
@@ -279,4 +338,7 @@ def send_pending_batches(
         outcomes.append(outcome)
         if on_batch is not None:
             on_batch(outcome)
+        if outcome.halt:
+            log.info("stopping: %s; the remaining batches stay queued", outcome.halt)
+            break
     return outcomes

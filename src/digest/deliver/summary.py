@@ -65,6 +65,7 @@ class EditionSummary:
     render_problems: RenderProblems = field(default_factory=RenderProblems)  # this run's renders
     replanned: int = 0  # render-failed readers put back by --retry-failed
     suppressed_at_send: int = 0  # left between planning and sending (rows of batches this run settled)
+    halted: str | None = None  # the provider could not go on (refused key, unwritable outbox)
 
     def add(self, outcome: BatchOutcome) -> None:
         self.batches[outcome.status] += 1
@@ -73,6 +74,8 @@ class EditionSummary:
         self.ambiguous += outcome.ambiguous
         self.suppressed_at_send += outcome.suppressed
         self.skipped[SkipReason.SUPPRESSED] += outcome.suppressed
+        if outcome.halt and self.halted is None:
+            self.halted = outcome.halt
 
     def account(self, ledger: "EditionLedger", *, own_skips: int) -> None:
         """The counts of a finished run, against the edition's ledger as it stands now;
@@ -93,12 +96,12 @@ class EditionSummary:
     @property
     def exit_status(self) -> int:
         """:data:`EXIT_OWED` while the edition owes readers (failed or ambiguous, in this run
-        or any before it) or was blocked; else :data:`EXIT_PARTLY_SENT` when this run left
+        or any before it), was blocked, or the provider halted it; else :data:`EXIT_PARTLY_SENT` when this run left
         items out or the edition has readers whose email could not be rendered; else
         :data:`EXIT_OK`."""
         if (self.outstanding[BatchStatus.FAILED] or self.outstanding[BatchStatus.AMBIGUOUS] or self.failed
                 or self.ambiguous or self.owed[DeliveryStatus.FAILED] or self.owed[DeliveryStatus.AMBIGUOUS]
-                or self.skipped[SkipReason.BLOCKED]):
+                or self.skipped[SkipReason.BLOCKED] or self.halted):
             return EXIT_OWED
         if self.render_problems or self.owed[SkipReason.RENDER_FAILED] or self.skipped[SkipReason.RENDER_FAILED]:
             return EXIT_PARTLY_SENT
@@ -111,6 +114,9 @@ class EditionSummary:
 
     def problems(self) -> list[str]:
         lines = list(self.render_problems.lines())
+        if self.halted:
+            lines.append(f"sending stopped: {self.halted}. The batches not sent stay queued; "
+                         "'digest send' sends them once this is fixed.")
         earlier = self.owed[SkipReason.RENDER_FAILED] - self.skipped[SkipReason.RENDER_FAILED]
         if earlier > 0:
             lines.append(f"{earlier} reader(s) of this edition were not sent because their email could not be "
@@ -127,10 +133,13 @@ class EditionSummary:
                          "and resend them with 'digest send --retry-failed'.")
         refused = max(self.failed, self.owed[DeliveryStatus.FAILED])
         if refused and not self.outstanding[BatchStatus.FAILED]:
-            lines.append(f"{refused} recipient(s) of this edition were refused by the provider.")
+            lines.append(f"{refused} recipient(s) of this edition failed (see 'error' on their delivery rows); "
+                         "'digest send --retry-failed' sends them again, except an address the provider "
+                         "refused, until it has changed.")
         unsure = self.owed[DeliveryStatus.AMBIGUOUS]
         if unsure and not self.outstanding[BatchStatus.AMBIGUOUS]:
-            lines.append(f"{unsure} recipient(s) of this edition may or may not have been delivered (ambiguous).")
+            lines.append(f"{unsure} recipient(s) of this edition may or may not have been delivered (ambiguous); "
+                         "resend them with 'digest send --resend-ambiguous' only if they did not arrive.")
         if self.recovered:
             lines.append(f"{len(self.recovered)} batch(es) left in flight by a stopped process were marked ambiguous.")
         if self.blocked_reason:

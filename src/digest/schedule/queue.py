@@ -44,8 +44,11 @@ class InProcessDispatcher:
             if should_stop():
                 log.info("shutdown requested: batch %s and later ones stay pending", batch_id)
                 break
-            outcomes.append(send_batch(self.runtime, self.provider, batch_id,
-                                       worker_id=self.worker_id, links=self.links))
+            outcome = send_batch(self.runtime, self.provider, batch_id, worker_id=self.worker_id, links=self.links)
+            outcomes.append(outcome)
+            if outcome.halt:  # a refused key, an unwritable outbox: the rest wait for the next tick
+                log.error("sending stopped: %s; the remaining batches stay queued", outcome.halt)
+                break
         return outcomes
 
 
