@@ -14,6 +14,13 @@ dropped without an answer), ``delay_next(seconds)`` (delivered, answered late),
 so: to stage a race). ``refuse_connections()`` closes the listening socket, so
 connections are refused by the kernel until ``accept_connections()`` (or a timer).
 
+Standing faults, kept until changed: ``refuse_addresses`` (answered as SendGrid answers an
+address it will not take: 400, ``personalizations.N.to.0.email``, the request delivering
+nothing), ``max_body_bytes`` (413 above it, as above the documented 30 MB) and
+``on_request`` (called with each request's addresses before it is answered, e.g. to
+stage a database fault while a send is in flight). ``posted`` keeps the addresses of
+every request that reached the rules, accepted or not, to show what was asked twice.
+
 Usable from another process: point ``SENDGRID_API_HOST`` at :attr:`FakeSendGrid.url`.
 """
 
@@ -51,6 +58,10 @@ class FakeSendGrid:
         self.delivered: list[DeliveredMessage] = []
         self.attempts = 0  # every POST that reached the handler, accepted or not
         self.responses: Counter[int] = Counter()  # status -> count (lost answers not counted)
+        self.refuse_addresses: set[str] = set()  # lower-case addresses answered with a 400 naming them
+        self.max_body_bytes = MAX_BODY_BYTES
+        self.posted: list[tuple[int, list[str]]] = []  # (status, the request's addresses), in order
+        self.on_request = None  # callable(addresses) run before a request is judged
         self._plans: list[_Plan] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -156,7 +167,7 @@ class FakeSendGrid:
         """Validate one request; record its deliveries; return its message id."""
         if authorization != f"Bearer {self.api_key}":
             raise Rejection(401, "The provided authorization grant is invalid, expired, or revoked")
-        if len(raw) > MAX_BODY_BYTES:
+        if len(raw) > self.max_body_bytes:
             raise Rejection(413, "The JSON payload you have included in your request is too large.")
         try:
             data = json.loads(raw)
@@ -164,12 +175,36 @@ class FakeSendGrid:
             raise Rejection(400, "Bad Request") from None
         if not isinstance(data, dict):
             raise Rejection(400, "Bad Request")
+        self._refuse_named(data)
         message_id = uuid.uuid4().hex[:22]
         messages = validate_and_expand(data, message_id)
         with self.lock:
             self.requests.append(data)
             self.delivered.extend(messages)
         return message_id
+
+
+    def _refuse_named(self, data: dict) -> None:
+        """SendGrid's answer to addresses it will not take: one error per address, each
+        naming its personalization (``personalizations.N.to.0.email``)."""
+        errors = [
+            {"message": "Does not contain a valid address.", "field": f"personalizations.{i}.to.{j}.email",
+             "help": "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html#message.personalizations.to"}
+            for i, p in enumerate(data.get("personalizations") or [])
+            for j, r in enumerate((p or {}).get("to") or [])
+            if str((r or {}).get("email", "")).lower() in self.refuse_addresses
+        ]
+        if errors:
+            rejection = Rejection(400, errors[0]["message"])
+            rejection.body = {"errors": errors}
+            raise rejection
+
+
+def _addresses(raw: bytes) -> list[str]:
+    try:
+        return [r["email"].lower() for p in json.loads(raw)["personalizations"] for r in p["to"]]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return []
 
 
 def _handler_for(fake: FakeSendGrid) -> type[BaseHTTPRequestHandler]:
@@ -186,13 +221,22 @@ def _handler_for(fake: FakeSendGrid) -> type[BaseHTTPRequestHandler]:
                 fake.attempts += 1
             if self.path.rstrip("/") != "/v3/mail/send":
                 return self._answer(404, {"errors": [{"message": "not found", "field": None, "help": None}]})
+            addresses = _addresses(raw)
+            if fake.on_request is not None:
+                fake.on_request(addresses)
             plan = fake._next_plan()
             if plan and plan.kind == "status":
+                with fake.lock:
+                    fake.posted.append((plan.status, addresses))
                 return self._answer(plan.status, plan.body or _status_body(plan.status), plan.headers)
             try:
                 message_id = fake._accept(self.headers.get("Authorization"), raw)
             except Rejection as exc:
+                with fake.lock:
+                    fake.posted.append((exc.status, addresses))
                 return self._answer(exc.status, exc.body)
+            with fake.lock:
+                fake.posted.append((202, addresses))
             if plan and plan.kind == "lose_answer":
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)  # delivered; the client never hears back

@@ -5,8 +5,20 @@ How each failure is sorted (the only part that needs care):
 * HTTP 429 and 5xx: SendGrid did not take the mail. Retried with backoff, waiting for
   ``X-RateLimit-Reset`` when SendGrid sends it, until the deadline; then a transient
   :class:`ProviderError`.
-* Other HTTP errors (400, 401, 403, 413, ...): a retry gets the same answer. Permanent
-  error at once, with SendGrid's error body logged (never the API key).
+* HTTP 400 whose errors all name personalizations (``personalizations.3.to.0.email``,
+  SendGrid's documented ``{"errors": [{"message", "field", "help"}]}``): those recipients
+  are refused with SendGrid's reason (the index mapped to the address) and the rest of the
+  batch is sent again at once, without them. A request is never sent twice for the same
+  refusal.
+* HTTP 401/403: the key (or its permissions) is refused, and will be for every batch:
+  a halting :class:`ProviderError`, one message; nothing is sent and the batch goes back
+  to the queue.
+* HTTP 413 (or a body found over the 30 MB limit before sending): the batch is sent in two
+  halves, each halved again if needed.
+* Other HTTP errors (a 400 about the request itself, ...): a retry gets the same answer.
+  Permanent error at once, with SendGrid's error body logged (never the API key).
+* Once part of a batch went out (after a refusal or a split), a later part's failure
+  becomes those recipients' own outcome (``unsent`` or ``ambiguous``), not the batch's.
 * No connection (refused, DNS, connect timeout, a TLS handshake that failed: certificate
   not trusted, wrong hostname): urllib wraps every failure *before the request was fully
   written* in ``URLError``, so nothing reached SendGrid. Retried.
@@ -40,11 +52,13 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import re
 import socket
 import ssl
 import time
 import urllib.error
 import urllib.request
+from dataclasses import replace
 
 from python_http_client.client import Response as SendGridResponse
 from python_http_client.exceptions import HTTPError as SendGridHTTPError
@@ -52,9 +66,9 @@ from sendgrid import SendGridAPIClient
 
 from ..errors import ConfigError
 from ..settings import Settings
-from .provider import OutgoingBatch, ProviderError, SendResult
+from .provider import OutgoingBatch, ProviderError, Recipient, SendResult
 from .retry import RetryPolicy, Retryable, call_with_retry
-from .sendgrid_payload import MAX_PERSONALIZATIONS, build_payload, encode_payload
+from .sendgrid_payload import MAX_PERSONALIZATIONS, PayloadTooLarge, build_payload, encode_payload
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +79,16 @@ logging.getLogger("python_http_client.client").setLevel(logging.INFO)
 
 DEFAULT_TIMEOUT = 30.0  # seconds, for connect and for each read of the answer
 JSON_UTF8 = {"Content-Type": "application/json; charset=utf-8"}
+#: An error ``field`` that names one personalization: ``personalizations.3``, ``...3.to.0.email``.
+_PERSONALIZATION_FIELD = re.compile(r"^personalizations\.(\d+)(?:\.|$)")
+
+
+class RecipientsRefused(ProviderError):
+    """HTTP 400 naming personalizations: index in the request -> SendGrid's reason."""
+
+    def __init__(self, message: str, reasons: dict[int, str]):
+        super().__init__(message, permanent=True)
+        self.reasons = reasons
 
 
 class SendGridProvider:
@@ -107,16 +131,59 @@ class SendGridProvider:
         return f"SendGridProvider(host={self._host!r})"
 
     def send(self, batch: OutgoingBatch) -> SendResult:
-        if not batch.recipients:
-            return SendResult()
-        # Encoded once: the size check and the wire use the same bytes, sent as they are
-        # (for a big edition the JSON encoding is most of the provider's own work).
-        body = encode_payload(build_payload(batch, self._config))
-        what = f"SendGrid batch {batch.batch_id} ({len(batch.recipients)} recipients)"
-        response = call_with_retry(lambda: self._post(body, what), self.retry, what=what)
-        message_id = response.headers.get("X-Message-Id")
-        log.info("%s accepted: HTTP %s, X-Message-Id %s", what, response.status_code, message_id)
-        return SendResult(message_id=message_id)
+        result = SendResult()
+        if batch.recipients:
+            self._send_part(batch, list(batch.recipients), result, split=False)
+        return result
+
+    def _send_part(self, batch: OutgoingBatch, recipients: list[Recipient], result: SendResult, *, split: bool) -> None:
+        """Send ``recipients`` of ``batch`` in one request (less those SendGrid refuses by
+        name; in halves if too large), recording each one's outcome in ``result``."""
+        while recipients:
+            what = f"SendGrid batch {batch.batch_id} ({len(recipients)} recipients)"
+            try:
+                # Encoded once: the size check and the wire use the same bytes, sent as they
+                # are (for a big edition the JSON encoding is most of the provider's own work).
+                body = encode_payload(build_payload(replace(batch, recipients=recipients), self._config))
+                response = call_with_retry(lambda: self._post(body, what), self.retry, what=what)
+            except RecipientsRefused as exc:
+                if max(exc.reasons) >= len(recipients):  # names no recipient of ours: about the request
+                    self._part_failed(ProviderError(f"{exc}: {exc.reasons}", permanent=True), recipients, result)
+                    return
+                for index, reason in exc.reasons.items():
+                    result.rejected[recipients[index].email] = reason
+                    log.warning("%s: SendGrid refused %s: %s", what, recipients[index].email, reason)
+                recipients = [r for i, r in enumerate(recipients) if i not in exc.reasons]
+                continue  # the others at once: the refused request delivered nothing
+            except PayloadTooLarge as exc:
+                if len(recipients) > 1:
+                    log.info("%s: %s; sending it in two halves", what, exc)
+                    half = len(recipients) // 2
+                    self._send_part(batch, recipients[:half], result, split=True)
+                    self._send_part(batch, recipients[half:], result, split=True)
+                    return
+                self._part_failed(exc, recipients, result)
+                return
+            except ProviderError as exc:
+                self._part_failed(exc, recipients, result)
+                return
+            message_id = response.headers.get("X-Message-Id")
+            log.info("%s accepted: HTTP %s, X-Message-Id %s", what, response.status_code, message_id)
+            if split:  # one id per request: each recipient keeps the id of their own
+                result.per_recipient_ids.update((r.email, message_id) for r in recipients)
+            result.message_id = result.message_id or message_id
+            return
+
+    @staticmethod
+    def _part_failed(exc: ProviderError, recipients: list[Recipient], result: SendResult) -> None:
+        """A whole batch's failure is raised (the ledger records it for the batch); once
+        part of it went out or was refused, it is these recipients' own outcome."""
+        if not (result.message_id or result.per_recipient_ids or result.rejected or result.unsent or result.ambiguous):
+            raise exc
+        outcome = result.ambiguous if exc.ambiguous else result.unsent
+        outcome.update((r.email, str(exc)) for r in recipients)
+        if exc.halt:
+            result.halt = str(exc)
 
     def close(self) -> None:
         """Nothing to release: urllib opens one connection per request."""
@@ -175,8 +242,37 @@ def _classify_http_error(exc: SendGridHTTPError, what: str) -> Exception:
     detail = _error_detail(exc.body)
     if status == 429 or status >= 500:
         return Retryable(f"HTTP {status}: {detail}", retry_after=_retry_after(exc.headers))
+    if status in (401, 403):
+        return ProviderError(
+            f"SendGrid refused the API key (HTTP {status}: {detail}); nothing was sent. Check "
+            "SENDGRID_API_KEY (and that the key may send mail), then run 'digest send' again",
+            permanent=True, halt=True,
+        )
+    if status == 413:
+        return PayloadTooLarge(f"SendGrid answered HTTP 413 (request too large): {detail}")
+    if status == 400:
+        reasons = _refused_recipients(exc.body)
+        if reasons:
+            return RecipientsRefused(f"{what}: SendGrid refused {len(reasons)} recipient(s)", reasons)
     log.error("%s refused by SendGrid: HTTP %s: %s", what, status, detail)
     return ProviderError(f"{what}: SendGrid refused it: HTTP {status}: {detail}", permanent=True)
+
+
+def _refused_recipients(body: bytes | str | None) -> dict[int, str]:
+    """Personalization index -> reason, when every error of a 400 names one; else empty
+    (an error about the request itself fails the whole request)."""
+    try:
+        errors = json.loads(body or b"").get("errors") or []
+    except (ValueError, AttributeError):
+        return {}
+    reasons: dict[int, str] = {}
+    for error in errors:
+        match = _PERSONALIZATION_FIELD.match(str(error.get("field") or "")) if isinstance(error, dict) else None
+        if match is None:
+            return {}
+        reasons.setdefault(int(match.group(1)),
+                           f"SendGrid refused this recipient: HTTP 400: {error.get('field')}: {error.get('message')}")
+    return reasons
 
 
 def _error_detail(body: bytes | str | None) -> str:
