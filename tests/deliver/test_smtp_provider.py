@@ -212,7 +212,8 @@ def test_connection_lost_before_data_reconnects_and_sends_once(provider, smtp_se
         assert len(fake_smtp.messages_for(r.email)) == 1
 
 
-def test_a_recipient_that_keeps_cutting_the_connection_is_given_up(provider, smtp_settings, fake_smtp, monkeypatch):
+def test_a_recipient_that_keeps_cutting_the_connection_is_given_up(smtp_settings, fake_smtp):
+    provider = SmtpProvider(smtp_settings, timeout=5, retry=replace(FAST_RETRY, deadline=0.3))
     batch = make_batch(smtp_settings, 3)
     cut = batch.recipients[0].email
 
@@ -223,6 +224,6 @@ def test_a_recipient_that_keeps_cutting_the_connection_is_given_up(provider, smt
     fake_smtp.drop_at_rcpt_once = AlwaysCut({cut})
     result = provider.send(batch)
 
-    assert "connection lost 3 times" in result.rejected[cut]
+    assert result.unsent[cut].startswith("not sent: temporarily refused") and not result.rejected
     assert set(result.per_recipient_ids) == {r.email for r in batch.recipients[1:]}
     assert fake_smtp.messages_for(cut) == []

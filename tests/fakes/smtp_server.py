@@ -5,15 +5,24 @@ recipients whose first RCPT cuts the connection (nothing sent); ``drop_after_dat
 recipients whose message is accepted (recorded) but whose connection is then cut before
 the ``250`` reaches the client (the "answer lost" case). With ``tls_context`` the server
 requires STARTTLS, or with ``implicit_tls`` speaks TLS from the first byte (smtps).
+
+Temporary refusals, as busy servers give them: ``per_connection`` answers ``452 too many
+recipients`` to every RCPT after that many on one connection; ``unavailable_after`` and
+``unavailable_for`` answer ``421 service not available`` (and close the connection) to
+that many MAIL commands once that many messages were accepted, then recover. Counted,
+not timed, so a test knows exactly what the client met. ``answers`` counts the refusals
+given (by code), ``connections`` the sessions opened.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
 import ssl
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from email.message import EmailMessage
 
@@ -46,6 +55,10 @@ class FakeSmtp:
         self.refuse: set[str] = set()
         self.drop_after_data: set[str] = set()
         self.drop_at_rcpt_once: set[str] = set()  # cut the connection at RCPT, the first time only
+        self.per_connection: int | None = None  # 452 to every RCPT after this many on one connection
+        self.unavailable_after: int | None = None  # accepted messages before the 421s begin
+        self.unavailable_for = 0  # MAIL commands answered 421 once they have begun
+        self.answers: Counter[int] = Counter()  # refusals given, by code
         self.received: list[ReceivedMessage] = []
         self.connections = 0
         self._lock = threading.Lock()
@@ -98,12 +111,30 @@ class _Handler:
         self.fake = fake
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        if not hasattr(session, "rcpts_here"):
+            session.rcpts_here = 0  # RCPTs accepted on this connection
+            with self.fake._lock:
+                self.fake.connections += 1
         session.host_name = hostname
         return responses
+
+    def _refusal(self, code: int, text: str) -> str:
+        with self.fake._lock:
+            self.fake.answers[code] += 1
+        return f"{code} {text}"
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         if self.fake.username and not session.authenticated:
             return "530 5.7.0 Authentication required"
+        fake = self.fake
+        with fake._lock:
+            closing = (fake.unavailable_after is not None and len(fake.received) >= fake.unavailable_after
+                       and fake.unavailable_for > 0)
+            if closing:
+                fake.unavailable_for -= 1
+        if closing:
+            asyncio.get_running_loop().call_soon(server.transport.close)  # after the answer is written
+            return self._refusal(421, "4.3.2 Service not available, closing transmission channel")
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
@@ -114,7 +145,10 @@ class _Handler:
             server.transport.close()  # before DATA: the client knows nothing was sent
             return "421 4.3.0 closing connection"
         if address.lower() in {a.lower() for a in self.fake.refuse}:
-            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+            return self._refusal(550, f"5.1.1 <{address}>: Recipient address rejected: User unknown")
+        if self.fake.per_connection is not None and session.rcpts_here >= self.fake.per_connection:
+            return self._refusal(452, "4.5.3 Too many recipients on this connection")
+        session.rcpts_here += 1
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

@@ -5,20 +5,27 @@ or ``smtps://...`` (TLS from the first byte). Credentials are never sent in clea
 to anything but a loopback address.
 
 Why each recipient is sent with explicit MAIL / RCPT / DATA commands rather than
-``send_message``: the stage at which a connection dies decides what we may do next.
+``send_message``: the stage at which a connection dies, and the class of an answer,
+decide what we may do next.
 
-* Lost before DATA was answered ``354`` (connect, MAIL, RCPT): the server cannot have
-  taken the message. We reconnect and go on; nothing is sent twice.
+* A temporary answer (4xx: 421 "closing", 450/451 "try later", 452 "too many
+  recipients"), or a connection lost before DATA was answered: the server has not taken
+  the message. The connection is closed and, after a backoff (tenacity, the provider's
+  :class:`RetryPolicy`), the same recipient and then the rest of the batch go on over a
+  new one; nothing is sent twice. A recipient still refused when the retries run out is
+  ``unsent`` (failed, retryable); if the next recipient is refused at once too, the server
+  is not taking mail and the rest of the batch is ``unsent`` with them, rather than
+  knocking on a closed door once per reader.
 * Lost during DATA (while the message or its final answer is in flight): the server may
   have queued it. That recipient is reported in ``SendResult.ambiguous`` and is never
   retried here; the others go on over a new connection.
-* Refused at RCPT or DATA (4xx/5xx): that recipient goes into ``SendResult.rejected``
-  with the server's reason; the others go on.
+* A permanent answer (5xx) at RCPT or at the end of DATA: the server refused that
+  address (``SendResult.rejected``); the others go on. A 5xx to MAIL FROM or to the DATA
+  command is about the sender or the server, not the address: that reader is ``unsent``.
 
 If no connection can be made before anything was sent, the whole batch raises a
-transient :class:`ProviderError` (safe to send later). If a reconnection fails after some
-messages were accepted, the accepted ones stay reported as sent (``per_recipient_ids``)
-and the rest, never attempted, are reported as rejected with the reason.
+transient :class:`ProviderError` (safe to send later). A connection refused for good
+later on (the login refused, say) leaves the rest of the batch ``unsent``.
 """
 
 from __future__ import annotations
@@ -27,20 +34,20 @@ import ipaddress
 import logging
 import smtplib
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import unquote, urlsplit
 
 from ..errors import ConfigError
 from ..message import build_message, recipient_headers, shared_headers
 from ..settings import Settings
 from .provider import OutgoingBatch, ProviderError, Recipient, SendResult
-from .retry import RetryPolicy, Retryable, call_with_retry
+from tenacity import Retrying, retry_if_exception_type, stop_before_delay
+
+from .retry import RetryPolicy, Retryable, backoff_wait, call_with_retry
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 30.0
-#: A recipient whose sending keeps killing the connection is given up, not retried forever.
-MAX_LOSSES_PER_RECIPIENT = 3
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,14 @@ class _LostAfterData(Exception):
     """The connection died while DATA was in flight: the message may have been taken."""
 
 
+class _Temporary(Exception):
+    """A 4xx answer, or a connection lost before DATA: nothing was taken; try again later."""
+
+
+class _GaveUp(Exception):
+    """One recipient's temporary refusals outlasted the retries."""
+
+
 class SmtpProvider:
     name = "smtp"
     max_recipients = 1000
@@ -107,41 +122,65 @@ class SmtpProvider:
 
     def send(self, batch: OutgoingBatch) -> SendResult:
         result = SendResult()
-        pending = list(batch.recipients)
         what = f"SMTP batch {batch.batch_id} to {self.target.host}:{self.target.port}"
-        conn = self._connect_with_retry(what)  # raises before anything was sent
-        losses = 0  # connections lost on the current recipient before its DATA
+        session = _Session(self._connect_with_retry(what))  # raises before anything was sent
+        gave_up = False  # the previous recipient's retries ran out
         try:
-            while pending:
-                recipient = pending[0]
+            for index, recipient in enumerate(batch.recipients):
                 try:
-                    self._send_one(conn, batch, recipient, result)
-                except _LostAfterData as exc:
-                    result.ambiguous[recipient.email] = str(exc)
-                    log.error("%s: %s may have been sent: %s", what, recipient.email, exc)
-                    _quietly_close(conn)  # the next recipient gets a fresh connection
-                except (smtplib.SMTPServerDisconnected, OSError) as exc:
-                    losses += 1
-                    _quietly_close(conn)
-                    if losses >= MAX_LOSSES_PER_RECIPIENT:
-                        result.rejected[recipient.email] = f"not sent: connection lost {losses} times ({exc})"
-                    else:
-                        log.warning("%s: connection lost before sending to %s (%s); reconnecting",
-                                    what, recipient.email, exc)
-                        conn = self._reconnect(what, pending, result)
-                        continue
-                pending.pop(0)
-                losses = 0
-                if pending and not _usable(conn):
-                    _quietly_close(conn)
-                    conn = self._reconnect(what, pending, result)
+                    # After a give-up, one attempt only: a server still refusing is not taking mail.
+                    self._deliver(session, batch, recipient, result, what, patient=not gave_up)
+                    gave_up = False
+                except _GaveUp as exc:
+                    waiting = batch.recipients[index:] if gave_up else [recipient]
+                    result.unsent.update((r.email, f"not sent: {exc}") for r in waiting)
+                    log.warning("%s: %s; %d recipient(s) left for a retry", what, exc, len(waiting))
+                    if gave_up:
+                        break
+                    gave_up = True
+                except ProviderError as exc:  # e.g. the login refused on a new connection
+                    if not (result.per_recipient_ids or result.rejected or result.unsent or result.ambiguous):
+                        raise
+                    result.unsent.update((r.email, f"not sent: {exc}") for r in batch.recipients[index:])
+                    break
         finally:
-            if conn is not None:
-                _quietly_quit(conn)
+            session.close()
         return result
 
     def close(self) -> None:
         """Connections live for one batch only; nothing stays open."""
+
+    def _deliver(self, session: "_Session", batch: OutgoingBatch, r: Recipient, result: SendResult, what: str,
+                 *, patient: bool) -> None:
+        """Send to one recipient, over a new connection after a backoff while the server
+        answers with temporary refusals; raise :class:`_GaveUp` when the retries run out."""
+        policy = self.retry if patient else replace(self.retry, deadline=0.0)
+
+        def attempt() -> None:
+            if not _usable(session.conn):
+                session.close()
+                session.conn = self._connect()  # Retryable when it cannot connect: waited for too
+            try:
+                self._send_one(session.conn, batch, r, result)
+            except _LostAfterData as exc:
+                result.ambiguous[r.email] = str(exc)
+                log.error("%s: %s may have been sent: %s", what, r.email, exc)
+                session.close()  # the next recipient gets a fresh connection
+            except (_Temporary, smtplib.SMTPServerDisconnected, OSError) as exc:
+                session.close(polite=isinstance(exc, _Temporary))
+                raise _Temporary(str(exc)) from None
+
+        retrying = Retrying(retry=retry_if_exception_type((_Temporary, Retryable)),
+                            stop=stop_before_delay(policy.deadline), wait=backoff_wait(policy), sleep=policy.sleep,
+                            before_sleep=lambda state: log.warning(
+                                "%s: %s not taken yet (%s); trying again on a new connection in %.2fs",
+                                what, r.email, state.outcome.exception(), state.upcoming_sleep),
+                            reraise=True)
+        try:
+            retrying(attempt)
+        except (_Temporary, Retryable) as exc:
+            attempts = retrying.statistics.get("attempt_number", 1)
+            raise _GaveUp(f"temporarily refused {attempts} time(s), last: {exc}") from None
 
     # ------------------------------------------------------------ one message
 
@@ -153,25 +192,27 @@ class SmtpProvider:
 
         code, reply = conn.mail(self._config.publication.from_address, options)
         if code != 250:
-            return self._refused(conn, result, r, "MAIL FROM", code, reply)
+            return self._refused(conn, result, r, "MAIL FROM", code, reply, address_refused=False)
         code, reply = conn.rcpt(r.email)
         if code not in (250, 251):
             return self._refused(conn, result, r, "RCPT TO", code, reply)
         try:
             code, reply = conn.data(data)
         except smtplib.SMTPDataError as exc:  # DATA itself refused: no message was sent
-            return self._refused(conn, result, r, "DATA", exc.smtp_code, exc.smtp_error)
+            return self._refused(conn, result, r, "DATA", exc.smtp_code, exc.smtp_error, address_refused=False)
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             raise _LostAfterData(f"connection lost while the message was being sent ({exc})") from None
         if code != 250:
             return self._refused(conn, result, r, "end of DATA", code, reply)
         result.per_recipient_ids[r.email] = str(msg["Message-ID"])
 
-    def _refused(self, conn, result: SendResult, r: Recipient, stage: str, code: int, reply) -> None:
+    def _refused(self, conn, result: SendResult, r: Recipient, stage: str, code: int, reply, *,
+                 address_refused: bool = True) -> None:
         text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-        if code == 421:  # the server is closing the connection: not this recipient's fault
-            raise smtplib.SMTPServerDisconnected(f"{code} {text}")
-        result.rejected[r.email] = f"{stage}: {code} {text}"
+        if 400 <= code < 500:  # temporary (421 closing, 450/451 try later, 452 too many): not this reader's fault
+            raise _Temporary(f"{stage}: {code} {text}")
+        outcome = result.rejected if address_refused else result.unsent
+        outcome[r.email] = f"{stage}: {code} {text}"
         log.warning("SMTP refused %s at %s: %s %s", r.email, stage, code, text)
         try:
             conn.rset()
@@ -179,17 +220,6 @@ class SmtpProvider:
             pass  # a dead connection is noticed before the next recipient
 
     # ------------------------------------------------------------ connections
-
-    def _reconnect(self, what: str, pending: list[Recipient], result: SendResult) -> smtplib.SMTP | None:
-        try:
-            return self._connect_with_retry(what)
-        except ProviderError as exc:
-            if not (result.per_recipient_ids or result.ambiguous or result.rejected):
-                raise  # nothing happened yet: the whole batch is simply not sent
-            for r in pending:
-                result.rejected[r.email] = f"not sent: {exc}"
-            pending.clear()
-            return None
 
     def _connect_with_retry(self, what: str) -> smtplib.SMTP:
         return call_with_retry(self._connect, self.retry, what=what)
@@ -226,6 +256,18 @@ class SmtpProvider:
             conn.login(t.username or "", t.password or "")
         except smtplib.SMTPNotSupportedError:
             raise ProviderError(f"SMTP server {t.host} does not offer AUTH", permanent=True) from None
+
+
+class _Session:
+    """The batch's current connection, replaced whenever a temporary refusal closes it."""
+
+    def __init__(self, conn: smtplib.SMTP | None):
+        self.conn = conn
+
+    def close(self, *, polite: bool = True) -> None:
+        if self.conn is not None:
+            (_quietly_quit if polite else _quietly_close)(self.conn)
+            self.conn = None
 
 
 def _usable(conn: smtplib.SMTP | None) -> bool:
