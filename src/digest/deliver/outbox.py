@@ -3,36 +3,74 @@
 The development and demo default. Each file is exactly what SMTP would send, written
 atomically (a temporary file renamed into place), so a reader of the folder never sees
 half a message and a crash leaves no partial file behind under a final name.
+
+Before its first batch the provider checks the folder (made if missing; a folder; a file
+can be written in it; at least :data:`MIN_FREE_BYTES` free): if not, it halts with one
+message naming ``DIGEST_OUTBOX``, and every batch stays queued. A write that fails later
+(the disk filled up) certainly did not deliver: that reader and the rest of the batch are
+``unsent`` (failed, retryable with ``--retry-failed``), and the edition stops there.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from email.utils import make_msgid
 from pathlib import Path
 
 from ..message import build_message, message_domain
 from ..settings import Settings
-from .provider import OutgoingBatch, SendResult
+from .provider import OutgoingBatch, ProviderError, SendResult
+
+#: Free space the folder must have before sending starts (a digest is ~100 KB a reader).
+MIN_FREE_BYTES = 10_000_000
 
 
 class OutboxProvider:
     name = "outbox"
     max_recipients = 1000
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, *, min_free_bytes: int = MIN_FREE_BYTES):
         self.config = settings.config
         self.folder = Path(settings.outbox_dir)
+        self.min_free_bytes = min_free_bytes
+        self._checked = False
+
+    def check(self) -> None:
+        """Raise a halting :class:`ProviderError`, one line naming ``DIGEST_OUTBOX``, when
+        the folder cannot take the edition: it cannot be made, is not a folder, a file
+        cannot be written in it (read-only, no permission) or it has no room."""
+        where = f"DIGEST_OUTBOX {self.folder}"
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise ProviderError(f"{where} is not a folder", permanent=True, halt=True) from None
+        except OSError as exc:
+            raise ProviderError(f"{where}: cannot create the folder ({exc.strerror or exc})",
+                                permanent=True, halt=True) from None
+        try:
+            _write_atomically(self.folder / ".digest-write-check", b"check\n")
+            (self.folder / ".digest-write-check").unlink()
+        except OSError as exc:
+            raise ProviderError(f"{where}: cannot write a file there ({exc.strerror or exc})",
+                                permanent=True, halt=True) from None
+        free = shutil.disk_usage(self.folder).free
+        if free < self.min_free_bytes:
+            raise ProviderError(f"{where}: only {free / 1e6:.1f} MB free, at least "
+                                f"{self.min_free_bytes / 1e6:.0f} MB needed", permanent=True, halt=True)
 
     def file_name(self, batch: OutgoingBatch, delivery_id: int) -> str:
         return f"{batch.edition_date.isoformat()}-batch{batch.batch_id:06d}-delivery{delivery_id:09d}.eml"
 
     def send(self, batch: OutgoingBatch) -> SendResult:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        if not self._checked:
+            self.check()
+            self._checked = True
         domain = message_domain(self.config)
         ids: dict[str, str] = {}
-        for recipient in batch.recipients:
+        result = SendResult(message_id=f"outbox-batch-{batch.batch_id}", per_recipient_ids=ids)
+        for index, recipient in enumerate(batch.recipients):
             message_id = make_msgid(domain=domain)
             message = build_message(
                 batch.body,
@@ -43,9 +81,15 @@ class OutboxProvider:
                 extra_headers={"X-Digest-Edition": batch.edition_date.isoformat(),
                                "X-Digest-Batch": str(batch.batch_id)},
             )
-            _write_atomically(self.folder / self.file_name(batch, recipient.delivery_id), message.as_bytes())
+            try:
+                _write_atomically(self.folder / self.file_name(batch, recipient.delivery_id), message.as_bytes())
+            except OSError as exc:  # nothing under its final name: certainly not delivered
+                reason = f"not written to DIGEST_OUTBOX {self.folder}: {exc.strerror or exc}"
+                result.unsent.update((r.email, reason) for r in batch.recipients[index:])
+                result.halt = reason
+                break
             ids[recipient.email] = message_id
-        return SendResult(message_id=f"outbox-batch-{batch.batch_id}", per_recipient_ids=ids)
+        return result
 
     def close(self) -> None:
         pass
