@@ -49,9 +49,10 @@ def _today(state: State) -> date:
 @click.option("--to", "proof_to", metavar="ADDRESS", help="Send one proof copy to ADDRESS; record nothing.")
 @click.option("--subscriber", metavar="EMAIL", help="With --to: the proof carries this subscriber's selection.")
 @click.option("--resend-ambiguous", is_flag=True,
-              help="Resend batches that may or may not have gone out (check the provider's log first).")
+              help="Resend readers whose email may or may not have gone out (check the provider's log first).")
 @click.option("--retry-failed", is_flag=True,
-              help="Send failed batches again, and plan again readers whose email could not be rendered.")
+              help="Send failed readers again (an address the provider refused: once it has changed), and plan "
+                   "again readers whose email could not be rendered.")
 @pass_state
 def send_command(state: State, edition_date, dry_run, proof_to, subscriber, resend_ambiguous, retry_failed) -> None:
     """Send the edition to every active subscriber who has not had it, whatever their send hour.
