@@ -133,9 +133,9 @@ class EditionSummary:
                          "and resend them with 'digest send --retry-failed'.")
         refused = max(self.failed, self.owed[DeliveryStatus.FAILED])
         if refused and not self.outstanding[BatchStatus.FAILED]:
-            lines.append(f"{refused} recipient(s) of this edition failed (see 'error' on their delivery rows); "
-                         "'digest send --retry-failed' sends them again, except an address the provider "
-                         "refused, until it has changed.")
+            lines.append(f"{refused} recipient(s) of this edition were refused or not taken by the provider (see "
+                         "'error' on their delivery rows); 'digest send --retry-failed' sends them again, except "
+                         "an address the provider refused for itself, until it has changed.")
         unsure = self.owed[DeliveryStatus.AMBIGUOUS]
         if unsure and not self.outstanding[BatchStatus.AMBIGUOUS]:
             lines.append(f"{unsure} recipient(s) of this edition may or may not have been delivered (ambiguous); "
