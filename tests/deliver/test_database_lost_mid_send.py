@@ -16,7 +16,6 @@ from digest.deliver.edition import send_edition
 from digest.deliver.sendgrid import SendGridProvider
 from digest.runtime import Runtime
 
-from conftest import _truncate_all
 from fakes.edition_seed import batch_statuses, ledger, seed_edition
 from fakes.fixtures import FAST_RETRY, TEST_API_KEY, fake_sendgrid  # noqa: F401
 
@@ -25,13 +24,9 @@ TERMINATE_OTHERS = text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_ac
                         "WHERE datname = current_database() AND pid <> pg_backend_pid()")
 
 
-@pytest.fixture
-def pg_url(postgres_url):
-    _truncate_all(postgres_url)
-    return postgres_url
-
-
-def test_connections_terminated_mid_send_and_everyone_is_sent_once(pg_url, make_settings, fake_sendgrid, caplog):
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # the shared fixture, PostgreSQL only
+def test_connections_terminated_mid_send_and_everyone_is_sent_once(db_url, make_settings, fake_sendgrid, caplog):
+    pg_url = db_url
     settings = make_settings(pg_url, DIGEST_PROVIDER="sendgrid", SENDGRID_API_KEY=TEST_API_KEY,
                              SENDGRID_API_HOST=fake_sendgrid.url)
     emails = seed_edition(settings, 2500)  # four batches: 1000, 500, 500, 500
