@@ -27,6 +27,7 @@ class RecordingProvider:
         self.fail_batches: dict[int, Exception] = {}  # batch number of the call (1-based) -> error
         self.reject: dict[str, str] = {}  # email -> reason
         self.unsure: dict[str, str] = {}  # email -> reason: may have gone out (e.g. SMTP cut during DATA)
+        self.not_taken: dict[str, str] = {}  # email -> reason: not sent, retryable (e.g. SMTP 4xx to the end)
         self.calls = 0
 
     def send(self, batch: OutgoingBatch) -> SendResult:
@@ -37,7 +38,8 @@ class RecordingProvider:
         self.sent.append(batch)
         rejected = {r.email: self.reject[r.email] for r in batch.recipients if r.email in self.reject}
         unsure = {r.email: self.unsure[r.email] for r in batch.recipients if r.email in self.unsure}
-        return SendResult(message_id=f"fake-{batch.batch_id}", rejected=rejected, ambiguous=unsure)
+        unsent = {r.email: self.not_taken[r.email] for r in batch.recipients if r.email in self.not_taken}
+        return SendResult(message_id=f"fake-{batch.batch_id}", rejected=rejected, ambiguous=unsure, unsent=unsent)
 
     def close(self) -> None:
         pass

@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 
 from digest.deliver.edition import send_edition
 from digest.deliver.ledger import (
-    Settlement, claim_batch, get_or_create_edition, recover_stale_batches, settle_batch, worker_identity,
+    Settlement, claim_batch, get_or_create_edition, recover_stale_batches, resettable_readers, settle_batch,
+    worker_identity,
 )
 from digest.deliver.planning import plan_edition
 from digest.models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, RenderedBody, Subscriber, SubscriberStatus
@@ -454,3 +455,37 @@ def test_bodies_are_stored_in_order_while_the_last_renders_run(runtime):
         bodies = session.execute(select(RenderedBody.subject).order_by(RenderedBody.id)).scalars().all()
         assert bodies == stored  # ids in the order the plan met the selections
         assert session.scalar(select(func.count()).select_from(Delivery)) == 3
+
+
+def test_resets_reach_each_failed_or_ambiguous_reader_whatever_their_batch(runtime):
+    add_subscribers(runtime, 7)  # batches of 3: reader0-2, reader3-5, reader6
+    provider = RecordingProvider(max_recipients=3)
+    provider.reject = {"reader0@example.com": "550 no such user"}  # refused for its address: final
+    provider.not_taken = {"reader1@example.com": "452 try later"}  # retryable, inside a batch that went out
+    provider.unsure = {"reader4@example.com": "cut during DATA"}  # ambiguous, inside a batch that went out
+    provider.fail_batches = {3: provider_error("server down")}  # the third batch fails as a whole
+    first = _send(runtime, provider)
+    assert (first.sent, first.failed, first.ambiguous) == (3, 3, 1)
+    with runtime.session() as session:
+        edition_id = session.scalar(select(Edition.id))
+        assert resettable_readers(session, edition_id, BatchStatus.FAILED) == 2  # reader1, reader6
+        assert resettable_readers(session, edition_id, BatchStatus.AMBIGUOUS) == 1
+        failed_batch = session.scalar(select(Batch.id).where(Batch.status == BatchStatus.FAILED))
+
+    provider.reject, provider.not_taken, provider.unsure = {}, {}, {}
+    retried = _send(runtime, provider, retry_failed=True)
+    resent = _send(runtime, provider, resend_ambiguous=True)
+
+    # Handed to the provider: the first run's two batches; then the failed batch (number 3)
+    # and reader1's new one; then reader4's. reader0 only in the request that refused it.
+    assert provider.emails == [f"reader{n}@example.com" for n in (0, 1, 2, 3, 4, 5, 6, 1, 4)]
+    assert (retried.sent, resent.sent) == (2, 1)
+    with runtime.session() as session:
+        status = dict(session.execute(select(Subscriber.email, Delivery.status)
+                                      .join(Delivery, Delivery.subscriber_id == Subscriber.id)).all())
+        batches = session.execute(select(Batch.id, Batch.number, Batch.status).order_by(Batch.number)).all()
+    assert status.pop("reader0@example.com") == DeliveryStatus.FAILED
+    assert set(status.values()) == {DeliveryStatus.SENT}
+    # The failed batch went again as itself; reader1 and reader4 each got a batch of their own.
+    assert [(n, s) for _, n, s in batches] == [(1, "sent"), (2, "sent"), (3, "sent"), (4, "sent"), (5, "sent")]
+    assert batches[2][0] == failed_batch

@@ -417,6 +417,26 @@ def release_batch(session: Session | Connection, batch_id: int, worker_id: str, 
     return released
 
 
+#: The subscriber's address now (it may have changed since the row was planned).
+_current_email = select(_subscribers.c.email).where(_subscribers.c.id == _deliveries.c.subscriber_id)
+
+
+def _resettable(edition_id: int, status: str) -> tuple:
+    """The conditions on (deliveries joined to their batches) that pick the readers
+    :func:`reset_batches` puts back: in ``status``, not in a batch being sent, and not
+    refused for an address that has not changed since."""
+    return (_deliveries.c.edition_id == edition_id, _deliveries.c.status == status,
+            _batches.c.status != BatchStatus.SENDING,
+            or_(~_deliveries.c.refused, _deliveries.c.email != _current_email.scalar_subquery()))
+
+
+def resettable_readers(session: Session, edition_id: int, status: str) -> int:
+    """How many readers :func:`reset_batches` would put back now (for a dry run)."""
+    return session.scalar(select(func.count()).select_from(_deliveries)
+                          .join(_batches, _batches.c.id == _deliveries.c.batch_id)
+                          .where(*_resettable(edition_id, status))) or 0
+
+
 def reset_batches(session: Session, edition_id: int, status: str) -> list[int]:
     """Put every ``failed`` (or ``ambiguous``) reader of an edition back in the queue, so
     the next send includes them, whatever the status of their batch; returns the ids of
@@ -436,13 +456,10 @@ def reset_batches(session: Session, edition_id: int, status: str) -> list[int]:
         raise ValueError(f"only ambiguous or failed readers can be reset, not {status!r}")
     # Planning numbers batches under this lock too, so new numbers never collide.
     session.execute(update(_editions).where(_editions.c.id == edition_id).values(slot=_editions.c.slot))
-    current_email = select(_subscribers.c.email).where(_subscribers.c.id == _deliveries.c.subscriber_id)
     owed = session.execute(
         select(_deliveries.c.id, _deliveries.c.batch_id, _batches.c.status, _batches.c.body_id)
         .join(_batches, _batches.c.id == _deliveries.c.batch_id)
-        .where(_deliveries.c.edition_id == edition_id, _deliveries.c.status == status,
-               _batches.c.status != BatchStatus.SENDING,
-               or_(~_deliveries.c.refused, _deliveries.c.email != current_email.scalar_subquery()))
+        .where(*_resettable(edition_id, status))
         .order_by(_deliveries.c.id)
     ).all()
     by_batch: dict[int, list[int]] = {}
@@ -469,7 +486,7 @@ def reset_batches(session: Session, edition_id: int, status: str) -> list[int]:
             update(_deliveries)
             .where(_deliveries.c.id.in_(delivery_ids), _deliveries.c.status == status)
             .values(status=DeliveryStatus.QUEUED, batch_id=target, error=None, refused=False,
-                    email=current_email.scalar_subquery())
+                    email=_current_email.scalar_subquery())
         )
         pending.append(target)
     session.commit()
