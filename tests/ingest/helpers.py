@@ -88,6 +88,16 @@ def _email_checklist():
     return module
 
 
+def _check_active(checklist, rendered) -> None:
+    """The checklist's lxml check (no active tag, handler, bad URL scheme or CSS) on a body."""
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg.set_content(rendered.text)
+    msg.add_alternative(rendered.html, subtype="html")
+    checklist.check_sanitised(msg)
+
+
 def render_each(runtime, candidates) -> int:
     """Render every stored briefing alone through the Renderer (an item that lacks its
     disclosures gets them, as an editor would add them, so none is left out) and check the
@@ -95,7 +105,6 @@ def render_each(runtime, candidates) -> int:
     their item's title."""
     from dataclasses import replace
     from datetime import date
-    from email.message import EmailMessage
 
     from digest.content import Selection, TopicSection
     from digest.render import Renderer
@@ -109,9 +118,26 @@ def render_each(runtime, candidates) -> int:
                        author_disclosure=c.author_disclosure or "none")
         rendered = renderer.render(Selection(edition_date=date(2026, 11, 27), topics=("gold",),
                                              sections=(TopicSection("gold", "Gold", (item,)),)))
-        msg = EmailMessage()
-        msg.set_content(rendered.text)
-        msg.add_alternative(rendered.html, subtype="html")
-        checklist.check_sanitised(msg)  # no active tag, handler, bad URL scheme or CSS
+        _check_active(checklist, rendered)
+        shown += item.title in rendered.text
+    return shown
+
+
+def render_videos(runtime, candidates) -> int:
+    """Like :func:`render_each`, for stored videos (each alone in a video block)."""
+    from datetime import date
+
+    from digest.content import Selection
+    from digest.render import Renderer
+    from digest.select.rules import video_item
+
+    checklist = _email_checklist()
+    renderer = Renderer(runtime.settings.config)
+    shown = 0
+    for c in candidates:
+        item = video_item(c)
+        rendered = renderer.render(Selection(edition_date=date(2026, 11, 27), topics=("gold",), sections=(),
+                                             videos=(item,)))
+        _check_active(checklist, rendered)
         shown += item.title in rendered.text
     return shown
