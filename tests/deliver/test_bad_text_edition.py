@@ -85,7 +85,13 @@ def test_bad_characters_in_stored_rows_are_cleaned_and_everyone_is_sent(runtime)
     assert sorted(provider.emails) == sorted(emails)  # every reader, once
     assert _ledger(runtime) == [("sent", None)] * READERS
     assert (summary.sent, summary.readers, summary.exit_status) == (READERS, READERS, EXIT_OK)
-    assert not summary.render_problems.left_out and not summary.problems()
+    assert not summary.render_problems.left_out and not summary.render_problems.failed
+    # Each item is named as cleaned (its row is still dirty: an operator may want to know).
+    cleaned = {(c.kind, c.guid, c.source, c.title) for c in summary.render_problems.cleaned.values()}
+    assert cleaned == {("briefing", f"bad-{name}", "Old Feed", f"Bad {name} title") for name in kinds} | {
+        ("video", "bad-video", "Old Feed", "Bad video  title")}
+    lines = summary.problems()
+    assert len(lines) == len(kinds) + 1 and all("cleaned for this edition" in line for line in lines)
     bodies = _bodies(runtime)
     assert len(bodies) == 3
     for char in [*kinds.values(), "\uffff"]:
@@ -99,7 +105,6 @@ def test_without_cleaning_the_items_that_break_a_body_are_left_out_named_and_eve
     """As if a character the cleaning rule does not know reached rendering."""
     from digest.select import candidates
 
-    monkeypatch.setattr(candidates, "clean_text", lambda value: value)
     monkeypatch.setattr(candidates, "clean_optional", lambda value: value)
     emails, provider, now = _send(runtime)
     kinds = _kinds(runtime)

@@ -129,9 +129,10 @@ def plan_edition(
             bodies.close()
         summary.bodies_rendered = bodies.renders
         summary.render_seconds = bodies.render_seconds
+        summary.render_problems.note_cleaned(getattr(selector, "cleaned", ()))  # the real selector's
         if summary.render_problems:
             summary.render_problems.name_items(read_session)
-            for line in summary.render_problems.lines():
+            for line in summary.render_problems.lines() + summary.render_problems.cleaned_lines():
                 log.info("edition %s: %s", edition.date, line)
         read_session.rollback()
     return summary

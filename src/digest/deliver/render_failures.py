@@ -1,6 +1,8 @@
 """What rendering could not do in an edition, as an operator needs to hear it.
 
-A body that fails is rendered again without the items that broke it
+Stored text is cleaned where rows enter selection (:mod:`digest.select.candidates`); the
+items whose rows needed it are named too (harmless to the email, but the store holds
+rows from before ingest cleaned text). A body that fails is rendered again without the items that broke it
 (:mod:`digest.render.isolation`); a body that still fails costs only its readers, who are
 recorded as skipped with reason ``render-failed``. Planning collects both here
 (:class:`RenderProblems`), each item named as the operator knows it (source, guid,
@@ -41,9 +43,25 @@ class LeftOut:
 
 
 @dataclass
+class CleanedItem:
+    """An item whose stored text had to be cleaned before it could be rendered."""
+
+    kind: str
+    id: int
+    guid: str
+    title: str  # as cleaned
+    source: str | None = None
+
+    def __str__(self) -> str:
+        return (f"{self.kind} {self.guid} ({self.title!r}) from {self.source or 'no source'}: its stored text held "
+                "characters no email can carry (or was not NFC); cleaned for this edition")
+
+
+@dataclass
 class RenderProblems:
     left_out: dict[tuple[str, int], LeftOut] = field(default_factory=dict)
     failed: Counter = field(default_factory=Counter)  # error -> readers whose body failed with it
+    cleaned: dict[tuple[str, int], CleanedItem] = field(default_factory=dict)
 
     def note(self, left_out: tuple[LeftOutItem, ...], error: str | None, readers: int) -> None:
         """One selection's render, taken for ``readers`` readers."""
@@ -53,13 +71,23 @@ class RenderProblems:
             known = self.left_out.setdefault((item.kind, item.id), LeftOut(item.kind, item.id, item.title, item.error))
             known.readers += readers
 
-    def __bool__(self) -> bool:
+    def note_cleaned(self, items) -> None:
+        """Items (kind, id, guid, cleaned title) the selector cleaned."""
+        for kind, item_id, guid, title in items:
+            self.cleaned.setdefault((kind, item_id), CleanedItem(kind, item_id, guid, title))
+
+    @property
+    def partial(self) -> bool:
+        """Some readers' email lacks items, or was not rendered at all."""
         return bool(self.left_out or self.failed)
 
+    def __bool__(self) -> bool:
+        return bool(self.left_out or self.failed or self.cleaned)
+
     def name_items(self, session: Session) -> None:
-        """Each left-out item's guid and source, read from the store (one query per kind)."""
+        """Each item's guid and source, read from the store (one query per kind)."""
         for kind, model in ((BRIEFING, Briefing), (VIDEO, Video)):
-            ids = [item_id for (k, item_id) in self.left_out if k == kind]
+            ids = {item_id for (k, item_id) in [*self.left_out, *self.cleaned] if k == kind}
             if not ids:
                 continue
             rows = session.execute(
@@ -68,10 +96,15 @@ class RenderProblems:
                 .where(model.id.in_(ids))
             )
             for item_id, guid, name, key in rows:
-                item = self.left_out[(kind, item_id)]
-                item.guid, item.source = guid, name or key
+                for found in (self.left_out.get((kind, item_id)), self.cleaned.get((kind, item_id))):
+                    if found is not None:
+                        found.guid, found.source = guid, name or key
+
+    def cleaned_lines(self) -> list[str]:
+        return [str(item) for item in self.cleaned.values()]
 
     def lines(self) -> list[str]:
+        """What some readers' email lacks."""
         lines = [str(item) for item in self.left_out.values()]
         lines += [f"{readers} reader(s) not sent: their email could not be rendered ({error}); they are recorded "
                   f"as skipped ({RENDER_FAILED}): 'digest send --retry-failed' sends them once the cause is fixed."

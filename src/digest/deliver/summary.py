@@ -103,7 +103,8 @@ class EditionSummary:
                 or self.ambiguous or self.owed[DeliveryStatus.FAILED] or self.owed[DeliveryStatus.AMBIGUOUS]
                 or self.skipped[SkipReason.BLOCKED] or self.halted):
             return EXIT_OWED
-        if self.render_problems or self.owed[SkipReason.RENDER_FAILED] or self.skipped[SkipReason.RENDER_FAILED]:
+        if (self.render_problems.partial or self.owed[SkipReason.RENDER_FAILED]
+                or self.skipped[SkipReason.RENDER_FAILED]):
             return EXIT_PARTLY_SENT
         return EXIT_OK
 
@@ -113,7 +114,7 @@ class EditionSummary:
         return self.exit_status == EXIT_OK
 
     def problems(self) -> list[str]:
-        lines = list(self.render_problems.lines())
+        lines = self.render_problems.cleaned_lines() + self.render_problems.lines()
         if self.halted:
             lines.append(f"sending stopped: {self.halted}. The batches not sent stay queued; "
                          "'digest send' sends them once this is fixed.")

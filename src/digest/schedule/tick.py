@@ -141,6 +141,8 @@ class DeliveryTick:
             log.error("edition %s: %s", day, summary.blocked_reason)
         for line in summary.render_problems.lines():  # items left out, readers whose email failed to render
             log.warning("edition %s: %s", day, line)
+        for line in summary.render_problems.cleaned_lines():  # harmless, and said at every tick with readers due
+            log.info("edition %s: %s", day, line)
 
     def _record_missed(self, day: date, subscriber_ids: list[int]) -> int:
         """``skipped`` rows for a window that closed unsent: reported, never sent late."""

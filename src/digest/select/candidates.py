@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from .. import models
 from ..content import SponsorDisclosure
-from ..textclean import clean_optional, clean_text
+from ..textclean import clean_optional
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class BriefingCandidate:
     author_disclosure: str | None
     sponsor: SponsorDisclosure | None
     is_editor_pick: bool
+    cleaned: bool = False  # its stored text held characters no email can carry (see the module's doc)
 
     @property
     def missing_disclosures(self) -> tuple[str, ...]:
@@ -61,6 +62,19 @@ class VideoCandidate:
     thumbnail_url: str | None
     published_at: datetime
     topics: tuple[str, ...]
+    cleaned: bool = False
+
+
+_BRIEFING_TEXT = ("url", "title", "body_html", "excerpt", "author", "attribution", "author_disclosure",
+                  "sponsor_payer", "sponsor_amount", "sponsor_form", "sponsor_disclosure")
+_VIDEO_TEXT = ("url", "title", "description", "thumbnail_url")
+
+
+def _cleaned(row, names: tuple[str, ...]) -> tuple[dict[str, str | None], bool]:
+    """The row's text fields, cleaned, and whether cleaning changed any of them."""
+    stored = {name: getattr(row, name) for name in names}
+    cleaned = {name: clean_optional(value) for name, value in stored.items()}
+    return cleaned, cleaned != stored
 
 
 def _present(text: str | None) -> bool:
@@ -74,14 +88,14 @@ def _sponsor_disclosed(sponsor: SponsorDisclosure) -> bool:
     return all(_present(v) for v in (sponsor.payer, sponsor.amount, sponsor.form))
 
 
-def _sponsor(row: models.Briefing) -> SponsorDisclosure | None:
+def _sponsor(row: models.Briefing, text: dict[str, str | None]) -> SponsorDisclosure | None:
     if not row.is_sponsored:
         return None
     return SponsorDisclosure(
-        payer=clean_optional(row.sponsor_payer),
-        amount=clean_optional(row.sponsor_amount),
-        form=clean_optional(row.sponsor_form),
-        text=clean_optional(row.sponsor_disclosure),
+        payer=text["sponsor_payer"],
+        amount=text["sponsor_amount"],
+        form=text["sponsor_form"],
+        text=text["sponsor_disclosure"],
     )
 
 
@@ -93,24 +107,26 @@ def load_briefings(session: Session, since: datetime, until: datetime) -> list[B
         .options(selectinload(models.Briefing.topics))
         .order_by(models.Briefing.published_at, models.Briefing.id)
     )
-    return [
-        BriefingCandidate(
+    candidates = []
+    for row in rows:
+        text, changed = _cleaned(row, _BRIEFING_TEXT)
+        candidates.append(BriefingCandidate(
             id=row.id,
             guid=row.guid,
-            url=clean_optional(row.url),
-            title=clean_text(row.title),
-            body_html=clean_text(row.body_html or ""),
-            excerpt=clean_text(row.excerpt or ""),
-            author=clean_optional(row.author),
+            url=text["url"],
+            title=text["title"],
+            body_html=text["body_html"] or "",
+            excerpt=text["excerpt"] or "",
+            author=text["author"],
             published_at=row.published_at,
             topics=tuple(t.slug for t in row.topics),
-            attribution=clean_optional(row.attribution),
-            author_disclosure=clean_optional(row.author_disclosure),
-            sponsor=_sponsor(row),
+            attribution=text["attribution"],
+            author_disclosure=text["author_disclosure"],
+            sponsor=_sponsor(row, text),
             is_editor_pick=bool(row.is_editor_pick),
-        )
-        for row in rows
-    ]
+            cleaned=changed,
+        ))
+    return candidates
 
 
 def load_videos(session: Session, since: datetime, until: datetime) -> list[VideoCandidate]:
@@ -121,19 +137,21 @@ def load_videos(session: Session, since: datetime, until: datetime) -> list[Vide
         .options(selectinload(models.Video.topics))
         .order_by(models.Video.published_at, models.Video.id)
     )
-    return [
-        VideoCandidate(
+    candidates = []
+    for row in rows:
+        text, changed = _cleaned(row, _VIDEO_TEXT)
+        candidates.append(VideoCandidate(
             id=row.id,
             guid=row.guid,
-            url=clean_text(row.url),
-            title=clean_text(row.title),
-            description=clean_text(row.description or ""),
-            thumbnail_url=clean_optional(row.thumbnail_url),
+            url=text["url"],
+            title=text["title"],
+            description=text["description"] or "",
+            thumbnail_url=text["thumbnail_url"],
             published_at=row.published_at,
             topics=tuple(t.slug for t in row.topics),
-        )
-        for row in rows
-    ]
+            cleaned=changed,
+        ))
+    return candidates
 
 
 def earliest_last_digest(session: Session) -> datetime | None:

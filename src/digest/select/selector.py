@@ -92,6 +92,8 @@ class Selector:
                     log.warning("left out of the edition: briefing %s", self._incomplete[c.id])
             self._briefings.append(c)
         self._briefing_times = [c.published_at for c in self._briefings]
+        self._cleaned = tuple([("briefing", c.id, c.guid, c.title) for c in briefings if c.cleaned]
+                              + [("video", v.id, v.guid, v.title) for v in self._videos if v.cleaned])
 
     def _ensure_loaded(self, since: datetime) -> None:
         """A preview may ask for an older window than any subscriber needs: load it then."""
@@ -100,6 +102,12 @@ class Selector:
             self._load(since)
             self._memo.clear()
             self._asked.clear()
+
+    @property
+    def cleaned(self) -> tuple[tuple[str, int, str, str], ...]:
+        """(kind, id, guid, cleaned title) of the items in the loaded window whose stored
+        text was cleaned on its way here (rows written before ingest cleaned text)."""
+        return self._cleaned
 
     @property
     def incomplete(self) -> tuple[IncompleteItem, ...]:
