@@ -376,3 +376,39 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(AwareDateTime())
+
+
+class EditionCounter(Base):
+    """One figure of an edition on one day (delivered, opened, clicks of one item, ...),
+    added to as provider events arrive (:mod:`digest.report.counting`), so a report
+    reads a few rows per edition and never the events themselves.
+
+    ``item`` tells apart the counters of one figure: a topic's slug, or the SHA-256 of a
+    clicked URL (the URL itself is kept in ``url``); empty for the edition's own figure.
+    The edition is not a foreign key, as for deliveries: counting must never refuse a post.
+    """
+
+    __tablename__ = "edition_counters"
+    __table_args__ = (UniqueConstraint("edition_id", "day", "figure", "item"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    edition_id: Mapped[int] = mapped_column(BigId)
+    day: Mapped[date] = mapped_column(Date)
+    figure: Mapped[str] = mapped_column(String(40))
+    item: Mapped[str] = mapped_column(String(100), default="")
+    url: Mapped[str | None] = mapped_column(Text)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ReaderFigure(Base):
+    """That a reader already counts in one figure of an edition (delivered, opened,
+    clicked, ...): what makes those figures count readers, not events, whatever SendGrid
+    repeats under new event ids (every open of a reader is an event)."""
+
+    __tablename__ = "reader_figures"
+    __table_args__ = (UniqueConstraint("edition_id", "subscriber_id", "figure"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    edition_id: Mapped[int] = mapped_column(BigId)
+    subscriber_id: Mapped[int] = mapped_column(BigId)
+    figure: Mapped[str] = mapped_column(String(40))

@@ -16,8 +16,11 @@ Which events suppress an address (decided here, in one table):
 
 Every event is stored (payload kept whole, ``custom_args`` with edition and batch ids
 included) under ``(provider, sg_event_id)``, which is unique: a repeat, whether SendGrid
-retrying a post or the same id twice in one post, changes nothing. Each event is its own
-transaction, so a post that fails half-way is safe to retry.
+retrying a post or the same id twice in one post, changes nothing. A post is one
+transaction (a thousand events cost one commit, not a thousand), counted into the
+report's figures in it (:func:`digest.report.counting.count_events`): a post that fails
+changes nothing and is safe to retry; one that meets an event a concurrent post has just
+committed is run again, and finds it already there.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..models import ProviderEvent, Subscriber, SubscriberStatus
+from ..report.counting import count_events
 from ..runtime import Runtime
 from ..suppression import suppress
 
@@ -81,16 +85,32 @@ def event_id(event: dict[str, Any]) -> str:
 
 def record_events(runtime: Runtime, events: list[Any]) -> Counter[str]:
     """Store each event once and apply its suppression. Returns counts for the log."""
+    for attempt in range(1, POST_ATTEMPTS + 1):
+        try:
+            with runtime.session() as session:
+                return _record_post(session, events)
+        except IntegrityError:  # an id of this post committed by a concurrent request
+            if attempt == POST_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+#: A post meeting ids a concurrent post committed is run again (it then finds them).
+POST_ATTEMPTS = 3
+
+
+def _record_post(session: Session, events: list[Any]) -> Counter[str]:
     counts: Counter[str] = Counter()
+    fresh: list[dict[str, Any]] = []
     for event in events:
         if not isinstance(event, dict):
             counts["malformed"] += 1
             continue
-        try:
-            with runtime.session() as session:
-                counts[_record_one(session, event)] += 1
-        except IntegrityError:  # the same id committed by a concurrent request
-            counts["repeat"] += 1
+        outcome = _record_one(session, event)
+        counts[outcome] += 1
+        if outcome != "repeat":
+            fresh.append(event)
+    count_events(session, fresh)
     return counts
 
 

@@ -1,0 +1,146 @@
+"""Provider events added to the edition counters, in the transaction that records them.
+
+Called once per webhook post with the events that post recorded for the first time
+(:func:`digest.web.sendgrid_events.record_events` drops repeats by event id first), so
+each event is counted exactly once: a post that fails is rolled back, counters and all,
+and SendGrid's retry counts it then. The work is a handful of statements per post, not
+per event: readers already counted are found by one ``INSERT .. ON CONFLICT DO NOTHING
+.. RETURNING`` on ``reader_figures``, and the counters move by one upsert of the summed
+changes, taken in a fixed order so that two posts at once never deadlock.
+
+An event counts on the UTC day of its own ``timestamp``; a reader figure (see
+:mod:`.figures`) counts on the day of the first of that reader's events to arrive.
+Events without our ``edition_id`` and ``subscriber_id`` (mail not sent by an edition)
+are stored by the webhook but not counted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from datetime import date, datetime, timezone
+from typing import Any, Iterable
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ..models import EditionCounter, ReaderFigure, Topic, subscriber_topics
+from .figures import CLICKED, CLICKS, TOPIC_FIGURES, figure_of
+
+#: Rows per INSERT: well under SQLite's limit of bound values per statement.
+CHUNK = 500
+
+_counters = EditionCounter.__table__
+_readers = ReaderFigure.__table__
+
+Mark = tuple[int, int, str]  # (edition, subscriber, figure)
+Key = tuple[int, date, str, str]  # (edition, day, figure, item)
+
+
+def topic_item(slug: str) -> str:
+    return f"topic:{slug}"
+
+
+def url_item(url: str) -> str:
+    return "url:" + hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def count_events(session: Session, events: Iterable[dict[str, Any]]) -> int:
+    """Add ``events`` (each new, in arrival order) to the counters; returns how many
+    events counted in some figure."""
+    marks: dict[Mark, date] = {}
+    clicks: Counter[Key] = Counter()
+    urls: dict[str, str] = {}
+    counted = 0
+    for event in events:
+        edition, reader, figure = _number(event, "edition_id"), _number(event, "subscriber_id"), figure_of(event)
+        if edition is None or reader is None or figure is None:
+            continue
+        counted += 1
+        day = _day(event)
+        marks.setdefault((edition, reader, figure), day)
+        if figure == CLICKED:
+            clicks[(edition, day, CLICKS, "")] += 1
+            url = event.get("url")
+            if isinstance(url, str) and url:
+                item = url_item(url)
+                urls[item] = url
+                clicks[(edition, day, CLICKS, item)] += 1
+    changes = clicks + _reader_changes(session, _first_marks(session, marks), marks)
+    _add(session, changes, urls)
+    return counted
+
+
+def _reader_changes(session: Session, first: list[Mark], days: dict[Mark, date]) -> Counter[Key]:
+    """One for each reader counted for the first time, in the edition's figure and in the
+    figure of each topic the reader follows (for the topics' rates)."""
+    changes: Counter[Key] = Counter()
+    for mark in first:
+        changes[(mark[0], days[mark], mark[2], "")] += 1
+    wanted = sorted({mark[1] for mark in first if mark[2] in TOPIC_FIGURES})
+    topics: dict[int, list[str]] = {}
+    for start in range(0, len(wanted), CHUNK):
+        rows = session.execute(
+            select(subscriber_topics.c.subscriber_id, Topic.slug)
+            .join(Topic, Topic.id == subscriber_topics.c.topic_id)
+            .where(subscriber_topics.c.subscriber_id.in_(wanted[start:start + CHUNK]))
+        )
+        for subscriber_id, slug in rows:
+            topics.setdefault(subscriber_id, []).append(slug)
+    for mark in first:
+        if mark[2] in TOPIC_FIGURES:
+            for slug in topics.get(mark[1], ()):
+                changes[(mark[0], days[mark], mark[2], topic_item(slug))] += 1
+    return changes
+
+
+def _first_marks(session: Session, marks: dict[Mark, date]) -> list[Mark]:
+    """Record the marks; those not recorded before are returned."""
+    first: list[Mark] = []
+    ordered = sorted(marks)
+    insert = _insert_for(session)
+    for start in range(0, len(ordered), CHUNK):
+        rows = [{"edition_id": e, "subscriber_id": s, "figure": f} for e, s, f in ordered[start:start + CHUNK]]
+        statement = (insert(_readers).values(rows).on_conflict_do_nothing()
+                     .returning(_readers.c.edition_id, _readers.c.subscriber_id, _readers.c.figure))
+        first.extend((e, s, f) for e, s, f in session.execute(statement))
+    return first
+
+
+def _add(session: Session, changes: Counter[Key], urls: dict[str, str]) -> None:
+    keys = sorted(key for key, n in changes.items() if n)
+    insert = _insert_for(session)
+    for start in range(0, len(keys), CHUNK):
+        rows = [{"edition_id": e, "day": d, "figure": f, "item": i, "url": urls.get(i), "count": changes[(e, d, f, i)]}
+                for e, d, f, i in keys[start:start + CHUNK]]
+        statement = insert(_counters).values(rows)
+        statement = statement.on_conflict_do_update(
+            index_elements=["edition_id", "day", "figure", "item"],
+            set_={"count": _counters.c.count + statement.excluded.count},
+        )
+        session.execute(statement)
+
+
+def _insert_for(session: Session):
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def _number(event: dict[str, Any], name: str) -> int | None:
+    """Our custom arg ``name`` as a number (SendGrid puts custom args at the top level of
+    an event; some relays nest them under ``custom_args``)."""
+    value = event.get(name)
+    if value is None and isinstance(event.get("custom_args"), dict):
+        value = event["custom_args"].get(name)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if 0 < value < 2**63 else None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19:
+        return int(value)
+    return None
+
+
+def _day(event: dict[str, Any]) -> date:
+    stamp = event.get("timestamp")
+    if isinstance(stamp, (int, float)) and not isinstance(stamp, bool) and 0 < stamp < 1e11:
+        return datetime.fromtimestamp(stamp, timezone.utc).date()
+    return datetime.now(timezone.utc).date()
