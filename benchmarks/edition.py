@@ -2,8 +2,8 @@
 
     python benchmarks/edition.py --subscribers 100000
 
-Setup (not timed): a fresh database (``DATABASE_URL``, PostgreSQL; a temporary SQLite
-file when unset), the 12-topic publication of ``benchmarks/config.toml``, 300 briefings,
+Setup (not timed): a fresh database (``DATABASE_URL``, PostgreSQL, where production runs;
+SQLite, or a temporary SQLite file when unset, only with ``--allow-sqlite``), the 12-topic publication of ``benchmarks/config.toml``, 300 briefings,
 40 videos and N subscribers (``benchmarks/dataset.py``), and a SendGrid-compatible sink
 in its own process (``benchmarks/sink.py``).
 
@@ -12,8 +12,9 @@ Timed: :func:`digest.deliver.send_edition` with the SendGrid provider, exactly a
 ledger; send: claim each batch, per-recipient tokens, one HTTP request per batch, settle).
 Then the floor: the time to only JSON-encode the same provider requests.
 
-Peak RSS is the edition process's own (setup runs in another process, the sink in a
-third). The worker processes' CPU time is theirs and, on Linux, their fork server's
+Peak RSS is printed twice: the edition process's own, and the whole tree's (the edition
+process with its fork server and worker processes, sampled: ``benchmarks/tree_rss.py``).
+Setup runs in another process, the sink in a third; neither is counted. The worker processes' CPU time is theirs and, on Linux, their fork server's
 (``digest.deliver.workers``), stopped after the timed edition so that it counts. The last
 line printed is one JSON object.
 """
@@ -39,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dataset  # noqa: E402  (benchmarks/ is not a package)
 from floor import sent_payloads  # noqa: E402
+from tree_rss import TreePeak  # noqa: E402
 
 from digest import db  # noqa: E402
 from digest.deliver import send_edition  # noqa: E402
@@ -52,6 +54,10 @@ SECRET_KEY = "benchmark-secret-key-0123456789"
 SINK = Path(__file__).resolve().parent / "sink.py"
 
 
+#: Settings of the edition taken from the benchmark's own environment when set.
+PASSED_ON = ("DIGEST_RENDER_PROCESSES", "DIGEST_SEND_PROCESSES", "DIGEST_READERS_PER_SEND_PROCESS")
+
+
 def environment(database_url: str, sink_url: str) -> dict[str, str]:
     return {
         "DIGEST_CONFIG": str(dataset.CONFIG_PATH),
@@ -62,18 +68,21 @@ def environment(database_url: str, sink_url: str) -> dict[str, str]:
         "DIGEST_SECRET_KEY": SECRET_KEY,
         "DIGEST_BASE_URL": "https://digest.ridgeline.example",
         "DIGEST_SEND_CONCURRENCY": os.environ.get("DIGEST_SEND_CONCURRENCY", "8"),
-    } | {name: os.environ[name] for name in ("DIGEST_RENDER_PROCESSES", "DIGEST_SEND_PROCESSES") if name in os.environ}
+    } | {name: os.environ[name] for name in PASSED_ON if name in os.environ}
 
 
 # ------------------------------------------------------------------ setup
 
 
 def fresh_database(database_url: str | None) -> str:
-    """A new, migrated, empty database: the PostgreSQL one named by the URL, dropped and
-    created again, or a temporary SQLite file."""
+    """A new, migrated, empty database: the one named by the URL, dropped and created
+    again (PostgreSQL) or started afresh (a SQLite file), or a temporary SQLite file."""
     if not database_url:
         path = Path(tempfile.mkdtemp(prefix="digest-bench-")) / "bench.db"
         url = f"sqlite:///{path}"
+    elif make_url(normalise_database_url(database_url)).get_backend_name() == "sqlite":
+        url = normalise_database_url(database_url)
+        Path(make_url(url).database).unlink(missing_ok=True)
     else:
         url = normalise_database_url(database_url)
         parsed = make_url(url)
@@ -197,14 +206,32 @@ def timed_edition(database_url: str, sink_url: str, results) -> None:
     })
 
 
+def database_choice(database_url: str | None, allow_sqlite: bool) -> str | None:
+    """The ``DATABASE_URL`` to run on; SQLite (or none: a temporary SQLite file) only when
+    allowed, since its figures say nothing of production's PostgreSQL."""
+    if database_url and make_url(normalise_database_url(database_url)).get_backend_name() == "postgresql":
+        return database_url
+    if not allow_sqlite:
+        print(
+            f"DATABASE_URL: the benchmark runs on PostgreSQL (production's database); got "
+            f"{make_url(database_url).render_as_string(hide_password=True) if database_url else 'nothing'}. "
+            "Set DATABASE_URL=postgresql://..., or pass --allow-sqlite for a SQLite run.",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    return database_url
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="One whole edition for N subscribers, timed.")
     parser.add_argument("--subscribers", type=int, default=1_000_000)
+    parser.add_argument("--allow-sqlite", action="store_true",
+                        help="run on SQLite (DATABASE_URL, or a temporary file when unset) instead of refusing")
     args = parser.parse_args(argv)
     n = args.subscribers
 
     started = time.perf_counter()
-    database_url = fresh_database(os.environ.get("DATABASE_URL"))
+    database_url = fresh_database(database_choice(os.environ.get("DATABASE_URL"), args.allow_sqlite))
     spawn = multiprocessing.get_context("spawn")
     setup = spawn.Process(target=seed, args=(database_url, n))
     setup.start()
@@ -220,7 +247,9 @@ def main(argv=None) -> int:
         results = spawn.Queue()
         edition = spawn.Process(target=timed_edition, args=(database_url, sink.url, results))
         edition.start()
-        r = results.get()
+        tree = TreePeak(edition.pid).start()
+        r = results.get()  # sent once the worker processes and their fork server are stopped
+        tree_peak_mb = tree.stop()
         edition.join()
         received = sink.stats()
     finally:
@@ -243,8 +272,11 @@ def main(argv=None) -> int:
           f"{r['send_processes']} send worker processes {r['cpu_workers']:.1f} s; whole machine busy "
           f"{r['cpu_machine']:.1f} of {cores * r['seconds']:.1f} core-seconds (PostgreSQL and the sink included)")
     print(f"peak RSS (edition process): {r['peak_rss_mb']:.0f} MB")
+    print(f"peak RSS (process tree: the edition process, its fork server and worker processes, up to "
+          f"{tree.most_processes} at once; sampled every {tree.interval * 1000:.0f} ms): {tree_peak_mb:.0f} MB")
     print(json.dumps({"subscribers": n, "seconds": round(r["seconds"], 2), "floor_seconds": round(r["floor_seconds"], 2),
-                      "peak_rss_mb": round(r["peak_rss_mb"]), "bodies": bodies}))
+                      "peak_rss_mb": round(r["peak_rss_mb"]), "tree_peak_rss_mb": round(tree_peak_mb),
+                      "bodies": bodies}))
     return 0
 
 

@@ -1,6 +1,6 @@
 """How long one rendered body takes, and where the time goes.
 
-    python benchmarks/render.py [--repeat N] [--selections N] [--reference]
+    python benchmarks/render.py [--repeat N] [--selections N] [--reference] [--compare N]
 
 Renders the sample edition and the 200-item edition (which goes through the size budget,
 so it is several HTML renders) with one reused Renderer, as production does, and prints
@@ -10,7 +10,9 @@ ms per rendered body and the share of each stage: Jinja, MJML, premailer, text.
 the briefings, videos and related headlines of 1 to 6 topics within a reading window, out
 of one day's ~340 items, each rendered once by one fresh Renderer, as ``digest send``
 plans an edition. ``--reference`` renders with ``Renderer(fast=False)`` (the whole-document
-inlining path the fast path must match byte for byte).
+inlining path the fast path must match byte for byte). ``--compare N`` renders N
+edition-like selections both ways and counts the bodies that are byte-identical (exit
+status 1 if one is not); the test suite compares 150 (``tests/render/test_assembly.py``).
 """
 
 from __future__ import annotations
@@ -19,11 +21,16 @@ import argparse
 import logging
 import random
 import statistics
+import sys
 import time
+from pathlib import Path
 
 from digest.content import Selection, TopicSection
 from digest.render import Renderer
-from digest.render.samples import (
+
+# The sample editions are test support (tests/fakes/samples.py), shared with the tests.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from fakes.samples import (  # noqa: E402
     COMPANIES,
     EDITION_DATE,
     HOLDING,
@@ -114,13 +121,31 @@ def bench_edition(count: int, fast: bool) -> None:
           f"{_shares(totals)}")
 
 
+def compare(count: int) -> int:
+    """Each of ``count`` edition-like selections rendered by the fast path (fragments,
+    assembly) and by ``Renderer(fast=False)``: how many bodies are the same to the byte."""
+    config = sample_config()
+    fast, reference = Renderer(config), Renderer(config, fast=False)
+    same = 0
+    for selection in edition_selections(count):
+        got, expected = fast.render(selection), reference.render(selection)
+        same += all(getattr(got, part) == getattr(expected, part) for part in ("subject", "preheader", "html", "text"))
+    print(f"{count} edition-like selections: {same} byte-identical to the reference path (subject, preheader, "
+          "HTML, text)")
+    return 0 if same == count else 1
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--selections", type=int, default=0, help="also render N distinct selections once each")
     parser.add_argument("--reference", action="store_true", help="the whole-document path (Renderer(fast=False))")
+    parser.add_argument("--compare", type=int, default=0,
+                        help="only compare N edition-like selections with the reference path, byte for byte")
     args = parser.parse_args()
     logging.disable(logging.INFO)  # the budget logs each fit at INFO
+    if args.compare:
+        raise SystemExit(compare(args.compare))
     fast = not args.reference
     print("path:", "fast (fragments inlined once)" if fast else "reference (whole documents)")
     if args.selections:  # first, while the process-wide fragment caches are cold

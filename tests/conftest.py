@@ -101,6 +101,80 @@ def db_url(request, tmp_path, _sqlite_template) -> str:
     return url
 
 
+class Databases:
+    """Migrated databases of one backend for a test that needs several with the same
+    rows (the benchmark's path test, a run compared with another): :meth:`empty`, and
+    :meth:`copy` of one whose connections are closed (SQLite: a file copy; PostgreSQL:
+    ``CREATE DATABASE ... TEMPLATE``). PostgreSQL ones are dropped after the test."""
+
+    def __init__(self, backend: str, tmp_path: Path, sqlite_template: Path, postgres_template: str | None):
+        self.backend, self._tmp, self._sqlite_template, self._pg_template = backend, tmp_path, sqlite_template, postgres_template
+        self._created: list[str] = []
+
+    def empty(self, name: str) -> str:
+        if self.backend == "sqlite":
+            return self._copy_file(self._sqlite_template, name)
+        return self._copy_postgres(self._pg_template, name)
+
+    def copy(self, url: str, name: str) -> str:
+        if self.backend == "sqlite":
+            return self._copy_file(Path(url.removeprefix("sqlite:///")), name)
+        return self._copy_postgres(url, name)
+
+    def _copy_file(self, source: Path, name: str) -> str:
+        path = self._tmp / f"{name}.db"
+        shutil.copy(source, path)
+        return f"sqlite:///{path}"
+
+    def _copy_postgres(self, source_url: str, name: str) -> str:
+        database = f"digest_test_{uuid.uuid4().hex[:10]}_{name}"[:63]
+        source = source_url.rsplit("/", 1)[1]
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{database}" TEMPLATE "{source}"'))
+        admin.dispose()
+        self._created.append(database)
+        return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + database
+
+    def drop_all(self) -> None:
+        if not self._created:
+            return
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            for database in self._created:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def _postgres_template(postgres_url) -> str:
+    """A migrated PostgreSQL database nobody connects to: the template of :class:`Databases`."""
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    source = postgres_url.rsplit("/", 1)[1]
+    name = f"{source}_template"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    engine = db.make_engine(url)
+    db.upgrade(engine)
+    engine.dispose()
+    yield url
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def databases(request, tmp_path, _sqlite_template):
+    """:class:`Databases` on SQLite, then on PostgreSQL."""
+    template = request.getfixturevalue("_postgres_template") if request.param == "postgresql" else None
+    made = Databases(request.param, tmp_path, _sqlite_template, template)
+    yield made
+    made.drop_all()
+
+
 @pytest.fixture
 def sqlite_url(tmp_path, _sqlite_template) -> str:
     """A migrated, empty SQLite database, for tests that need only one backend."""
@@ -145,6 +219,16 @@ def redis_url() -> str:
     if not _port_open("127.0.0.1", 6379):
         missing_service("Redis is not reachable on 127.0.0.1:6379")
     return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def playwright_api():
+    """``playwright.sync_api``: skipped locally when missing, a failure under CI."""
+    try:
+        import playwright.sync_api as api
+    except ImportError:
+        missing_service("playwright is not installed (pip install -e '.[test]')")
+    return api
 
 
 @pytest.fixture(scope="session")

@@ -262,6 +262,9 @@ class Settings:
     #: process uses one core. Default: the machine's cores.
     send_processes: int = 1
     web: WebSettings = WebSettings()
+    #: Active subscribers per send process below which an edition is sent from the
+    #: planning process (starting worker processes costs about a second).
+    readers_per_send_process: int = 5_000
 
     def require_secret_key(self) -> str:
         if not self.secret_key:
@@ -303,6 +306,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, demo: bool = Fals
     send_concurrency = _whole_number(env, "DIGEST_SEND_CONCURRENCY", 1, 1, 64)
     send_processes = _whole_number(env, "DIGEST_SEND_PROCESSES", os.cpu_count() or 1, 1, 64)
     render_processes = _whole_number(env, "DIGEST_RENDER_PROCESSES", os.cpu_count() or 1, 0, 64)
+    readers_per_send_process = _whole_number(env, "DIGEST_READERS_PER_SEND_PROCESS", 5_000, 1, 10_000_000)
 
     port_text = env.get("PORT", "8000")
     try:
@@ -343,6 +347,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, demo: bool = Fals
         render_processes=render_processes,
         send_processes=send_processes,
         web=web,
+        readers_per_send_process=readers_per_send_process,
     )
 
 

@@ -122,14 +122,14 @@ def fakes():
 
 
 @pytest.fixture
-def cli_env(monkeypatch, tmp_path):
-    """Environment for running ``digest`` in-process on a SQLite file under tmp_path."""
+def cli_env(monkeypatch, tmp_path, db_url):
+    """Environment for running ``digest`` in-process, on SQLite and then PostgreSQL."""
     from digest.settings import bundled_config_path
 
     def _env(database_url: str | None = None, **extra: str) -> dict[str, str]:
         env = {
             "DIGEST_CONFIG": str(bundled_config_path()),
-            "DATABASE_URL": database_url or f"sqlite:///{tmp_path / 'cli.db'}",
+            "DATABASE_URL": database_url or db_url,
             "DIGEST_OUTBOX": str(tmp_path / "outbox"),
             "DIGEST_SECRET_KEY": "test-secret-key-0123456789",
             "DIGEST_BASE_URL": "https://digest.test",

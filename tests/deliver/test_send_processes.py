@@ -26,9 +26,9 @@ from fakes.edition_seed import batch_statuses, ledger, outbox_recipients, read, 
 
 
 @pytest.fixture
-def settings(make_settings, tmp_path, monkeypatch):
-    monkeypatch.setattr(edition_module, "MIN_READERS_PER_PROCESS", 1)
-    return make_settings(f"sqlite:///{tmp_path / 'processes.db'}", DIGEST_PROVIDER="outbox",
+def settings(make_settings, db_url):
+    """SQLite and PostgreSQL; worker processes from the first reader on."""
+    return make_settings(db_url, DIGEST_PROVIDER="outbox", DIGEST_READERS_PER_SEND_PROCESS="1",
                          DIGEST_SEND_PROCESSES="2", DIGEST_SEND_CONCURRENCY="2", DIGEST_RENDER_PROCESSES="0")
 
 

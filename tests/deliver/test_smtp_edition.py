@@ -14,10 +14,10 @@ from fakes.edition_seed import ledger, seed_edition
 from fakes.fixtures import fake_smtp  # noqa: F401
 
 
-def test_send_over_smtp_with_refused_recipients(fake_smtp, tmp_path, monkeypatch):
+def test_send_over_smtp_with_refused_recipients(fake_smtp, db_url, monkeypatch):
     env = {
         "DIGEST_CONFIG": str(bundled_config_path()),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'smtp.db'}",
+        "DATABASE_URL": db_url,
         "DIGEST_PROVIDER": "smtp",
         "SMTP_URL": fake_smtp.url,
         "DIGEST_SECRET_KEY": "test-secret-key-0123456789",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import os
 import resource
-import shutil
 import signal
 import subprocess
 import sys
@@ -121,10 +120,11 @@ def _claimants(settings) -> set[str]:
     return {claimant for (claimant,) in read(settings, select(Batch.claimed_by))}
 
 
-def test_an_editions_render_and_send_pools_share_the_context_and_send_the_same(make_settings, tmp_path, monkeypatch):
+def test_an_editions_render_and_send_pools_share_the_context_and_send_the_same(make_settings, databases, tmp_path,
+                                                                             monkeypatch):
     from fakes.edition_seed import outbox_recipients, seed_edition
 
-    from digest.deliver import bodies, edition, processes
+    from digest.deliver import bodies, processes
     from digest.deliver.edition import send_edition
     from digest.deliver.factory import make_provider
     from digest.runtime import Runtime
@@ -136,18 +136,19 @@ def test_an_editions_render_and_send_pools_share_the_context_and_send_the_same(m
             contexts.append(mp_context)
             super().__init__(*args, mp_context=mp_context, **kwargs)
 
-    def settings_for(name: str, **env: str):
-        return make_settings(f"sqlite:///{tmp_path / (name + '.db')}", DIGEST_PROVIDER="outbox",
-                             DIGEST_OUTBOX=str(tmp_path / f"outbox-{name}"), DIGEST_SEND_CONCURRENCY="2", **env)
+    def settings_for(name: str, url: str, **env: str):
+        return make_settings(url, DIGEST_PROVIDER="outbox", DIGEST_OUTBOX=str(tmp_path / f"outbox-{name}"),
+                             DIGEST_SEND_CONCURRENCY="2", DIGEST_READERS_PER_SEND_PROCESS="1", **env)
 
-    pooled = settings_for("pooled", DIGEST_RENDER_PROCESSES="2", DIGEST_SEND_PROCESSES="2")
-    inline = settings_for("inline", DIGEST_RENDER_PROCESSES="0", DIGEST_SEND_PROCESSES="1")
+    pooled_url = databases.empty("pooled")
+    pooled = settings_for("pooled", pooled_url, DIGEST_RENDER_PROCESSES="2", DIGEST_SEND_PROCESSES="2")
     emails = seed_edition(pooled, 300)
-    shutil.copy(tmp_path / "pooled.db", tmp_path / "inline.db")  # the same content, to the byte
+    # The same content, to the byte (SQLite, then PostgreSQL).
+    inline = settings_for("inline", databases.copy(pooled_url, "inline"), DIGEST_RENDER_PROCESSES="0",
+                          DIGEST_SEND_PROCESSES="1")
 
     monkeypatch.setattr(bodies, "ProcessPoolExecutor", RecordingPool)
     monkeypatch.setattr(processes, "ProcessPoolExecutor", RecordingPool)
-    monkeypatch.setattr(edition, "MIN_READERS_PER_PROCESS", 1)
     now = datetime.now(timezone.utc)
     summaries = {}
     for name, settings in (("pooled", pooled), ("inline", inline)):

@@ -43,14 +43,15 @@ def smtp_settings(make_settings, fake_smtp):
 
 
 @pytest.fixture
-def sendgrid_env(tmp_path, fake_sendgrid, monkeypatch) -> dict[str, str]:
+def sendgrid_env(db_url, fake_sendgrid, monkeypatch) -> dict[str, str]:
     """Environment for ``digest send`` (in-process or a subprocess) against the fake
-    SendGrid server, on a SQLite file; also set in ``os.environ`` for CliRunner."""
+    SendGrid server, on SQLite and then PostgreSQL (``db_url``); also set in
+    ``os.environ`` for CliRunner."""
     from digest.settings import bundled_config_path
 
     env = {
         "DIGEST_CONFIG": str(bundled_config_path()),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'edition.db'}",
+        "DATABASE_URL": db_url,
         "DIGEST_PROVIDER": "sendgrid",
         "SENDGRID_API_KEY": TEST_API_KEY,
         "SENDGRID_API_HOST": fake_sendgrid.url,

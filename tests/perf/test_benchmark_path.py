@@ -1,6 +1,6 @@
 """The edition benchmark measures the code ``digest send`` runs, not a copy of it.
 
-Three identical small SQLite databases (the benchmark's own dataset): one sent by
+Three identical small databases (the benchmark's own dataset; SQLite, then PostgreSQL): one sent by
 ``digest send`` (the CLI, clock pinned to the dataset's), one by the benchmark's
 ``run_edition``, one by ``run_edition`` with batches sent concurrently. Each goes to its
 own validating fake SendGrid. The requests and the ledgers must be the same.
@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import shutil
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -50,18 +49,12 @@ dataset = bench.dataset
 
 
 @pytest.fixture
-def seeded(tmp_path, _sqlite_template):
-    """A factory of identical seeded SQLite databases."""
-    template = tmp_path / "seeded.db"
-    shutil.copy(_sqlite_template, template)
-    bench.seed(f"sqlite:///{template}", SUBSCRIBERS)
-
-    def _copy(name: str) -> str:
-        path = tmp_path / f"{name}.db"
-        shutil.copy(template, path)
-        return f"sqlite:///{path}"
-
-    return _copy
+def seeded(databases):
+    """A factory of identical seeded databases (SQLite, then PostgreSQL, where the
+    benchmark runs)."""
+    template = databases.empty("seeded")
+    bench.seed(template, SUBSCRIBERS)
+    return lambda name: databases.copy(template, name)
 
 
 def _requests(fake: FakeSendGrid) -> list[dict]:
@@ -90,7 +83,8 @@ def _ledger(database_url: str) -> list[tuple]:
 def _send_with_benchmark(database_url: str, fake: FakeSendGrid, concurrency: str = "1", processes: str = "1"):
     env = bench.environment(database_url, fake.url) | {
         "DIGEST_SEND_CONCURRENCY": concurrency, "DIGEST_SEND_PROCESSES": processes,
-        "DIGEST_RENDER_PROCESSES": "0" if processes == "1" else processes}
+        "DIGEST_RENDER_PROCESSES": "0" if processes == "1" else processes,
+        "DIGEST_READERS_PER_SEND_PROCESS": "1"}  # with processes > 1: worker processes however few readers
     settings = load_settings(env)
     runtime = Runtime.open(settings)
     try:
@@ -135,7 +129,6 @@ def test_benchmark_edition_sends_the_requests_and_ledger_of_digest_send(seeded, 
         # A big edition (worker processes for sending): every render in the two render
         # worker processes, from the first one on; batches sent from two
         # worker processes, four threads each.
-        monkeypatch.setattr(edition, "MIN_READERS_PER_PROCESS", 1)
         threaded = _send_with_benchmark(concurrent_db, by_threads, concurrency="4", processes="2")
 
     assert "sent" in output and summary.sent == threaded.sent == SUBSCRIBERS
@@ -163,3 +156,47 @@ def _claimants(database_url: str) -> set[str]:
             return set(session.scalars(select(Batch.claimed_by)))
     finally:
         runtime.close()
+
+
+# ------------------------------------------------------------------ what the benchmark refuses and reports
+
+
+@pytest.mark.parametrize("url", [None, "", "sqlite:///bench.db"])
+def test_the_benchmark_refuses_sqlite_unless_allowed(url, capsys):
+    with pytest.raises(SystemExit) as refused:
+        bench.database_choice(url, allow_sqlite=False)
+    assert refused.value.code == 2
+    assert "--allow-sqlite" in capsys.readouterr().err
+    assert bench.database_choice(url, allow_sqlite=True) == url
+
+
+def test_the_benchmark_takes_postgresql():
+    for url in ("postgresql+psycopg://postgres@127.0.0.1:5432/bench", "postgres://u:p@db.example:5432/bench"):
+        assert bench.database_choice(url, allow_sqlite=False) == url
+
+
+def test_the_tree_peak_counts_child_processes():
+    """A child holding 64 MiB: the tree's RSS is at least the parent's plus that."""
+    import subprocess
+    import time
+
+    import psutil
+
+    tree_rss = sys.modules["tree_rss"]  # loaded by the benchmark module
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; block = bytearray(64 * 2**20); print('ready', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        me = psutil.Process()
+        own = me.memory_info().rss
+        total, count = tree_rss.tree_rss(me)
+        assert count >= 2
+        assert total - own >= 64 * 2**20
+        peak = tree_rss.TreePeak(os.getpid(), interval=0.01).start()
+        while peak.peak_bytes == 0:
+            time.sleep(0.01)
+        assert peak.stop() * 2**20 >= own + 64 * 2**20 - 2**20  # (the parent may have shrunk a little)
+    finally:
+        child.stdin.close()
+        child.wait(timeout=30)

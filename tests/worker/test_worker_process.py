@@ -22,11 +22,11 @@ SHUTDOWN_PROMISE = 25  # seconds: the issue's requirement, not a measurement
 
 
 @pytest.fixture
-def edition_db(sqlite_url, make_settings, tmp_path):
-    """A SQLite database whose subscribers are all due now, in six distinct topic sets
-    (so six bodies and six batches), and the config the worker runs with."""
+def edition_db(db_url, make_settings, tmp_path):
+    """A database (SQLite, then PostgreSQL) whose subscribers are all due now, in six
+    distinct topic sets (so six bodies and six batches), and the config the worker runs with."""
     config = write_config(tmp_path / "digest.toml")
-    rt = Runtime.open(make_settings(sqlite_url, DIGEST_CONFIG=str(config)))
+    rt = Runtime.open(make_settings(db_url, DIGEST_CONFIG=str(config)))
     slugs = rt.settings.config.topic_slugs
     topic_sets = list(itertools.islice(itertools.combinations(slugs, 2), 6))
     hour = (datetime.now(timezone.utc) - timedelta(hours=1)).hour  # passed: due now
@@ -34,7 +34,7 @@ def edition_db(sqlite_url, make_settings, tmp_path):
         add_subscriber(rt, f"reader{n:03d}@example.org", "UTC", hour, topics=topic_sets[n % 6])
     add_briefings(rt, datetime.now(timezone.utc) - timedelta(hours=2))
     rt.close()
-    return sqlite_url, config
+    return db_url, config
 
 
 def test_sigterm_mid_edition_then_restart_finishes_without_duplicates(edition_db, fake_sendgrid, tmp_path):

@@ -133,14 +133,10 @@ def send_edition(
     return summary
 
 
-#: Fewer active subscribers than this per process are sent from this process: starting
-#: worker processes costs about a second.
-MIN_READERS_PER_PROCESS = 5_000
-
-
 def _worth_processes(runtime: Runtime, provider: Provider, subscriber_ids) -> bool:
     """Worker processes build the configured provider from settings, so they are used only
-    when ``provider`` is that one (not a test's or a proof's own), and the list is big."""
+    when ``provider`` is that one (not a test's or a proof's own), and the list is big
+    (``DIGEST_READERS_PER_SEND_PROCESS`` active subscribers per process)."""
     settings = runtime.settings
     if settings.send_processes <= 1 or provider.name != settings.provider:
         return False
@@ -150,4 +146,4 @@ def _worth_processes(runtime: Runtime, provider: Provider, subscriber_ids) -> bo
         with runtime.sessions() as session:
             readers = session.scalar(select(func.count()).select_from(Subscriber)
                                      .where(Subscriber.status == SubscriberStatus.ACTIVE)) or 0
-    return readers >= MIN_READERS_PER_PROCESS * settings.send_processes
+    return readers >= settings.readers_per_send_process * settings.send_processes
