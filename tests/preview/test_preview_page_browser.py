@@ -40,9 +40,8 @@ def live_url(sqlite_runtime):
         yield f"http://127.0.0.1:{port}/"
 
 
-def test_phone_width_and_topic_switch(live_url, chromium_path, tmp_path):
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
-    with sync_playwright() as p:
+def test_phone_width_and_topic_switch(live_url, chromium_path, playwright_api, tmp_path):
+    with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 900})

@@ -45,9 +45,8 @@ THUMBS_JS = """() => Array.from(document.querySelectorAll('.video-thumb img')).m
 
 
 @pytest.fixture(scope="module")
-def browser(chromium_path):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
+def browser(chromium_path, playwright_api):
+    with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         yield browser
         browser.close()

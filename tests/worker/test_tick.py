@@ -60,21 +60,26 @@ def test_overlapping_ticks_in_two_workers_send_each_subscriber_once(runtime, mak
     start = datetime(2026, 3, 9, 7, 1, tzinfo=UTC)
 
     barrier = threading.Barrier(2)
+    met: list[str] = []  # the workers whose first batch waited at the barrier for the other's
 
     class GatedProvider(ClockedProvider):
-        """Holds the first batch until both workers are sending, so the ticks overlap."""
+        """Holds each worker's first batch until the other worker is sending too, so the
+        ticks overlap; the test fails unless they did."""
+
+        def __init__(self, *args, worker: str, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.worker = worker
 
         def send(self, batch):
-            try:
-                barrier.wait(timeout=5)
-            except threading.BrokenBarrierError:
-                pass  # the other tick found nothing left to send: also fine
+            if not self.sent:
+                barrier.wait(timeout=30)  # broken (raises) if the other never sends
+                met.append(self.worker)
             return super().send(batch)
 
     ticks = []
     for worker in ("host:1:a", "host:2:b"):
         tick, clock, _ = make_tick(runtime, start, worker_id=worker)
-        tick.dispatcher.provider = GatedProvider(clock, max_recipients=10)
+        tick.dispatcher.provider = GatedProvider(clock, max_recipients=10, worker=worker)
         tick.dispatcher.max_recipients = 10
         ticks.append(tick)
     errors = []
@@ -91,7 +96,9 @@ def test_overlapping_ticks_in_two_workers_send_each_subscriber_once(runtime, mak
     for t in threads:
         t.join(timeout=60)
     assert not errors
+    assert sorted(met) == ["host:1:a", "host:2:b"], "the two ticks never sent at the same time"
     sent = [s.email for t in ticks for s in t.dispatcher.provider.sent]
+    assert all(t.dispatcher.provider.sent for t in ticks), "each worker sent batches of the edition"
     assert len(sent) == 40 and len(set(sent)) == 40
     with runtime.sessions() as session:
         statuses = Counter(session.scalars(select(Delivery.status).where(Delivery.skip_reason.is_(None))))
