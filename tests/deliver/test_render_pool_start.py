@@ -14,7 +14,7 @@ from digest.deliver import bodies
 from digest.deliver.bodies import EditionBodies
 from digest.render import Renderer
 from digest.render.isolation import IsolatingRenderer
-from digest.render.samples import sample_config, sample_edition
+from fakes.samples import sample_config, sample_edition
 
 
 class SlowStartingPool:

@@ -1,7 +1,7 @@
 """Selections for the render tests: a realistic edition, one item, 200 items.
 
-The builders live in :mod:`digest.render.samples` so the benchmark and template work can
-use them without importing the tests; this module adds hostile content and re-exports them.
+The builders live in :mod:`fakes.samples` (the render benchmark uses them too); this
+module adds hostile content and re-exports them.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from digest.content import Selection, TopicSection
-from digest.render.samples import (  # noqa: F401 (re-exported)
+from fakes.samples import (  # noqa: F401 (re-exported)
     EDITION_DATE,
     HOLDING,
     SPONSOR,

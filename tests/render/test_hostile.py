@@ -63,7 +63,7 @@ def test_unsafe_links_dropped_and_a_safe_selection_passed_through_unchanged():
     from dataclasses import replace
 
     from digest.render.guard import drop_unsafe_urls
-    from digest.render.samples import sample_edition
+    from fakes.samples import sample_edition
 
     safe = sample_edition()
     # Nothing to drop: the very same object, so what is cached on it (fingerprints) is kept.

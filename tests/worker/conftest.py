@@ -6,7 +6,7 @@ import pytest
 
 from digest.deliver.ledger import worker_identity
 from digest.deliver.sending import make_link_maker
-from digest.schedule.clock import FakeClock
+from fakes.clock import FakeClock
 from digest.schedule.queue import InProcessDispatcher
 from digest.schedule.tick import DeliveryTick
 
@@ -29,14 +29,3 @@ def make_tick():
 
 
 UTC = timezone.utc
-
-
-@pytest.fixture
-def sqlite_runtime(sqlite_url, make_settings):
-    """For long clock simulations: the clock logic is the same on both databases, and the
-    ledger's guarantees are tested on both elsewhere."""
-    from digest.runtime import Runtime
-
-    rt = Runtime.open(make_settings(sqlite_url))
-    yield rt
-    rt.close()

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest.schedule.clock import FakeClock
+from fakes.clock import FakeClock
 from digest.schedule.due import find_due, publishes_on, send_instant
 from digest.settings import Schedule
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from digest.schedule.clock import FakeClock
+from fakes.clock import FakeClock
 from digest.schedule.lock import DatabaseLock, RedisLock, make_lock
 
 TTL = timedelta(seconds=45)

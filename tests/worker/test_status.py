@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from click.testing import CliRunner
 
-from digest.schedule.clock import FakeClock
+from fakes.clock import FakeClock
 from digest.schedule.lock import DatabaseLock
 from digest.schedule.status import collect_status, format_status
 

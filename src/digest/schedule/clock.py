@@ -1,8 +1,9 @@
-"""An injectable clock, so tests can walk simulated days through a DST change."""
+"""An injectable clock, so tests can walk simulated days through a DST change (their
+fake clock is tests/fakes/clock.py)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Protocol
 
 
@@ -15,26 +16,3 @@ class Clock(Protocol):
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(timezone.utc)
-
-
-class FakeClock:
-    """A clock that only moves when told to."""
-
-    def __init__(self, start: datetime):
-        self._now = _aware_utc(start)
-
-    def now(self) -> datetime:
-        return self._now
-
-    def set(self, when: datetime) -> None:
-        self._now = _aware_utc(when)
-
-    def advance(self, delta: timedelta) -> datetime:
-        self._now += delta
-        return self._now
-
-
-def _aware_utc(when: datetime) -> datetime:
-    if when.tzinfo is None:
-        raise ValueError(f"naive datetime {when!r}: give an aware one")
-    return when.astimezone(timezone.utc)

@@ -1,12 +1,13 @@
-"""Sample editions built from plain content values: for tests, the benchmark and
-template work without a database (a realistic edition, a single item, 200 items)."""
+"""Sample editions built from plain content values: for the tests and the render
+benchmark (which puts tests/ on its path), without a database (a realistic edition, a
+single item, 200 items). Test support: it lives here, not in the package."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from ..content import BriefingItem, RelatedItem, Selection, SponsorDisclosure, TopicSection, VideoItem
-from ..settings import PublicationConfig, bundled_config_path, load_publication_config
+from digest.content import BriefingItem, RelatedItem, Selection, SponsorDisclosure, TopicSection, VideoItem
+from digest.settings import PublicationConfig, bundled_config_path, load_publication_config
 
 EDITION_DATE = date(2026, 11, 27)
 SITE = "https://ridgeline.example"
