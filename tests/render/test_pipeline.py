@@ -33,7 +33,9 @@ def test_titles_are_escaped_in_html_but_not_in_text(renderer):
     email = renderer.render(selection)
     assert "AT&amp;T &lt;b&gt;" in email.html and "<b>\"wins\"" not in email.html
     assert 'AT&T <b>"wins"</b>' in email.text
-    assert 'AT&T <b>"wins"</b>' in email.subject or "1 briefing" in email.subject
+    # The subject and preheader are plain text: the title as written, never escaped.
+    assert email.subject == "Ridgeline Resource Briefing: 1 briefing on Lithium — 27 Nov 2026"
+    assert email.preheader.startswith('AT&T <b>"wins"</b>'), email.preheader
 
 
 def test_misspelt_variable_is_an_error_naming_the_template(tmp_path, config):

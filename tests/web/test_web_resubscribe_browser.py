@@ -31,11 +31,10 @@ def live(sqlite_url, make_settings):
     runtime.close()
 
 
-def test_a_reader_resubscribes_through_the_confirmation_email(live, chromium_path):
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+def test_a_reader_resubscribes_through_the_confirmation_email(live, chromium_path, playwright_api):
     runtime, links = live
     sid = add_subscriber(runtime, "returning@example.com", status="unsubscribed")
-    with sync_playwright() as p:
+    with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
         try:
             page = browser.new_page(java_script_enabled=False)
