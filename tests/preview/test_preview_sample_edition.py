@@ -63,3 +63,38 @@ def test_hostile_feed_item_renders_without_active_content(runtime):
     assert "<script>alert" not in html and "evil.example" not in html
     for check in CHECKS:
         check(msg, result.selection, runtime.settings.config)
+
+
+def test_every_sponsored_piece_of_a_crowded_topic_is_labelled_end_to_end(runtime):
+    """The sample content with every briefing sponsored and filed under lithium as well:
+    stored, selected, rendered and previewed as the .eml a lithium reader gets. Eleven are
+    in the edition's window: four cards (the config's max_per_topic), seven related
+    headlines; each carries its label and payer, amount and form, in HTML and text."""
+    from sqlalchemy import insert
+
+    from digest.models import Topic, briefing_topics
+
+    ingest_sources(runtime, runtime.settings.config.sources)
+    with runtime.session() as session:
+        lithium = session.scalar(select(Topic.id).where(Topic.slug == "lithium"))
+        ids = session.scalars(select(Briefing.id).order_by(Briefing.id)).all()
+        tagged = set(session.execute(select(briefing_topics.c.briefing_id)
+                                     .where(briefing_topics.c.topic_id == lithium)).scalars())
+        session.execute(insert(briefing_topics), [{"briefing_id": i, "topic_id": lithium} for i in ids if i not in tagged])
+        for n, briefing in enumerate(session.scalars(select(Briefing).order_by(Briefing.id))):
+            briefing.is_sponsored = True
+            briefing.sponsor_payer, briefing.sponsor_amount = f"Sponsor {n} Ltd.", f"USD {n + 1},000"
+            briefing.sponsor_form, briefing.sponsor_disclosure = "cash", None
+    assert len(ids) == 18
+    with runtime.session() as session:
+        result = build_preview(session, runtime.settings,
+                               PreviewRequest(topics=("lithium",), edition_date=date(2026, 11, 28)))
+    assert [len(s.briefings) for s in result.selection.sections] == [4]
+    assert len(result.selection.related) == 7
+    msg = _parsed(result)
+    checklist.check_sponsored_labelled_wherever_shown(msg, result.selection, runtime.settings.config)
+    text, html = checklist.parts(msg)
+    assert html.count('class="sponsor-note"') == 7 and html.count('class="sponsor-box"') == 4
+    assert text.count("[SPONSORED]") == 11
+    for r in result.selection.related:
+        assert f"Sponsored by {r.sponsor.payer} ({r.sponsor.amount}, cash)" in html
