@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from digest import db
 from digest.models import Base
@@ -49,8 +50,10 @@ def _port_open(host: str, port: int) -> bool:
 @pytest.fixture(scope="session")
 def postgres_url():
     """A fresh database on the PostgreSQL server for this test process, migrated to head."""
-    if not _port_open("127.0.0.1", 5432):
-        missing_service("PostgreSQL is not reachable on 127.0.0.1:5432")
+    server = make_url(PG_ADMIN_URL)
+    host, port = server.host or "127.0.0.1", server.port or 5432
+    if not _port_open(host, port):
+        missing_service(f"PostgreSQL is not reachable on {host}:{port}")
     name = f"digest_test_{uuid.uuid4().hex[:10]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
