@@ -174,7 +174,9 @@ class SubscriberStatus:
     UNSUBSCRIBED = "unsubscribed"
     BOUNCED = "bounced"
     COMPLAINED = "complained"
-    ALL = (ACTIVE, UNSUBSCRIBED, BOUNCED, COMPLAINED)
+    #: Signed up on the web, the address not yet confirmed by its email link: never sent a digest.
+    PENDING = "pending"
+    ALL = (ACTIVE, UNSUBSCRIBED, BOUNCED, COMPLAINED, PENDING)
 
 
 #: Partial-index conditions, the same on PostgreSQL and SQLite.

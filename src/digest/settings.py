@@ -228,8 +228,8 @@ class WebSettings:
     webhook_requests_per_minute: int = 600
     #: Token routes: links that fail verification per client address and 10 minutes.
     bad_tokens_per_10_minutes: int = 30
-    #: Days a confirmation link (resubscribing) keeps working.
-    confirmation_days: int = 7
+    #: Hours a confirmation link (a signup, or resubscribing) keeps working.
+    confirmation_hours: int = 48
     #: Prefix of the rate limits' Redis keys (as the queue's: DIGEST_QUEUE_NAMESPACE).
     namespace: str = "digest"
 

@@ -8,7 +8,9 @@ they forbid sending again::
 :func:`suppress` only ever moves a subscriber *up* that order, so a late or repeated
 provider event can never undo a stronger one (a spam complaint that arrives after an
 unsubscribe still blocks a later resubscribe). :func:`resubscribe` is the one way back,
-and only from ``unsubscribed``: an address that bounced or complained needs an operator.
+and only from ``unsubscribed`` (or ``pending``, a web signup not yet confirmed, which ranks
+with ``active`` since it was never an opt-out): an address that bounced or complained needs
+an operator.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from .models import Subscriber, SubscriberStatus, utcnow
 
 _RANK = {
     SubscriberStatus.ACTIVE: 0,
+    SubscriberStatus.PENDING: 0,
     SubscriberStatus.UNSUBSCRIBED: 1,
     SubscriberStatus.BOUNCED: 2,
     SubscriberStatus.COMPLAINED: 3,
@@ -43,12 +46,13 @@ def suppress(subscriber: Subscriber, status: str, *, now: datetime | None = None
 
 
 def can_resubscribe(subscriber: Subscriber) -> bool:
-    """Only people who unsubscribed themselves may come back on their own."""
-    return subscriber.status == SubscriberStatus.UNSUBSCRIBED
+    """Only people who unsubscribed themselves, or signed up and have not confirmed yet,
+    may become active on their own (by a confirmation email's link)."""
+    return subscriber.status in (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.PENDING)
 
 
 def resubscribe(subscriber: Subscriber, *, now: datetime | None = None) -> bool:
-    """Make an unsubscribed subscriber active again; True when the status changed.
+    """Make an unsubscribed (or pending) subscriber active; True when the status changed.
 
     Raises ValueError for a bounced or complained address.
     """

@@ -7,12 +7,13 @@ link, and nothing changes until its page is submitted. A signup with double opt-
 the same way: :func:`request_confirmation` sends, :func:`confirm` acts.
 
 The link's token is signed with ``DIGEST_SECRET_KEY`` (its own salt, so no other link's
-token works here), expires (``WebSettings.confirmation_days``) and names the subscriber,
+token works here), expires (``WebSettings.confirmation_hours``) and names the subscriber,
 a hash of their address and the moment their status last changed: a link sent before a
 later unsubscribe, or for an address since changed, is refused. Its GET shows a button;
 only the POST acts, since mail scanners fetch every link in a message. Which statuses a
-confirmation may make active is :func:`digest.suppression.can_resubscribe`'s rule (a first
-signup's pending status belongs there); ``returning=False`` words the email for a signup.
+confirmation may make active is :func:`digest.suppression.can_resubscribe`'s rule
+(``unsubscribed``, and ``pending``: a web signup not yet confirmed); ``returning=False``
+words the email for a signup.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from ..suppression import can_resubscribe, resubscribe
 
 SALT = "digest.confirm"
 CONSENT_SOURCE = "confirmed by email link"
+SIGNUP_CONSENT_SOURCE = "signup form, confirmed by email link"
 
 
 class ExpiredConfirmation(InvalidToken):
@@ -123,18 +125,20 @@ def check(subscriber: Subscriber | None, confirmation: Confirmation) -> str:
 
 
 def confirm(session: Session, confirmation: Confirmation, *, now: datetime | None = None) -> str:
-    """Make the subscriber active and record the consent: ``confirmed``, or what
-    :func:`check` said instead. The caller's session commits."""
+    """Make the subscriber active and record the consent: ``subscribed`` (a first signup),
+    ``confirmed`` (back after leaving), or what :func:`check` said instead. The caller's
+    session commits."""
     subscriber = session.get(Subscriber, confirmation.subscriber_id)
     outcome = check(subscriber, confirmation)
     if outcome != "confirmable":
         return outcome
+    first_signup = subscriber.status == SubscriberStatus.PENDING
     now = now or utcnow()
     resubscribe(subscriber, now=now)
     subscriber.consented_at = subscriber.updated_at = now
-    subscriber.consent_source = CONSENT_SOURCE
+    subscriber.consent_source = SIGNUP_CONSENT_SOURCE if first_signup else CONSENT_SOURCE
     session.flush()
-    return "confirmed"
+    return "subscribed" if first_signup else "confirmed"
 
 
 _templates = Environment(
@@ -145,10 +149,10 @@ _templates = Environment(
 )
 
 
-def confirmation_email(config: PublicationConfig, confirm_url: str, days: int, *,
+def confirmation_email(config: PublicationConfig, confirm_url: str, hours: int, *,
                        returning: bool = True) -> RenderedEmail:
     """``returning``: a reader who left asks to come back (else a first signup)."""
-    values = {"publication": config.publication, "confirm_url": confirm_url, "days": days, "returning": returning}
+    values = {"publication": config.publication, "confirm_url": confirm_url, "hours": hours, "returning": returning}
     subject = _templates.get_template("confirmation/subject.txt").render(values).strip()
     return RenderedEmail(
         subject=subject,
@@ -160,7 +164,7 @@ def confirmation_email(config: PublicationConfig, confirm_url: str, days: int, *
 
 def request_confirmation(
     provider: Provider, config: PublicationConfig, links: LinkMaker, subscriber: Subscriber, *,
-    days: int, returning: bool = True, today: date | None = None,
+    hours: int, returning: bool = True, today: date | None = None,
 ) -> SendResult:
     """Send ``subscriber`` the email whose link confirms them. Only their own mailbox gets
     it; its unsubscribe header is their usual one-click link (still harmless to use)."""
@@ -170,7 +174,7 @@ def request_confirmation(
         batch_id=0,
         edition_id=0,
         edition_date=today or datetime.now(timezone.utc).date(),
-        body=confirmation_email(config, url, days, returning=returning),
+        body=confirmation_email(config, url, hours, returning=returning),
         recipients=[Recipient(subscriber.id, subscriber.id, subscriber.email, tokens,
                               recipient_headers(tokens["unsubscribe_url"]))],
         headers=shared_headers(config),

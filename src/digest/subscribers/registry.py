@@ -65,7 +65,7 @@ class SubscriberData:
     status: str = SubscriberStatus.ACTIVE
 
 
-def _topics(session: Session, slugs: Sequence[str]) -> list[Topic]:
+def find_topics(session: Session, slugs: Sequence[str]) -> list[Topic]:
     found = {t.slug: t for t in session.scalars(select(Topic).where(Topic.slug.in_(list(slugs))))}
     unknown = [s for s in slugs if s not in found]
     if unknown:
@@ -88,7 +88,7 @@ def upsert_subscriber(session: Session, data: SubscriberData, *, now: datetime |
     """
     now = now or datetime.now(timezone.utc)
     row = find(session, data.email)
-    topics = _topics(session, data.topics)
+    topics = find_topics(session, data.topics)
     if row is None:
         session.add(Subscriber(
             email=data.email, status=data.status, timezone=data.timezone, send_hour=data.send_hour,

@@ -33,6 +33,7 @@ from .preferences import preferences_page, update_preferences
 from .proxies import TrustedProxyMiddleware
 from .rate_limits import RateLimitMiddleware, RequestLimiter, make_storage
 from .security import SECURITY_HEADERS, SecurityHeadersMiddleware, redact_path
+from .signup import subscribe, subscribe_page
 from .unsubscribe import unsubscribe, unsubscribe_page
 from .webhooks import WebhookKey, sendgrid_events
 
@@ -90,6 +91,8 @@ def create_app(runtime: Runtime) -> Starlette:
             Route("/preferences/{token}", update_preferences, methods=["POST"]),
             Route("/confirm/{token}", confirm_page, methods=["GET"]),
             Route("/confirm/{token}", confirm, methods=["POST"]),
+            Route("/subscribe", subscribe_page, methods=["GET"]),
+            Route("/subscribe", subscribe, methods=["POST"]),
             Route("/webhooks/sendgrid", sendgrid_events, methods=["POST"]),
             Route("/archive/{token}", archive, methods=["GET"]),
             Route("/subscription", subscription_links, methods=["GET"]),

@@ -1,7 +1,8 @@
 """``/confirm/{token}``: the page a confirmation email links to.
 
 ``GET`` shows a button and changes nothing (mail scanners fetch every link in a message);
-``POST`` confirms: the subscriber is active again and the consent is recorded
+``POST`` confirms: the subscriber (a first signup, or a reader coming back) is active and
+the consent is recorded
 (:func:`digest.subscribers.confirmation.confirm`). The page shows no address: the link
 may have been forwarded.
 """
@@ -14,26 +15,29 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..deliver.factory import make_provider
 from ..links import InvalidToken
-from ..models import Subscriber
+from ..models import Subscriber, SubscriberStatus
 from ..subscribers.confirmation import Confirmation, ExpiredConfirmation, check, read_confirmation
 from ..subscribers.confirmation import confirm as confirm_subscriber
+from ..subscribers.confirmation import request_confirmation
+from ..suppression import can_resubscribe
 from .context import WebContext, context, mark_bad_token
 
 log = logging.getLogger(__name__)
 
-DAY = 24 * 3600
+HOUR = 3600
 
 
 def _read(ctx: WebContext, request: Request) -> Confirmation | Response:
-    max_age = ctx.runtime.settings.web.confirmation_days * DAY
+    max_age = ctx.runtime.settings.web.confirmation_hours * HOUR
     try:
         return read_confirmation(ctx.secret, request.path_params["token"], max_age)
     except ExpiredConfirmation:
         return ctx.pages.message(
             "This link has expired",
-            "Confirmation links work for a limited time. To receive the digest again, ask once more "
-            "from the preferences page: we will send a new link.",
+            "Confirmation links work for a limited time. Sign up again, or ask once more from the "
+            "preferences page: we will send a new link.",
             400,
         )
     except InvalidToken:
@@ -42,6 +46,7 @@ def _read(ctx: WebContext, request: Request) -> Confirmation | Response:
 
 
 _OUTCOMES = {
+    "subscribed": ("You are subscribed", "Your first digest arrives at the hour you chose.", 200),
     "confirmed": ("You are subscribed again", "You will receive the digest again from its next edition.", 200),
     "already-active": ("You are subscribed", "This address already receives the digest.", 200),
     "stale": ("This link is no longer valid",
@@ -69,19 +74,42 @@ async def _answer(request: Request, step) -> Response:
     outcome = await run_in_threadpool(step, ctx, confirmation)
     if outcome == "unknown":
         return ctx.unknown_subscriber()
-    if outcome == "confirmable":
-        return ctx.pages.render("confirm.html", action=request.url.path)
+    if outcome in ("confirmable", "confirmable-signup"):
+        return ctx.pages.render("confirm.html", action=request.url.path, signup=outcome == "confirmable-signup")
     return ctx.pages.message(*_OUTCOMES[outcome])
 
 
 def _check(ctx: WebContext, confirmation: Confirmation) -> str:
+    """What the page offers; ``confirmable-signup`` words it for a first signup."""
     with ctx.runtime.session() as session:
-        return check(session.get(Subscriber, confirmation.subscriber_id), confirmation)
+        subscriber = session.get(Subscriber, confirmation.subscriber_id)
+        outcome = check(subscriber, confirmation)
+        if outcome == "confirmable" and subscriber.status == SubscriberStatus.PENDING:
+            return "confirmable-signup"
+        return outcome
 
 
 def _confirm(ctx: WebContext, confirmation: Confirmation) -> str:
     with ctx.runtime.session() as session:
         outcome = confirm_subscriber(session, confirmation)
-    if outcome == "confirmed":
-        log.info("subscriber %s confirmed by email link", confirmation.subscriber_id)
+    if outcome in ("confirmed", "subscribed"):
+        log.info("subscriber %s %s by email link", confirmation.subscriber_id, outcome)
     return outcome
+
+
+def send_confirmation(ctx: WebContext, subscriber_id: int, *, returning: bool) -> None:
+    """Email the subscriber the link this page answers, through the configured provider,
+    when their status lets a confirmation make them active (raises ProviderError).
+    How often is the caller's rate limit."""
+    settings = ctx.runtime.settings
+    with ctx.runtime.session() as session:
+        subscriber = session.get(Subscriber, subscriber_id)
+        if subscriber is None or not can_resubscribe(subscriber):
+            return
+        provider = make_provider(settings)
+        try:
+            request_confirmation(provider, settings.config, ctx.links, subscriber,
+                                 hours=settings.web.confirmation_hours, returning=returning)
+        finally:
+            provider.close()
+    log.info("subscriber %s: confirmation email sent", subscriber_id)

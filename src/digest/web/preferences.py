@@ -22,11 +22,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..deliver.factory import make_provider
 from ..deliver.provider import ProviderError
 from ..models import Subscriber, SubscriberStatus, Topic
-from ..subscribers.confirmation import request_confirmation
 from ..suppression import can_resubscribe
+from .confirm import send_confirmation
 from .context import WebContext, context
 
 log = logging.getLogger(__name__)
@@ -121,7 +120,7 @@ async def _resubscribe(ctx: WebContext, request: Request, subscriber_id: int) ->
         )
     if await ctx.limiter.confirmation_allowed(subscriber_id):
         try:
-            await run_in_threadpool(_send_confirmation, ctx, subscriber_id)
+            await run_in_threadpool(send_confirmation, ctx, subscriber_id, returning=True)
         except ProviderError as exc:
             log.warning("subscriber %s: confirmation email not sent: %s", subscriber_id, exc)
             return _render(ctx, request, view, status_code=503,
@@ -133,21 +132,6 @@ async def _resubscribe(ctx: WebContext, request: Request, subscriber_id: int) ->
         notice="We sent an email to the address this digest goes to. Your subscription starts "
                "again when you press the button on the page its link opens.",
     )
-
-
-def _send_confirmation(ctx: WebContext, subscriber_id: int) -> None:
-    settings = ctx.runtime.settings
-    with ctx.runtime.session() as session:
-        subscriber = session.get(Subscriber, subscriber_id)
-        if subscriber is None or not can_resubscribe(subscriber):
-            return
-        provider = make_provider(settings)
-        try:
-            request_confirmation(provider, settings.config, ctx.links, subscriber,
-                                 days=settings.web.confirmation_days)
-        finally:
-            provider.close()
-    log.info("subscriber %s asked to resubscribe: confirmation email sent", subscriber_id)
 
 
 def _text(form: Mapping, name: str) -> str | None:

@@ -34,6 +34,8 @@ TOKEN_ROUTES = ("/unsubscribe/", "/preferences/", "/archive/", "/confirm/")
 WEBHOOK = "/webhooks/sendgrid"
 #: Confirmation emails one subscriber can be sent a day, whoever asks for them.
 CONFIRMATIONS_PER_DAY = 3
+#: Minutes in which a signup sends at most one email to one address, whatever is posted.
+SIGNUP_EMAIL_MINUTES = 10
 
 
 def route_family(path: str) -> str | None:
@@ -59,6 +61,7 @@ class RequestLimiter:
         }
         self._bad_tokens = RateLimitItemPerMinute(web.bad_tokens_per_10_minutes, 10)
         self._confirmations = RateLimitItemPerDay(CONFIRMATIONS_PER_DAY)
+        self._signup_emails = RateLimitItemPerMinute(1, SIGNUP_EMAIL_MINUTES)
 
     async def admit(self, family: str, client: str) -> int | None:
         """None to go ahead; else the seconds to tell the client to wait."""
@@ -84,6 +87,15 @@ class RequestLimiter:
             return await self._limiter.hit(self._confirmations, "confirmation", str(subscriber_id))
         except Exception as exc:
             log.warning("rate limit store unavailable (%s): confirmation allowed", type(exc).__name__)
+            return True
+
+    async def signup_email_allowed(self, email: str) -> bool:
+        """Whether a signup may send ``email`` (canonical) an email now: one per
+        :data:`SIGNUP_EMAIL_MINUTES`, so no form, however posted, floods a mailbox."""
+        try:
+            return await self._limiter.hit(self._signup_emails, "signup-email", email)
+        except Exception as exc:
+            log.warning("rate limit store unavailable (%s): signup email allowed", type(exc).__name__)
             return True
 
     async def _retry_after(self, item: RateLimitItem, *identifiers: str) -> int:
