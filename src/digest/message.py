@@ -18,10 +18,16 @@ from .settings import PublicationConfig
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
 
-#: RFC 5322's hard limit rather than the 78-character recommendation: a folded
-#: List-Unsubscribe is valid, but some parsers then keep the fold's leading space in the
-#: URL. Long body lines still get quoted-printable.
+#: Headers are written under RFC 5322's hard limit rather than the 78-character
+#: recommendation: a folded List-Unsubscribe is valid, but some parsers then keep the
+#: fold's leading space in the URL.
 POLICY = SMTP.clone(max_line_length=998)
+#: The parts' bodies are encoded under RFC 2045's limit (section 6.7: quoted-printable
+#: lines of at most 76 characters; longer ones fire SpamAssassin's MIME_QP_LONG_LINE).
+#: The email package sizes an encoded body by the policy in force when the content is
+#: set, and folds headers by the policy in force when the message is written: so the
+#: parts are set under this one and the message is written under :data:`POLICY`.
+BODY_POLICY = SMTP.clone(max_line_length=76)
 
 
 def sender(config: PublicationConfig) -> str:
@@ -64,7 +70,7 @@ def build_message(
     if any(has_date_tokens(part) for part in (rendered.subject, rendered.text, rendered.html)):
         raise ValueError("date tokens not filled: call RenderedEmail.dated(zone) before building a message")
     values = dict(tokens)
-    msg = EmailMessage(policy=POLICY)
+    msg = EmailMessage(policy=BODY_POLICY)
     msg["From"] = sender(config)
     msg["To"] = to
     msg["Subject"] = fill_tokens(rendered.subject, values)
@@ -78,4 +84,5 @@ def build_message(
         msg[name] = value
     msg.set_content(fill_tokens(rendered.text, values), subtype="plain", charset="utf-8")
     msg.add_alternative(fill_tokens(rendered.html, values), subtype="html", charset="utf-8")
+    msg.policy = POLICY  # see BODY_POLICY: the bodies are encoded, now the headers' turn
     return msg

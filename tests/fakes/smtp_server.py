@@ -37,6 +37,7 @@ class ReceivedMessage:
     message: EmailMessage
     tls: bool
     authenticated_as: str | None
+    raw: bytes = b""  # the DATA as it came over the wire (line lengths, folding)
 
 
 def _free_port() -> int:
@@ -159,6 +160,7 @@ class _Handler:
             mail_from=envelope.mail_from, rcpt_tos=tuple(envelope.rcpt_tos), message=message,
             tls=session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None,
             authenticated_as=auth.login.decode() if isinstance(auth, LoginPassword) else None,
+            raw=envelope.original_content,
         )
         with self.fake._lock:
             self.fake.received.append(record)
