@@ -123,6 +123,11 @@ class Selection:
 #: A date left as a placeholder in a rendered body, ``%%date:YYYYMMDDHHMM%%`` (the UTC
 #: minute), and filled in the reader's zone for each batch, preview or archive page.
 _DATE_RE = re.compile(r"%%date:(\d{12})%%")
+#: The date an email is sent on, in its reader's zone (the heading's date): a body is
+#: rendered before anyone knows when each copy goes, so this token is made a date token
+#: of the sending minute (:func:`at_send`) just before the dates are filled, and from
+#: there on is a date like any other (per batch, or per reader where zones disagree).
+SENT_DATE = "%%date:sent%%"
 
 
 @lru_cache(maxsize=65536)
@@ -143,12 +148,20 @@ def stamp_label(stamp: str, timezone_name: str) -> str:
     return date_label(moment, zone(timezone_name))
 
 
-def fill_dates(text: str, timezone_name: str) -> str:
+def at_send(text: str, now: datetime | None = None) -> str:
+    """:data:`SENT_DATE` replaced by the date token of ``now`` (default: this minute)."""
+    if SENT_DATE not in text:
+        return text
+    return text.replace(SENT_DATE, date_token((now or datetime.now(timezone.utc)).replace(second=0, microsecond=0)))
+
+
+def fill_dates(text: str, timezone_name: str, now: datetime | None = None) -> str:
     """Every date token replaced by its label in ``timezone_name`` ("27 Nov 2026"); an
-    unknown zone shows UTC dates (see :func:`digest.select.labels.zone`)."""
+    unknown zone shows UTC dates (see :func:`digest.select.labels.zone`). The sent date
+    is ``now``'s (default: this minute)."""
     if "%%date:" not in text:
         return text
-    return _DATE_RE.sub(lambda m: stamp_label(m.group(1), timezone_name), text)
+    return _DATE_RE.sub(lambda m: stamp_label(m.group(1), timezone_name), at_send(text, now))
 
 
 def date_stamps(text: str) -> set[str]:
@@ -157,7 +170,7 @@ def date_stamps(text: str) -> set[str]:
 
 
 def has_date_tokens(text: str) -> bool:
-    return _DATE_RE.search(text) is not None
+    return SENT_DATE in text or _DATE_RE.search(text) is not None
 
 
 # ----------------------------------------------------------------- rendering
@@ -230,14 +243,24 @@ class RenderedEmail:
     text: str
     tokens: frozenset[str] = field(default_factory=frozenset)  # token names the body uses
 
-    def dated(self, timezone_name: str) -> "RenderedEmail":
-        """This body with its date tokens filled in ``timezone_name`` (per-recipient
-        tokens stay). What a batch, a preview or a proof hands on."""
+    def dated(self, timezone_name: str, now: datetime | None = None) -> "RenderedEmail":
+        """This body with its date tokens filled in ``timezone_name``, the sent date
+        ``now``'s (per-recipient tokens stay). What a preview or a proof hands on."""
         return RenderedEmail(
-            subject=fill_dates(self.subject, timezone_name),
-            preheader=fill_dates(self.preheader, timezone_name),
-            html=fill_dates(self.html, timezone_name),
-            text=fill_dates(self.text, timezone_name),
+            subject=fill_dates(self.subject, timezone_name, now),
+            preheader=fill_dates(self.preheader, timezone_name, now),
+            html=fill_dates(self.html, timezone_name, now),
+            text=fill_dates(self.text, timezone_name, now),
+            tokens=self.tokens,
+        )
+
+    def sent_at(self, now: datetime) -> "RenderedEmail":
+        """This body with :data:`SENT_DATE` made the date token of ``now``."""
+        return RenderedEmail(
+            subject=at_send(self.subject, now),
+            preheader=at_send(self.preheader, now),
+            html=at_send(self.html, now),
+            text=at_send(self.text, now),
             tokens=self.tokens,
         )
 

@@ -8,6 +8,7 @@ expected, so a typo never surfaces later as a half-sent edition.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
@@ -21,8 +22,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .contrast import AA_TEXT, nearest_passing, ratio
 from .database_url import check_database_url, normalise_database_url  # noqa: F401  (normalise: re-exported)
 from .errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_PATH = Path("config/digest.toml")
 DEMO_SECRET_KEY = "digest-demo-secret-not-for-production"
@@ -54,12 +58,59 @@ class Publication(_Strict):
     language: str = Field(default="en", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
 
 
+#: The cards' surface in the dark scheme (templates/email/partials/styles.mjml.j2).
+DARK_SURFACE = "#161b22"
+_HEX_COLOUR = r"^#[0-9a-fA-F]{6}$"
+#: Every pair the email templates draw text with that a brand colour is part of:
+#: (the key, the fixed colour on the other side, where). A pair under WCAG AA (4.5:1)
+#: has its key moved to the nearest passing shade at load, with a warning (README,
+#: "Brand colours and contrast": why adjusted rather than refused).
+BRAND_TEXT_PAIRS = (
+    ("accent_color", "#ffffff", "section headings, drawn in the accent on the white cards"),
+    ("primary_color", "#ffffff", "headlines and links on the white cards, the masthead's name on it"),
+    ("primary_color", "#dbe4ee", "the masthead's date line"),
+    ("background_color", "#4a5563", "the footer's text on the page background"),
+)
+
+
 class Branding(_Strict):
-    primary_color: str = Field(default="#0b3d91", pattern=r"^#[0-9a-fA-F]{6}$")
-    accent_color: str = Field(default="#e0a800", pattern=r"^#[0-9a-fA-F]{6}$")
-    background_color: str = Field(default="#f3f4f6", pattern=r"^#[0-9a-fA-F]{6}$")
+    primary_color: str = Field(default="#0b3d91", pattern=_HEX_COLOUR)
+    accent_color: str = Field(default="#967100", pattern=_HEX_COLOUR)
+    background_color: str = Field(default="#f3f4f6", pattern=_HEX_COLOUR)
     logo_url: str | None = None
     logo_alt: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _readable_text(cls, data):
+        """Each pair of :data:`BRAND_TEXT_PAIRS` under 4.5:1 gets the nearest passing
+        shade of its brand colour (same hue), and a warning naming the key, the ratio
+        and the shade used. A value that is not a colour is left for the field's own
+        check to report."""
+        if not isinstance(data, Mapping):
+            return data
+        data = dict(data)
+        for key, fixed, where in BRAND_TEXT_PAIRS:
+            value = data.get(key, cls.model_fields[key].default)
+            if not isinstance(value, str) or not re.match(_HEX_COLOUR, value):
+                continue
+            have = ratio(value, fixed)
+            if have >= AA_TEXT:
+                continue
+            shade = nearest_passing(value, fixed)
+            log.warning(
+                "branding.%s %s against %s (%s) has contrast %.2f:1, under WCAG AA's %.1f:1 for text: "
+                "using %s (%.2f:1) instead; set branding.%s to a passing colour to silence this",
+                key, value, fixed, where, have, AA_TEXT, shade, ratio(shade, fixed), key,
+            )
+            data[key] = shade
+        return data
+
+    @property
+    def accent_on_dark(self) -> str:
+        """The section headings' colour in the dark scheme: the accent, lightened just
+        enough to keep 4.5:1 on the dark surface."""
+        return nearest_passing(self.accent_color, DARK_SURFACE)
 
 
 class Schedule(_Strict):

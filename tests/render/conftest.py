@@ -13,6 +13,8 @@ from .factories import sample_config
 
 SUBSCRIBER_ID = 42
 EMAIL = "reader@example.com"
+#: When the test emails are "sent" (the heading's date).
+SENT_AT = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +41,7 @@ def to_message(config, token_values):
 
     def _build(rendered):
         return build_message(
-            rendered, config=config, to=EMAIL, tokens=token_values,
+            rendered.dated("UTC", SENT_AT), config=config, to=EMAIL, tokens=token_values,
             date=datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc),
         )
 

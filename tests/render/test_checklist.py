@@ -102,7 +102,7 @@ def test_moved_headlines_appear_in_rank_order(renderer, config):
     )
     email = renderer.render(selection)
     assert len(email.html.encode()) <= config.selection.max_html_bytes
-    assert "Piece number 0</a></h2>" in email.html
+    assert "Piece number 0</a></h3>" in email.html
     related = email.html[email.html.index("RELATED NEWS"):]
     positions = [related.find(f"Piece number {i}<") for i in range(6)]
     moved = [p for p in positions if p >= 0]

@@ -2,7 +2,8 @@
 
 A rendered body carries zone-free date tokens (``%%date:YYYYMMDDHHMM%%``, the UTC
 minute). A batch's readers may live in different zones, and each must see every date
-in their own. For each date of the body:
+in their own (the heading's date too: the date the email is sent, see
+:data:`digest.content.SENT_DATE`). For each date of the body:
 
 * every zone in the batch shows it on the same day (most dates, for most batches): the
   label is written into the batch's copy of the body, once;
@@ -20,6 +21,7 @@ only by the provider's limit.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Iterable, Mapping
 
@@ -43,8 +45,10 @@ def _labels(stamp: str, zones: tuple[str, ...]) -> tuple[tuple[str, ...], bool]:
     return labels, len(set(labels)) == 1
 
 
-def dated_for_zones(body: RenderedEmail, zones: Iterable[str]) -> DatedBody:
-    """``body`` with its dates filled for readers in ``zones`` (see the module docstring)."""
+def dated_for_zones(body: RenderedEmail, zones: Iterable[str], now: datetime | None = None) -> DatedBody:
+    """``body`` with its dates filled for readers in ``zones`` (see the module docstring);
+    the heading's sent date is ``now``'s (default: this minute) in each reader's zone."""
+    body = body.sent_at((now or datetime.now(timezone.utc)).replace(second=0, microsecond=0))
     zones = tuple(sorted(set(zones))) or ("UTC",)
     filled: dict[str, str] = {}  # stamp -> label, or the %%date_N%% token
     slots: dict[tuple[str, ...], str] = {}  # labels per zone -> slot name

@@ -292,10 +292,12 @@ class DatedBodies:
         return body
 
     def get(self, conn, body_id: int, fingerprint: str, zones: set[str]) -> DatedBody:
-        key = (body_id, fingerprint, frozenset(zones))
+        # The sending minute is part of the key: the heading's date is the day it is sent.
+        minute = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+        key = (body_id, fingerprint, frozenset(zones), minute)
         dated = self._cached(self._dated, key)
         if dated is None:
-            dated = dated_for_zones(self.body(conn, body_id, fingerprint), zones)
+            dated = dated_for_zones(self.body(conn, body_id, fingerprint), zones, minute)
             self._store(self._dated, key, dated)
         return dated
 

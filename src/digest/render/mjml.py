@@ -18,6 +18,16 @@ log = logging.getLogger(__name__)
 
 _LEFTOVER_MJ_TAG = re.compile(r"<(mj-[a-z-]+)")
 _IMG_TAG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+#: MRML's hidden preview text (<mj-preview>) hides it with a 1px white font: on a light
+#: body that is what SpamAssassin's HTML_FONT_LOW_CONTRAST (and, with long lines,
+#: LONGLN_LOW_CONTRAST) looks for in hidden spam text. Hidden instead by size and
+#: display only (Outlook: mso-hide), with no tiny font and no invisible colour; clients
+#: still take it as the inbox snippet.
+_MRML_PREVIEW_STYLE = (
+    '<div style="display:none;font-size:1px;color:#ffffff;line-height:1px;'
+    'max-height:0px;max-width:0px;opacity:0;overflow:hidden;">'
+)
+PREVIEW_STYLE = '<div style="display:none;max-height:0px;max-width:0px;overflow:hidden;mso-hide:all;">'
 
 
 def compile_mjml(source: str, template: str) -> str:
@@ -27,6 +37,7 @@ def compile_mjml(source: str, template: str) -> str:
         html = mjml2html(source, fonts={}, disable_comments=False)
     except Exception as exc:  # MRML raises ValueError; anything else is equally fatal
         raise RenderError(f"{template}: MJML did not compile: {exc}{_where(source, str(exc))}") from exc
+    html = html.replace(_MRML_PREVIEW_STYLE, PREVIEW_STYLE, 1)
     for warning in lint(html):
         log.warning("%s: %s", template, warning)
     return html

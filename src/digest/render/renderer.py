@@ -17,7 +17,7 @@ from typing import Any
 
 from jinja2 import Template, TemplateError, TemplateNotFound, TemplateSyntaxError
 
-from ..content import TOKEN_NAMES, RenderedEmail, Selection, token, tokens_in
+from ..content import SENT_DATE, TOKEN_NAMES, RenderedEmail, Selection, token, tokens_in
 from ..paths import email_templates_dir
 from ..settings import PublicationConfig
 from .assembly import Assembler
@@ -34,6 +34,9 @@ SUBJECT_TEMPLATE = "subject.txt.j2"
 PREHEADER_TEMPLATE = "preheader.txt.j2"
 TEXT_TEMPLATE = "body.txt.j2"
 PREHEADER_MAX = 150
+#: An email carrying more pieces than this (briefings and recommended) opens with an
+#: "In this issue" list: past a phone screen or two a reader needs to know what is inside.
+CONTENTS_AFTER = 4
 #: A candidate whose MJML output is this much over the budget cannot fit once inlined
 #: (inlining adds bytes; it only saves the few bytes of entities and the inlined block),
 #: so the budget search skips premailer for it: most of a 200-item edition's cost.
@@ -117,6 +120,10 @@ class Renderer:
             "sections": sections,
             "topic_titles": [s.title for s in sections],
             "briefing_count": sum(len(s.briefings) for s in sections),
+            "show_contents": sum(len(s.briefings) for s in sections) + len(selection.recommended) > CONTENTS_AFTER,
+            # The heading's date: the reader's own date when the email is sent (a token:
+            # a Sunday-morning email in Sydney must not say Saturday).
+            "sent_date": SENT_DATE,
             "videos": selection.videos,
             "recommended": selection.recommended,
             "related": selection.related,
