@@ -239,3 +239,12 @@ def chromium_path() -> str:
     if not os.path.exists(CHROMIUM):
         missing_service(f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)")
     return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def spamassassin_path() -> str:
+    """Debian's spamassassin (scripts/test installs it), for the content-score checks."""
+    path = shutil.which("spamassassin")
+    if path is None:
+        missing_service("Debian's spamassassin is not installed (apt-get install spamassassin)")
+    return path

@@ -64,3 +64,23 @@ def hostile_edition(bodies: tuple[str, ...] = HOSTILE_BODIES) -> Selection:
         sections=(TopicSection("lithium", "Lithium", items),),
         videos=(replace(make_video(0), title='"><script>alert(1)</script>', url="javascript:alert(1)"),),
     )
+
+
+def contents_edition() -> Selection:
+    """13 briefings across 4 topics (4, 3, 3, 3), videos, related: a long digest that
+    opens with its "In this issue" list."""
+    counts = (("lithium", "Lithium", 0, 4), ("gold", "Gold", 1, 3), ("copper", "Copper", 2, 3),
+              ("ev-supply-chain", "EV Supply Chain", 3, 3))
+    sections, n = [], 0
+    for slug, title, company, count in counts:
+        items = []
+        for _ in range(count):
+            item = make_briefing(n, company, sponsor=SPONSOR if n == 11 else None)
+            items.append(replace(item, title=f"{item.title}, part {n + 1}"))  # 13 distinct headlines
+            n += 1
+        sections.append(TopicSection(slug, title, tuple(items)))
+    return Selection(
+        edition_date=EDITION_DATE, topics=("copper", "ev-supply-chain", "gold", "lithium"),
+        sections=tuple(sections), videos=tuple(make_video(i) for i in range(2)),
+        related=tuple(make_related(i) for i in range(3)),
+    )

@@ -15,10 +15,6 @@ from .factories import large_edition, sample_edition
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 WIDTHS = (320, 375, 600)
 PLACEHOLDER = (
     '<svg xmlns="http://www.w3.org/2000/svg" width="480" height="270" viewBox="0 0 480 270">'
@@ -42,14 +38,6 @@ OVERFLOW_JS = """() => {
 THUMBS_JS = """() => Array.from(document.querySelectorAll('.video-thumb img')).map(img => {
   const r = img.getBoundingClientRect(); return {top: r.top, bottom: r.bottom, left: r.left, right: r.right};
 })"""
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path, playwright_api):
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def _serve_images_offline(route):
