@@ -55,7 +55,7 @@ def send_proof(
         else:
             selection = selector.for_topics(config.topic_slugs, edition_date)
             timezone_name = config.schedule.default_timezone
-    rendered = (renderer or Renderer(config)).render(selection).dated(timezone_name)
+    rendered = (renderer or Renderer(config)).render(selection).dated(timezone_name, now)
     rendered = replace(rendered, subject=PROOF_PREFIX + rendered.subject)
     tokens = links.token_values(0, to, 0)
     batch = OutgoingBatch(

@@ -142,7 +142,7 @@ def build_preview(
     if would_skip:
         log.warning("nothing new for this reader: the real send would skip them (no-new-items)")
 
-    rendered = (renderer or Renderer(config)).render(selection).dated(tz_name)  # as the reader's batch would
+    rendered = (renderer or Renderer(config)).render(selection).dated(tz_name, now)  # as the reader's batch would
     links = LinkMaker(settings.base_url, preview_secret(settings))
     message = build_message(
         rendered,

@@ -10,6 +10,8 @@ proof's link).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -43,20 +45,24 @@ def _filled_body(ctx: WebContext, subscriber_id: int, body_id: int | None) -> st
         if body is None or subscriber is None:
             return None
         values = public_token_values(ctx.links, subscriber.id, body.id)
-        return fill_dates(fill_tokens(body.html, values), _zone_sent_in(session, subscriber, body.id))
+        zone, sent_at = _zone_sent_in(session, subscriber, body.id)
+        return fill_dates(fill_tokens(body.html, values), zone, sent_at)
 
 
-def _zone_sent_in(session, subscriber: Subscriber, body_id: int) -> str:
-    """The zone this body's dates were filled in for this subscriber, when it was sent
-    (their latest delivery of it): a later move does not change what the email said."""
-    sent_in = session.scalar(
-        select(Delivery.timezone)
+def _zone_sent_in(session, subscriber: Subscriber, body_id: int) -> tuple[str, datetime | None]:
+    """The zone this body's dates were filled in for this subscriber, and when it was
+    sent (their latest delivery of it; the heading shows that day): a later move does not
+    change what the email said."""
+    sent = session.execute(
+        select(Delivery.timezone, Delivery.sent_at)
         .join(Batch, Delivery.batch_id == Batch.id)
         .where(Delivery.subscriber_id == subscriber.id, Batch.body_id == body_id)
         .order_by(Delivery.id.desc())
         .limit(1)
-    )
-    return sent_in or subscriber.timezone
+    ).first()
+    if sent is None:
+        return subscriber.timezone, None
+    return sent[0] or subscriber.timezone, sent[1]
 
 
 #: What the web version says where the email named its reader.
