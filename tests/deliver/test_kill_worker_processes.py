@@ -5,7 +5,7 @@ every reader has exactly one email, and the ledger says so.
 
 Killing only the parent leaves its send workers running (they are the fork server's
 children): each finishes the batches it was handed, settling them under its own identity,
-and then idles (nothing ends it: its pool's queue stays open in the workers). The next run goes
+and then waits for work that never comes (it does not exit by itself). The next run goes
 on beside them, the ledger's claim deciding who sends each batch; once every batch is
 settled the test ends the orphans.
 """
