@@ -249,7 +249,7 @@ def main(argv=None) -> int:
         edition.start()
         tree = TreePeak(edition.pid).start()
         r = results.get()  # sent once the worker processes and their fork server are stopped
-        tree_peak_mb = tree.stop()
+        tree_peak_mb, tree_pss_mb = tree.stop()
         edition.join()
         received = sink.stats()
     finally:
@@ -272,10 +272,12 @@ def main(argv=None) -> int:
           f"{r['send_processes']} send worker processes {r['cpu_workers']:.1f} s; whole machine busy "
           f"{r['cpu_machine']:.1f} of {cores * r['seconds']:.1f} core-seconds (PostgreSQL and the sink included)")
     print(f"peak RSS (edition process): {r['peak_rss_mb']:.0f} MB")
-    print(f"peak RSS (process tree: the edition process, its fork server and worker processes, up to "
-          f"{tree.most_processes} at once; sampled every {tree.interval * 1000:.0f} ms): {tree_peak_mb:.0f} MB")
+    print(f"peak memory of the process tree (the edition process, its fork server and worker processes, up to "
+          f"{tree.most_processes} at once; sampled every {tree.interval * 1000:.0f} ms): RSS summed "
+          f"{tree_peak_mb:.0f} MB (shared pages counted in each process), PSS summed {tree_pss_mb:.0f} MB")
     print(json.dumps({"subscribers": n, "seconds": round(r["seconds"], 2), "floor_seconds": round(r["floor_seconds"], 2),
                       "peak_rss_mb": round(r["peak_rss_mb"]), "tree_peak_rss_mb": round(tree_peak_mb),
+                      "tree_peak_pss_mb": round(tree_pss_mb),
                       "bodies": bodies}))
     return 0
 
