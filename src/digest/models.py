@@ -259,6 +259,7 @@ class BatchStatus:
 
 
 _SENT_UNRECORDED = text(f"status = '{BatchStatus.SENT}' AND NOT readers_recorded")
+_IN_DOUBT = text("readers_in_doubt")
 
 
 class Batch(Base):
@@ -275,6 +276,8 @@ class Batch(Base):
         Index("ix_batches_status", "status"),
         # Sent batches whose readers' last_digest_at is not yet recorded: a handful at most.
         Index("ix_batches_unrecorded", "id", postgresql_where=_SENT_UNRECORDED, sqlite_where=_SENT_UNRECORDED),
+        # Settled batches some of whose readers are still ambiguous: a handful at most.
+        Index("ix_batches_in_doubt", "id", postgresql_where=_IN_DOUBT, sqlite_where=_IN_DOUBT),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -291,6 +294,10 @@ class Batch(Base):
     sent_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
     #: Its readers' ``subscribers.last_digest_at`` has been set from it (once sent).
     readers_recorded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    #: Settled (sent or failed) with some readers still ``ambiguous`` (one recipient's
+    #: message cut off): planning finds in-flight readers through the batches, so these
+    #: are marked rather than every delivery row searched.
+    readers_in_doubt: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow)
 
     edition: Mapped[Edition] = relationship()
@@ -351,6 +358,9 @@ class Delivery(Base):
     #: settling a sent batch then only adds ``sent_at``, so the row's new version fits in
     #: its page (a HOT update) for every recipient, not three in four.
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    #: For an ambiguous delivery settled by the provider's own event: which one
+    #: (``sendgrid:<event>:<event id>``), the evidence for its status.
+    settled_by: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
 
@@ -359,7 +369,7 @@ class ProviderEvent(Base):
     """A provider webhook event, kept by its id so repeats are ignored."""
 
     __tablename__ = "provider_events"
-    __table_args__ = (UniqueConstraint("provider", "event_id"),)
+    __table_args__ = (UniqueConstraint("provider", "event_id"), Index("ix_provider_events_delivery_id", "delivery_id"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     provider: Mapped[str] = mapped_column(String(20))
@@ -367,6 +377,9 @@ class ProviderEvent(Base):
     event: Mapped[str] = mapped_column(String(40))
     email: Mapped[str | None] = mapped_column(String(320))
     payload: Mapped[dict] = mapped_column(JSON)
+    #: The delivery it concerns, when the event could be tied to one (our ``custom_args``,
+    #: or the provider's message id and the address).
+    delivery_id: Mapped[int | None] = mapped_column(BigId)
     received_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow)
 
 

@@ -148,6 +148,18 @@ class Selection(_Strict):
     max_html_bytes: int = Field(default=95_000, ge=20_000, le=102_000)
 
 
+class Delivery(_Strict):
+    """``[delivery]``: what happens to readers whose send is ambiguous (the request may or
+    may not have reached the provider)."""
+
+    #: "resend-after-wait": with SendGrid, readers no event has accounted for after
+    #: ``ambiguous_wait_minutes`` are resent once by the worker; "ask": they wait for an
+    #: operator (``digest send --resend-ambiguous``). SMTP and the outbox have no events:
+    #: their ambiguous readers always wait for an operator.
+    ambiguous: Literal["resend-after-wait", "ask"] = "resend-after-wait"
+    ambiguous_wait_minutes: int = Field(default=30, ge=1, le=24 * 60)
+
+
 class Topic(_Strict):
     slug: str = Field(pattern=SLUG_RE.pattern)
     title: str = Field(min_length=1)
@@ -184,6 +196,7 @@ class PublicationConfig(_Strict):
     schedule: Schedule = Schedule()
     disclaimer: Disclaimer
     selection: Selection = Selection()
+    delivery: Delivery = Delivery()
     topics: tuple[Topic, ...] = Field(min_length=1)
     sources: tuple[Source, ...] = ()
 

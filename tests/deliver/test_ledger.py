@@ -15,6 +15,8 @@ from digest.deliver.ledger import (
 from digest.deliver.planning import plan_edition
 from digest.models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, RenderedBody, Subscriber, SubscriberStatus
 
+from fakes.edition_seed import settle_as_failed
+
 from .conftest import EDITION, NOW, CountingRenderer, FakeSelector, RecordingProvider, add_subscribers, provider_error
 
 
@@ -393,6 +395,7 @@ def test_the_last_write_is_sliced_into_transactions_with_the_same_batches(runtim
         # The chunk's write (bodies and skips: no batch is full), then the last one: whole,
         # or one transaction per batch (each over 3 rows) in order.
         assert writes == ([0, 14] if slot == "whole" else [0, 6, 4, 4])
+        settle_as_failed(runtime, edition.id)  # else its readers are in flight for the next plan
     assert ledgers["whole"] == ledgers["sliced"] and len(ledgers["whole"]) == 16
     assert (plans["whole"].queued, plans["whole"].batches, plans["whole"].skipped) == \
         (plans["sliced"].queued, plans["sliced"].batches, plans["sliced"].skipped) == (14, 3, plans["whole"].skipped)

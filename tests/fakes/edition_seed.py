@@ -11,7 +11,7 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import Sequence
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from digest.models import Batch, Briefing, Delivery, Subscriber, Topic, subscriber_topics
 from digest.runtime import Runtime
@@ -84,3 +84,13 @@ def outbox_recipients(outbox: Path) -> Counter:
     """How many messages each address got in an outbox folder."""
     return Counter(str(BytesParser(policy=policy.default).parsebytes(p.read_bytes())["To"]).lower()
                    for p in outbox.glob("*.eml"))
+
+
+def settle_as_failed(runtime: Runtime, edition_id: int) -> None:
+    """Settle an edition's batches and queued rows as ``failed``: no longer in flight (so
+    its readers can be planned into another edition) and nobody's last digest moved, as
+    if it had never been planned."""
+    with runtime.session() as session:
+        session.execute(update(Batch).where(Batch.edition_id == edition_id).values(status="failed"))
+        session.execute(update(Delivery).where(Delivery.edition_id == edition_id, Delivery.status == "queued")
+                        .values(status="failed"))

@@ -172,7 +172,8 @@ _SETTLE_BATCH = (
     .where(_batches.c.id == bindparam("settle_id"), _batches.c.status == BatchStatus.SENDING,
            _batches.c.claimed_by == bindparam("settle_by"))
     .values(status=bindparam("settle_status"), provider_message_id=bindparam("settle_message_id"),
-            error=bindparam("settle_error"), sent_at=bindparam("settle_sent_at"))
+            error=bindparam("settle_error"), sent_at=bindparam("settle_sent_at"),
+            readers_in_doubt=bindparam("settle_in_doubt"))
 )
 _DELIVERY_OUTCOME = (  # one row: refused, unsent or ambiguous recipient
     update(_deliveries).where(_deliveries.c.id == bindparam("row_id"))
@@ -260,7 +261,7 @@ def settle_batch(
     sent = settlement.status == BatchStatus.SENT
     params = {"settle_id": batch_id, "settle_by": worker_id, "settle_status": settlement.status,
               "settle_message_id": settlement.message_id, "settle_error": settlement.error,
-              "settle_sent_at": now if sent else None}
+              "settle_sent_at": now if sent else None, "settle_in_doubt": bool(settlement.ambiguous)}
     if session.execute(_SETTLE_BATCH, params).rowcount != 1:
         already = session.execute(_SETTLED_AS, params).first()
         session.rollback()

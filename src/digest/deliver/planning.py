@@ -14,7 +14,9 @@ batch never exists without its body and recipients.
 
 The unique (subscriber, edition) constraint is the last guard: rows a concurrent
 planner wrote first are not inserted again (``ON CONFLICT DO NOTHING``) and those
-subscribers are counted ``already-sent``.
+subscribers are counted ``already-sent``. A reader with a delivery still in flight in
+another edition is not planned at all: they get a ``skipped`` row (``in-flight``,
+:mod:`.in_flight`) before the others are read.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from ..models import (
 )
 from ..runtime import Runtime
 from .bodies import BodyRenderer, EditionBodies
+from .in_flight import IN_FLIGHT, in_flight_readers
 from .ledger import insert_for, record_last_digests
 from .render_failures import RENDER_FAILED, RenderProblems
 
@@ -52,7 +55,8 @@ class SkipReason:
     ALREADY_SENT = "already-sent"  # already in this edition's ledger
     BLOCKED = "blocked"  # strict mode: an item lacks its disclosures
     RENDER_FAILED = RENDER_FAILED  # their body failed to render, even without the items that broke it
-    ALL = (SUPPRESSED, NO_NEW_ITEMS, ALREADY_SENT, BLOCKED, RENDER_FAILED)
+    IN_FLIGHT = IN_FLIGHT  # a delivery in another edition is queued, being sent or ambiguous
+    ALL = (SUPPRESSED, NO_NEW_ITEMS, ALREADY_SENT, BLOCKED, RENDER_FAILED, IN_FLIGHT)
 
 
 class SubscriberSelector(Protocol):
@@ -109,6 +113,7 @@ def plan_edition(
             record_last_digests(session)
     with runtime.sessions() as read_session:
         _count_outside(read_session, edition.id, subscriber_ids, summary)
+        _skip_in_flight(read_session, edition.id, subscriber_ids, summary, dry_run=dry_run)
         if selector is None:
             from ..select import Selector
 
@@ -201,6 +206,33 @@ def _count_outside(session: Session, edition_id: int | None, subscriber_ids, sum
     summary.skipped[SkipReason.ALREADY_SENT] += already or 0
 
 
+def _skip_in_flight(session: Session, edition_id: int | None, subscriber_ids, summary: PlanSummary, *,
+                    dry_run: bool) -> None:
+    """Active readers not yet in this edition whose delivery in another one is in flight:
+    a ``skipped`` (``in-flight``) row each (a dry run only counts them). The chunks read
+    after this leave them out (:func:`_active_unplanned`), whether rows were written or not."""
+    query = (select(_subscribers.c.id)
+             .where(_subscribers.c.status == SubscriberStatus.ACTIVE, _no_row(edition_id),
+                    _subscribers.c.id.in_(in_flight_readers(edition_id)))
+             .order_by(_subscribers.c.id))
+    if subscriber_ids is not None:
+        query = query.where(_subscribers.c.id.in_(sorted(set(subscriber_ids))))
+    ids = list(session.execute(query).scalars())
+    session.rollback()
+    if not ids:
+        return
+    if dry_run:
+        summary.skipped[SkipReason.IN_FLIGHT] += len(ids)
+        return
+    nothing = [None] * len(ids)
+    with session.begin():
+        inserted = sum(_insert_deliveries(session, edition_id, DeliveryStatus.SKIPPED, SkipReason.IN_FLIGHT,
+                                          utcnow(), ids, nothing, nothing, nothing).values())
+    summary.skipped[SkipReason.IN_FLIGHT] += inserted
+    summary.skipped[SkipReason.ALREADY_SENT] += len(ids) - inserted
+    log.info("%d reader(s) with a delivery in flight in another edition skipped (%s)", inserted, IN_FLIGHT)
+
+
 @dataclass(frozen=True, slots=True)
 class PlannedSubscriber:
     """What selection reads of a subscriber, loaded without the ORM's per-object cost
@@ -279,7 +311,9 @@ def _active_unplanned(runtime: Runtime, edition_id: int | None, subscriber_ids, 
     """Active subscribers without a delivery row, in id order, one chunk (and session) at a time."""
     with runtime.sessions() as session:  # topic id -> slug, read once per plan
         slug_of = dict(session.execute(select(Topic.__table__.c.id, Topic.__table__.c.slug)).all())
-    active = (select(*_SUBSCRIBER_COLUMNS).where(_subscribers.c.status == SubscriberStatus.ACTIVE)
+    active = (select(*_SUBSCRIBER_COLUMNS)
+              .where(_subscribers.c.status == SubscriberStatus.ACTIVE,
+                     _subscribers.c.id.not_in(in_flight_readers(edition_id)))
               .order_by(_subscribers.c.id))
     if subscriber_ids is not None:
         ids = sorted(set(subscriber_ids))
