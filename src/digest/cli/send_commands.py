@@ -62,12 +62,19 @@ def send_command(state: State, edition_date, dry_run, proof_to, subscriber, rese
     or ambiguous deliveries, or a blocked edition); 2 for a usage or configuration error;
     3 when it went out partly: items were left out of some emails, or some readers' email
     could not be rendered (--retry-failed sends them once the cause is fixed).
+
+    --resend-ambiguous and --retry-failed touch that edition's readers only (planning
+    nobody new but the readers whose email could not be rendered); without --date they
+    need exactly one edition to have such readers, and list them otherwise.
     """
-    day = edition_date.date() if edition_date else _today(state)
+    day = edition_date.date() if edition_date else None
     if subscriber and not proof_to:
         raise click.UsageError("--subscriber only goes with --to (a proof)")
     if proof_to and (dry_run or resend_ambiguous or retry_failed):
         raise click.UsageError("--to sends a single proof; it does not combine with --dry-run or resend options")
+    if day is None and (resend_ambiguous or retry_failed) and not proof_to:
+        day = _edition_to_resend(state, resend_ambiguous, retry_failed)
+    day = day or _today(state)
     provider = make_provider(state.settings)
     try:
         if proof_to:
@@ -90,6 +97,28 @@ def send_command(state: State, edition_date, dry_run, proof_to, subscriber, rese
                    "rendered (see above)", err=True)
     if status:
         sys.exit(status)
+
+
+def _edition_to_resend(state: State, resend_ambiguous: bool, retry_failed: bool) -> date | None:
+    """The one edition with ambiguous (failed) batches, when no --date names one; None when
+    there is none. Several: a usage error listing them, since a resend must name what it
+    touches."""
+    from ..deliver.in_flight import editions_with
+    from ..deliver.render_failures import editions_with_render_failures
+    from ..models import BatchStatus
+
+    wanted = ([BatchStatus.AMBIGUOUS] if resend_ambiguous else []) + ([BatchStatus.FAILED] if retry_failed else [])
+    with state.runtime.sessions() as session:
+        days = {day for status in wanted for day in editions_with(session, status)}
+        if retry_failed:
+            days |= set(editions_with_render_failures(session))
+    days = sorted(days)
+    if len(days) > 1:
+        what = " or ".join(status for status in wanted) + (" (or render-failed)" if retry_failed else "")
+        raise click.UsageError(
+            f"{len(days)} editions have {what} batches: {', '.join(d.isoformat() for d in days)}; "
+            "name one with --date YYYY-MM-DD")
+    return days[0] if days else None
 
 
 def _run(state: State, provider, day: date, dry_run: bool, resend_ambiguous: bool, retry_failed: bool):

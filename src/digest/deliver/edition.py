@@ -2,7 +2,11 @@
 
 recover stale claims -> (operator resets) -> plan -> send pending batches -> summary.
 Every step reads the ledger, so running it again after a crash, or twice in a row,
-sends only what is still owed. For a big list with the configured provider, batches are
+sends only what is still owed. An operator's resend (``resend_ambiguous`` /
+``retry_failed``) touches only this edition and plans nobody new: it resends, after
+settling whoever the provider's stored events already account for. A dry run reports
+what the real run would do: the same planner, and the same existing batches
+(:mod:`.dry_run`). For a big list with the configured provider, batches are
 sent from worker processes that start while planning is still writing them
 (:mod:`.processes`); otherwise from this process, after planning, ``send_concurrency`` at
 a time.
@@ -21,12 +25,14 @@ from .ledger import (
     DEFAULT_LEASE, find_edition, get_or_create_edition, pending_batch_ids, record_last_digests, recover_stale_batches,
     reset_batches, worker_identity,
 )
-from .planning import BodyRenderer, SkipReason, SubscriberSelector, plan_edition
+from .planning import BodyRenderer, PlanSummary, SkipReason, SubscriberSelector, plan_edition
 from .provider import Provider
 from .concurrent import send_batches
+from .dry_run import existing_work
 from .processes import ProcessSender
-from .render_failures import forget_render_failures
+from .render_failures import forget_render_failures, render_failed_readers
 from .sending import make_link_maker
+from .settlement import settle_from_stored_events
 from .summary import EditionSummary, Progress, read_edition_ledger
 
 
@@ -53,28 +59,43 @@ def send_edition(
     summary = EditionSummary(edition_date, dry_run=dry_run)
     links = None if dry_run else make_link_maker(runtime)  # fail early on a missing secret
 
+    resending = resend_ambiguous or retry_failed
+    replan: list[int] | None = None  # with --retry-failed: the readers whose render failed
     with runtime.sessions() as session:
+        if retry_failed:
+            replan = render_failed_readers(session, find_edition(session, edition_date, slot), subscriber_ids)
         if dry_run:
             edition = find_edition(session, edition_date, slot) or Edition(date=edition_date, slot=slot)
+            existing = existing_work(session, edition.id, resend_ambiguous=resend_ambiguous,
+                                     retry_failed=retry_failed, now=now, lease=lease)
         else:
             summary.recovered = recover_stale_batches(session, now, lease)
             edition = get_or_create_edition(session, edition_date, slot)
             if resend_ambiguous:
+                settle_from_stored_events(session, edition.id)
                 summary.reset += reset_batches(session, edition.id, BatchStatus.AMBIGUOUS)
             if retry_failed:
                 summary.reset += reset_batches(session, edition.id, BatchStatus.FAILED)
                 summary.replanned = forget_render_failures(session, edition.id)
     summary.edition_id = edition.id
+    plan_ids, plan_in = subscriber_ids, edition
+    if resending and not replan:  # a resend plans nobody new
+        if dry_run:
+            return _dry_run_result(summary, existing)
+    elif resending:  # ... but the readers whose render failed are planned (and rendered) again
+        plan_ids = replan
+        if dry_run:  # their rows are still there: planned as for a new edition of the day
+            plan_in = Edition(date=edition_date, slot=slot)
 
     settings = runtime.settings
     # A big edition's batches go to worker processes as soon as planning commits them.
     sender = None
-    if not dry_run and _worth_processes(runtime, provider, subscriber_ids):
+    if not dry_run and not resending and _worth_processes(runtime, provider, subscriber_ids):
         sender = ProcessSender(runtime, edition.id, processes=settings.send_processes, should_stop=should_stop)
         sender.start()
     try:
-        plan = plan_edition(
-            runtime, edition, now=now, renderer=renderer, selector=selector, subscriber_ids=subscriber_ids,
+        plan = PlanSummary(edition.id) if resending and not replan else plan_edition(
+            runtime, plan_in, now=now, renderer=renderer, selector=selector, subscriber_ids=plan_ids,
             max_recipients=provider.max_recipients, dry_run=dry_run, big=sender is not None,
         )
     except BaseException:
@@ -93,7 +114,7 @@ def send_edition(
     if dry_run:
         summary.sent = plan.queued
         summary.batches["planned"] = plan.batches
-        return summary
+        return _dry_run_result(summary, existing)
 
     with runtime.sessions() as session:
         if sender is None:
@@ -130,6 +151,14 @@ def send_edition(
         ).all()))
         summary.account(read_edition_ledger(session, edition.id, subscriber_ids),
                         own_skips=plan.skipped[SkipReason.NO_NEW_ITEMS] + plan.skipped[SkipReason.RENDER_FAILED])
+    return summary
+
+
+def _dry_run_result(summary: EditionSummary, existing) -> EditionSummary:
+    """The planner's figures plus the batches that already exist and would be sent."""
+    summary.sent += existing.recipients
+    summary.batches["planned"] += existing.batches
+    summary.skipped["suppressed"] += existing.suppressed
     return summary
 
 

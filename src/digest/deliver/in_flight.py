@@ -44,3 +44,12 @@ def in_flight_readers(edition_id: int | None):
     return (select(_deliveries.c.subscriber_id)
             .where(_deliveries.c.batch_id.in_(unsettled_batches(edition_id)),
                    _deliveries.c.status.in_(UNSETTLED_DELIVERY)))
+
+
+def editions_with(session, batch_status: str) -> list:
+    """Dates of the editions that have batches in ``batch_status``, oldest first."""
+    from ..models import Edition
+
+    return list(session.scalars(
+        select(Edition.date).where(Edition.id.in_(select(_batches.c.edition_id).where(_batches.c.status == batch_status)))
+        .order_by(Edition.date)))

@@ -124,3 +124,25 @@ def forget_render_failures(session: Session, edition_id: int) -> int:
     ).rowcount
     session.commit()
     return removed
+
+
+def render_failed_readers(session: Session, edition, subscriber_ids=None) -> list[int]:
+    """Subscriber ids of the edition's ``render-failed`` rows (among ``subscriber_ids``):
+    whom ``--retry-failed`` plans again (and only them)."""
+    if edition is None or edition.id is None:
+        return []
+    query = select(Delivery.subscriber_id).where(
+        Delivery.edition_id == edition.id, Delivery.status == DeliveryStatus.SKIPPED, Delivery.skip_reason == RENDER_FAILED)
+    if subscriber_ids is not None:
+        query = query.where(Delivery.subscriber_id.in_(list(subscriber_ids)))
+    return list(session.scalars(query.order_by(Delivery.subscriber_id)))
+
+
+def editions_with_render_failures(session: Session) -> list:
+    """Dates of the editions that have ``render-failed`` readers (for ``--retry-failed``
+    without a date)."""
+    from ..models import Edition
+
+    return list(session.scalars(select(Edition.date).where(Edition.id.in_(
+        select(Delivery.edition_id).where(Delivery.status == DeliveryStatus.SKIPPED,
+                                          Delivery.skip_reason == RENDER_FAILED))).order_by(Edition.date)))

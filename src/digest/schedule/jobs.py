@@ -41,7 +41,8 @@ class JobSpec:
 
 
 def scheduled_jobs(schedule: Schedule) -> list[JobSpec]:
-    """What the lock holder schedules: the delivery tick, ingestion and stale-batch recovery."""
+    """The scheduled jobs: the delivery tick and ingestion (run by the lock holder), and
+    stale-batch recovery with the follow-up of ambiguous readers (run by every worker)."""
     every = schedule.ingest_every_minutes
     return [
         JobSpec(TICK_JOB, "delivery tick (every minute)",
@@ -49,7 +50,8 @@ def scheduled_jobs(schedule: Schedule) -> list[JobSpec]:
         JobSpec(INGEST_JOB, f"ingest sources (every {every} min)",
                 IntervalTrigger(minutes=every, start_date=_EPOCH, timezone=timezone.utc),
                 misfire_grace_time=max(60, every * 30)),
-        JobSpec(RECOVER_JOB, f"recover stale batches (every {RECOVER_EVERY_SECONDS} s)",
+        JobSpec(RECOVER_JOB, f"recover stale batches, settle ambiguous readers (every {RECOVER_EVERY_SECONDS} s, "
+                "on every worker)",
                 IntervalTrigger(seconds=RECOVER_EVERY_SECONDS, start_date=_EPOCH, timezone=timezone.utc),
                 misfire_grace_time=RECOVER_EVERY_SECONDS),
     ]

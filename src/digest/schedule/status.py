@@ -1,5 +1,11 @@
 """``digest status``: recent editions, batch and delivery states, the next scheduled
-runs, and which process holds the scheduler lock. Read-only."""
+runs, and which process holds the scheduler lock. Read-only.
+
+For an edition with ambiguous readers it says how many were settled by provider events,
+how many are still waiting, and what happens next: resent by the worker at a given time
+(``[delivery] ambiguous = "resend-after-wait"`` with SendGrid, first try only), or an
+operator's ``digest send --resend-ambiguous --date D``.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
+from ..deliver.settlement import PROVIDERS_WITH_EVENTS, RESEND_AFTER_WAIT
 from ..models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition
 from ..runtime import Runtime
 from .jobs import scheduled_jobs
@@ -22,6 +29,8 @@ class EditionStatus:
     batches: Counter = field(default_factory=Counter)  # BatchStatus -> count
     deliveries: Counter = field(default_factory=Counter)  # DeliveryStatus -> count
     skip_reasons: Counter = field(default_factory=Counter)
+    settled_by_events: int = 0  # ambiguous deliveries settled by the provider's events
+    next_step: str | None = None  # for ambiguous readers still waiting
 
 
 @dataclass
@@ -55,11 +64,33 @@ def collect_status(runtime: Runtime, lock: SchedulerLock, now: datetime) -> Work
                 status.deliveries[state] += count
                 if state == DeliveryStatus.SKIPPED:
                     status.skip_reasons[reason or "unknown"] += count
+            status.settled_by_events = session.scalar(select(func.count()).select_from(Delivery).where(
+                Delivery.edition_id == edition_id, Delivery.settled_by.is_not(None))) or 0
+            if status.deliveries[DeliveryStatus.AMBIGUOUS]:
+                status.next_step = _next_step(runtime, session, edition_id, day)
             editions.append(status)
     holder = lock.current()
     runs = sorted(((spec.description, spec.next_run(now)) for spec in scheduled_jobs(runtime.settings.config.schedule)),
                   key=lambda run: (run[1] is None, run[1] or now))
     return WorkerStatus(now, holder, runs, editions)
+
+
+def _next_step(runtime: Runtime, session, edition_id: int, day: date) -> str:
+    """What will happen to an edition's ambiguous readers."""
+    settings = runtime.settings
+    delivery = settings.config.delivery
+    ask = f"waiting for an operator: check the provider's activity log, then 'digest send --resend-ambiguous --date {day}'"
+    if settings.provider not in PROVIDERS_WITH_EVENTS:
+        return f"{settings.provider} has no delivery events; {ask}"
+    first_try = session.scalar(select(func.min(Batch.claimed_at)).where(
+        Batch.edition_id == edition_id, Batch.status == BatchStatus.AMBIGUOUS, Batch.attempts == 1))
+    if delivery.ambiguous != RESEND_AFTER_WAIT:
+        return f"settled by SendGrid events as they arrive; otherwise ({delivery.ambiguous!r}) {ask}"
+    if first_try is None:
+        return f"already resent once; {ask}"
+    resend_at = first_try + timedelta(minutes=delivery.ambiguous_wait_minutes)
+    return (f"settled by SendGrid events as they arrive; readers still unaccounted for are resent once "
+            f"by the worker from {resend_at:%Y-%m-%d %H:%M:%SZ}")
 
 
 def format_status(status: WorkerStatus) -> str:
@@ -84,7 +115,9 @@ def format_status(status: WorkerStatus) -> str:
         if edition.skip_reasons:
             reasons = ", ".join(f"{r}={n}" for r, n in sorted(edition.skip_reasons.items()))
             lines.append(f"  skipped:    {reasons}")
-        if edition.batches[BatchStatus.AMBIGUOUS]:
-            lines.append(f"  ! {edition.batches[BatchStatus.AMBIGUOUS]} ambiguous batch(es): may or may not have "
-                         "gone out; see 'digest send --resend-ambiguous'")
+        if edition.settled_by_events:
+            lines.append(f"  settled by provider events: {edition.settled_by_events} reader(s) whose send was ambiguous")
+        if edition.next_step:
+            lines.append(f"  ! {edition.deliveries[DeliveryStatus.AMBIGUOUS]} reader(s) waiting (ambiguous: may or may "
+                         f"not have gone out): {edition.next_step}")
     return "\n".join(lines)

@@ -1,9 +1,14 @@
 """``digest worker``: the APScheduler process (Procfile ``worker:``).
 
 Every worker process runs one ``BlockingScheduler`` with a lock job that takes or
-renews the scheduler lock every few seconds. The holder adds the delivery tick and
-ingestion jobs (fixed ids, ``replace_existing``); a worker that loses or never gets
-the lock has none and, with ``REDIS_URL``, only consumes queued batches.
+renews the scheduler lock every few seconds, and the recovery job: batches left
+``sending`` by a dead process become ``ambiguous`` as soon as any worker sees the claim
+is stale (whoever holds the lock: a dead lock holder's own batches are recovered by the
+others within one recovery interval, not after the lock's takeover), and ambiguous
+readers are settled from provider events or resent after the wait
+(:mod:`digest.deliver.settlement`). The holder adds the delivery tick and ingestion
+jobs (fixed ids, ``replace_existing``); a worker that loses or never gets the lock has
+none and, with ``REDIS_URL``, only consumes queued batches.
 
 Shutdown follows healthchecks' ``sendalerts``: the SIGTERM handler only sets a flag.
 A watcher thread stops the scheduler; the tick checks the flag between batches, so
@@ -33,6 +38,7 @@ from ..database_wait import wait_for_database
 from ..db import UNREACHABLE
 from ..deliver.factory import make_provider
 from ..deliver.ledger import recover_stale_batches, worker_identity
+from ..deliver.settlement import follow_up_ambiguous
 from ..deliver.sending import make_link_maker
 from ..runtime import Runtime
 from .clock import Clock, SystemClock
@@ -159,8 +165,10 @@ class Worker:
         self.holds_lock = held
 
     def _add_scheduled_jobs(self) -> None:
-        work = {TICK_JOB: self.tick, INGEST_JOB: self._ingest, RECOVER_JOB: self._recover}
+        work = {TICK_JOB: self.tick, INGEST_JOB: self._ingest}
         for spec in scheduled_jobs(self.runtime.settings.config.schedule):
+            if spec.id not in work:
+                continue  # run by every worker (see run())
             extra = {"next_run_time": datetime.now(timezone.utc)} if spec.id == TICK_JOB else {}  # catch up at once
             self.scheduler.add_job(
                 self.running.wrap(work[spec.id], spec.id), spec.trigger, id=spec.id, name=spec.description,
@@ -168,15 +176,20 @@ class Worker:
             )
 
     def _remove_scheduled_jobs(self) -> None:
-        for job_id in (TICK_JOB, INGEST_JOB, RECOVER_JOB):
+        for job_id in (TICK_JOB, INGEST_JOB):
             if self.scheduler.get_job(job_id):
                 self.scheduler.remove_job(job_id)
 
     def _recover(self) -> None:
+        settings = self.runtime.settings
         with self.runtime.sessions() as session:
             recovered = recover_stale_batches(session)
+            follow_up = follow_up_ambiguous(session, settings.config.delivery, settings.provider)
         if recovered:
-            log.warning("batches %s were left 'sending' by a stopped process: marked ambiguous", recovered)
+            log.warning("batches %s were left 'sending' by a stopped process: marked ambiguous by %s",
+                        recovered, self.worker_id)
+        if follow_up.settled:
+            log.info("%d ambiguous delivery(ies) settled by provider events", follow_up.settled)
 
     def _ingest(self) -> None:
         if self.stop.is_set():
@@ -203,6 +216,10 @@ class Worker:
         self.scheduler.add_job(self._keep_lock, IntervalTrigger(seconds=interval), id=LOCK_JOB,
                                name="scheduler lock", replace_existing=True, misfire_grace_time=None,
                                next_run_time=datetime.now(timezone.utc))
+        recover = next(spec for spec in scheduled_jobs(self.runtime.settings.config.schedule) if spec.id == RECOVER_JOB)
+        self.scheduler.add_job(self.running.wrap(self._recover, RECOVER_JOB), recover.trigger, id=RECOVER_JOB,
+                               name=recover.description, replace_existing=True,
+                               misfire_grace_time=recover.misfire_grace_time, next_run_time=datetime.now(timezone.utc))
         if self.queue is not None:
             self.queue.start_consuming()
         log.info("worker %s started (%s)", self.worker_id,

@@ -21,6 +21,10 @@ transaction (a thousand events cost one commit, not a thousand), counted into th
 report's figures in it (:func:`digest.report.counting.count_events`): a post that fails
 changes nothing and is safe to retry; one that meets an event a concurrent post has just
 committed is run again, and finds it already there.
+
+Each event is also tied to the delivery it concerns, and settles it when that delivery
+is ambiguous (:mod:`digest.deliver.settlement`): a few indexed statements per event, so
+the request stays fast; waiting and resending are the worker's job, never this request's.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..deliver.settlement import event_time, settle_delivery, tie_event
 from ..models import ProviderEvent, Subscriber, SubscriberStatus
 from ..report.counting import count_events
 from ..runtime import Runtime
@@ -106,42 +111,49 @@ def _record_post(session: Session, events: list[Any]) -> Counter[str]:
         if not isinstance(event, dict):
             counts["malformed"] += 1
             continue
-        outcome = _record_one(session, event)
+        outcome, settled = _record_one(session, event)
         counts[outcome] += 1
+        counts["settled"] += settled
         if outcome != "repeat":
             fresh.append(event)
     count_events(session, fresh)
     return counts
 
 
-def _record_one(session: Session, event: dict[str, Any]) -> str:
+def _record_one(session: Session, event: dict[str, Any]) -> tuple[str, bool]:
+    """What the event did to the subscriber, and whether it settled an ambiguous delivery."""
     eid = event_id(event)
     seen = session.scalar(
         select(ProviderEvent.id).where(ProviderEvent.provider == PROVIDER, ProviderEvent.event_id == eid)
     )
     if seen is not None:
-        return "repeat"
+        return "repeat", False
     email = event.get("email") if isinstance(event.get("email"), str) else None
+    kind = str(event.get("event", ""))[:40]
+    delivery_id = tie_event(session, event)
     session.add(
         ProviderEvent(
             provider=PROVIDER,
             event_id=eid,
-            event=str(event.get("event", ""))[:40],
+            event=kind,
             email=email[:320] if email else None,
             payload=event,
+            delivery_id=delivery_id,
         )
     )
     session.flush()  # a concurrent duplicate fails here, before any status moves
+    settled = delivery_id is not None and settle_delivery(session, delivery_id, kind.lower(), eid,
+                                                          at=event_time(event))
     status = suppression_for(event)
     if status is None or not email:
-        return "stored"
+        return "stored", settled
     subscriber = _find_subscriber(session, email)
     if subscriber is None:
-        return "unknown-address"
+        return "unknown-address", settled
     if suppress(subscriber, status):
         log.info("subscriber %s %s (sendgrid %s event)", subscriber.id, status, event.get("event"))
-        return "suppressed"
-    return "already-suppressed"
+        return "suppressed", settled
+    return "already-suppressed", settled
 
 
 def _find_subscriber(session: Session, email: str) -> Subscriber | None:
