@@ -9,9 +9,11 @@ test reads exactly what each subscriber would get.
 Faults are planned ahead and consumed one per request, in order: ``pass_next()`` (a
 normal answer, to aim the next fault at a later batch), ``fail_next(429, headers=...)``,
 ``fail_next(503)``, ``lose_answer_next()`` (the mail is delivered, then the connection is
-dropped without an answer), ``delay_next(seconds)`` (delivered, answered late),
-``refuse_after_next(seconds)``, ``hold_next()`` (delivered, answered once the test says
-so: to stage a race). ``refuse_connections()`` closes the listening socket, so
+dropped without an answer), ``drop_next()`` (the request is read and the connection
+dropped before it is accepted: nothing delivered, and the client cannot tell),
+``delay_next(seconds)`` (delivered, answered late), ``refuse_after_next(seconds)``,
+``hold_next()`` (delivered, answered once the test says so: to stage a race).
+``refuse_connections()`` closes the listening socket, so
 connections are refused by the kernel until ``accept_connections()`` (or a timer).
 
 Standing faults, kept until changed: ``refuse_addresses`` (answered as SendGrid answers an
@@ -40,7 +42,7 @@ from .sendgrid_rules import MAX_BODY_BYTES, DeliveredMessage, Rejection, validat
 
 @dataclass
 class _Plan:
-    kind: str  # "pass" | "status" | "lose_answer" | "delay" | "refuse_after" | "hold"
+    kind: str  # "pass" | "status" | "lose_answer" | "drop" | "delay" | "refuse_after" | "hold"
     status: int = 0
     headers: dict[str, str] = field(default_factory=dict)
     body: dict | None = None
@@ -119,6 +121,11 @@ class FakeSendGrid:
         """Deliver the next request(s), then drop the connection without answering."""
         with self.lock:
             self._plans.extend(_Plan("lose_answer") for _ in range(times))
+
+    def drop_next(self, times: int = 1) -> None:
+        """Read the next request(s), then drop the connection without accepting them."""
+        with self.lock:
+            self._plans.extend(_Plan("drop") for _ in range(times))
 
     def delay_next(self, seconds: float, times: int = 1) -> None:
         """Deliver the next request(s), then wait ``seconds`` before answering."""
@@ -229,6 +236,10 @@ def _handler_for(fake: FakeSendGrid) -> type[BaseHTTPRequestHandler]:
                 with fake.lock:
                     fake.posted.append((plan.status, addresses))
                 return self._answer(plan.status, plan.body or _status_body(plan.status), plan.headers)
+            if plan and plan.kind == "drop":
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)  # never accepted; the client never hears back
+                return
             try:
                 message_id = fake._accept(self.headers.get("Authorization"), raw)
             except Rejection as exc:

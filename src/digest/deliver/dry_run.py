@@ -11,6 +11,7 @@ real run's.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -52,8 +53,8 @@ def existing_work(session: Session, edition_id: int | None, *, resend_ambiguous:
     owed = or_(*(and_(Delivery.batch_id == batch_id, Delivery.status == status,
                       ~has_evidence() if status == DeliveryStatus.AMBIGUOUS else True)
                  for batch_id, status in wanted))
-    counts = dict(session.execute(
-        select(Subscriber.status == SubscriberStatus.ACTIVE, func.count())
-        .join(Subscriber, Subscriber.id == Delivery.subscriber_id).where(owed)
-        .group_by(Subscriber.status == SubscriberStatus.ACTIVE)).all())
-    return ExistingWork(len(wanted), counts.get(True, 0), counts.get(False, 0))
+    active = Subscriber.status == SubscriberStatus.ACTIVE
+    counts = Counter(dict(session.execute(
+        select(active, func.count()).select_from(Delivery)
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id).where(owed).group_by(active)).all()))
+    return ExistingWork(len(wanted), counts[True], counts[False])
