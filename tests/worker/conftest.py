@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timezone
 
 import pytest
@@ -29,3 +30,16 @@ def make_tick():
 
 
 UTC = timezone.utc
+
+
+@pytest.fixture
+def redis_namespace(redis_url):
+    """Redis keys of one test's workers (queue, scheduler lock), deleted afterwards."""
+    import redis
+
+    namespace = f"digest-test-{uuid.uuid4().hex[:10]}"
+    yield namespace
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(f"{namespace}:*"):
+        client.delete(key)
+    client.close()

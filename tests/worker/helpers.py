@@ -111,3 +111,28 @@ def add_briefings(runtime: Runtime, published_at: datetime) -> None:
                 published_at=published_at, attribution="Company filings", author_disclosure="none",
                 content_hash=topic.slug, topics=[topic],
             ))
+
+
+def add_due_subscribers(runtime: Runtime, count: int, topic_sets: int) -> None:
+    """``count`` readers in UTC whose send hour passed an hour ago (due now), spread over
+    ``topic_sets`` pairs of topics (so as many bodies, and batches of count/topic_sets)."""
+    import itertools
+    from datetime import timedelta
+
+    from sqlalchemy import insert
+
+    from digest.models import subscriber_topics
+
+    hour = (datetime.now(timezone.utc) - timedelta(hours=1)).hour
+    with runtime.session() as session:
+        topics = list(session.scalars(select(Topic).order_by(Topic.slug)))
+        sets = list(itertools.islice(itertools.combinations(topics, 2), topic_sets))
+        conn = session.connection()
+        now = datetime.now(timezone.utc)
+        ids = conn.execute(insert(Subscriber).returning(Subscriber.id, sort_by_parameter_order=True), [
+            {"email": f"reader{n:05d}@example.org", "status": "active", "timezone": "UTC", "send_hour": hour,
+             "created_at": now, "updated_at": now} for n in range(count)
+        ]).scalars().all()
+        conn.execute(insert(subscriber_topics), [
+            {"subscriber_id": sid, "topic_id": t.id} for n, sid in enumerate(ids) for t in sets[n % topic_sets]
+        ])
