@@ -3,8 +3,8 @@ subscribers sent to the local SendGrid server; one of them is SIGKILLed mid-edit
 
 How the killed worker is accounted for: it is killed while it holds a batch (status
 ``sending``, claimed by its pid). That batch's request may or may not have reached
-SendGrid, so the ledger must report it ``ambiguous`` (the scheduler's stale-batch
-recovery does so once the claimant is gone) and must never send it again. The
+SendGrid, so the ledger must report it ``ambiguous`` (the stale-batch recovery, which
+every worker runs, does so once the claimant is gone) and must never send it again. The
 outcome asserted: nobody gets two emails; everybody outside ambiguous batches gets
 exactly one; the ambiguous batches are only the killed worker's, at most one per
 consumer thread; and in this test, since the fake server records a request when it
@@ -81,6 +81,10 @@ def test_three_workers_share_an_edition_and_survive_a_sigkill(
         victim_pid = next(iter(victims))
         by_pid[victim_pid].proc.send_signal(signal.SIGKILL)
         by_pid[victim_pid].proc.wait(timeout=30)
+        with engine.connect() as conn:  # dead: its batches change no more, but by recovery
+            in_flight = {b for b, by in conn.execute(select(Batch.id, Batch.claimed_by).where(
+                Batch.status.in_((BatchStatus.SENDING, BatchStatus.AMBIGUOUS))))
+                if int(by.rsplit(":", 2)[1]) == victim_pid}
 
         def settled():
             b = ledger.batches()
@@ -108,6 +112,7 @@ def test_three_workers_share_an_edition_and_survive_a_sigkill(
     assert ambiguous, "the killed worker held a batch: it must be reported ambiguous"
     assert set(victims[victim_pid]) & ambiguous, (victims[victim_pid], ambiguous)
     assert all(int(b.claimed_by.rsplit(":", 2)[1]) == victim_pid for b in batches if b.id in ambiguous)
+    assert ambiguous == in_flight  # exactly the victim's batches left in flight at its death
     assert len(ambiguous) <= THREADS
     assert len({b.claimed_by for b in batches}) >= 2  # the edition really was shared
 
