@@ -3,15 +3,16 @@ recipient was sent, a selector that never comes back empty, and a cheap renderer
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from digest.content import BriefingItem, RenderedEmail, Selection, TopicSection
 from digest.deliver.provider import OutgoingBatch, SendResult
-from digest.models import Subscriber, Topic
+from digest.models import Subscriber, Topic, subscriber_topics
 from digest.runtime import Runtime
 from digest.settings import bundled_config_path
 
@@ -116,13 +117,6 @@ def add_briefings(runtime: Runtime, published_at: datetime) -> None:
 def add_due_subscribers(runtime: Runtime, count: int, topic_sets: int) -> None:
     """``count`` readers in UTC whose send hour passed an hour ago (due now), spread over
     ``topic_sets`` pairs of topics (so as many bodies, and batches of count/topic_sets)."""
-    import itertools
-    from datetime import timedelta
-
-    from sqlalchemy import insert
-
-    from digest.models import subscriber_topics
-
     hour = (datetime.now(timezone.utc) - timedelta(hours=1)).hour
     with runtime.session() as session:
         topics = list(session.scalars(select(Topic).order_by(Topic.slug)))
@@ -136,3 +130,14 @@ def add_due_subscribers(runtime: Runtime, count: int, topic_sets: int) -> None:
         conn.execute(insert(subscriber_topics), [
             {"subscriber_id": sid, "topic_id": t.id} for n, sid in enumerate(ids) for t in sets[n % topic_sets]
         ])
+
+
+def seed_due_edition(settings, subscribers: int, topic_sets: int) -> None:
+    """A database for worker processes: ``subscribers`` readers due now over
+    ``topic_sets`` bodies, and a briefing per topic from two hours ago."""
+    runtime = Runtime.open(settings)
+    try:
+        add_due_subscribers(runtime, subscribers, topic_sets)
+        add_briefings(runtime, datetime.now(timezone.utc) - timedelta(hours=2))
+    finally:
+        runtime.close()

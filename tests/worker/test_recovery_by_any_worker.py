@@ -16,10 +16,9 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from digest.models import Batch, BatchStatus, Delivery, DeliveryStatus, Subscriber
-from digest.runtime import Runtime
 
 from fakes.fixtures import fake_sendgrid  # noqa: F401  (fixture)
-from .helpers import add_briefings, add_due_subscribers, write_config
+from .helpers import seed_due_edition, write_config
 from .processes import Ledger, WorkerProcess, wait_for, worker_env
 
 SUBSCRIBERS = 1200
@@ -31,13 +30,9 @@ TOPIC_SETS = 12  # -> 12 bodies -> 12 batches of 100
 def test_a_dead_lock_holders_batches_are_recovered_by_the_other_worker(
     db_url, make_settings, tmp_path, fake_sendgrid, redis_url, redis_namespace
 ):
-    from datetime import datetime, timedelta, timezone
 
     config = write_config(tmp_path / "digest.toml")
-    runtime = Runtime.open(make_settings(db_url, DIGEST_CONFIG=str(config)))
-    add_due_subscribers(runtime, SUBSCRIBERS, TOPIC_SETS)
-    add_briefings(runtime, datetime.now(timezone.utc) - timedelta(hours=2))
-    runtime.close()
+    seed_due_edition(make_settings(db_url, DIGEST_CONFIG=str(config)), SUBSCRIBERS, TOPIC_SETS)
 
     fake_sendgrid.delay_next(1.0, times=10_000)  # every answer late: requests stay in flight a while
     env = worker_env(tmp_path, db_url, config, fake_sendgrid.url,

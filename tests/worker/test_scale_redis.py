@@ -14,16 +14,14 @@ arrives, those recipients got exactly one as well.
 from __future__ import annotations
 
 import signal
-from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import create_engine, select
 
 from digest.models import Batch, BatchStatus, Delivery, DeliveryStatus, Subscriber
-from digest.runtime import Runtime
 
 from fakes.fixtures import fake_sendgrid  # noqa: F401  (fixture)
-from .helpers import add_briefings, add_due_subscribers, write_config
+from .helpers import seed_due_edition, write_config
 from .processes import Ledger, WorkerProcess, wait_for, worker_env
 
 SUBSCRIBERS = 5000
@@ -37,10 +35,7 @@ def test_three_workers_share_an_edition_and_survive_a_sigkill(
     db_url, make_settings, tmp_path, fake_sendgrid, redis_url, redis_namespace
 ):
     config = write_config(tmp_path / "digest.toml")
-    runtime = Runtime.open(make_settings(db_url, DIGEST_CONFIG=str(config)))
-    add_due_subscribers(runtime, SUBSCRIBERS, TOPIC_SETS)
-    add_briefings(runtime, datetime.now(timezone.utc) - timedelta(hours=2))
-    runtime.close()
+    seed_due_edition(make_settings(db_url, DIGEST_CONFIG=str(config)), SUBSCRIBERS, TOPIC_SETS)
 
     fake_sendgrid.delay_next(0.7, times=10_000)  # every answer late: the edition takes a while
     env = worker_env(tmp_path, db_url, config, fake_sendgrid.url,
