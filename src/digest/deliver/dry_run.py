@@ -28,6 +28,7 @@ class ExistingWork:
     batches: int  # batches the run would send
     recipients: int  # readers it would send to
     suppressed: int  # readers in them no longer subscribed: skipped at send time
+    queued_rows: int = 0  # of the rows counted above, those now queued (pending batches, a dead process's)
 
 
 def existing_work(session: Session, edition_id: int | None, *, resend_ambiguous: bool, retry_failed: bool,
@@ -54,7 +55,11 @@ def existing_work(session: Session, edition_id: int | None, *, resend_ambiguous:
                       ~has_evidence() if status == DeliveryStatus.AMBIGUOUS else True)
                  for batch_id, status in wanted))
     active = Subscriber.status == SubscriberStatus.ACTIVE
-    counts = Counter(dict(session.execute(
-        select(active, func.count()).select_from(Delivery)
-        .join(Subscriber, Subscriber.id == Delivery.subscriber_id).where(owed).group_by(active)).all()))
-    return ExistingWork(len(wanted), counts[True], counts[False])
+    counts = Counter()
+    queued = 0
+    for is_active, status, count in session.execute(
+            select(active, Delivery.status, func.count()).select_from(Delivery)
+            .join(Subscriber, Subscriber.id == Delivery.subscriber_id).where(owed).group_by(active, Delivery.status)):
+        counts[bool(is_active)] += count
+        queued += count if status == DeliveryStatus.QUEUED else 0
+    return ExistingWork(len(wanted), counts[True], counts[False], queued)

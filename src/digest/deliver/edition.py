@@ -81,7 +81,7 @@ def send_edition(
     plan_ids, plan_in = subscriber_ids, edition
     if resending and not replan:  # a resend plans nobody new
         if dry_run:
-            return _dry_run_result(summary, existing)
+            return _dry_run_result(runtime, summary, existing, subscriber_ids)
     elif resending:  # ... but the readers whose render failed are planned (and rendered) again
         plan_ids = replan
         if dry_run:  # their rows are still there: planned as for a new edition of the day
@@ -114,7 +114,7 @@ def send_edition(
     if dry_run:
         summary.sent = plan.queued
         summary.batches["planned"] = plan.batches
-        return _dry_run_result(summary, existing)
+        return _dry_run_result(runtime, summary, existing, subscriber_ids)
 
     with runtime.sessions() as session:
         if sender is None:
@@ -150,15 +150,27 @@ def send_edition(
             ).group_by(Batch.status)
         ).all()))
         summary.account(read_edition_ledger(session, edition.id, subscriber_ids),
-                        own_skips=plan.skipped[SkipReason.NO_NEW_ITEMS] + plan.skipped[SkipReason.RENDER_FAILED])
+                        own_skips=plan.skipped[SkipReason.NO_NEW_ITEMS] + plan.skipped[SkipReason.RENDER_FAILED]
+                        + plan.skipped[SkipReason.IN_FLIGHT])
     return summary
 
 
-def _dry_run_result(summary: EditionSummary, existing) -> EditionSummary:
-    """The planner's figures plus the batches that already exist and would be sent."""
+def _dry_run_result(runtime: Runtime, summary: EditionSummary, existing, subscriber_ids) -> EditionSummary:
+    """The planner's figures plus the batches that already exist and would be sent, counted
+    against the edition's ledger as the real run counts them (:meth:`EditionSummary.account`):
+    its rows that the run would neither send nor write are ``already-sent`` (or still
+    queued, in a batch a live process holds)."""
     summary.sent += existing.recipients
     summary.batches["planned"] += existing.batches
-    summary.skipped["suppressed"] += existing.suppressed
+    if summary.edition_id is None:
+        summary.skipped[SkipReason.SUPPRESSED] += existing.suppressed
+        return summary
+    with runtime.sessions() as session:
+        ledger = read_edition_ledger(session, summary.edition_id, subscriber_ids)
+    summary.queued = ledger.queued - existing.queued_rows
+    summary.skipped[SkipReason.ALREADY_SENT] = (ledger.rows - summary.queued - existing.recipients
+                                                - existing.suppressed)
+    summary.skipped[SkipReason.SUPPRESSED] = existing.suppressed + ledger.unplanned_inactive
     return summary
 
 
