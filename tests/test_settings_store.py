@@ -44,6 +44,22 @@ title = "Gold"
     assert "topics.0.slug" in message
 
 
+def test_delivery_section_defaults_and_bad_values_are_named(tmp_path):
+    from digest.settings import bundled_config_path
+
+    text = bundled_config_path().read_text()
+    assert "[delivery]" not in text  # the sample relies on the defaults
+    default = load_settings({"DIGEST_CONFIG": str(bundled_config_path())}).config.delivery
+    assert (default.ambiguous, default.ambiguous_wait_minutes) == ("resend-after-wait", 30)
+    bad = tmp_path / "digest.toml"
+    bad.write_text(text.replace("[[topics]]", '[delivery]\nambiguous = "sometimes"\nambiguous_wait_minutes = 0\n\n[[topics]]', 1))
+    with pytest.raises(ConfigError) as info:
+        load_settings({"DIGEST_CONFIG": str(bad)})
+    message = str(info.value)
+    assert "delivery.ambiguous: Input should be 'resend-after-wait' or 'ask' (got 'sometimes')" in message
+    assert "delivery.ambiguous_wait_minutes: Input should be greater than or equal to 1 (got 0)" in message
+
+
 def test_missing_key_and_unknown_key_are_named(tmp_path):
     bad = tmp_path / "digest.toml"
     bad.write_text('[publication]\nname = "X"\ncolour = "red"\n')
