@@ -96,7 +96,7 @@ def test_resends_across_two_editions_never_send_anyone_two_emails(runtime, fake_
     runner, env = CliRunner(), _cli_env(runtime, fake_sendgrid)
     refused = runner.invoke(main, ["send", "--resend-ambiguous"], env=env)
     assert refused.exit_code == 2, refused.output
-    assert "2 editions have ambiguous batches: 2026-12-05, 2026-12-06" in refused.output
+    assert "2 editions have ambiguous readers: 2026-12-05, 2026-12-06" in refused.output
     assert len(fake_sendgrid.delivered) == 20 and fake_sendgrid.attempts == 6  # nothing sent
 
     day_1 = runner.invoke(main, ["send", "--resend-ambiguous", "--date", "2026-12-05"], env=env)

@@ -100,14 +100,14 @@ def send_command(state: State, edition_date, dry_run, proof_to, subscriber, rese
 
 
 def _edition_to_resend(state: State, resend_ambiguous: bool, retry_failed: bool) -> date | None:
-    """The one edition with ambiguous (failed) batches, when no --date names one; None when
+    """The one edition with ambiguous (failed) readers, when no --date names one; None when
     there is none. Several: a usage error listing them, since a resend must name what it
     touches."""
     from ..deliver.in_flight import editions_with
     from ..deliver.render_failures import editions_with_render_failures
-    from ..models import BatchStatus
+    from ..models import DeliveryStatus
 
-    wanted = ([BatchStatus.AMBIGUOUS] if resend_ambiguous else []) + ([BatchStatus.FAILED] if retry_failed else [])
+    wanted = ([DeliveryStatus.AMBIGUOUS] if resend_ambiguous else []) + ([DeliveryStatus.FAILED] if retry_failed else [])
     with state.runtime.sessions() as session:
         days = {day for status in wanted for day in editions_with(session, status)}
         if retry_failed:
@@ -116,7 +116,7 @@ def _edition_to_resend(state: State, resend_ambiguous: bool, retry_failed: bool)
     if len(days) > 1:
         what = " or ".join(status for status in wanted) + (" (or render-failed)" if retry_failed else "")
         raise click.UsageError(
-            f"{len(days)} editions have {what} batches: {', '.join(d.isoformat() for d in days)}; "
+            f"{len(days)} editions have {what} readers: {', '.join(d.isoformat() for d in days)}; "
             "name one with --date YYYY-MM-DD")
     return days[0] if days else None
 

@@ -1,9 +1,9 @@
 """What ``digest send`` would send from batches that already exist, without changing them.
 
 A real run sends, besides what planning adds: the edition's ``pending`` batches (a run
-that stopped), and with ``--resend-ambiguous`` / ``--retry-failed`` the batches it puts
-back (their ambiguous or failed readers; a batch left ``sending`` by a dead process is
-first marked ambiguous, so it is resent too). Readers who unsubscribed meanwhile are
+that stopped), and with ``--resend-ambiguous`` / ``--retry-failed`` the readers it puts
+back (ambiguous or failed readers, in one pending batch per batch they come from; a batch
+left ``sending`` by a dead process is first marked ambiguous, so it is resent too). Readers who unsubscribed meanwhile are
 skipped at send time. ``--dry-run`` counts exactly these here and asks the same planner
 (:func:`~.planning.plan_edition` with ``dry_run``) for the rest, so its figures are the
 real run's.
@@ -35,31 +35,40 @@ def existing_work(session: Session, edition_id: int | None, *, resend_ambiguous:
                   now: datetime, lease: timedelta) -> ExistingWork:
     if edition_id is None:
         return ExistingWork(0, 0, 0)
-    wanted = []  # (batch ids, delivery status that would be sent)
-    rows = session.execute(select(Batch.id, Batch.status, Batch.claimed_by, Batch.claimed_at).where(
-        Batch.edition_id == edition_id,
-        Batch.status.in_((BatchStatus.PENDING, BatchStatus.SENDING, BatchStatus.AMBIGUOUS, BatchStatus.FAILED)))).all()
-    for batch_id, status, claimed_by, claimed_at in rows:
-        if status == BatchStatus.PENDING:
-            wanted.append((batch_id, DeliveryStatus.QUEUED))
-        elif status == BatchStatus.SENDING and resend_ambiguous and claim_is_stale(claimed_by, claimed_at, now, lease):
-            wanted.append((batch_id, DeliveryStatus.QUEUED))  # recovered as ambiguous, then put back
-        elif status == BatchStatus.AMBIGUOUS and resend_ambiguous:
-            wanted.append((batch_id, DeliveryStatus.AMBIGUOUS))
-        elif status == BatchStatus.FAILED and retry_failed:
-            wanted.append((batch_id, DeliveryStatus.FAILED))
-    if not wanted:
+    owed = []  # conditions on delivery rows the real run would send, and the batches they go in
+    batches: set[tuple[str, int]] = set()
+    for batch_id, status, claimed_by, claimed_at in session.execute(
+            select(Batch.id, Batch.status, Batch.claimed_by, Batch.claimed_at).where(
+                Batch.edition_id == edition_id, Batch.status.in_((BatchStatus.PENDING, BatchStatus.SENDING)))):
+        if status == BatchStatus.PENDING or (
+                resend_ambiguous and claim_is_stale(claimed_by, claimed_at, now, lease)):  # recovered, then put back
+            owed.append(and_(Delivery.batch_id == batch_id, Delivery.status == DeliveryStatus.QUEUED))
+            batches.add(("batch", batch_id))
+    # Readers put back as :func:`~.ledger.reset_batches` does: whatever their batch's status
+    # (one pending batch per batch they come from), but not in a batch being sent, nor an
+    # address refused for itself that has not changed since, nor (ambiguous) one whose
+    # provider event is already stored (settled first).
+    current_email = select(Subscriber.email).where(Subscriber.id == Delivery.subscriber_id).scalar_subquery()
+    not_sending = Delivery.batch_id.in_(select(Batch.id).where(Batch.edition_id == edition_id,
+                                                               Batch.status != BatchStatus.SENDING))
+    if resend_ambiguous:
+        owed.append(and_(Delivery.status == DeliveryStatus.AMBIGUOUS, not_sending, ~has_evidence()))
+    if retry_failed:
+        owed.append(and_(Delivery.status == DeliveryStatus.FAILED, not_sending,
+                         or_(~Delivery.refused, Delivery.email != current_email)))
+    if not owed:
         return ExistingWork(0, 0, 0)
-    # An ambiguous reader whose provider event is already stored is settled, not resent.
-    owed = or_(*(and_(Delivery.batch_id == batch_id, Delivery.status == status,
-                      ~has_evidence() if status == DeliveryStatus.AMBIGUOUS else True)
-                 for batch_id, status in wanted))
     active = Subscriber.status == SubscriberStatus.ACTIVE
-    counts = Counter()
+    counts: Counter = Counter()
     queued = 0
-    for is_active, status, count in session.execute(
-            select(active, Delivery.status, func.count()).select_from(Delivery)
-            .join(Subscriber, Subscriber.id == Delivery.subscriber_id).where(owed).group_by(active, Delivery.status)):
+    for is_active, status, batch_id, count in session.execute(
+            select(active, Delivery.status, Delivery.batch_id, func.count()).select_from(Delivery)
+            .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+            .where(Delivery.edition_id == edition_id, or_(*owed))
+            .group_by(active, Delivery.status, Delivery.batch_id)):
         counts[bool(is_active)] += count
-        queued += count if status == DeliveryStatus.QUEUED else 0
-    return ExistingWork(len(wanted), counts[True], counts[False], queued)
+        if status == DeliveryStatus.QUEUED:
+            queued += count
+        else:
+            batches.add(("from", batch_id))
+    return ExistingWork(len(batches), counts[True], counts[False], queued)

@@ -46,10 +46,15 @@ def in_flight_readers(edition_id: int | None):
                    _deliveries.c.status.in_(UNSETTLED_DELIVERY)))
 
 
-def editions_with(session, batch_status: str) -> list:
-    """Dates of the editions that have batches in ``batch_status``, oldest first."""
+def editions_with(session, delivery_status: str) -> list:
+    """Dates of the editions with readers in ``delivery_status`` (``ambiguous`` or
+    ``failed``) whom a resend would reach (not in a batch being sent), oldest first. An
+    operator's question, not the send path's: it reads the deliveries of every edition."""
     from ..models import Edition
 
     return list(session.scalars(
-        select(Edition.date).where(Edition.id.in_(select(_batches.c.edition_id).where(_batches.c.status == batch_status)))
+        select(Edition.date).where(Edition.id.in_(
+            select(_deliveries.c.edition_id)
+            .join(_batches, _batches.c.id == _deliveries.c.batch_id)
+            .where(_deliveries.c.status == delivery_status, _batches.c.status != BatchStatus.SENDING)))
         .order_by(Edition.date)))
