@@ -1,7 +1,7 @@
 """settlement of ambiguous deliveries by provider events
 
 Revision ID: once15_settlement
-Revises: providers14_refused
+Revises: report22_counters
 Create Date: 2026-12-06 04:20:00
 
 Adds ``deliveries.settled_by`` (the event that settled an ambiguous delivery),
@@ -14,7 +14,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = "once15_settlement"
-down_revision = "providers14_refused"
+down_revision = "report22_counters"
 branch_labels = None
 depends_on = None
 
