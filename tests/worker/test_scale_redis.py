@@ -87,6 +87,8 @@ def test_three_workers_share_an_edition_and_survive_a_sigkill(
         wait_for(settled, 120, "the surviving workers to settle every batch")
 
         survivors = [w for w in workers if w.pid != victim_pid]
+        for w in survivors:  # all at once: a lock released by one is not taken by the next
+            w.proc.send_signal(signal.SIGTERM)
         for w in survivors:
             assert w.terminate_and_wait(timeout=25) == 0, w.log()
     finally:
