@@ -312,6 +312,8 @@ class Settings:
     sendgrid_webhook_public_key: str | None = field(default=None, repr=False)
     smtp_url: str | None = field(default=None, repr=False)
     secret_key: str | None = field(default=None, repr=False)
+    #: Signs editors in to the report page (``/editor/report``); unset: no editor pages.
+    editor_token: str | None = field(default=None, repr=False)
     base_url: str = "http://localhost:8000"
     redis_url: str | None = field(default=None, repr=False)
     port: int = 8000
@@ -385,6 +387,9 @@ def load_settings(environ: Mapping[str, str] | None = None, *, demo: bool = Fals
         raise ConfigError(f"DIGEST_BASE_URL: expected an http(s) URL; got {base_url!r}")
 
     secret = env.get("DIGEST_SECRET_KEY") or (DEMO_SECRET_KEY if demo else None)
+    editor_token = (env.get("DIGEST_EDITOR_TOKEN") or "").strip() or None
+    if editor_token is not None and len(editor_token) < 16:
+        raise ConfigError("DIGEST_EDITOR_TOKEN: expected at least 16 characters (a token that cannot be guessed)")
     web = WebSettings(
         webhook_max_bytes=_whole_number(env, "DIGEST_WEBHOOK_MAX_BYTES", WebSettings.webhook_max_bytes,
                                         64 * 1024, 64 * 1024 * 1024),
@@ -404,6 +409,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, demo: bool = Fals
         sendgrid_webhook_public_key=env.get("SENDGRID_WEBHOOK_PUBLIC_KEY") or None,
         smtp_url=env.get("SMTP_URL") or None,
         secret_key=secret,
+        editor_token=editor_token,
         base_url=base_url,
         redis_url=env.get("REDIS_URL") or None,
         port=port,

@@ -133,3 +133,9 @@ def _titled(items: list[ItemClicks], session: Session) -> list[ItemClicks]:
     for item in items:
         item.title, item.kind = found.get(item.url, (None, None))
     return items
+
+
+def last_editions_period(session: Session, count: int) -> tuple[date, date] | None:
+    """The dates spanning the last ``count`` editions, or None when there are none."""
+    dates = session.scalars(select(Edition.date).order_by(Edition.date.desc()).limit(count)).all()
+    return (min(dates), max(dates)) if dates else None

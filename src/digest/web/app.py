@@ -27,6 +27,7 @@ from .archive import archive, subscription_links
 from .body_limits import BodyLimitMiddleware
 from .confirm import confirm, confirm_page
 from .context import WebContext
+from .editor import report_page, sign_in, sign_in_page
 from .health import healthz
 from .pages import Pages
 from .preferences import preferences_page, update_preferences
@@ -97,6 +98,9 @@ def create_app(runtime: Runtime) -> Starlette:
             Route("/archive/{token}", archive, methods=["GET"]),
             Route("/subscription", subscription_links, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/editor/sign-in", sign_in_page, methods=["GET"]),
+            Route("/editor/sign-in", sign_in, methods=["POST"]),
+            Route("/editor/report", report_page, methods=["GET"]),
         ],
         middleware=[
             Middleware(SecurityHeadersMiddleware),

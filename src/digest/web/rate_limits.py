@@ -30,7 +30,7 @@ from .pages import Pages
 
 log = logging.getLogger(__name__)
 
-TOKEN_ROUTES = ("/unsubscribe/", "/preferences/", "/archive/", "/confirm/")
+TOKEN_ROUTES = ("/unsubscribe/", "/preferences/", "/archive/", "/confirm/", "/editor/")
 WEBHOOK = "/webhooks/sendgrid"
 #: Confirmation emails one subscriber can be sent a day, whoever asks for them.
 CONFIRMATIONS_PER_DAY = 3
