@@ -188,6 +188,29 @@ class Source(_Strict):
         return self.name or self.url or self.path or self.kind
 
 
+class SignupSettings(_Strict):
+    """``[signup]``: the web signup form (:mod:`digest.web.signup`)."""
+
+    #: Other sites whose pages may post the form (CORS and the cross-site check), each
+    #: ``scheme://host[:port]``; the web process's own origin (DIGEST_BASE_URL) always may.
+    allowed_origins: tuple[str, ...] = ()
+    #: Shown next to the button, so the reader knows what they agree to.
+    consent_text: str = Field(
+        default="I agree to receive this daily email digest. I can unsubscribe at any time with the link in every email.",
+        min_length=10, max_length=1000)
+    #: A form posted sooner than this after the page was served is a robot's: nothing is kept.
+    min_fill_seconds: float = Field(default=3, ge=0, le=60)
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.netloc or origin != f"{parts.scheme}://{parts.netloc}":
+                raise ValueError(f"{origin!r} is not an origin: expected scheme://host[:port], no path or slash")
+        return value
+
+
 class PublicationConfig(_Strict):
     """The whole of ``config/digest.toml``."""
 
@@ -199,6 +222,7 @@ class PublicationConfig(_Strict):
     delivery: Delivery = Delivery()
     topics: tuple[Topic, ...] = Field(min_length=1)
     sources: tuple[Source, ...] = ()
+    signup: SignupSettings = SignupSettings()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "PublicationConfig":
@@ -292,6 +316,9 @@ class WebSettings:
     webhook_requests_per_minute: int = 600
     #: Token routes: links that fail verification per client address and 10 minutes.
     bad_tokens_per_10_minutes: int = 30
+    #: POSTs to /subscribe per client address an hour, and per email address an hour.
+    signup_posts_per_hour: int = 20
+    signup_posts_per_address_per_hour: int = 5
     #: Hours a confirmation link (a signup, or resubscribing) keeps working.
     confirmation_hours: int = 48
     #: Prefix of the rate limits' Redis keys (as the queue's: DIGEST_QUEUE_NAMESPACE).

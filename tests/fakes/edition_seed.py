@@ -24,6 +24,21 @@ from .batches import email_for
 TOPIC_SETS: tuple[tuple[str, ...], ...] = (("lithium",), ("lithium",), ("lithium",), ("gold",), ("lithium", "gold"))
 
 
+def fresh_briefings(topics: dict[str, Topic], slugs: Sequence[str], now: datetime) -> list[Briefing]:
+    """One briefing per topic slug, titled "<Slug> today", published an hour or more before ``now``."""
+    return [
+        Briefing(
+            guid=f"seed-{slug}", url=f"https://ridgeline.example/b/{slug}", title=f"{slug.title()} today",
+            body_html=f"<p>What moved {slug} today.</p>", excerpt=f"{slug} news.", author="A. Writer",
+            published_at=now - timedelta(hours=1 + n),
+            attribution="Information for this briefing was found via a company news release.",
+            author_disclosure="The author holds no position in the companies named.",
+            content_hash=hashlib.sha256(slug.encode()).hexdigest(), topics=[topics[slug]],
+        )
+        for n, slug in enumerate(slugs)
+    ]
+
+
 def seed_edition(settings: Settings, subscribers: int, *, topic_sets: Sequence[tuple[str, ...]] = TOPIC_SETS) -> list[str]:
     """Insert ``subscribers`` active subscribers (cycling through ``topic_sets``) and one
     fresh briefing per topic; returns the addresses in id order."""
@@ -34,15 +49,7 @@ def seed_edition(settings: Settings, subscribers: int, *, topic_sets: Sequence[t
         with runtime.session() as session:
             by_slug = {t.slug: t for t in session.scalars(select(Topic))}
             slugs = sorted({s for group in topic_sets for s in group})
-            for n, slug in enumerate(slugs):
-                session.add(Briefing(
-                    guid=f"seed-{slug}", url=f"https://ridgeline.example/b/{slug}", title=f"{slug.title()} today",
-                    body_html=f"<p>What moved {slug} today.</p>", excerpt=f"{slug} news.", author="A. Writer",
-                    published_at=now - timedelta(hours=1 + n),
-                    attribution="Information for this briefing was found via a company news release.",
-                    author_disclosure="The author holds no position in the companies named.",
-                    content_hash=hashlib.sha256(slug.encode()).hexdigest(), topics=[by_slug[slug]],
-                ))
+            session.add_all(fresh_briefings(by_slug, slugs, now))
             session.execute(insert(Subscriber), [
                 {"id": i + 1, "email": email, "status": "active", "timezone": "UTC", "send_hour": 7,
                  "consent_source": "test", "consented_at": now, "created_at": now, "updated_at": now}

@@ -89,7 +89,8 @@ def test_resubscribing_takes_effect_only_from_the_confirmation_links_post(
         assert subscriber.consented_at > datetime.now(timezone.utc) - timedelta(minutes=5)
 
     again = client.post(path)  # a replay changes nothing more
-    assert again.status_code == 200 and "already receives the digest" in again.text
+    assert again.status_code == 409 and "This link has been used" in again.text
+    assert subscriber_state(web_runtime, sid)["status"] == "active"
 
 
 def test_a_link_sent_before_a_later_unsubscribe_no_longer_works(client, web_runtime, links):

@@ -43,6 +43,8 @@ def test_the_form_is_branded_and_lists_the_configured_topics(client):
                      ("general", "Markets &amp; General")]
     assert '<option value="America/Toronto" selected>' in html  # [schedule] default_timezone
     assert '<option value="7" selected>07:00</option>' in html  # [schedule] default_send_hour
+    assert ('<p class="consent">I agree to receive this daily email digest. I can unsubscribe at any time '
+            'with the link in every email.</p>') in html  # [signup] consent_text's default
     # The one script (preselecting the browser's zone) runs by its hash; nothing else may.
     csp = page.headers["content-security-policy"]
     assert re.search(r"script-src 'sha256-[A-Za-z0-9+/]{43}='$", csp)
@@ -71,8 +73,9 @@ def test_a_new_address_is_pending_until_the_post_of_its_confirmation_link(client
     assert done.status_code == 200 and "<h1>You are subscribed</h1>" in done.text
     assert rows(web_runtime) == [{**pending, "status": "active",
                                   "consent_source": "signup form, confirmed by email link"}]
-    again = client.post(path)
-    assert again.status_code == 200 and "already receives the digest" in again.text
+    again = client.post(path)  # reused: a 4xx page, nothing changes
+    assert again.status_code == 409 and "This link has been used" in again.text
+    assert rows(web_runtime)[0]["status"] == "active"
 
 
 def test_json_in_json_out(client, web_runtime):

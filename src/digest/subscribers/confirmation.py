@@ -22,7 +22,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_decode, base64_encode
@@ -57,9 +57,14 @@ def _address_hash(email: str) -> str:
     return hashlib.sha256(email.lower().encode()).hexdigest()[:16]
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def _status_stamp(subscriber: Subscriber) -> int:
+    """When the status last changed, in microseconds (exact: a link used to confirm a
+    signup made the same second is still told apart from the signup)."""
     changed = subscriber.status_changed_at
-    return int(changed.timestamp()) if changed else 0
+    return (changed - _EPOCH) // timedelta(microseconds=1) if changed else 0
 
 
 def _serializer(secret: str) -> URLSafeTimedSerializer:
@@ -110,13 +115,14 @@ def matches(confirmation: Confirmation, subscriber: Subscriber) -> bool:
 
 
 def check(subscriber: Subscriber | None, confirmation: Confirmation) -> str:
-    """What confirming would do: ``confirmable``, ``already-active``, ``stale`` (made
-    before a later change of status, or for another address), ``not-confirmable``
-    (bounced, complained) or ``unknown``."""
+    """What confirming would do: ``confirmable``, ``already-active``, ``used`` (this link
+    made the reader active already: a replay changes nothing), ``stale`` (made before a later
+    change of status, or for another address), ``not-confirmable`` (bounced, complained) or
+    ``unknown``."""
     if subscriber is None:
         return "unknown"
     if subscriber.status == SubscriberStatus.ACTIVE:
-        return "already-active"
+        return "already-active" if matches(confirmation, subscriber) else "used"
     if not matches(confirmation, subscriber):
         return "stale"
     if not can_resubscribe(subscriber):  # bounced, complained: only an operator

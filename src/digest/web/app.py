@@ -34,7 +34,7 @@ from .preferences import preferences_page, update_preferences
 from .proxies import TrustedProxyMiddleware
 from .rate_limits import RateLimitMiddleware, RequestLimiter, make_storage
 from .security import SECURITY_HEADERS, SecurityHeadersMiddleware, redact_path
-from .signup import subscribe, subscribe_page
+from .signup import subscribe, subscribe_page, subscribe_preflight
 from .unsubscribe import unsubscribe, unsubscribe_page
 from .webhooks import WebhookKey, sendgrid_events
 
@@ -94,6 +94,7 @@ def create_app(runtime: Runtime) -> Starlette:
             Route("/confirm/{token}", confirm, methods=["POST"]),
             Route("/subscribe", subscribe_page, methods=["GET"]),
             Route("/subscribe", subscribe, methods=["POST"]),
+            Route("/subscribe", subscribe_preflight, methods=["OPTIONS"]),
             Route("/webhooks/sendgrid", sendgrid_events, methods=["POST"]),
             Route("/archive/{token}", archive, methods=["GET"]),
             Route("/subscription", subscription_links, methods=["GET"]),

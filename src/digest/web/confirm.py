@@ -49,6 +49,7 @@ _OUTCOMES = {
     "subscribed": ("You are subscribed", "Your first digest arrives at the hour you chose.", 200),
     "confirmed": ("You are subscribed again", "You will receive the digest again from its next edition.", 200),
     "already-active": ("You are subscribed", "This address already receives the digest.", 200),
+    "used": ("This link has been used", "This address already receives the digest. Nothing was changed.", 409),
     "stale": ("This link is no longer valid",
               "The subscription changed after this link was sent. Ask again from the preferences page.", 409),
     "not-confirmable": ("We cannot resubscribe this address",

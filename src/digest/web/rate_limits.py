@@ -7,7 +7,9 @@ shares them) and in this process otherwise:
 * requests to the token routes (unsubscribe, preferences, archive, confirm) a minute;
 * links that failed verification, per 10 minutes: someone guessing tokens runs out long
   before a guess could succeed, while a reader with a valid link never spends any;
-* posts to the webhook a minute.
+* posts to the webhook a minute;
+* signups (``POST /subscribe``) an hour, counted by :mod:`digest.web.signup` itself, which
+  also counts them per email address.
 
 Sized so a reader never meets one: a person clicks a few links, a link scanner fetches a
 few per email, SendGrid posts a few times a second. If the store is down the request goes
@@ -20,7 +22,7 @@ import logging
 import math
 import time
 
-from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerMinute
+from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerHour, RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -58,6 +60,8 @@ class RequestLimiter:
         self._requests = {
             "token": RateLimitItemPerMinute(web.token_requests_per_minute),
             "webhook": RateLimitItemPerMinute(web.webhook_requests_per_minute),
+            "signup": RateLimitItemPerHour(web.signup_posts_per_hour),
+            "signup-address": RateLimitItemPerHour(web.signup_posts_per_address_per_hour),
         }
         self._bad_tokens = RateLimitItemPerMinute(web.bad_tokens_per_10_minutes, 10)
         self._confirmations = RateLimitItemPerDay(CONFIRMATIONS_PER_DAY)

@@ -29,6 +29,8 @@ from .confirm import send_confirmation
 from .context import WebContext, context
 from .preferences import timezone_choices
 from .security import SECURITY_HEADERS
+from .signup_guard import HONEYPOT, STARTED, add_cors, foreign_origin, form_stamp, looks_automated, own_origin
+from .signup_guard import preflight as cors_preflight
 
 log = logging.getLogger(__name__)
 
@@ -62,17 +64,40 @@ async def subscribe_page(request: Request) -> Response:
     return _form(context(request), {}, [])
 
 
+async def subscribe_preflight(request: Request) -> Response:
+    return cors_preflight(request, context(request).runtime.settings.config.signup)
+
+
 async def subscribe(request: Request) -> Response:
     ctx = context(request)
-    as_json = _wants_json(request)
+    response = await _subscribe(ctx, request, _wants_json(request))
+    return add_cors(response, request, ctx.runtime.settings.config.signup)
+
+
+async def _subscribe(ctx: WebContext, request: Request, as_json: bool) -> Response:
+    settings = ctx.runtime.settings
+    foreign = foreign_origin(request, own_origin(settings.base_url), settings.config.signup)
+    if foreign is not None:
+        log.info("signup refused: posted from %s, not an allowed origin", foreign[:100])
+        return _refuse(ctx, as_json, None, "This form cannot be sent from another site.", 403, {}, [],
+                       title="Request refused")
+    client = request.client.host if request.client else "unknown"
+    if (wait := await ctx.limiter.admit("signup", client)) is not None:
+        return _too_many(ctx, as_json, wait)
     try:
         values, topics = await _posted(request)
     except BadBody as exc:
-        return _refuse(ctx, as_json, None, str(exc), exc.status_code, {}, [])
+        return _refuse(ctx, as_json, None, str(exc), exc.status_code, {}, [], title="Request refused")
+    robot = looks_automated(values, ctx.secret, settings.config.signup)
+    if robot is not None:
+        log.info("signup ignored: %s", robot)
+        return _sent(ctx, as_json)
     try:
-        signup = read_signup(values, topics, ctx.runtime.settings.config)
+        signup = read_signup(values, topics, settings.config)
     except InvalidSignup as exc:
         return _refuse(ctx, as_json, exc.field, str(exc), 400, values, topics)
+    if (wait := await ctx.limiter.admit("signup-address", signup.email)) is not None:
+        return _too_many(ctx, as_json, wait)
     result = await run_in_threadpool(_store, ctx, signup)
     if result.outcome == "bounced":
         return _refuse(ctx, as_json, "email", BOUNCED[1], 409, values, topics, title=BOUNCED[0])
@@ -87,9 +112,24 @@ async def subscribe(request: Request) -> Response:
         else:
             log.info("subscriber %s: signup email not sent again so soon", result.subscriber_id)
     log.info("signup: subscriber %s, %s", result.subscriber_id, result.outcome)
+    return _sent(ctx, as_json)
+
+
+def _sent(ctx: WebContext, as_json: bool) -> Response:
     if as_json:
         return JSONResponse({"status": "check-your-inbox", "message": SENT[1]}, status_code=202)
     return ctx.pages.message(*SENT, 200)
+
+
+def _too_many(ctx: WebContext, as_json: bool, wait: int) -> Response:
+    """429, nothing read further, stored or sent."""
+    message = f"Please try again in {wait} seconds."
+    if as_json:
+        response: Response = JSONResponse({"error": message, "field": None}, status_code=429)
+    else:
+        response = ctx.pages.message("Too many requests", message, 429)
+    response.headers["retry-after"] = str(wait)
+    return response
 
 
 def _store(ctx: WebContext, signup) -> SignupResult:
@@ -151,6 +191,10 @@ def _form(ctx: WebContext, values: dict[str, Any], topics: Any, *, error: str | 
         hours=range(24),
         send_hour=_shown(values.get("send_hour")) or str(config.schedule.default_send_hour),
         script=TIMEZONE_SCRIPT,
+        consent_text=config.signup.consent_text,
+        honeypot=HONEYPOT,
+        started_field=STARTED,
+        started=form_stamp(ctx.secret),
         error=error,
     )
     response.headers["content-security-policy"] = PAGE_CSP
