@@ -200,6 +200,8 @@ class SignupSettings(_Strict):
         min_length=10, max_length=1000)
     #: A form posted sooner than this after the page was served is a robot's: nothing is kept.
     min_fill_seconds: float = Field(default=3, ge=0, le=60)
+    #: Send a welcome email (what they get, and when) once a signup is confirmed.
+    welcome_email: bool = False
 
     @field_validator("allowed_origins")
     @classmethod

@@ -147,7 +147,7 @@ def confirm(session: Session, confirmation: Confirmation, *, now: datetime | Non
     return "subscribed" if first_signup else "confirmed"
 
 
-_templates = Environment(
+EMAIL_TEMPLATES = Environment(
     loader=PackageLoader("digest.subscribers", "templates"),
     autoescape=select_autoescape(["html"]),
     undefined=StrictUndefined,
@@ -159,12 +159,18 @@ def confirmation_email(config: PublicationConfig, confirm_url: str, hours: int, 
                        returning: bool = True) -> RenderedEmail:
     """``returning``: a reader who left asks to come back (else a first signup)."""
     values = {"publication": config.publication, "confirm_url": confirm_url, "hours": hours, "returning": returning}
-    subject = _templates.get_template("confirmation/subject.txt").render(values).strip()
+    return render_email("confirmation", values)
+
+
+def render_email(name: str, values: dict) -> RenderedEmail:
+    """``templates/<name>/``: subject.txt, body.html and body.txt; the subject is the preheader."""
+    subject = EMAIL_TEMPLATES.get_template(f"{name}/subject.txt").render(values).strip()
+    values = {**values, "preheader": subject}
     return RenderedEmail(
         subject=subject,
         preheader=subject,
-        html=_templates.get_template("confirmation/body.html").render(values),
-        text=_templates.get_template("confirmation/body.txt").render(values),
+        html=EMAIL_TEMPLATES.get_template(f"{name}/body.html").render(values),
+        text=EMAIL_TEMPLATES.get_template(f"{name}/body.txt").render(values),
     )
 
 
@@ -175,12 +181,25 @@ def request_confirmation(
     """Send ``subscriber`` the email whose link confirms them. Only their own mailbox gets
     it; its unsubscribe header is their usual one-click link (still harmless to use)."""
     url = f"{links.base_url}/confirm/{confirmation_token(links.secret, subscriber)}"
+    return send_to_one(provider, config, links, subscriber, confirmation_email(config, url, hours, returning=returning),
+                       batch_id=CONFIRMATION_BATCH, today=today)
+
+
+#: The batch numbers of emails sent to one reader outside any edition (no ledger row): the
+#: outbox names its files by them, so a welcome never replaces the confirmation before it.
+CONFIRMATION_BATCH = 0
+WELCOME_BATCH = -1
+
+
+def send_to_one(provider: Provider, config: PublicationConfig, links: LinkMaker, subscriber: Subscriber,
+                body: RenderedEmail, *, batch_id: int, today: date | None = None) -> SendResult:
+    """Send ``body`` to ``subscriber`` alone, with the digest's headers and their tokens."""
     tokens = links.token_values(subscriber.id, subscriber.email, 0)
     batch = OutgoingBatch(
-        batch_id=0,
+        batch_id=batch_id,
         edition_id=0,
         edition_date=today or datetime.now(timezone.utc).date(),
-        body=confirmation_email(config, url, hours, returning=returning),
+        body=body,
         recipients=[Recipient(subscriber.id, subscriber.id, subscriber.email, tokens,
                               recipient_headers(tokens["unsubscribe_url"]))],
         headers=shared_headers(config),

@@ -16,11 +16,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..deliver.factory import make_provider
+from ..deliver.provider import ProviderError
 from ..links import InvalidToken
 from ..models import Subscriber, SubscriberStatus
 from ..subscribers.confirmation import Confirmation, ExpiredConfirmation, check, read_confirmation
 from ..subscribers.confirmation import confirm as confirm_subscriber
 from ..subscribers.confirmation import request_confirmation
+from ..subscribers.welcome import send_welcome
 from ..suppression import can_resubscribe
 from .context import WebContext, context, mark_bad_token
 
@@ -95,7 +97,23 @@ def _confirm(ctx: WebContext, confirmation: Confirmation) -> str:
         outcome = confirm_subscriber(session, confirmation)
     if outcome in ("confirmed", "subscribed"):
         log.info("subscriber %s %s by email link", confirmation.subscriber_id, outcome)
+    if outcome == "subscribed" and ctx.runtime.settings.config.signup.welcome_email:
+        _welcome(ctx, confirmation.subscriber_id)
     return outcome
+
+
+def _welcome(ctx: WebContext, subscriber_id: int) -> None:
+    """The welcome email; one that cannot be sent is logged, the reader stays subscribed."""
+    settings = ctx.runtime.settings
+    with ctx.runtime.session() as session:
+        subscriber = session.get(Subscriber, subscriber_id)
+        provider = make_provider(settings)
+        try:
+            send_welcome(provider, settings.config, ctx.links, subscriber)
+        except ProviderError as exc:
+            log.warning("subscriber %s: welcome email not sent: %s", subscriber_id, exc)
+        finally:
+            provider.close()
 
 
 def send_confirmation(ctx: WebContext, subscriber_id: int, *, returning: bool) -> None:
