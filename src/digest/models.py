@@ -219,6 +219,30 @@ class Subscriber(Base):
         return [t.slug for t in self.topics]
 
 
+class ConsentEvent:
+    SIGNUP = "signup"  # a signup form or API post (the address not yet confirmed)
+    CONFIRM = "confirm"  # a signup's confirmation link posted
+    RESUBSCRIBE = "resubscribe"  # a returning reader's confirmation link posted
+    ALL = (SIGNUP, CONFIRM, RESUBSCRIBE)
+
+
+class ConsentRecord(Base):
+    """One consent event of a subscriber, the proof CASL asks for: what, when, from
+    where (client address, user agent, the form's page or origin, ``api``) and the exact
+    wording the person was shown."""
+
+    __tablename__ = "consent_records"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(AwareDateTime())
+    client_ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+    source: Mapped[str | None] = mapped_column(String(500))
+    wording: Mapped[str | None] = mapped_column(Text)
+
+
 class Edition(Base):
     """One day's digest (per send slot). Subscribers get the edition of their local date."""
 

@@ -10,7 +10,7 @@ from html import escape
 
 from sqlalchemy import func, select
 
-from digest.models import Subscriber
+from digest.models import ConsentRecord, Subscriber
 from test_web_resubscribe import confirm_path, outbox_messages
 from web_helpers import add_subscriber
 
@@ -126,3 +126,32 @@ def test_an_active_address_gets_the_same_answer_and_no_email(client, web_runtime
     assert answer.status_code == 200 and "Check your inbox" in answer.text
     assert outbox_messages(web_runtime) == []
     assert rows(web_runtime)[0]["topics"] == ["gold"]  # unchanged
+
+
+def consents(runtime) -> list[tuple]:
+    with runtime.session() as session:
+        return [(r.subscriber_id, r.event, r.client_ip, r.user_agent, r.source, r.wording)
+                for r in session.scalars(select(ConsentRecord).order_by(ConsentRecord.id))]
+
+
+def test_each_consent_event_is_recorded_with_where_it_came_from_and_the_wording_shown(client, web_runtime):
+    wording = "I agree to receive this daily email digest. I can unsubscribe at any time with the link in every email."
+    client.post("/subscribe", data=FORM, headers={"User-Agent": "Reader Browser/1.0"})
+    client.post("/subscribe", json={"email": "script@example.com", "topics": ["gold"]})
+    with web_runtime.session() as session:
+        ids = dict(session.execute(select(Subscriber.email, Subscriber.id)).all())
+    first, script = ids["new.reader@example.com"], ids["script@example.com"]
+    assert consents(web_runtime) == [
+        (first, "signup", "testclient", "Reader Browser/1.0", "https://digest.test/subscribe", wording),
+        (script, "signup", "testclient", "testclient", "api", wording),
+    ]
+    (message,) = [m for m in outbox_messages(web_runtime) if m["To"] == "new.reader@example.com"]
+    client.post(confirm_path(message), headers={"User-Agent": "Reader Browser/1.0"})
+    assert consents(web_runtime)[2:] == [
+        (first, "confirm", "testclient", "Reader Browser/1.0", "confirmation email link",
+         "Subscribe to Ridgeline Resource Briefing? Press the button to confirm that you want the daily "
+         "digest at the address this link was sent to. Yes, send me the digest"),
+    ]
+    with web_runtime.session() as session:
+        record = session.scalars(select(ConsentRecord).where(ConsentRecord.event == "confirm")).one()
+        assert record.at == session.get(Subscriber, first).consented_at

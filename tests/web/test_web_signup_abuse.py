@@ -18,7 +18,7 @@ from digest.settings import SignupSettings
 from digest.subscribers.confirmation import SALT, confirmation_token
 from digest.web import create_app
 from test_web_resubscribe import confirm_path, outbox_messages
-from test_web_signup import FORM, count, rows
+from test_web_signup import FORM, consents, count, rows
 from web_helpers import add_subscriber, subscriber_state
 
 PUBLISHER = "https://publisher.example"
@@ -75,6 +75,7 @@ def test_an_unsubscribed_address_comes_back_only_through_a_fresh_confirmation(cl
     assert message["Subject"] == "Confirm: receive Ridgeline Resource Briefing again"
     assert client.post(confirm_path(message)).status_code == 200
     assert subscriber_state(web_runtime, sid)["status"] == "active"
+    assert [(row[0], row[1]) for row in consents(web_runtime)] == [(sid, "signup"), (sid, "resubscribe")]
 
 
 @pytest.mark.parametrize("status", ["complained", "bounced"])

@@ -33,9 +33,10 @@ from ..content import RenderedEmail
 from ..deliver.provider import OutgoingBatch, Provider, Recipient, SendResult
 from ..links import InvalidToken, LinkMaker
 from ..message import recipient_headers, shared_headers
-from ..models import Subscriber, SubscriberStatus, utcnow
+from ..models import ConsentEvent, Subscriber, SubscriberStatus, utcnow
 from ..settings import PublicationConfig
 from ..suppression import can_resubscribe, resubscribe
+from .consent import Evidence, record_consent
 
 SALT = "digest.confirm"
 CONSENT_SOURCE = "confirmed by email link"
@@ -130,10 +131,11 @@ def check(subscriber: Subscriber | None, confirmation: Confirmation) -> str:
     return "confirmable"
 
 
-def confirm(session: Session, confirmation: Confirmation, *, now: datetime | None = None) -> str:
-    """Make the subscriber active and record the consent: ``subscribed`` (a first signup),
-    ``confirmed`` (back after leaving), or what :func:`check` said instead. The caller's
-    session commits."""
+def confirm(session: Session, confirmation: Confirmation, *, now: datetime | None = None,
+            evidence: Evidence | None = None) -> str:
+    """Make the subscriber active and record the consent (a consent record too, given the
+    ``evidence``): ``subscribed`` (a first signup), ``confirmed`` (back after leaving), or
+    what :func:`check` said instead. The caller's session commits."""
     subscriber = session.get(Subscriber, confirmation.subscriber_id)
     outcome = check(subscriber, confirmation)
     if outcome != "confirmable":
@@ -144,6 +146,9 @@ def confirm(session: Session, confirmation: Confirmation, *, now: datetime | Non
     subscriber.consented_at = subscriber.updated_at = now
     subscriber.consent_source = SIGNUP_CONSENT_SOURCE if first_signup else CONSENT_SOURCE
     session.flush()
+    if evidence is not None:
+        record_consent(session, subscriber.id, ConsentEvent.CONFIRM if first_signup else ConsentEvent.RESUBSCRIBE,
+                       evidence, at=now)
     return "subscribed" if first_signup else "confirmed"
 
 

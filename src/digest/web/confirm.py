@@ -22,6 +22,7 @@ from ..models import Subscriber, SubscriberStatus
 from ..subscribers.confirmation import Confirmation, ExpiredConfirmation, check, read_confirmation
 from ..subscribers.confirmation import confirm as confirm_subscriber
 from ..subscribers.confirmation import request_confirmation
+from ..subscribers.consent import Evidence
 from ..subscribers.welcome import send_welcome
 from ..suppression import can_resubscribe
 from .context import WebContext, context, mark_bad_token
@@ -29,6 +30,7 @@ from .context import WebContext, context, mark_bad_token
 log = logging.getLogger(__name__)
 
 HOUR = 3600
+BUTTON = "Yes, send me the digest"
 
 
 def _read(ctx: WebContext, request: Request) -> Confirmation | Response:
@@ -64,7 +66,19 @@ async def confirm_page(request: Request) -> Response:
 
 
 async def confirm(request: Request) -> Response:
-    return await _answer(request, _confirm)
+    def step(ctx: WebContext, confirmation: Confirmation) -> str:
+        return _confirm(ctx, confirmation, request)
+    return await _answer(request, step)
+
+
+def _wording(ctx: WebContext, *, signup: bool) -> tuple[str, str, str]:
+    """The confirm page's question, explanation and button: shown, and kept as the consent's wording."""
+    name = ctx.runtime.settings.config.publication.name
+    if signup:
+        return (f"Subscribe to {name}?", "Press the button to confirm that you want the daily digest at the "
+                "address this link was sent to.", BUTTON)
+    return (f"Receive {name} again?", "Press the button to start receiving the daily digest again at the "
+            "address this link was sent to.", BUTTON)
 
 
 async def _answer(request: Request, step) -> Response:
@@ -78,7 +92,9 @@ async def _answer(request: Request, step) -> Response:
     if outcome == "unknown":
         return ctx.unknown_subscriber()
     if outcome in ("confirmable", "confirmable-signup"):
-        return ctx.pages.render("confirm.html", action=request.url.path, signup=outcome == "confirmable-signup")
+        question, explanation, button = _wording(ctx, signup=outcome == "confirmable-signup")
+        return ctx.pages.render("confirm.html", action=request.url.path, question=question,
+                                explanation=explanation, button=button)
     return ctx.pages.message(*_OUTCOMES[outcome])
 
 
@@ -92,9 +108,14 @@ def _check(ctx: WebContext, confirmation: Confirmation) -> str:
         return outcome
 
 
-def _confirm(ctx: WebContext, confirmation: Confirmation) -> str:
+def _confirm(ctx: WebContext, confirmation: Confirmation, request: Request) -> str:
     with ctx.runtime.session() as session:
-        outcome = confirm_subscriber(session, confirmation)
+        subscriber = session.get(Subscriber, confirmation.subscriber_id)
+        signup = subscriber is not None and subscriber.status == SubscriberStatus.PENDING
+        evidence = Evidence(client_ip=request.client.host if request.client else None,
+                            user_agent=request.headers.get("user-agent"), source="confirmation email link",
+                            wording=" ".join(_wording(ctx, signup=signup)))
+        outcome = confirm_subscriber(session, confirmation, evidence=evidence)
     if outcome in ("confirmed", "subscribed"):
         log.info("subscriber %s %s by email link", confirmation.subscriber_id, outcome)
     if outcome == "subscribed" and ctx.runtime.settings.config.signup.welcome_email:

@@ -24,7 +24,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..deliver.provider import ProviderError
-from ..subscribers.signup import InvalidSignup, SignupResult, read_signup, sign_up
+from ..models import ConsentEvent
+from ..subscribers.consent import Evidence, record_consent
+from ..subscribers.signup import InvalidSignup, Signup, SignupResult, read_signup, sign_up
 from .confirm import send_confirmation
 from .context import WebContext, context
 from .preferences import timezone_choices
@@ -98,7 +100,7 @@ async def _subscribe(ctx: WebContext, request: Request, as_json: bool) -> Respon
         return _refuse(ctx, as_json, exc.field, str(exc), 400, values, topics)
     if (wait := await ctx.limiter.admit("signup-address", signup.email)) is not None:
         return _too_many(ctx, as_json, wait)
-    result = await run_in_threadpool(_store, ctx, signup)
+    result = await run_in_threadpool(_store, ctx, signup, _evidence(ctx, request, as_json))
     if result.outcome == "bounced":
         return _refuse(ctx, as_json, "email", BOUNCED[1], 409, values, topics, title=BOUNCED[0])
     if result.sends_confirmation:
@@ -132,15 +134,34 @@ def _too_many(ctx: WebContext, as_json: bool, wait: int) -> Response:
     return response
 
 
-def _store(ctx: WebContext, signup) -> SignupResult:
-    """Sign up; a second request for the same new address that lost the race to insert it
-    is run again and finds the row the first one made."""
+def _store(ctx: WebContext, signup: Signup, evidence: Evidence) -> SignupResult:
+    """Sign up, with its consent record when it asks for a confirmation; a second request
+    for the same new address that lost the race to insert it is run again and finds the
+    row the first one made."""
     try:
-        with ctx.runtime.session() as session:
-            return sign_up(session, signup)
+        return _store_once(ctx, signup, evidence)
     except IntegrityError:
-        with ctx.runtime.session() as session:
-            return sign_up(session, signup)
+        return _store_once(ctx, signup, evidence)
+
+
+def _store_once(ctx: WebContext, signup: Signup, evidence: Evidence) -> SignupResult:
+    with ctx.runtime.session() as session:
+        result = sign_up(session, signup)
+        if result.sends_confirmation:
+            record_consent(session, result.subscriber_id, ConsentEvent.SIGNUP, evidence)
+        return result
+
+
+def _evidence(ctx: WebContext, request: Request, as_json: bool) -> Evidence:
+    """Who posted (the client address behind trusted proxies), with what, from where, shown what."""
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and origin != own_origin(ctx.runtime.settings.base_url):
+        source = origin
+    else:
+        source = "api" if as_json and not origin else f"{ctx.runtime.settings.base_url}/subscribe"
+    return Evidence(client_ip=request.client.host if request.client else None,
+                    user_agent=request.headers.get("user-agent"), source=source,
+                    wording=ctx.runtime.settings.config.signup.consent_text)
 
 
 def _wants_json(request: Request) -> bool:
