@@ -173,3 +173,33 @@ def test_dry_run_figures_are_the_real_runs_including_resends(runtime, fake_sendg
     assert len(fake_sendgrid.delivered) == 8 + 3 + 3
     assert read(runtime.settings, select(Batch.status).where(Batch.id == select(Batch.id).where(
         Batch.attempts == 2).scalar_subquery())) == [("sent",)]
+
+
+def test_one_ambiguous_reader_in_a_sent_batch_is_in_flight_until_resent(runtime):
+    """A reader whose own message was cut off (SMTP) inside a batch that went out: the
+    batch is ``sent``, the reader ``ambiguous``, and still in flight for other editions."""
+    from .conftest import CountingRenderer, FakeSelector, RecordingProvider, add_subscribers
+
+    ids = add_subscribers(runtime, 4, prefix="cut")
+    provider = RecordingProvider()
+    provider.unsure = {"cut1@example.com": "connection lost during DATA"}
+
+    def send(day, **options):
+        return send_edition(runtime, provider, day, now=datetime.now(timezone.utc), selector=FakeSelector(),
+                            renderer=CountingRenderer(), **options)
+
+    first = send(DAY_1)
+    assert (first.sent, first.ambiguous) == (3, 1)
+    assert read(runtime.settings, select(Batch.status, Batch.readers_in_doubt)) == [("sent", True)]
+    second = send(DAY_2)
+    assert (second.sent, second.skipped["in-flight"]) == (3, 1)
+    provider.unsure = {}
+    assert send(DAY_1, resend_ambiguous=True).sent == 1
+    third = send(DAY_3)
+    assert (third.sent, third.skipped["in-flight"]) == (4, 0)
+    # The provider was handed: all four on DAY_1 (one cut off), the other three on DAY_2,
+    # the cut-off one alone in the resend, all four on DAY_3.
+    handed = [sorted(r.email for r in b.recipients) for b in provider.sent]
+    everyone = sorted(f"cut{n}@example.com" for n in range(4))
+    assert handed == [everyone, [e for e in everyone if e != "cut1@example.com"], ["cut1@example.com"], everyone]
+    assert len(ids) == 4

@@ -34,7 +34,9 @@ def test_a_dead_lock_holders_batches_are_recovered_by_the_other_worker(
     config = write_config(tmp_path / "digest.toml")
     seed_due_edition(make_settings(db_url, DIGEST_CONFIG=str(config)), SUBSCRIBERS, TOPIC_SETS)
 
-    fake_sendgrid.delay_next(1.0, times=10_000)  # every answer late: requests stay in flight a while
+    # Every answer held until the test lets go: the request in flight at the kill stays in
+    # flight, whatever the timing.
+    holds = [fake_sendgrid.hold_next(limit=60) for _ in range(TOPIC_SETS)]
     env = worker_env(tmp_path, db_url, config, fake_sendgrid.url,
                      REDIS_URL=redis_url, DIGEST_QUEUE_NAMESPACE=redis_namespace)
     workers = [WorkerProcess(env, tmp_path / f"worker-{i}.log", "--threads", "2", "--lock-ttl", "600")
@@ -64,6 +66,8 @@ def test_a_dead_lock_holders_batches_are_recovered_by_the_other_worker(
         victim = holder()
         victim.proc.send_signal(signal.SIGKILL)
         victim.proc.wait(timeout=30)
+        for hold in holds:
+            hold.set()
         victims_batches = sending_by(victim.pid)  # dead: these can no longer change but by recovery
         survivor = next(w for w in workers if w is not victim)
 
@@ -73,6 +77,8 @@ def test_a_dead_lock_holders_batches_are_recovered_by_the_other_worker(
         wait_for(settled, 120, "the other worker to recover and send every batch")
         assert survivor.terminate_and_wait(timeout=25) == 0, survivor.log()
     finally:
+        for hold in holds:
+            hold.set()
         for w in workers:
             w.kill()
 

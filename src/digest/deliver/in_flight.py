@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from sqlalchemy import or_, select
 
-from ..models import Batch, BatchStatus, Delivery, DeliveryStatus
+from ..models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition
 
 IN_FLIGHT = "in-flight"
 
@@ -50,8 +50,6 @@ def editions_with(session, delivery_status: str) -> list:
     """Dates of the editions with readers in ``delivery_status`` (``ambiguous`` or
     ``failed``) whom a resend would reach (not in a batch being sent), oldest first. An
     operator's question, not the send path's: it reads the deliveries of every edition."""
-    from ..models import Edition
-
     return list(session.scalars(
         select(Edition.date).where(Edition.id.in_(
             select(_deliveries.c.edition_id)
