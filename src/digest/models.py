@@ -451,3 +451,18 @@ class ReaderFigure(Base):
     edition_id: Mapped[int] = mapped_column(BigId)
     subscriber_id: Mapped[int] = mapped_column(BigId)
     figure: Mapped[str] = mapped_column(String(40))
+
+
+class GuardTrip(Base):
+    """A guard that stopped sending (:mod:`digest.report.guards`): while one is not
+    released, no batch is started. ``edition_id`` for a guard of one edition (hard
+    bounces), empty for one over all mail (complaints over 7 days)."""
+
+    __tablename__ = "guard_trips"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    guard: Mapped[str] = mapped_column(String(40))
+    edition_id: Mapped[int | None] = mapped_column(BigId)
+    reason: Mapped[str] = mapped_column(Text)
+    tripped_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow)
+    released_at: Mapped[datetime | None] = mapped_column(AwareDateTime())

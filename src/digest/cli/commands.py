@@ -9,3 +9,4 @@ from . import subscriber_commands  # noqa: F401
 from . import send_commands  # noqa: F401
 from . import demo_commands  # noqa: F401
 from . import report_commands  # noqa: F401
+from . import resume_commands  # noqa: F401

@@ -28,6 +28,7 @@ from ..db import fetch_tuples
 from ..links import LinkMaker
 from ..message import recipient_headers, shared_headers
 from ..models import BatchStatus, Delivery, DeliveryStatus, RenderedBody, Subscriber, SubscriberStatus
+from ..report.guards import held_reason
 from ..runtime import Runtime
 from .dates import DatedBody, dated_for_zones
 from .ledger import ClaimedBatch, Settlement, claim_batch, pending_batch_ids, release_batch, settle_batch
@@ -84,6 +85,12 @@ def send_batch(runtime: Runtime, provider: Provider, batch_id: int, *, worker_id
 
         if not outgoing.recipients:
             return _settle(ledger, batch_id, worker_id, Settlement(BatchStatus.SENT), outgoing, suppressed)
+        held = ledger.run(lambda conn: held_reason(conn, outgoing.edition_id, _now()))
+        if held:  # a guard protecting the sender's reputation: back in the queue until released
+            log.warning("batch %s put back in the queue: sending is held: %s", batch_id, held)
+            ledger.run(lambda conn: release_batch(conn, batch_id, worker_id, f"held: {held}"))
+            return BatchOutcome(batch_id, HALTED, suppressed=suppressed, error=held,
+                                halt=f"a guard holds sending: {held}; 'digest resume --force' releases it")
         try:
             result = provider.send(outgoing)
         except ProviderError as exc:

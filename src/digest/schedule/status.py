@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from ..deliver.settlement import PROVIDERS_WITH_EVENTS, RESEND_AFTER_WAIT
 from ..models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition
 from ..runtime import Runtime
+from ..report.guards import active_trip
 from .jobs import scheduled_jobs
 from .lock import LockState, SchedulerLock
 
@@ -39,6 +40,7 @@ class WorkerStatus:
     lock: LockState | None
     next_runs: list[tuple[str, datetime | None]]
     editions: list[EditionStatus]
+    held: str | None = None  # a guard holding sending (digest.report.guards): why
 
 
 def collect_status(runtime: Runtime, lock: SchedulerLock, now: datetime) -> WorkerStatus:
@@ -69,10 +71,11 @@ def collect_status(runtime: Runtime, lock: SchedulerLock, now: datetime) -> Work
             if status.deliveries[DeliveryStatus.AMBIGUOUS]:
                 status.next_step = _next_step(runtime, session, edition_id, day)
             editions.append(status)
+        trip = active_trip(session)
     holder = lock.current()
     runs = sorted(((spec.description, spec.next_run(now)) for spec in scheduled_jobs(runtime.settings.config.schedule)),
                   key=lambda run: (run[1] is None, run[1] or now))
-    return WorkerStatus(now, holder, runs, editions)
+    return WorkerStatus(now, holder, runs, editions, held=trip.reason if trip else None)
 
 
 def _next_step(runtime: Runtime, session, edition_id: int, day: date) -> str:
@@ -96,6 +99,9 @@ def _next_step(runtime: Runtime, session, edition_id: int, day: date) -> str:
 def format_status(status: WorkerStatus) -> str:
     t = lambda when: when.strftime("%Y-%m-%d %H:%M:%SZ") if when else "-"  # noqa: E731
     lines = [f"as of {t(status.now)}", ""]
+    if status.held:
+        lines += [f"! sending is held: {status.held}.", "  No batch starts, of this edition or the next, until "
+                  "an operator runs 'digest resume --force'.", ""]
     if status.lock:
         lines.append(f"scheduler lock: held by {status.lock.holder} (lease until {t(status.lock.expires_at)})")
     else:
