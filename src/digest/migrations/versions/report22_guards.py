@@ -1,7 +1,7 @@
 """guard_trips: the sending guards (complaint rate, hard-bounce rate) that stopped sending
 
 Revision ID: report22_guards
-Revises: once15_settlement
+Revises: signup20_consents
 Create Date: 2026-12-06 05:10:00
 
 One new table; nothing existing changed.
@@ -13,7 +13,7 @@ import digest.models
 
 
 revision = 'report22_guards'
-down_revision = 'once15_settlement'
+down_revision = 'signup20_consents'
 branch_labels = None
 depends_on = None
 
