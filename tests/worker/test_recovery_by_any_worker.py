@@ -30,7 +30,6 @@ TOPIC_SETS = 12  # -> 12 bodies -> 12 batches of 100
 def test_a_dead_lock_holders_batches_are_recovered_by_the_other_worker(
     db_url, make_settings, tmp_path, fake_sendgrid, redis_url, redis_namespace
 ):
-
     config = write_config(tmp_path / "digest.toml")
     seed_due_edition(make_settings(db_url, DIGEST_CONFIG=str(config)), SUBSCRIBERS, TOPIC_SETS)
 
