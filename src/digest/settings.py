@@ -160,6 +160,24 @@ class Delivery(_Strict):
     ambiguous_wait_minutes: int = Field(default=30, ge=1, le=24 * 60)
 
 
+class Tracking(_Strict):
+    """``[tracking]``: SendGrid's open and click tracking, and UTM parameters on links.
+
+    Each sets the request's ``tracking_settings``; left out, the SendGrid account's own
+    settings apply. Opens and clicks are what the report's engagement figures come from.
+    ``utm`` has SendGrid add ``utm_source``, ``utm_medium`` and ``utm_campaign`` to every
+    link (its "Google Analytics" setting): the preview and the SMTP and outbox providers
+    show links without them.
+    """
+
+    open: bool | None = None
+    click: bool | None = None
+    utm: bool = False
+    utm_source: str = Field(default="digest", min_length=1, max_length=100)
+    utm_medium: str = Field(default="email", min_length=1, max_length=100)
+    utm_campaign: str = Field(default="daily-digest", min_length=1, max_length=100)
+
+
 class Topic(_Strict):
     slug: str = Field(pattern=SLUG_RE.pattern)
     title: str = Field(min_length=1)
@@ -222,6 +240,7 @@ class PublicationConfig(_Strict):
     disclaimer: Disclaimer
     selection: Selection = Selection()
     delivery: Delivery = Delivery()
+    tracking: Tracking = Tracking()
     topics: tuple[Topic, ...] = Field(min_length=1)
     sources: tuple[Source, ...] = ()
     signup: SignupSettings = SignupSettings()

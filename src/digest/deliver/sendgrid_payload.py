@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from ..settings import PublicationConfig
+from ..settings import PublicationConfig, Tracking
 from .provider import OutgoingBatch, ProviderError
 
 MAX_PERSONALIZATIONS = 1000  # also SendGrid's limit on recipients (to + cc + bcc) per request
@@ -66,11 +66,27 @@ def build_payload(batch: OutgoingBatch, config: PublicationConfig) -> dict[str, 
         "categories": ["digest", f"edition-{batch.edition_date.isoformat()}"],
         "custom_args": edition,
     }
+    tracking = tracking_settings(config.tracking)
+    if tracking:
+        payload["tracking_settings"] = tracking
     if reply_to:
         payload["reply_to"] = {"email": reply_to}
     if shared:
         payload["headers"] = _checked_headers(shared)
     return payload
+
+
+def tracking_settings(tracking: Tracking) -> dict[str, Any]:
+    """The request's ``tracking_settings`` for ``[tracking]``: only what the config sets."""
+    settings: dict[str, Any] = {}
+    if tracking.click is not None:
+        settings["click_tracking"] = {"enable": tracking.click, "enable_text": tracking.click}
+    if tracking.open is not None:
+        settings["open_tracking"] = {"enable": tracking.open}
+    if tracking.utm:
+        settings["ganalytics"] = {"enable": True, "utm_source": tracking.utm_source,
+                                  "utm_medium": tracking.utm_medium, "utm_campaign": tracking.utm_campaign}
+    return settings
 
 
 class PayloadTooLarge(ProviderError):
