@@ -8,7 +8,7 @@ runs are without asking the one that schedules.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
@@ -20,6 +20,7 @@ TICK_JOB = "delivery-tick"
 INGEST_JOB = "ingest"
 LOCK_JOB = "scheduler-lock"
 RECOVER_JOB = "recover-stale-batches"
+PURGE_JOB = "purge-pending-signups"
 #: How often batches left ``sending`` by a dead process are looked for: a SIGKILLed
 #: worker's batch is reported ambiguous within this, not at the next tick.
 RECOVER_EVERY_SECONDS = 15
@@ -41,7 +42,8 @@ class JobSpec:
 
 
 def scheduled_jobs(schedule: Schedule) -> list[JobSpec]:
-    """The scheduled jobs: the delivery tick and ingestion (run by the lock holder), and
+    """The scheduled jobs: the delivery tick, ingestion and the purge of unconfirmed
+    signups (run by the lock holder), and
     stale-batch recovery with the follow-up of ambiguous readers (run by every worker)."""
     every = schedule.ingest_every_minutes
     return [
@@ -50,6 +52,10 @@ def scheduled_jobs(schedule: Schedule) -> list[JobSpec]:
         JobSpec(INGEST_JOB, f"ingest sources (every {every} min)",
                 IntervalTrigger(minutes=every, start_date=_EPOCH, timezone=timezone.utc),
                 misfire_grace_time=max(60, every * 30)),
+        # At a quarter past each hour: never at the same instant as ingestion.
+        JobSpec(PURGE_JOB, "forget signups left unconfirmed for 30 days (hourly, at :15)",
+                IntervalTrigger(hours=1, start_date=_EPOCH + timedelta(minutes=15), timezone=timezone.utc),
+                misfire_grace_time=1800),
         JobSpec(RECOVER_JOB, f"recover stale batches, settle ambiguous readers (every {RECOVER_EVERY_SECONDS} s, "
                 "on every worker)",
                 IntervalTrigger(seconds=RECOVER_EVERY_SECONDS, start_date=_EPOCH, timezone=timezone.utc),

@@ -42,7 +42,7 @@ from ..deliver.settlement import follow_up_ambiguous
 from ..deliver.sending import make_link_maker
 from ..runtime import Runtime
 from .clock import Clock, SystemClock
-from .jobs import INGEST_JOB, LOCK_JOB, RECOVER_JOB, TICK_JOB, scheduled_jobs
+from .jobs import INGEST_JOB, LOCK_JOB, PURGE_JOB, RECOVER_JOB, TICK_JOB, scheduled_jobs
 from .lock import DEFAULT_TTL, make_lock
 from .queue import BatchQueue, InProcessDispatcher
 from .tick import DeliveryTick
@@ -165,7 +165,7 @@ class Worker:
         self.holds_lock = held
 
     def _add_scheduled_jobs(self) -> None:
-        work = {TICK_JOB: self.tick, INGEST_JOB: self._ingest}
+        work = {TICK_JOB: self.tick, INGEST_JOB: self._ingest, PURGE_JOB: self._purge_pending}
         for spec in scheduled_jobs(self.runtime.settings.config.schedule):
             if spec.id not in work:
                 continue  # run by every worker (see run())
@@ -176,7 +176,7 @@ class Worker:
             )
 
     def _remove_scheduled_jobs(self) -> None:
-        for job_id in (TICK_JOB, INGEST_JOB):
+        for job_id in (TICK_JOB, INGEST_JOB, PURGE_JOB):
             if self.scheduler.get_job(job_id):
                 self.scheduler.remove_job(job_id)
 
@@ -190,6 +190,14 @@ class Worker:
                         recovered, self.worker_id)
         if follow_up.settled:
             log.info("%d ambiguous delivery(ies) settled by provider events", follow_up.settled)
+
+    def _purge_pending(self) -> None:
+        from ..subscribers.signup import purge_pending
+
+        with self.runtime.session() as session:
+            purged = purge_pending(session)
+        if purged:
+            log.info("forgot %d signup(s) left unconfirmed for 30 days", purged)
 
     def _ingest(self) -> None:
         if self.stop.is_set():

@@ -12,19 +12,25 @@ tells a stranger who is subscribed):
 * ``complained``: nothing is sent (only an operator brings a spam report back).
 
 How often an email may go to one address is the web layer's rate limit, not this module's.
+An address left pending for :data:`PENDING_DAYS` is forgotten (:func:`purge_pending`, run
+by the worker): nobody confirmed wanting anything, so nothing about it is kept.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Mapping, Sequence
 
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from ..models import Subscriber, SubscriberStatus, utcnow
+from ..models import ConsentRecord, Subscriber, SubscriberStatus, utcnow
 from ..settings import PublicationConfig
 from .registry import SubscriberError, check_send_hour, check_timezone, find, find_topics, normalise_email
+
+
+PENDING_DAYS = 30
 
 
 class InvalidSignup(SubscriberError):
@@ -128,3 +134,17 @@ def sign_up(session: Session, signup: Signup, *, now: datetime | None = None) ->
 def _choose(session: Session, row: Subscriber, signup: Signup) -> None:
     row.topics = find_topics(session, signup.topics)
     row.timezone, row.send_hour = signup.timezone, signup.send_hour
+
+
+def purge_pending(session: Session, *, now: datetime | None = None, days: int = PENDING_DAYS) -> int:
+    """Delete the subscribers pending (never confirmed) for ``days``, with their topics and
+    consent records; returns how many. The caller's session commits."""
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    stale = list(session.scalars(select(Subscriber).where(
+        Subscriber.status == SubscriberStatus.PENDING, Subscriber.status_changed_at < cutoff)))
+    if stale:
+        session.execute(delete(ConsentRecord).where(ConsentRecord.subscriber_id.in_([s.id for s in stale])))
+        for subscriber in stale:
+            session.delete(subscriber)
+        session.flush()
+    return len(stale)
