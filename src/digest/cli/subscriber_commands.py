@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import datetime, timezone
 
@@ -12,6 +13,7 @@ from ..subscribers import (
     SubscriberData, SubscriberError, add_subscriber, iter_subscribers, normalise_email, remove_subscriber,
 )
 from ..subscribers.csv_io import export_csv, import_csv
+from ..subscribers.personal_data import personal_data
 from ..subscribers.registry import check_send_hour, check_timezone
 from . import main
 from .common import State, pass_state
@@ -53,11 +55,19 @@ def import_command(state: State, path: str) -> None:
 
 
 @subscribers_group.command("export")
+@click.argument("email", required=False)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="File to write (default: stdout).")
 @click.option("--status", type=click.Choice(SubscriberStatus.ALL), help="Only subscribers with this status.")
 @pass_state
-def export_command(state: State, output: str | None, status: str | None) -> None:
-    """Write the subscriber list as CSV (the import columns plus status)."""
+def export_command(state: State, email: str | None, output: str | None, status: str | None) -> None:
+    """Write the subscriber list as CSV (the import columns plus status); with EMAIL,
+    everything kept about that reader as JSON (profile, topics, consent records,
+    deliveries, provider events)."""
+    if email is not None:
+        if status is not None:
+            raise click.UsageError("--status lists many subscribers; it does not go with EMAIL")
+        _export_one(state, email, output)
+        return
     with state.runtime.session() as session:
         if output:
             with open(output, "w", encoding="utf-8", newline="") as stream:
@@ -65,6 +75,20 @@ def export_command(state: State, output: str | None, status: str | None) -> None
             click.echo(f"{count} subscriber(s) written to {output}", err=True)
         else:
             export_csv(session, click.get_text_stream("stdout"), status)
+
+
+def _export_one(state: State, email: str, output: str | None) -> None:
+    with state.runtime.session() as session:
+        data = personal_data(session, email)  # an invalid address: SubscriberError, exit 2
+    if data is None:
+        raise SubscriberError(f"no subscriber {email!r}")
+    document = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    if output:
+        with open(output, "w", encoding="utf-8") as stream:
+            stream.write(document)
+        click.echo(f"the data kept about {email} written to {output}", err=True)
+    else:
+        click.echo(document, nl=False)
 
 
 def _split_topics(value: str | None) -> tuple[str, ...]:
