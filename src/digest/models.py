@@ -243,6 +243,16 @@ class ConsentRecord(Base):
     wording: Mapped[str | None] = mapped_column(Text)
 
 
+class ForgottenAddress(Base):
+    """An address whose reader asked to be forgotten, kept only as a keyed hash
+    (:mod:`digest.subscribers.forget`), so an import never brings it back by accident."""
+
+    __tablename__ = "forgotten_addresses"
+
+    address_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    forgotten_at: Mapped[datetime] = mapped_column(AwareDateTime())
+
+
 class Edition(Base):
     """One day's digest (per send slot). Subscribers get the edition of their local date."""
 

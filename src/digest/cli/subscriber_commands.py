@@ -13,6 +13,7 @@ from ..subscribers import (
     SubscriberData, SubscriberError, add_subscriber, iter_subscribers, normalise_email, remove_subscriber,
 )
 from ..subscribers.csv_io import export_csv, import_csv
+from ..subscribers.forget import forget
 from ..subscribers.personal_data import personal_data
 from ..subscribers.registry import check_send_hour, check_timezone
 from . import main
@@ -38,14 +39,15 @@ def import_command(state: State, path: str) -> None:
     """
     with open(path, "rb") as stream, state.runtime.session() as session:
         try:
-            report = import_csv(session, stream, state.settings.config)
+            report = import_csv(session, stream, state.settings.config, secret=state.settings.secret_key)
         except SubscriberError as exc:
             raise SubscriberError(f"{path}: {exc}") from None
     click.echo(f"{report.created} added, {report.updated} updated, {report.unchanged} unchanged, "
                f"{len(report.errors)} line(s) refused")
     if report.not_resubscribed:
-        click.echo(f"{len(report.not_resubscribed)} address(es) not resubscribed (they unsubscribed, bounced "
-                   "or complained; use 'digest subscribers add --resubscribe' if they asked again):")
+        click.echo(f"{len(report.not_resubscribed)} address(es) not resubscribed (they unsubscribed, bounced, "
+                   "complained or asked to be forgotten; use 'digest subscribers add --resubscribe' if they "
+                   "asked again):")
         for email in report.not_resubscribed:
             click.echo(f"  {email}")
     for error in report.errors:
@@ -133,6 +135,20 @@ def remove_command(state: State, emails) -> None:
             previous = remove_subscriber(session, raw)
             note = "unsubscribed" if previous == SubscriberStatus.ACTIVE else f"already {previous}"
             click.echo(f"{normalise_email(raw)}: {note}")
+
+
+@subscribers_group.command("forget")
+@click.argument("emails", nargs=-1, required=True)
+@pass_state
+def forget_command(state: State, emails) -> None:
+    """Erase everything kept about these readers (row, topics, consent records, deliveries,
+    provider events), keeping only a keyed hash of each address so an import never adds
+    it back; a new signup of theirs still works."""
+    secret = state.settings.require_secret_key()
+    with state.runtime.session() as session:
+        for raw in emails:
+            forget(session, secret, raw)
+            click.echo(f"{normalise_email(raw)}: forgotten")
 
 
 @subscribers_group.command("list")

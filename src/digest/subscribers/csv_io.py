@@ -24,8 +24,9 @@ from sqlalchemy.orm import Session
 from ..models import Subscriber, SubscriberStatus
 from ..settings import PublicationConfig
 from .csv_lines import CsvLine, LineError, check_cell_count, read_lines
+from .forget import is_forgotten
 from .registry import (
-    SubscriberData, SubscriberError, check_send_hour, check_timezone, iter_subscribers, normalise_email,
+    SubscriberData, SubscriberError, check_send_hour, check_timezone, find, iter_subscribers, normalise_email,
     upsert_subscriber,
 )
 
@@ -121,10 +122,12 @@ def read_header(lines: Iterator[CsvLine]) -> tuple[str, ...]:
 
 
 def import_csv(session: Session, stream: IO[bytes], config: PublicationConfig, *,
-               now: datetime | None = None) -> ImportReport:
+               now: datetime | None = None, secret: str | None = None) -> ImportReport:
     """Import a CSV file opened in binary mode (each line is decoded on its own, so one
     line of invalid UTF-8 costs that line only). Raises :class:`SubscriberError` when the
-    header cannot be used; every other bad line is in the report's ``errors``."""
+    header cannot be used; every other bad line is in the report's ``errors``. With the
+    ``secret`` (``DIGEST_SECRET_KEY``), an address whose reader was forgotten is not
+    imported (counted with the suppressed ones)."""
     lines = read_lines(stream)
     columns = read_header(lines)
     report = ImportReport()
@@ -142,6 +145,9 @@ def import_csv(session: Session, stream: IO[bytes], config: PublicationConfig, *
             report.errors.append(RowError(line.number, data.email, f"same address as line {seen[data.email]}"))
             continue
         seen[data.email] = line.number
+        if secret is not None and find(session, data.email) is None and is_forgotten(session, secret, data.email):
+            report.not_resubscribed.append(data.email)
+            continue
         outcome = upsert_subscriber(session, data, now=now)
         if outcome == "suppressed":
             report.not_resubscribed.append(data.email)
