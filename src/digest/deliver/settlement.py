@@ -84,6 +84,33 @@ def tie_event(session: Session, event: dict[str, Any]) -> int | None:
         .order_by(_deliveries.c.id.desc()).limit(1))
 
 
+def tie_events(session: Session, events: list[dict[str, Any]]) -> list[tuple[int | None, bool]]:
+    """:func:`tie_event` for a whole post, and whether each tied delivery is ambiguous now:
+    the deliveries named in the events' custom args read with one query per thousand (an
+    event without them, or whose row does not match, is tied alone as before)."""
+    named = [(_number(_arg(e, "delivery_id")), _number(_arg(e, "batch_id"))) for e in events]
+    wanted = sorted({delivery_id for delivery_id, _ in named if delivery_id is not None})
+    rows = {}
+    for start in range(0, len(wanted), 1000):
+        for row in session.execute(select(_deliveries.c.id, _deliveries.c.batch_id, _deliveries.c.email,
+                                          _deliveries.c.status)
+                                   .where(_deliveries.c.id.in_(wanted[start:start + 1000]))):
+            rows[row.id] = row
+    ties: list[tuple[int | None, bool]] = []
+    for event, (delivery_id, batch_id) in zip(events, named):
+        email = event.get("email") if isinstance(event.get("email"), str) else None
+        row = rows.get(delivery_id) if delivery_id is not None else None
+        if row is not None and (batch_id is None or row.batch_id == batch_id) and (
+                email is None or (row.email or "").casefold() == email.strip().casefold()):
+            ties.append((delivery_id, row.status == DeliveryStatus.AMBIGUOUS))
+            continue
+        tied = tie_event(session, event)  # by SendGrid's message id and the address
+        ambiguous = tied is not None and session.scalar(
+            select(_deliveries.c.status).where(_deliveries.c.id == tied)) == DeliveryStatus.AMBIGUOUS
+        ties.append((tied, ambiguous))
+    return ties
+
+
 def event_time(event: dict[str, Any]) -> datetime | None:
     stamp = event.get("timestamp")
     if isinstance(stamp, (int, float)) and not isinstance(stamp, bool) and 0 < stamp < 1e11:

@@ -23,8 +23,8 @@ changes nothing and is safe to retry; one that meets an event a concurrent post 
 committed is run again, and finds it already there.
 
 Each event is also tied to the delivery it concerns, and settles it when that delivery
-is ambiguous (:mod:`digest.deliver.settlement`): a few indexed statements per event, so
-the request stays fast; waiting and resending are the worker's job, never this request's.
+is ambiguous (:mod:`digest.deliver.settlement`): a few statements per post (ids, ties and
+rows handled a thousand at a time), so the request stays fast; waiting and resending are the worker's job, never this request's.
 """
 
 from __future__ import annotations
@@ -35,12 +35,12 @@ import logging
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..deliver.settlement import event_time, settle_delivery, tie_event
-from ..models import ProviderEvent, Subscriber, SubscriberStatus
+from ..deliver.settlement import event_time, settle_delivery, tie_events
+from ..models import ProviderEvent, Subscriber, SubscriberStatus, utcnow
 from ..report.counting import count_events
 from ..runtime import Runtime
 from ..suppression import suppress
@@ -105,55 +105,65 @@ POST_ATTEMPTS = 3
 
 
 def _record_post(session: Session, events: list[Any]) -> Counter[str]:
+    """The post in a few statements, not a few per event: ids looked up together, the new
+    events tied to their deliveries together and inserted with one statement; then, in
+    order, the few that settle an ambiguous delivery or suppress an address."""
     counts: Counter[str] = Counter()
-    fresh: list[dict[str, Any]] = []
-    for event in events:
-        if not isinstance(event, dict):
-            counts["malformed"] += 1
+    valid = [event for event in events if isinstance(event, dict)]
+    counts["malformed"] += len(events) - len(valid)
+    known = _known_ids(session, [event_id(event) for event in valid])
+    fresh: list[tuple[dict[str, Any], str]] = []
+    for event in valid:
+        eid = event_id(event)
+        if eid in known:
+            counts["repeat"] += 1
             continue
-        outcome, settled = _record_one(session, event)
-        counts[outcome] += 1
+        known.add(eid)
+        fresh.append((event, eid))
+    if not fresh:
+        return counts
+    ties = tie_events(session, [event for event, _ in fresh])
+    session.execute(insert(ProviderEvent), [
+        {"provider": PROVIDER, "event_id": eid, "event": str(event.get("event", ""))[:40],
+         "email": _email(event)[:320] if _email(event) else None, "payload": event, "delivery_id": delivery_id,
+         "received_at": utcnow()}
+        for (event, eid), (delivery_id, _) in zip(fresh, ties)
+    ])  # a concurrent post's committed duplicate fails here, before any status moves
+    for (event, eid), (delivery_id, ambiguous) in zip(fresh, ties):
+        settled = ambiguous and settle_delivery(session, delivery_id, str(event.get("event", ""))[:40].lower(), eid,
+                                                at=event_time(event))
+        counts[_suppress_for(session, event)] += 1
         counts["settled"] += settled
-        if outcome != "repeat":
-            fresh.append(event)
-    count_events(session, fresh)
+    count_events(session, [event for event, _ in fresh])
     return counts
 
 
-def _record_one(session: Session, event: dict[str, Any]) -> tuple[str, bool]:
-    """What the event did to the subscriber, and whether it settled an ambiguous delivery."""
-    eid = event_id(event)
-    seen = session.scalar(
-        select(ProviderEvent.id).where(ProviderEvent.provider == PROVIDER, ProviderEvent.event_id == eid)
-    )
-    if seen is not None:
-        return "repeat", False
-    email = event.get("email") if isinstance(event.get("email"), str) else None
-    kind = str(event.get("event", ""))[:40]
-    delivery_id = tie_event(session, event)
-    session.add(
-        ProviderEvent(
-            provider=PROVIDER,
-            event_id=eid,
-            event=kind,
-            email=email[:320] if email else None,
-            payload=event,
-            delivery_id=delivery_id,
-        )
-    )
-    session.flush()  # a concurrent duplicate fails here, before any status moves
-    settled = delivery_id is not None and settle_delivery(session, delivery_id, kind.lower(), eid,
-                                                          at=event_time(event))
-    status = suppression_for(event)
+def _known_ids(session: Session, ids: list[str]) -> set[str]:
+    unique = sorted(set(ids))
+    known: set[str] = set()
+    for start in range(0, len(unique), 1000):
+        known.update(session.scalars(select(ProviderEvent.event_id).where(
+            ProviderEvent.provider == PROVIDER, ProviderEvent.event_id.in_(unique[start:start + 1000]))))
+    return known
+
+
+def _email(event: dict[str, Any]) -> str | None:
+    email = event.get("email")
+    return email if isinstance(email, str) and email else None
+
+
+def _suppress_for(session: Session, event: dict[str, Any]) -> str:
+    """What a newly stored event did to its subscriber."""
+    status, email = suppression_for(event), _email(event)
     if status is None or not email:
-        return "stored", settled
+        return "stored"
     subscriber = _find_subscriber(session, email)
     if subscriber is None:
-        return "unknown-address", settled
+        return "unknown-address"
     if suppress(subscriber, status):
         log.info("subscriber %s %s (sendgrid %s event)", subscriber.id, status, event.get("event"))
-        return "suppressed", settled
-    return "already-suppressed", settled
+        return "suppressed"
+    return "already-suppressed"
 
 
 def _find_subscriber(session: Session, email: str) -> Subscriber | None:
