@@ -123,3 +123,15 @@ def test_two_editions_and_other_mail_are_kept_apart(runtime):
     assert counters(runtime, 8) == {("delivered", ""): 1}
     with runtime.session() as session:
         assert len(session.scalars(select(EditionCounter.id)).all()) == 2
+
+
+def test_forgetting_a_reader_drops_what_they_did_and_keeps_the_totals(runtime):
+    from digest.subscribers.forget import forget
+    add_readers(runtime, {1: ("gold",), 2: ("gold",)})
+    record_events(runtime, [ev("o1", "open", 1), ev("o2", "open", 2), ev("c1", "click", 1, url=URL_A)])
+    with runtime.session() as session:
+        forget(session, "test-secret-key-0123456789", "r1@example.com")
+    with runtime.session() as session:
+        marks = session.execute(select(ReaderFigure.subscriber_id, ReaderFigure.figure)).all()
+    assert sorted(map(tuple, marks)) == [(2, "opened")]
+    assert counters(runtime)[("opened", "")] == 2 and counters(runtime)[("clicks", "")] == 1

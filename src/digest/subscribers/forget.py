@@ -1,7 +1,7 @@
 """Forgetting a reader (GDPR's right to erasure): ``digest subscribers forget EMAIL``.
 
-Their row, topics, consent records, ledger rows and the provider events about them are
-deleted; what stays is an HMAC of the address keyed with ``DIGEST_SECRET_KEY``
+Their row, topics, consent records, ledger rows, the provider events about them and the
+marks of which report figures they count in (``reader_figures``) are deleted; what stays is an HMAC of the address keyed with ``DIGEST_SECRET_KEY``
 (``forgotten_addresses``), which cannot be turned back into the address but lets an import
 of the same address be refused, so an old list never mails them again by accident. A new
 signup of theirs starts fresh (it is their own new consent). Edition totals already counted
@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from ..models import ConsentRecord, Delivery, ForgottenAddress, ProviderEvent, utcnow
+from ..models import ConsentRecord, Delivery, ForgottenAddress, ProviderEvent, ReaderFigure, utcnow
 from .registry import SubscriberError, find, normalise_email
 
 
@@ -44,6 +44,7 @@ def forget(session: Session, secret: str, email: str, *, now: datetime | None = 
     session.execute(delete(ProviderEvent).where(about))
     session.execute(delete(Delivery).where(Delivery.subscriber_id == subscriber.id))
     session.execute(delete(ConsentRecord).where(ConsentRecord.subscriber_id == subscriber.id))
+    session.execute(delete(ReaderFigure).where(ReaderFigure.subscriber_id == subscriber.id))
     session.delete(subscriber)
     hashed = address_hash(secret, address)
     if session.get(ForgottenAddress, hashed) is None:
