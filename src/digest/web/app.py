@@ -30,6 +30,7 @@ from .context import WebContext
 from .editor import report_page, sign_in, sign_in_page
 from .health import healthz
 from .pages import Pages
+from .my_data import download_data, forget_me
 from .preferences import preferences_page, update_preferences
 from .proxies import TrustedProxyMiddleware
 from .rate_limits import RateLimitMiddleware, RequestLimiter, make_storage
@@ -90,6 +91,8 @@ def create_app(runtime: Runtime) -> Starlette:
             Route("/unsubscribe/{token}", unsubscribe, methods=["POST"]),
             Route("/preferences/{token}", preferences_page, methods=["GET"]),
             Route("/preferences/{token}", update_preferences, methods=["POST"]),
+            Route("/preferences/{token}/data", download_data, methods=["GET"]),
+            Route("/preferences/{token}/forget", forget_me, methods=["POST"]),
             Route("/confirm/{token}", confirm_page, methods=["GET"]),
             Route("/confirm/{token}", confirm, methods=["POST"]),
             Route("/subscribe", subscribe_page, methods=["GET"]),
