@@ -122,3 +122,15 @@ def test_chromium_shows_the_plots_and_asks_nothing_of_another_site(sqlite_url, m
     assert requests and all(url.startswith(base + "/") for url in requests), requests
     assert errors == []
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_the_page_says_when_a_guard_holds_sending(editor_runtime):
+    from digest.models import GuardTrip
+    seed_editions(editor_runtime, editions=1)
+    with editor_runtime.session() as session:
+        session.add(GuardTrip(guard="complaint-rate", reason="spam complaints are 0.50% (5 of 1000 delivered)"))
+    with TestClient(create_app(editor_runtime)) as client:
+        page = client.get("/editor/report", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert page.status_code == 200
+    assert ("Sending is held: spam complaints are 0.50% (5 of 1000 delivered). No batch starts until an operator "
+            "runs\n<code>digest resume --force</code>.") in page.text

@@ -5,6 +5,7 @@ counter crosses, the next edition waits, ``digest status`` says why, and
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -104,6 +105,10 @@ def test_complaints_past_the_limit_mid_edition_hold_sending_until_resumed(env, f
         status = CliRunner().invoke(main, ["status"])
         assert status.exit_code == 0, status.output
         assert f"! sending is held: {HELD}." in status.output
+        report = CliRunner().invoke(main, ["report", "--date", today.isoformat(), "--format", "json"])
+        assert json.loads(report.output)["held"] == HELD
+        table = CliRunner().invoke(main, ["report", "--date", today.isoformat()]).output.splitlines()
+        assert table[2] == f"! sending is held: {HELD} ('digest resume --force' releases it)"
 
         assert CliRunner().invoke(main, ["resume"]).exit_code == 2  # not without --force
         resumed = CliRunner().invoke(main, ["resume", "--force"])
@@ -112,6 +117,8 @@ def test_complaints_past_the_limit_mid_edition_hold_sending_until_resumed(env, f
         assert again.exit_code == 0, again.output
         assert len(fake_sendgrid.delivered) == 500
         assert "sending is held" not in CliRunner().invoke(main, ["status"]).output
+        report = CliRunner().invoke(main, ["report", "--date", today.isoformat(), "--format", "json"])
+        assert json.loads(report.output)["held"] is None
     finally:
         runtime.close()
 

@@ -20,6 +20,7 @@ def as_dict(report: Report) -> dict[str, Any]:
 
     return {
         "period": {"start": report.start.isoformat(), "end": report.end.isoformat()},
+        "held": report.held,
         "editions": [
             {"edition_id": e.edition_id, "date": e.date.isoformat(), "slot": e.slot, **figures(e.figures),
              "days": {day.isoformat(): {name: e.days[day][name] for name in FIGURES if name in e.days[day]}
@@ -67,6 +68,8 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def as_table(report: Report) -> str:
     lines = [f"report {report.start.isoformat()} to {report.end.isoformat()}", ""]
+    if report.held:
+        lines += [f"! sending is held: {report.held} ('digest resume --force' releases it)", ""]
     if not report.editions:
         lines.append("no editions in this period")
         return "\n".join(lines)

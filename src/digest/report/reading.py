@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from ..models import Briefing, Delivery, DeliveryStatus, Edition, EditionCounter, Video
 from .figures import (BLOCKED, BOUNCED, CLICKED, CLICKS, COMPLAINED, DEFERRED, DELIVERED, DROPPED, MACHINE_OPENED,
                       OPENED, TOPIC_FIGURES, UNSUBSCRIBED)
+from .guards import active_trip
 
 SENT = "sent"
 #: Every figure of an edition, in the order reports show them.
@@ -74,6 +75,8 @@ class Report:
     editions: list[EditionReport]
     top_items: list[ItemClicks]
     topics: list[TopicRates]
+    #: Why a guard holds sending now (:mod:`.guards`), or None.
+    held: str | None = None
 
     @property
     def totals(self) -> Counter:
@@ -85,6 +88,8 @@ class Report:
 
 def read_report(session: Session, start: date, end: date, *, top: int = TOP_ITEMS) -> Report:
     """Editions dated from ``start`` to ``end`` (both included), oldest first."""
+    trip = active_trip(session)
+    held = trip.reason if trip is not None else None
     editions = {
         row.id: EditionReport(row.id, row.date, row.slot)
         for row in session.execute(select(Edition.id, Edition.date, Edition.slot)
@@ -92,7 +97,7 @@ def read_report(session: Session, start: date, end: date, *, top: int = TOP_ITEM
     }
     ids = list(editions)
     if not ids:
-        return Report(start, end, [], [], [])
+        return Report(start, end, [], [], [], held)
     for edition_id, sent in session.execute(
         select(Delivery.edition_id, func.count()).where(Delivery.edition_id.in_(ids),
                                                         Delivery.status == DeliveryStatus.SENT)
@@ -118,7 +123,7 @@ def read_report(session: Session, start: date, end: date, *, top: int = TOP_ITEM
     ranked = sorted(clicks.items(), key=lambda pair: (-pair[1], urls[pair[0]]))[:top]
     items = _titled([ItemClicks(urls[key], count) for key, count in ranked], session)
     return Report(start, end, list(editions.values()), items,
-                  [TopicRates(slug, figures) for slug, figures in sorted(topics.items())])
+                  [TopicRates(slug, figures) for slug, figures in sorted(topics.items())], held)
 
 
 def _titled(items: list[ItemClicks], session: Session) -> list[ItemClicks]:
