@@ -178,6 +178,17 @@ class Tracking(_Strict):
     utm_campaign: str = Field(default="daily-digest", min_length=1, max_length=100)
 
 
+class Guards(_Strict):
+    """``[guards]``: the limits past which sending stops itself (:mod:`digest.report.guards`)."""
+
+    #: Spam complaints over the readers delivered, over the last 7 days (0.003 = 0.3%).
+    complaint_rate: float = Field(default=0.003, gt=0, le=1)
+    #: An edition's hard bounces over its readers with an outcome (0.05 = 5%).
+    hard_bounce_rate: float = Field(default=0.05, gt=0, le=1)
+    #: Readers a rate needs behind it before it can trip a guard.
+    min_readers: int = Field(default=100, ge=1, le=10_000_000)
+
+
 class Topic(_Strict):
     slug: str = Field(pattern=SLUG_RE.pattern)
     title: str = Field(min_length=1)
@@ -241,6 +252,7 @@ class PublicationConfig(_Strict):
     selection: Selection = Selection()
     delivery: Delivery = Delivery()
     tracking: Tracking = Tracking()
+    guards: Guards = Guards()
     topics: tuple[Topic, ...] = Field(min_length=1)
     sources: tuple[Source, ...] = ()
     signup: SignupSettings = SignupSettings()

@@ -136,5 +136,19 @@ def test_an_edition_with_hard_bounces_past_5_percent_is_held(runtime):
                              "subscriber_id": str(200 + n)} for n, e in enumerate(events[:6])])
     with runtime.engine.connect() as conn:
         assert held_reason(conn, 4, now) == ("hard bounces of edition 4 are 6.00% (6 of 100 with an outcome), over "
-                                             "the 5% limit: check the last import of subscribers")
+                                             "the 5.0% limit: check the last import of subscribers")
         assert held_reason(conn, 5, now).startswith("hard bounces of edition 4")  # held for every edition
+
+
+def test_the_limits_come_from_the_config(runtime):
+    from digest.report.guards import held_reason
+    from digest.settings import Guards
+    now = datetime(2026, 12, 1, 12, tzinfo=timezone.utc)
+    events = [{"sg_event_id": f"d{n}", "event": "delivered", "timestamp": int(now.timestamp()), "edition_id": "4",
+               "subscriber_id": str(n)} for n in range(1, 11)]
+    record_events(runtime, events + [{**events[0], "sg_event_id": "s1", "event": "spamreport"}])
+    with runtime.engine.connect() as conn:
+        assert held_reason(conn, 4, now) is None  # 10 delivered: under the default 100 readers
+        assert held_reason(conn, 4, now, Guards(complaint_rate=0.2, min_readers=10)) is None  # 10% <= 20%
+        assert held_reason(conn, 4, now, Guards(complaint_rate=0.05, min_readers=10)) == (
+            "spam complaints over the last 7 days are 10.00% (1 of 10 delivered), over the 5.0% limit")

@@ -85,7 +85,7 @@ def send_batch(runtime: Runtime, provider: Provider, batch_id: int, *, worker_id
 
         if not outgoing.recipients:
             return _settle(ledger, batch_id, worker_id, Settlement(BatchStatus.SENT), outgoing, suppressed)
-        held = ledger.run(lambda conn: held_reason(conn, outgoing.edition_id, _now()))
+        held = ledger.run(lambda conn: held_reason(conn, outgoing.edition_id, _now(), runtime.settings.config.guards))
         if held:  # a guard protecting the sender's reputation: back in the queue until released
             log.warning("batch %s put back in the queue: sending is held: %s", batch_id, held)
             ledger.run(lambda conn: release_batch(conn, batch_id, worker_id, f"held: {held}"))

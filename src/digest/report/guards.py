@@ -7,7 +7,8 @@ providers stop it.
 * **Hard bounces**: an edition's hard bounces over the readers whose message had an
   outcome (delivered, bounced, blocked, dropped) above 5%: the sign of a bad import.
 
-Each needs :data:`MIN_READERS` readers behind its rate, so one complaint among the first
+The limits are ``[guards]`` in the config (:class:`digest.settings.Guards`). Each needs
+``min_readers`` readers behind its rate, so one complaint among the first
 ten deliveries is not a trip. A guard that trips is written down (``guard_trips``) and
 from then on :func:`held_reason` answers its reason to every batch about to start
 (:func:`digest.deliver.sending.send_batch` puts the batch back instead of sending it),
@@ -25,14 +26,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ..models import EditionCounter, GuardTrip
+from ..settings import Guards
 from .figures import BLOCKED, BOUNCED, COMPLAINED, DELIVERED, DROPPED
 
 COMPLAINTS = "complaint-rate"
 HARD_BOUNCES = "hard-bounce-rate"
-COMPLAINT_LIMIT = 0.003
 COMPLAINT_DAYS = 7
-HARD_BOUNCE_LIMIT = 0.05
-MIN_READERS = 100
 RELEASE_HOLDS = timedelta(hours=24)
 
 _trips = GuardTrip.__table__
@@ -45,13 +44,13 @@ def active_trip(db: Database):
     return db.execute(select(_trips).where(_trips.c.released_at.is_(None)).order_by(_trips.c.id).limit(1)).first()
 
 
-def held_reason(db: Database, edition_id: int, now: datetime) -> str | None:
+def held_reason(db: Database, edition_id: int, now: datetime, limits: Guards = Guards()) -> str | None:
     """Why no batch may start now, or None. Trips a guard whose limit is passed
     (committed at once: the trip must outlive whatever the caller does next)."""
     trip = active_trip(db)
     if trip is not None:
         return trip.reason
-    found = _complaints(db, now) or _hard_bounces(db, edition_id)
+    found = _complaints(db, now, limits) or _hard_bounces(db, edition_id, limits)
     if found is None:
         db.commit()
         return None
@@ -80,26 +79,26 @@ def _released_since(db: Database, guard: str, *conditions) -> bool:
                                                 *conditions).limit(1)).first() is not None
 
 
-def _complaints(db: Database, now: datetime) -> tuple[str, str] | None:
+def _complaints(db: Database, now: datetime, limits: Guards) -> tuple[str, str] | None:
     if _released_since(db, COMPLAINTS, _trips.c.released_at > now - RELEASE_HOLDS):
         return None
     since = now.date() - timedelta(days=COMPLAINT_DAYS - 1)
     sums = _sums(db, _counters.c.day >= since, _counters.c.figure.in_((COMPLAINED, DELIVERED)))
     delivered, complained = sums.get(DELIVERED, 0), sums.get(COMPLAINED, 0)
-    if delivered < MIN_READERS or complained / delivered <= COMPLAINT_LIMIT:
+    if delivered < limits.min_readers or complained / delivered <= limits.complaint_rate:
         return None
     return COMPLAINTS, (f"spam complaints over the last {COMPLAINT_DAYS} days are {complained / delivered:.2%} "
-                        f"({complained} of {delivered} delivered), over the {COMPLAINT_LIMIT:.1%} limit")
+                        f"({complained} of {delivered} delivered), over the {limits.complaint_rate:.1%} limit")
 
 
-def _hard_bounces(db: Database, edition_id: int) -> tuple[str, str] | None:
+def _hard_bounces(db: Database, edition_id: int, limits: Guards) -> tuple[str, str] | None:
     if _released_since(db, HARD_BOUNCES, _trips.c.edition_id == edition_id):
         return None
     sums = _sums(db, _counters.c.edition_id == edition_id,
                  _counters.c.figure.in_((DELIVERED, BOUNCED, BLOCKED, DROPPED)))
     outcomes, bounced = sum(sums.values()), sums.get(BOUNCED, 0)
-    if outcomes < MIN_READERS or bounced / outcomes <= HARD_BOUNCE_LIMIT:
+    if outcomes < limits.min_readers or bounced / outcomes <= limits.hard_bounce_rate:
         return None
     return HARD_BOUNCES, (f"hard bounces of edition {edition_id} are {bounced / outcomes:.2%} ({bounced} of "
-                          f"{outcomes} with an outcome), over the {HARD_BOUNCE_LIMIT:.0%} limit: check the "
+                          f"{outcomes} with an outcome), over the {limits.hard_bounce_rate:.1%} limit: check the "
                           "last import of subscribers")
