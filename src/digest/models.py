@@ -223,7 +223,10 @@ class ConsentEvent:
     SIGNUP = "signup"  # a signup form or API post (the address not yet confirmed)
     CONFIRM = "confirm"  # a signup's confirmation link posted
     RESUBSCRIBE = "resubscribe"  # a returning reader's confirmation link posted
-    ALL = (SIGNUP, CONFIRM, RESUBSCRIBE)
+    IMPORT = "import"  # added or updated by ``digest subscribers import`` (the file's basis of consent)
+    PREFERENCES = "preferences"  # topics, zone or hour changed on the preferences page
+    UNSUBSCRIBE = "unsubscribe"  # the one-click unsubscribe link
+    ALL = (SIGNUP, CONFIRM, RESUBSCRIBE, IMPORT, PREFERENCES, UNSUBSCRIBE)
 
 
 class ConsentRecord(Base):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import datetime, timezone
 
@@ -27,19 +28,23 @@ def subscribers_group() -> None:
 
 @subscribers_group.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--consent", help="The basis of consent of the whole file (then the consent_source column may be "
+              "left out; a line's own consent_source still wins).")
 @pass_state
-def import_command(state: State, path: str) -> None:
+def import_command(state: State, path: str, consent: str | None) -> None:
     """Import or update subscribers from a CSV file (UTF-8).
 
     Header: email,topics,timezone,send_hour,consent_source,consented_at (topics as slugs
-    separated by ';'); email and consent_source are required on every line. Bad lines
+    separated by ';'); email and consent_source are required on every line (or
+    --consent for the whole file). Each line added or updated gets a consent record. Bad lines
     are reported by line number and reason, the good ones import, and the exit status is
     2 when any line was refused. Unsubscribed, bounced or complained addresses are never
     resubscribed by an import.
     """
     with open(path, "rb") as stream, state.runtime.session() as session:
         try:
-            report = import_csv(session, stream, state.settings.config, secret=state.settings.secret_key)
+            report = import_csv(session, stream, state.settings.config, secret=state.settings.secret_key,
+                                consent=consent, source=os.path.basename(path))
         except SubscriberError as exc:
             raise SubscriberError(f"{path}: {exc}") from None
     click.echo(f"{report.created} added, {report.updated} updated, {report.unchanged} unchanged, "

@@ -21,7 +21,8 @@ from typing import IO, Iterable, Iterator
 
 from sqlalchemy.orm import Session
 
-from ..models import Subscriber, SubscriberStatus
+from ..models import ConsentEvent, Subscriber, SubscriberStatus
+from .consent import Evidence, record_consent
 from ..settings import PublicationConfig
 from .csv_lines import CsvLine, LineError, check_cell_count, read_lines
 from .forget import is_forgotten
@@ -70,14 +71,15 @@ def parse_datetime(text: str) -> datetime:
 CONSENT_SOURCE_LENGTH = Subscriber.__table__.c.consent_source.type.length
 
 
-def parse_row(row: dict[str, str], config: PublicationConfig) -> SubscriberData:
+def parse_row(row: dict[str, str], config: PublicationConfig, consent: str | None = None) -> SubscriberData:
+    """One line's values; ``consent`` is the basis of consent of lines that name none."""
     def cell(name: str) -> str:
         return row.get(name) or ""
 
     if not cell("email"):
         raise SubscriberError("email is empty")
     email = normalise_email(cell("email"))
-    consent_source = _consent_source(cell("consent_source"))
+    consent_source = _consent_source(cell("consent_source") or consent or "")
     slugs = tuple(dict.fromkeys(s.strip().lower() for s in cell("topics").split(";") if s.strip()))
     unknown = [s for s in slugs if s not in config.topic_slugs]
     if unknown:
@@ -100,7 +102,7 @@ def _consent_source(text: str) -> str:
     return text
 
 
-def read_header(lines: Iterator[CsvLine]) -> tuple[str, ...]:
+def read_header(lines: Iterator[CsvLine], required: tuple[str, ...] = REQUIRED_COLUMNS) -> tuple[str, ...]:
     """The header's column names; a header that cannot be used stops the whole import."""
     header = next(lines, None)
     if header is None:
@@ -108,7 +110,7 @@ def read_header(lines: Iterator[CsvLine]) -> tuple[str, ...]:
     if header.error:
         raise SubscriberError(f"line {header.number} (the header): {header.error}")
     columns = header.cells
-    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    missing = [c for c in required if c not in columns]
     if missing:
         raise SubscriberError(f"the CSV header must name the columns {','.join(IMPORT_COLUMNS)}; "
                               f"{' and '.join(missing)} missing from {','.join(columns)}")
@@ -122,14 +124,17 @@ def read_header(lines: Iterator[CsvLine]) -> tuple[str, ...]:
 
 
 def import_csv(session: Session, stream: IO[bytes], config: PublicationConfig, *,
-               now: datetime | None = None, secret: str | None = None) -> ImportReport:
+               now: datetime | None = None, secret: str | None = None, consent: str | None = None,
+               source: str | None = None) -> ImportReport:
     """Import a CSV file opened in binary mode (each line is decoded on its own, so one
     line of invalid UTF-8 costs that line only). Raises :class:`SubscriberError` when the
     header cannot be used; every other bad line is in the report's ``errors``. With the
     ``secret`` (``DIGEST_SECRET_KEY``), an address whose reader was forgotten is not
-    imported (counted with the suppressed ones)."""
+    imported (counted with the suppressed ones). ``consent``: the basis of consent of the
+    whole file (then the ``consent_source`` column may be left out or empty). Each line
+    added or updated gets a consent record naming the file (``source``) and its basis."""
     lines = read_lines(stream)
-    columns = read_header(lines)
+    columns = read_header(lines, ("email",) if consent else REQUIRED_COLUMNS)
     report = ImportReport()
     seen: dict[str, int] = {}
     for line in lines:
@@ -137,7 +142,7 @@ def import_csv(session: Session, stream: IO[bytes], config: PublicationConfig, *
             if line.error:
                 raise LineError(line.error)
             check_cell_count(line.cells, columns)
-            data = parse_row(dict(zip(columns, line.cells)), config)
+            data = parse_row(dict(zip(columns, line.cells)), config, consent)
         except (LineError, SubscriberError) as exc:
             report.errors.append(RowError(line.number, _first_cell(line), str(exc)))
             continue
@@ -152,6 +157,9 @@ def import_csv(session: Session, stream: IO[bytes], config: PublicationConfig, *
         if outcome == "suppressed":
             report.not_resubscribed.append(data.email)
         else:
+            if outcome in ("created", "updated"):
+                record_consent(session, find(session, data.email).id, ConsentEvent.IMPORT,
+                               Evidence(source=source, wording=data.consent_source), at=data.consented_at or now)
             setattr(report, outcome, getattr(report, outcome) + 1)
     return report
 

@@ -22,10 +22,9 @@ from ..models import Subscriber, SubscriberStatus
 from ..subscribers.confirmation import Confirmation, ExpiredConfirmation, check, read_confirmation
 from ..subscribers.confirmation import confirm as confirm_subscriber
 from ..subscribers.confirmation import request_confirmation
-from ..subscribers.consent import Evidence
 from ..subscribers.welcome import send_welcome
 from ..suppression import can_resubscribe
-from .context import WebContext, context, mark_bad_token
+from .context import WebContext, context, evidence_of, mark_bad_token
 
 log = logging.getLogger(__name__)
 
@@ -112,9 +111,7 @@ def _confirm(ctx: WebContext, confirmation: Confirmation, request: Request) -> s
     with ctx.runtime.session() as session:
         subscriber = session.get(Subscriber, confirmation.subscriber_id)
         signup = subscriber is not None and subscriber.status == SubscriberStatus.PENDING
-        evidence = Evidence(client_ip=request.client.host if request.client else None,
-                            user_agent=request.headers.get("user-agent"), source="confirmation email link",
-                            wording=" ".join(_wording(ctx, signup=signup)))
+        evidence = evidence_of(request, "confirmation email link", " ".join(_wording(ctx, signup=signup)))
         outcome = confirm_subscriber(session, confirmation, evidence=evidence)
     if outcome in ("confirmed", "subscribed"):
         log.info("subscriber %s %s by email link", confirmation.subscriber_id, outcome)

@@ -9,6 +9,7 @@ from starlette.responses import HTMLResponse
 
 from ..links import InvalidToken, LinkMaker, TokenData, read_token
 from ..runtime import Runtime
+from ..subscribers.consent import Evidence
 from .pages import Pages
 from .rate_limits import RequestLimiter
 
@@ -49,6 +50,13 @@ class WebContext:
 def mark_bad_token(request: Request) -> None:
     """Tell :class:`~digest.web.rate_limits.RateLimitMiddleware` this request's link failed."""
     request.state.bad_token = True
+
+
+def evidence_of(request: Request, source: str, wording: str | None = None) -> Evidence:
+    """What a consent record keeps of this request: the client address (behind trusted
+    proxies), the user agent, where it came from and the wording shown."""
+    return Evidence(client_ip=request.client.host if request.client else None,
+                    user_agent=request.headers.get("user-agent"), source=source, wording=wording)
 
 
 def context(request: Request) -> WebContext:

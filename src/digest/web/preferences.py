@@ -23,10 +23,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..deliver.provider import ProviderError
-from ..models import Subscriber, SubscriberStatus, Topic
+from ..models import ConsentEvent, Subscriber, SubscriberStatus, Topic
+from ..subscribers.consent import Evidence, record_consent
 from ..suppression import can_resubscribe
 from .confirm import send_confirmation
-from .context import WebContext, context
+from .context import WebContext, context, evidence_of
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,9 @@ async def update_preferences(request: Request) -> Response:
         if view is None:
             return ctx.unknown_subscriber()
         return _render(ctx, request, view, error=str(exc), status_code=400)
-    view = await run_in_threadpool(_save, ctx, data.subscriber_id, prefs)
+    choice = f"topics: {', '.join(prefs.topics)}; time zone: {prefs.timezone}; hour: {prefs.send_hour:02d}:00"
+    view = await run_in_threadpool(_save, ctx, data.subscriber_id, prefs,
+                                   evidence_of(request, "preferences page", choice))
     if view is None:
         return ctx.unknown_subscriber()
     return _render(ctx, request, view, notice="Your preferences are saved.")
@@ -164,7 +167,8 @@ def _load_view(ctx: WebContext, subscriber_id: int) -> _View | None:
         return _view(subscriber) if subscriber else None
 
 
-def _save(ctx: WebContext, subscriber_id: int, prefs: Preferences) -> _View | None:
+def _save(ctx: WebContext, subscriber_id: int, prefs: Preferences, evidence: Evidence) -> _View | None:
+    """Store the choices, with a consent record whose wording is what was chosen."""
     with ctx.runtime.session() as session:
         subscriber = session.get(Subscriber, subscriber_id)
         if subscriber is None:
@@ -174,6 +178,7 @@ def _save(ctx: WebContext, subscriber_id: int, prefs: Preferences) -> _View | No
         subscriber.timezone = prefs.timezone
         subscriber.send_hour = prefs.send_hour
         session.flush()
+        record_consent(session, subscriber_id, ConsentEvent.PREFERENCES, evidence)
         log.info("subscriber %s updated preferences", subscriber_id)
         return _view(subscriber)
 

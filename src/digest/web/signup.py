@@ -28,7 +28,7 @@ from ..models import ConsentEvent
 from ..subscribers.consent import Evidence, record_consent
 from ..subscribers.signup import InvalidSignup, Signup, SignupResult, read_signup, sign_up
 from .confirm import send_confirmation
-from .context import WebContext, context
+from .context import WebContext, context, evidence_of
 from .preferences import timezone_choices
 from .security import SECURITY_HEADERS
 from .signup_guard import HONEYPOT, STARTED, add_cors, foreign_origin, form_stamp, looks_automated, own_origin
@@ -159,9 +159,7 @@ def _evidence(ctx: WebContext, request: Request, as_json: bool) -> Evidence:
         source = origin
     else:
         source = "api" if as_json and not origin else f"{ctx.runtime.settings.base_url}/subscribe"
-    return Evidence(client_ip=request.client.host if request.client else None,
-                    user_agent=request.headers.get("user-agent"), source=source,
-                    wording=ctx.runtime.settings.config.signup.consent_text)
+    return evidence_of(request, source, ctx.runtime.settings.config.signup.consent_text)
 
 
 def _wants_json(request: Request) -> bool:

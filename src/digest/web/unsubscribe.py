@@ -20,9 +20,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..models import Subscriber, SubscriberStatus
+from ..models import ConsentEvent, Subscriber, SubscriberStatus
+from ..subscribers.consent import Evidence, record_consent
 from ..suppression import suppress
-from .context import WebContext, context
+from .context import WebContext, context, evidence_of
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,8 @@ async def unsubscribe(request: Request) -> Response:
     if data is None:
         return ctx.invalid_link()
     await request.body()  # drained, not needed: see the module docstring
-    result = await run_in_threadpool(_unsubscribe, ctx, data.subscriber_id)
+    result = await run_in_threadpool(_unsubscribe, ctx, data.subscriber_id,
+                                     evidence_of(request, "one-click unsubscribe link"))
     if result is None:
         return ctx.unknown_subscriber(200)
     email, status = result
@@ -62,11 +64,12 @@ def _subscriber_email(ctx: WebContext, subscriber_id: int) -> str | None:
         return subscriber.email if subscriber else None
 
 
-def _unsubscribe(ctx: WebContext, subscriber_id: int) -> tuple[str, str] | None:
+def _unsubscribe(ctx: WebContext, subscriber_id: int, evidence: Evidence) -> tuple[str, str] | None:
     with ctx.runtime.session() as session:
         subscriber = session.get(Subscriber, subscriber_id)
         if subscriber is None:
             return None
         if suppress(subscriber, SubscriberStatus.UNSUBSCRIBED):
+            record_consent(session, subscriber_id, ConsentEvent.UNSUBSCRIBE, evidence)
             log.info("subscriber %s unsubscribed by link", subscriber_id)
         return subscriber.email, subscriber.status
