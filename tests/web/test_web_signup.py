@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from digest.models import ConsentRecord, Subscriber
 from test_web_resubscribe import confirm_path, outbox_messages
-from web_helpers import add_subscriber
+from web_helpers import add_subscriber, path_of
 
 FORM = {"email": "New.Reader@Example.COM", "topics": ["gold", "copper"], "timezone": "Europe/Berlin",
         "send_hour": "6"}
@@ -155,3 +155,13 @@ def test_each_consent_event_is_recorded_with_where_it_came_from_and_the_wording_
     with web_runtime.session() as session:
         record = session.scalars(select(ConsentRecord).where(ConsentRecord.event == "confirm")).one()
         assert record.at == session.get(Subscriber, first).consented_at
+
+
+def test_the_unsubscribe_page_offers_other_topics_instead_and_a_404_is_branded(client, web_runtime, links):
+    sid = add_subscriber(web_runtime, "reader@example.com")
+    page = client.get(path_of(links.unsubscribe_url(sid)))
+    assert page.status_code == 200
+    assert f'<a href="{links.preferences_url(sid)}">Choose other\ntopics or another hour instead</a>' in page.text
+    missing = client.get("/no-such-page")
+    assert missing.status_code == 404
+    assert "<h1>Page not found</h1>" in missing.text and "background: #12355b" in missing.text

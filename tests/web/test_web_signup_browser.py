@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from digest.cli import main
 from digest.models import Subscriber, Topic
+from digest.links import LinkMaker
 from digest.runtime import Runtime
 from digest.schedule.due import find_due
 from digest.settings import SignupSettings, bundled_config_path
@@ -25,7 +26,7 @@ from digest.web import create_app
 from fakes.edition_seed import fresh_briefings
 from fakes.live_server import live_server
 from test_web_process import free_port
-from web_helpers import subscriber_state
+from web_helpers import add_subscriber, subscriber_state
 
 pytestmark = pytest.mark.browser
 
@@ -111,3 +112,20 @@ def test_a_reader_signs_up_confirms_and_gets_just_their_topics(live, chromium_pa
     body = digest.get_body(("plain",)).get_content()
     assert "Gold today" in body and "Copper today" in body
     assert "Lithium today" not in body
+
+
+def test_the_unsubscribe_page_leads_to_other_topics_instead(live, chromium_path):
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    runtime, _, base = live
+    sid = add_subscriber(runtime, "staying@example.com")
+    links = LinkMaker(base, runtime.settings.secret_key)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(java_script_enabled=False)
+            page.goto(links.unsubscribe_url(sid))
+            page.get_by_role("link", name="Choose other topics or another hour instead").click()
+            assert page.get_by_role("heading", level=1).inner_text() == "Your preferences"
+        finally:
+            browser.close()
+    assert subscriber_state(runtime, sid)["status"] == "active"

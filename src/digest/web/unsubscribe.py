@@ -36,7 +36,8 @@ async def unsubscribe_page(request: Request) -> Response:
     email = await run_in_threadpool(_subscriber_email, ctx, data.subscriber_id)
     if email is None:
         return ctx.unknown_subscriber(200)
-    return ctx.pages.render("unsubscribe_confirm.html", email=email, action=request.url.path)
+    return ctx.pages.render("unsubscribe_confirm.html", email=email, action=request.url.path,
+                            preferences_url=ctx.links.preferences_url(data.subscriber_id))
 
 
 async def unsubscribe(request: Request) -> Response:
