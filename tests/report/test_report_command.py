@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
@@ -63,6 +64,19 @@ def test_table_shows_figures_rates_and_top_items(cli_env):
     assert lines[4].split() == ["2026-12-01", "daily", "4", "3", "0", "1", "0", "0", "2", "1", "1", "2", "0", "1"]
     assert lines[9].split() == ["2026-12-01", "daily", "75.00%", "25.00%", "66.67%", "33.33%", "0.00%", "33.33%"]
     assert "       2  (not an item)  https://ridgeline.example/b/gold" in lines
+
+
+def test_with_tracking_off_the_report_says_so_and_shows_what_it_knows(cli_env, tmp_path, monkeypatch):
+    from digest.settings import bundled_config_path
+    config = tmp_path / "digest.toml"
+    config.write_text(bundled_config_path().read_text() + "\n[tracking]\nopen = false\n")
+    monkeypatch.setenv("DIGEST_CONFIG", str(config))
+    table = run("--date", DAY.isoformat())
+    assert table.exit_code == 0, table.output
+    lines = table.output.splitlines()
+    assert lines[2] == "open tracking is off ([tracking] open = false): opens of emails sent since are not counted"
+    assert lines[6].split()[:6] == ["2026-12-01", "daily", "4", "3", "0", "1"]  # delivery figures still there
+    assert json.loads(run("--date", DAY.isoformat(), "--format", "json").output)["untracked"] == ["open"]
 
 
 def test_a_period_without_editions_and_a_wrong_pair_of_options(cli_env):

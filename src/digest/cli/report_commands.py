@@ -34,6 +34,8 @@ def report_command(state: State, edition_date, days, fmt) -> None:
     runtime = state.runtime
     with runtime.session() as session:
         report = read_report(session, start, end)
+    tracking = state.settings.config.tracking
+    report.untracked = tuple(kind for kind, on in (("open", tracking.open), ("click", tracking.click)) if on is False)
     click.echo(render(report, fmt).rstrip("\n"))
 
 

@@ -21,6 +21,7 @@ def as_dict(report: Report) -> dict[str, Any]:
     return {
         "period": {"start": report.start.isoformat(), "end": report.end.isoformat()},
         "held": report.held,
+        "untracked": list(report.untracked),
         "editions": [
             {"edition_id": e.edition_id, "date": e.date.isoformat(), "slot": e.slot, **figures(e.figures),
              "days": {day.isoformat(): {name: e.days[day][name] for name in FIGURES if name in e.days[day]}
@@ -70,6 +71,8 @@ def as_table(report: Report) -> str:
     lines = [f"report {report.start.isoformat()} to {report.end.isoformat()}", ""]
     if report.held:
         lines += [f"! sending is held: {report.held} ('digest resume --force' releases it)", ""]
+    for kind in report.untracked:
+        lines += [f"{kind} tracking is off ([tracking] {kind} = false): {kind}s of emails sent since are not counted", ""]
     if not report.editions:
         lines.append("no editions in this period")
         return "\n".join(lines)

@@ -77,6 +77,8 @@ class Report:
     topics: list[TopicRates]
     #: Why a guard holds sending now (:mod:`.guards`), or None.
     held: str | None = None
+    #: Tracking the config turns off ("open", "click"): figures that are no longer measured.
+    untracked: tuple[str, ...] = ()
 
     @property
     def totals(self) -> Counter:
