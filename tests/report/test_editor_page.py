@@ -134,3 +134,19 @@ def test_the_page_says_when_a_guard_holds_sending(editor_runtime):
     assert page.status_code == 200
     assert ("Sending is held: spam complaints are 0.50% (5 of 1000 delivered). No batch starts until an operator "
             "runs\n<code>digest resume --force</code>.") in page.text
+    assert '<form method="post" action="/editor/resume">' in page.text
+
+    with TestClient(create_app(editor_runtime), follow_redirects=False) as client:
+        refused = client.post("/editor/resume", headers={"Authorization": "Bearer not-the-editor-token"})
+        assert (refused.status_code, refused.headers["location"]) == (303, "/editor/sign-in")
+        assert held(editor_runtime) == [None]
+        done = client.post("/editor/resume", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert (done.status_code, done.headers["location"]) == (303, "/editor/report")
+    assert [released is not None for released in held(editor_runtime)] == [True]
+
+
+def held(runtime) -> list:
+    from sqlalchemy import select
+    from digest.models import GuardTrip
+    with runtime.session() as session:
+        return list(session.scalars(select(GuardTrip.released_at)))

@@ -27,7 +27,7 @@ from .archive import archive, subscription_links
 from .body_limits import BodyLimitMiddleware
 from .confirm import confirm, confirm_page
 from .context import WebContext
-from .editor import report_page, sign_in, sign_in_page
+from .editor import report_page, resume, sign_in, sign_in_page
 from .health import healthz
 from .pages import Pages
 from .my_data import download_data, forget_me
@@ -105,6 +105,7 @@ def create_app(runtime: Runtime) -> Starlette:
             Route("/editor/sign-in", sign_in_page, methods=["GET"]),
             Route("/editor/sign-in", sign_in, methods=["POST"]),
             Route("/editor/report", report_page, methods=["GET"]),
+            Route("/editor/resume", resume, methods=["POST"]),
         ],
         middleware=[
             Middleware(SecurityHeadersMiddleware),

@@ -3,7 +3,8 @@ editions with plots drawn on the server (:mod:`digest.report.plots`).
 
 Signing in posts the token once; the browser then holds a session cookie signed with
 the token itself (HttpOnly, SameSite=Strict, 12 hours), so changing the token signs every
-editor out. Scripts may send ``Authorization: Bearer <token>`` instead. A wrong token
+editor out. A guard holding sending can be released from the page (``/editor/resume``), as
+with ``digest resume --force``. Scripts may send ``Authorization: Bearer <token>`` instead. A wrong token
 counts against the client's budget of bad links (:mod:`digest.web.rate_limits`). Without
 the variable the editor pages do not exist (404).
 """
@@ -11,6 +12,8 @@ the variable the editor pages do not exist (404).
 from __future__ import annotations
 
 import hmac
+import logging
+from datetime import datetime, timezone
 
 from itsdangerous import BadSignature, TimestampSigner
 from starlette.concurrency import run_in_threadpool
@@ -18,10 +21,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ..report.formats import as_dict
+from ..report.guards import release
 from ..report.plots import bar_chart, horizontal_bars, line_chart
 from ..report.reading import last_editions_period, rates_of, read_report
 from ..runtime import Runtime
 from .context import context, mark_bad_token
+
+log = logging.getLogger(__name__)
 
 COOKIE = "digest_editor"
 SESSION_SECONDS = 12 * 3600
@@ -80,15 +86,39 @@ async def sign_in(request: Request) -> Response:
     return response
 
 
-async def report_page(request: Request) -> Response:
-    ctx = context(request)
-    token = ctx.runtime.settings.editor_token
+def _refused(request: Request) -> Response | None:
+    """The answer to a request that is not an editor's (404 without a token configured,
+    else to the sign-in page); None for an editor."""
+    token = context(request).runtime.settings.editor_token
     if not token:
         return _not_here(request)
     if not signed_in(request, token):
         return RedirectResponse("/editor/sign-in", status_code=303)
+    return None
+
+
+async def report_page(request: Request) -> Response:
+    if (refused := _refused(request)) is not None:
+        return refused
+    ctx = context(request)
     page = await run_in_threadpool(report_context, ctx.runtime)
     return ctx.pages.render("editor_report.html", **page)
+
+
+async def resume(request: Request) -> Response:
+    """The page's "Resume sending": what ``digest resume --force`` does. The session cookie
+    is SameSite=Strict, so another site's form cannot post it with an editor's cookie."""
+    if (refused := _refused(request)) is not None:
+        return refused
+    reasons = await run_in_threadpool(_release, context(request).runtime)
+    for reason in reasons:
+        log.warning("an editor released a guard from the report page: %s", reason)
+    return RedirectResponse("/editor/report", status_code=303)
+
+
+def _release(runtime: Runtime) -> list[str]:
+    with runtime.session() as session:
+        return release(session, datetime.now(timezone.utc))
 
 
 def report_context(runtime: Runtime) -> dict:
