@@ -70,6 +70,9 @@ def test_a_reader_signs_up_confirms_and_gets_just_their_topics(live, chromium_pa
             zone = page.locator("#timezone")
             # With JavaScript the browser's zone is preselected; without, the config's default.
             assert zone.input_value() == ("Europe/Berlin" if javascript else "America/Toronto")
+            # Grouped by region; no alias, no sign-reversed Etc/GMT+N name.
+            assert page.locator("#timezone optgroup[label='Europe'] option[value='Europe/Berlin']").count() == 1
+            assert page.locator("#timezone option[value^='Etc/'], #timezone option[value^='US/']").count() == 0
             zone.select_option("Europe/Berlin")
             page.get_by_label("Your email address").fill(ADDRESS)
             page.get_by_label("Gold").check()

@@ -28,6 +28,7 @@ from ..subscribers.consent import Evidence, record_consent
 from ..suppression import can_resubscribe
 from .confirm import send_confirmation
 from .context import WebContext, context, evidence_of
+from .timezones import zone_groups
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +193,7 @@ def _render(
         status_code,
         view=view,
         topics=ctx.runtime.settings.config.topics,
-        timezones=timezone_choices(),
+        timezones=zone_groups(view.prefs.timezone),
         hours=range(24),
         action=request.url.path,
         unsubscribe_url=ctx.links.unsubscribe_url(view.subscriber_id),

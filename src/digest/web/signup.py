@@ -30,6 +30,7 @@ from ..subscribers.signup import InvalidSignup, Signup, SignupResult, read_signu
 from .confirm import send_confirmation
 from .context import WebContext, context, evidence_of
 from .preferences import timezone_choices
+from .timezones import zone_groups
 from .security import SECURITY_HEADERS
 from .signup_guard import HONEYPOT, STARTED, add_cors, foreign_origin, form_stamp, looks_automated, own_origin
 from .signup_guard import preflight as cors_preflight
@@ -199,14 +200,17 @@ def _form(ctx: WebContext, values: dict[str, Any], topics: Any, *, error: str | 
     """The signup page, keeping what was posted when it is shown again with an error."""
     config = ctx.runtime.settings.config
     chosen = {t for t in (topics if isinstance(topics, list) else [topics]) if isinstance(t, str)}
+    zone = _shown(values.get("timezone")) or config.schedule.default_timezone
+    if zone not in timezone_choices():
+        zone = config.schedule.default_timezone
     response = ctx.pages.render(
         "subscribe.html",
         status_code,
         topics=config.topics,
         chosen=chosen,
         email=_shown(values.get("email")),
-        timezones=timezone_choices(),
-        timezone=_shown(values.get("timezone")) or config.schedule.default_timezone,
+        timezones=zone_groups(zone),
+        timezone=zone,
         hours=range(24),
         send_hour=_shown(values.get("send_hour")) or str(config.schedule.default_send_hour),
         script=TIMEZONE_SCRIPT,
