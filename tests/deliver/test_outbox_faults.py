@@ -139,3 +139,19 @@ def test_a_disk_that_fills_up_mid_edition_fails_the_unwritten_readers(db_url, ma
         assert outbox_recipients(folder) == Counter({e: 1 for e in emails})
     finally:
         subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_send_processes_checking_one_folder_at_once_all_pass(make_settings, tmp_path):
+    """Every send process of a big edition checks the same outbox before its first batch:
+    one process's check must not remove another's probe file (it did: a shared name)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings = make_settings(DIGEST_OUTBOX=str(tmp_path / "outbox"))
+
+    def check_many(_):
+        for _ in range(50):
+            OutboxProvider(settings).check()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(check_many, range(6)))  # raises the first ProviderError, if any
+    assert list((tmp_path / "outbox").iterdir()) == []  # no probe left behind

@@ -50,8 +50,14 @@ class OutboxProvider:
             raise ProviderError(f"{where}: cannot create the folder ({exc.strerror or exc})",
                                 permanent=True, halt=True) from None
         try:
-            _write_atomically(self.folder / ".digest-write-check", b"check\n")
-            (self.folder / ".digest-write-check").unlink()
+            # A name of its own per check: send processes check the same folder at once.
+            fd, probe = tempfile.mkstemp(dir=self.folder, prefix=".digest-write-check-")
+            try:
+                os.write(fd, b"check\n")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+                Path(probe).unlink(missing_ok=True)
         except OSError as exc:
             raise ProviderError(f"{where}: cannot write a file there ({exc.strerror or exc})",
                                 permanent=True, halt=True) from None
