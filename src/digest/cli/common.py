@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -29,6 +31,10 @@ class State:
         if self._runtime is None:
             self._runtime = Runtime.open(self.settings)
         return self._runtime
+
+    def today(self) -> date:
+        """Today in the publication's zone: the edition a command means without ``--date``."""
+        return datetime.now(ZoneInfo(self.settings.config.schedule.default_timezone)).date()
 
     def waiting_runtime(self) -> Runtime:
         """For the long-running processes (worker, web): not connected yet; they wait for

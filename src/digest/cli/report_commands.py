@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import click
 
@@ -29,7 +28,7 @@ def report_command(state: State, edition_date, days, fmt) -> None:
     if edition_date:
         start = end = edition_date.date()
     else:
-        end = _today(state)
+        end = state.today()
         start = end - timedelta(days=(days or 7) - 1)
     runtime = state.runtime
     with runtime.session() as session:
@@ -37,7 +36,3 @@ def report_command(state: State, edition_date, days, fmt) -> None:
     tracking = state.settings.config.tracking
     report.untracked = tuple(kind for kind, on in (("open", tracking.open), ("click", tracking.click)) if on is False)
     click.echo(render(report, fmt).rstrip("\n"))
-
-
-def _today(state: State) -> date:
-    return datetime.now(ZoneInfo(state.settings.config.schedule.default_timezone)).date()

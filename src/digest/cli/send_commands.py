@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import sys
 from datetime import date, datetime, timezone
-from zoneinfo import ZoneInfo
 
 import click
 
@@ -39,10 +38,6 @@ class _ProgressBar:
             self._bar = None
 
 
-def _today(state: State) -> date:
-    return datetime.now(ZoneInfo(state.settings.config.schedule.default_timezone)).date()
-
-
 @main.command("send")
 @click.option("--date", "edition_date", type=click.DateTime(["%Y-%m-%d"]), help="Edition date (default: today).")
 @click.option("--dry-run", is_flag=True, help="Select and render, report counts; send and record nothing.")
@@ -74,7 +69,7 @@ def send_command(state: State, edition_date, dry_run, proof_to, subscriber, rese
         raise click.UsageError("--to sends a single proof; it does not combine with --dry-run or resend options")
     if day is None and (resend_ambiguous or retry_failed) and not proof_to:
         day = _edition_to_resend(state, resend_ambiguous, retry_failed)
-    day = day or _today(state)
+    day = day or state.today()
     provider = make_provider(state.settings)
     try:
         if proof_to:
