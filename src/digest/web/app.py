@@ -29,6 +29,7 @@ from .confirm import confirm, confirm_page
 from .context import WebContext
 from .editor import report_page, resume, sign_in, sign_in_page
 from .health import healthz
+from .home import edition_page, home
 from .pages import Pages
 from .my_data import download_data, forget_me
 from .preferences import preferences_page, update_preferences
@@ -87,6 +88,8 @@ def create_app(runtime: Runtime) -> Starlette:
 
     app = Starlette(
         routes=[
+            Route("/", home, methods=["GET"]),
+            Route("/editions/{edition_id:int}", edition_page, methods=["GET"]),
             Route("/unsubscribe/{token}", unsubscribe_page, methods=["GET"]),
             Route("/unsubscribe/{token}", unsubscribe, methods=["POST"]),
             Route("/preferences/{token}", preferences_page, methods=["GET"]),

@@ -44,7 +44,7 @@ def _filled_body(ctx: WebContext, subscriber_id: int, body_id: int | None) -> st
         subscriber = session.get(Subscriber, subscriber_id)
         if body is None or subscriber is None:
             return None
-        values = public_token_values(ctx.links, subscriber.id, body.id)
+        values = public_token_values(ctx.links, ctx.links.archive_url(subscriber.id, body.id))
         zone, sent_at = _zone_sent_in(session, subscriber, body.id)
         return fill_dates(fill_tokens(body.html, values), zone, sent_at)
 
@@ -69,13 +69,14 @@ def _zone_sent_in(session, subscriber: Subscriber, body_id: int) -> tuple[str, d
 PUBLIC_READER = "the subscriber"
 
 
-def public_token_values(links: LinkMaker, subscriber_id: int, body_id: int) -> dict[str, str]:
-    """The values of a web version's tokens: no address, no per-reader link that acts."""
+def public_token_values(links: LinkMaker, web_version_url: str) -> dict[str, str]:
+    """The values of a web version's tokens: no address, no per-reader link that acts
+    (its own "view in browser" link is ``web_version_url``)."""
     subscription = f"{links.base_url}/subscription"
     return {
         "unsubscribe_url": subscription,
         "preferences_url": subscription,
-        "archive_url": links.archive_url(subscriber_id, body_id),
+        "archive_url": web_version_url,
         "email": PUBLIC_READER,
     }
 

@@ -198,14 +198,21 @@ def _refuse(ctx: WebContext, as_json: bool, field: str | None, message: str, sta
 def _form(ctx: WebContext, values: dict[str, Any], topics: Any, *, error: str | None = None,
           status_code: int = 200) -> Response:
     """The signup page, keeping what was posted when it is shown again with an error."""
+    response = ctx.pages.render("subscribe.html", status_code, error=error, **form_context(ctx, values, topics))
+    response.headers["content-security-policy"] = PAGE_CSP
+    return response
+
+
+def form_context(ctx: WebContext, values: dict[str, Any] | None = None, topics: Any = ()) -> dict[str, Any]:
+    """What ``signup_form.html`` needs (the /subscribe page and the home page both show it;
+    a page showing it sends :data:`PAGE_CSP`, which allows its script)."""
+    values = values or {}
     config = ctx.runtime.settings.config
     chosen = {t for t in (topics if isinstance(topics, list) else [topics]) if isinstance(t, str)}
     zone = _shown(values.get("timezone")) or config.schedule.default_timezone
     if zone not in timezone_choices():
         zone = config.schedule.default_timezone
-    response = ctx.pages.render(
-        "subscribe.html",
-        status_code,
+    return dict(
         topics=config.topics,
         chosen=chosen,
         email=_shown(values.get("email")),
@@ -218,10 +225,7 @@ def _form(ctx: WebContext, values: dict[str, Any], topics: Any, *, error: str | 
         honeypot=HONEYPOT,
         started_field=STARTED,
         started=form_stamp(ctx.secret),
-        error=error,
     )
-    response.headers["content-security-policy"] = PAGE_CSP
-    return response
 
 
 def _shown(value: Any) -> str:
