@@ -115,5 +115,9 @@ def test_a_first_release_database_is_upgraded_keeping_every_row(empty_database):
         with engine.connect() as conn:
             for query, rows in KEPT:
                 assert [tuple(row) for row in conn.execute(text(query))] == rows, query
+            # report22b_sent: the report's sent figure of earlier editions, from their deliveries
+            assert [tuple(r) for r in conn.execute(text(
+                "SELECT edition_id, CAST(day AS VARCHAR(10)), figure, item, count FROM edition_counters"))] == [
+                (1, "2026-11-27", "sent", "", 1)]
     finally:
         engine.dispose()

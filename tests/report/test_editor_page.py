@@ -11,6 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from digest.models import Delivery, Edition, Subscriber
+from digest.report.counting import count_sent
 from digest.runtime import Runtime
 from digest.web import create_app
 from digest.web.sendgrid_events import record_events
@@ -33,6 +34,7 @@ def seed_editions(runtime: Runtime, editions: int = 5, readers: int = 40) -> Non
             session.add(Edition(id=n, date=FIRST + timedelta(days=n), slot="daily"))
             session.add_all([Delivery(edition_id=n, subscriber_id=r, batch_id=n, status="sent")
                              for r in range(1, readers + 1)])
+            count_sent(session, n, readers, FIRST + timedelta(days=n))  # as settling their batch does
     for n in range(1, editions + 1):
         day = FIRST + timedelta(days=n)
         events = [ev(f"d{n}-{r}", "delivered", r, day, edition=n) for r in range(1, readers + 1)]

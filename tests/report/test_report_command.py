@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from digest.cli import main
 from digest.models import Delivery, Edition, Subscriber
+from digest.report.counting import count_sent
 from digest.web.sendgrid_events import record_events
 
 from .test_counting import ev
@@ -27,6 +28,7 @@ def cli_env(runtime, db_url, monkeypatch):
         session.flush()
         for n in range(1, 5):
             session.add(Delivery(edition_id=7, subscriber_id=n, batch_id=1, status="sent"))
+        count_sent(session, 7, 4, DAY)  # as settling their batch does
     # 4 sent, 3 delivered, 1 hard bounce, 2 opened (1 machine open), 1 clicked twice, 1 complaint.
     record_events(runtime, [
         ev("d1", "delivered", 1, DAY), ev("d2", "delivered", 2, DAY), ev("d3", "delivered", 3, DAY),

@@ -37,6 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, RenderedBody, Subscriber
+from ..report.counting import count_sent
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +175,7 @@ _SETTLE_BATCH = (
     .values(status=bindparam("settle_status"), provider_message_id=bindparam("settle_message_id"),
             error=bindparam("settle_error"), sent_at=bindparam("settle_sent_at"),
             readers_in_doubt=bindparam("settle_in_doubt"))
+    .returning(_batches.c.edition_id)
 )
 _DELIVERY_OUTCOME = (  # one row: refused, unsent or ambiguous recipient
     update(_deliveries).where(_deliveries.c.id == bindparam("row_id"))
@@ -251,7 +253,9 @@ def settle_batch(
     In a sent batch, recipients the provider refused or did not take become ``failed``
     (``refused`` when it refused the address itself), those whose message may have left
     ``ambiguous``, and the rest ``sent`` (their subscribers' ``last_digest_at`` is set
-    later, for a whole edition at once: :func:`record_last_digests`). Returns False,
+    later, for a whole edition at once: :func:`record_last_digests`); the readers sent
+    are added to the edition's ``sent`` counter in the same transaction (one statement),
+    so the report never counts deliveries. Returns False,
     changing nothing, when the batch is no longer this worker's (a recovery overtook it).
     Run again after a lost connection, it returns True when the lost commit had landed.
     """
@@ -262,7 +266,8 @@ def settle_batch(
     params = {"settle_id": batch_id, "settle_by": worker_id, "settle_status": settlement.status,
               "settle_message_id": settlement.message_id, "settle_error": settlement.error,
               "settle_sent_at": now if sent else None, "settle_in_doubt": bool(settlement.ambiguous)}
-    if session.execute(_SETTLE_BATCH, params).rowcount != 1:
+    settled = session.execute(_SETTLE_BATCH, params).first()
+    if settled is None:
         already = session.execute(_SETTLED_AS, params).first()
         session.rollback()
         if already is not None and tuple(already) == (settlement.status, worker_id):
@@ -283,7 +288,8 @@ def settle_batch(
     if own_ids:
         session.execute(_DELIVERY_MESSAGE_ID, own_ids)
     if sent:
-        session.execute(_QUEUED_SENT, params)
+        readers = session.execute(_QUEUED_SENT, params).rowcount
+        count_sent(session, settled.edition_id, readers, now.astimezone(timezone.utc).date())
     else:
         session.execute(_QUEUED_UNSENT, params | {"settle_status": _SETTLED_DELIVERY[settlement.status]})
     session.commit()

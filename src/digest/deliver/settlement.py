@@ -33,6 +33,7 @@ from sqlalchemy import and_, case, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..models import Batch, BatchStatus, Delivery, DeliveryStatus, ProviderEvent
+from ..report.counting import count_sent
 from ..settings import Delivery as DeliveryConfig
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,10 @@ def settle_delivery(session: Session, delivery_id: int, kind: str, event_id: str
     ).rowcount
     if not changed:
         return False
-    batch_id = session.scalar(select(_deliveries.c.batch_id).where(_deliveries.c.id == delivery_id))
+    batch_id, edition_id = session.execute(
+        select(_deliveries.c.batch_id, _deliveries.c.edition_id).where(_deliveries.c.id == delivery_id)).one()
+    if values["status"] == DeliveryStatus.SENT:
+        count_sent(session, edition_id, 1, values["sent_at"].astimezone(timezone.utc).date())
     if batch_id is not None:
         close_settled_batch(session, batch_id)
     return True

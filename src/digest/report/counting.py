@@ -21,12 +21,12 @@ from collections import Counter
 from datetime import date, datetime, timezone
 from typing import Any, Iterable
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..models import EditionCounter, ReaderFigure, Topic, subscriber_topics
-from .figures import CLICKED, CLICKS, TOPIC_FIGURES, figure_of
+from .figures import CLICKED, CLICKS, SENT, TOPIC_FIGURES, figure_of
 
 #: Rows per INSERT: well under SQLite's limit of bound values per statement.
 CHUNK = 500
@@ -70,6 +70,14 @@ def count_events(session: Session, events: Iterable[dict[str, Any]]) -> int:
     changes = clicks + _reader_changes(session, _first_marks(session, marks), marks)
     _add(session, changes, urls)
     return counted
+
+
+def count_sent(session, edition_id: int, readers: int, day: date | None = None) -> None:
+    """Add ``readers`` the ledger has just marked sent to the edition's ``sent`` counter,
+    in one statement of the caller's transaction (the settle of a batch, or of an
+    ambiguous reader), so a report never counts the delivery table."""
+    if readers:
+        _add(session, Counter({(edition_id, day or datetime.now(timezone.utc).date(), SENT, ""): readers}), {})
 
 
 def _reader_changes(session: Session, first: list[Mark], days: dict[Mark, date]) -> Counter[Key]:
@@ -122,8 +130,9 @@ def _add(session: Session, changes: Counter[Key], urls: dict[str, str]) -> None:
         session.execute(statement)
 
 
-def _insert_for(session: Session):
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+def _insert_for(session: Session | Connection):
+    dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
+    return postgresql.insert if dialect.name == "postgresql" else sqlite.insert
 
 
 def _number(event: dict[str, Any], name: str) -> int | None:

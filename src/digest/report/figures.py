@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+SENT = "sent"  # readers the ledger marked sent (counted as batches settle, not from events)
 DELIVERED = "delivered"
 DEFERRED = "deferred"
 BOUNCED = "bounced"  # a hard bounce: the address does not take mail

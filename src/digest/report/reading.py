@@ -1,5 +1,5 @@
-"""The report of a period, read from the counters (never from the stored events) and
-the ledger (what was sent).
+"""The report of a period, read from the counters only: never the stored events, nor
+the delivery table (``sent`` is counted as each batch settles: :func:`.counting.count_sent`).
 
 Rates are shares of what could have done the thing: delivery and hard bounces of the
 readers sent to; opens, clicks, unsubscribes and complaints of the readers delivered
@@ -13,15 +13,14 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Briefing, Delivery, DeliveryStatus, Edition, EditionCounter, Video
+from ..models import Briefing, Edition, EditionCounter, Video
 from .figures import (BLOCKED, BOUNCED, CLICKED, CLICKS, COMPLAINED, DEFERRED, DELIVERED, DROPPED, MACHINE_OPENED,
-                      OPENED, TOPIC_FIGURES, UNSUBSCRIBED)
+                      OPENED, SENT, TOPIC_FIGURES, UNSUBSCRIBED)
 from .guards import active_trip
 
-SENT = "sent"
 #: Every figure of an edition, in the order reports show them.
 FIGURES = (SENT, DELIVERED, DEFERRED, BOUNCED, BLOCKED, DROPPED, OPENED, MACHINE_OPENED, CLICKED, CLICKS,
            UNSUBSCRIBED, COMPLAINED)
@@ -100,12 +99,6 @@ def read_report(session: Session, start: date, end: date, *, top: int = TOP_ITEM
     ids = list(editions)
     if not ids:
         return Report(start, end, [], [], [], held)
-    for edition_id, sent in session.execute(
-        select(Delivery.edition_id, func.count()).where(Delivery.edition_id.in_(ids),
-                                                        Delivery.status == DeliveryStatus.SENT)
-        .group_by(Delivery.edition_id)
-    ):
-        editions[edition_id].figures[SENT] = sent
     clicks: Counter[str] = Counter()
     urls: dict[str, str] = {}
     topics: dict[str, Counter] = defaultdict(Counter)
@@ -116,7 +109,8 @@ def read_report(session: Session, start: date, end: date, *, top: int = TOP_ITEM
         edition = editions[edition_id]
         if not item:
             edition.figures[figure] += count
-            edition.days[day][figure] += count
+            if figure != SENT:  # days are those of the events; sent counts on the day batches settled
+                edition.days[day][figure] += count
         elif item.startswith("url:") and figure == CLICKS:
             clicks[item] += count
             urls[item] = url or ""

@@ -1,0 +1,63 @@
+"""The report's ``sent`` figure is counted into the edition counters as batches settle
+(and as an ambiguous reader is settled as sent), so a report never counts deliveries."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import delete, select
+
+from digest.deliver.ledger import Settlement, claim_batch, get_or_create_edition, settle_batch
+from digest.deliver.planning import plan_edition
+from digest.deliver.settlement import settle_delivery
+from digest.models import Batch, BatchStatus, Delivery, EditionCounter
+from digest.report.reading import read_report
+
+from .conftest import EDITION, NOW, CountingRenderer, FakeSelector, add_subscribers
+
+LATER = datetime(2026, 3, 3, 9, 30, tzinfo=timezone.utc)
+
+
+def sent_counters(session) -> list[tuple]:
+    return session.execute(select(EditionCounter.day, EditionCounter.item, EditionCounter.count)
+                           .where(EditionCounter.figure == "sent").order_by(EditionCounter.day)).all()
+
+
+def test_settling_batches_counts_sent_readers_once_and_the_report_reads_only_counters(runtime):
+    add_subscribers(runtime, 5)
+    with runtime.session() as session:
+        edition = get_or_create_edition(session, EDITION)
+    plan_edition(runtime, edition, now=NOW, renderer=CountingRenderer(), selector=FakeSelector(), max_recipients=3)
+    with runtime.session() as session:
+        first, second = session.scalars(select(Batch.id).order_by(Batch.number)).all()
+        rows = {b: session.scalars(select(Delivery.id).where(Delivery.batch_id == b).order_by(Delivery.id)).all()
+                for b in (first, second)}
+        assert [len(rows[first]), len(rows[second])] == [3, 2]
+
+        # Batch 1: 3 readers, one refused -> 2 sent. Settled twice (a retry after a lost
+        # connection): counted once.
+        outcome = Settlement(BatchStatus.SENT, message_id="m1", rejected={rows[first][0]: "550 no such user"})
+        assert claim_batch(session, first, "w:1:1", now=NOW)
+        assert settle_batch(session, first, "w:1:1", outcome, now=NOW)
+        assert settle_batch(session, first, "w:1:1", outcome, now=NOW)
+        assert sent_counters(session) == [(EDITION, "", 2)]
+
+        # Batch 2: 2 readers, one ambiguous -> 1 sent now; the ambiguous one is settled as
+        # sent by its event a day later (counted on that day), and only once.
+        assert claim_batch(session, second, "w:1:1", now=NOW)
+        assert settle_batch(session, second, "w:1:1",
+                            Settlement(BatchStatus.SENT, message_id="m2", ambiguous={rows[second][1]: "timeout"}),
+                            now=NOW)
+        assert sent_counters(session) == [(EDITION, "", 3)]
+        assert settle_delivery(session, rows[second][1], "delivered", "ev-1", at=LATER)
+        assert not settle_delivery(session, rows[second][1], "delivered", "ev-2", at=LATER)
+        session.commit()
+        assert sent_counters(session) == [(EDITION, "", 3), (LATER.date(), "", 1)]
+
+        # The report reads the counters alone: with the delivery rows gone it says the same.
+        session.execute(delete(Delivery))
+        session.commit()
+        report = read_report(session, EDITION - timedelta(days=1), EDITION)  # the edition's date
+    [only] = report.editions
+    assert only.figures["sent"] == 4
+    assert all("sent" not in figures for figures in only.days.values())  # days are those of events
