@@ -7,10 +7,11 @@ they forbid sending again::
 
 :func:`suppress` only ever moves a subscriber *up* that order, so a late or repeated
 provider event can never undo a stronger one (a spam complaint that arrives after an
-unsubscribe still blocks a later resubscribe). :func:`resubscribe` is the one way back,
-and only from ``unsubscribed`` (or ``pending``, a web signup not yet confirmed, which ranks
-with ``active`` since it was never an opt-out): an address that bounced or complained needs
-an operator.
+unsubscribe still stops sending). :func:`resubscribe` is the one way back, and only by a
+confirmation email's link (the mailbox owner's own POST), from ``unsubscribed`` or
+``complained`` (issue 20: "only a fresh confirmation brings it back"), or ``pending`` (a
+web signup not yet confirmed, which ranks with ``active`` since it was never an opt-out).
+An address that bounced cannot confirm anything, so it needs an operator.
 """
 
 from __future__ import annotations
@@ -46,15 +47,16 @@ def suppress(subscriber: Subscriber, status: str, *, now: datetime | None = None
 
 
 def can_resubscribe(subscriber: Subscriber) -> bool:
-    """Only people who unsubscribed themselves, or signed up and have not confirmed yet,
-    may become active on their own (by a confirmation email's link)."""
-    return subscriber.status in (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.PENDING)
+    """Only people who left (unsubscribed, or reported an email as spam), or signed up and
+    have not confirmed yet, may become active on their own (by a confirmation email's link)."""
+    return subscriber.status in (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.COMPLAINED, SubscriberStatus.PENDING)
 
 
 def resubscribe(subscriber: Subscriber, *, now: datetime | None = None) -> bool:
-    """Make an unsubscribed (or pending) subscriber active; True when the status changed.
+    """Make an unsubscribed, complained (or pending) subscriber active; True when the status
+    changed.
 
-    Raises ValueError for a bounced or complained address.
+    Raises ValueError for a bounced address.
     """
     if subscriber.status == SubscriberStatus.ACTIVE:
         return False

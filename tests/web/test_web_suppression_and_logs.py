@@ -45,13 +45,14 @@ def test_suppress_rejects_unknown_statuses():
         suppress(subscriber(), "active")
 
 
-def test_resubscribe_only_from_unsubscribed():
-    s = subscriber("unsubscribed")
-    assert can_resubscribe(s) and resubscribe(s, now=NOW) is True
-    assert s.status == "active"
-    for status in ("bounced", "complained"):
-        with pytest.raises(ValueError):
-            resubscribe(subscriber(status))
+def test_resubscribe_from_unsubscribed_or_complained_never_bounced():
+    for status in ("unsubscribed", "complained"):
+        s = subscriber(status)
+        assert can_resubscribe(s) and resubscribe(s, now=NOW) is True
+        assert s.status == "active"
+    assert not can_resubscribe(subscriber("bounced"))
+    with pytest.raises(ValueError):
+        resubscribe(subscriber("bounced"))
 
 
 def test_redact_path_hides_tokens_only():

@@ -12,7 +12,7 @@ a hash of their address and the moment their status last changed: a link sent be
 later unsubscribe, or for an address since changed, is refused. Its GET shows a button;
 only the POST acts, since mail scanners fetch every link in a message. Which statuses a
 confirmation may make active is :func:`digest.suppression.can_resubscribe`'s rule
-(``unsubscribed``, and ``pending``: a web signup not yet confirmed); ``returning=False``
+(``unsubscribed`` and ``complained``, and ``pending``: a web signup not yet confirmed); ``returning=False``
 words the email for a signup.
 """
 
@@ -118,7 +118,7 @@ def matches(confirmation: Confirmation, subscriber: Subscriber) -> bool:
 def check(subscriber: Subscriber | None, confirmation: Confirmation) -> str:
     """What confirming would do: ``confirmable``, ``already-active``, ``used`` (this link
     made the reader active already: a replay changes nothing), ``stale`` (made before a later
-    change of status, or for another address), ``not-confirmable`` (bounced, complained) or
+    change of status, or for another address), ``not-confirmable`` (bounced) or
     ``unknown``."""
     if subscriber is None:
         return "unknown"
@@ -126,7 +126,7 @@ def check(subscriber: Subscriber | None, confirmation: Confirmation) -> str:
         return "already-active" if matches(confirmation, subscriber) else "used"
     if not matches(confirmation, subscriber):
         return "stale"
-    if not can_resubscribe(subscriber):  # bounced, complained: only an operator
+    if not can_resubscribe(subscriber):  # bounced: only an operator
         return "not-confirmable"
     return "confirmable"
 

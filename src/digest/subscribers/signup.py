@@ -7,9 +7,9 @@ tells a stranger who is subscribed):
 
 * ``pending``: its choices are replaced by the new ones and the confirmation is sent again;
 * ``active``: nothing changes and nothing is sent;
-* ``unsubscribed``: a fresh confirmation ("again"); nothing changes until it is used;
-* ``bounced``: refused, with a message asking for another address;
-* ``complained``: nothing is sent (only an operator brings a spam report back).
+* ``unsubscribed`` or ``complained`` (a spam report): a fresh confirmation ("again");
+  nothing changes until its page is posted, which only the mailbox's owner can do;
+* ``bounced``: refused, with a message asking for another address.
 
 How often an email may go to one address is the web layer's rate limit, not this module's.
 An address left pending for :data:`PENDING_DAYS` is forgotten (:func:`purge_pending`, run
@@ -51,7 +51,7 @@ class Signup:
 
 @dataclass(frozen=True)
 class SignupResult:
-    #: ``new``, ``pending``, ``returning`` (was unsubscribed), ``active``, ``complained``, ``bounced``
+    #: ``new``, ``pending``, ``returning`` (was unsubscribed or complained), ``active``, ``bounced``
     outcome: str
     subscriber_id: int
 
@@ -126,7 +126,7 @@ def sign_up(session: Session, signup: Signup, *, now: datetime | None = None) ->
         row.updated_at = now
         session.flush()
         return SignupResult("pending", row.id)
-    if row.status == SubscriberStatus.UNSUBSCRIBED:
+    if row.status in (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.COMPLAINED):
         return SignupResult("returning", row.id)
     return SignupResult(row.status, row.id)
 
