@@ -165,9 +165,9 @@ class Tracking(_Strict):
 
     Each sets the request's ``tracking_settings``; left out, the SendGrid account's own
     settings apply. Opens and clicks are what the report's engagement figures come from.
-    ``utm`` has SendGrid add ``utm_source``, ``utm_medium`` and ``utm_campaign`` to every
-    link (its "Google Analytics" setting): the preview and the SMTP and outbox providers
-    show links without them.
+    ``utm`` adds ``utm_source``, ``utm_medium`` and ``utm_campaign`` to every item link as
+    the email is rendered (:mod:`digest.utm`), so the preview, proofs and every provider
+    show links exactly as sent (SendGrid's own "ganalytics" is not asked for).
     """
 
     open: bool | None = None

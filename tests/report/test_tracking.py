@@ -26,8 +26,7 @@ def test_tracking_settings_follow_the_config(make_settings, tmp_path):
     assert build_payload(batch, config)["tracking_settings"] == {
         "click_tracking": {"enable": True, "enable_text": True},
         "open_tracking": {"enable": False},
-        "ganalytics": {"enable": True, "utm_source": "digest", "utm_medium": "email", "utm_campaign": "am"},
-    }
+    }  # utm: no "ganalytics", digest puts the parameters in the links itself (test_utm_links)
 
 
 def test_a_bad_tracking_value_names_the_key(make_settings, tmp_path):

@@ -83,9 +83,8 @@ def tracking_settings(tracking: Tracking) -> dict[str, Any]:
         settings["click_tracking"] = {"enable": tracking.click, "enable_text": tracking.click}
     if tracking.open is not None:
         settings["open_tracking"] = {"enable": tracking.open}
-    if tracking.utm:
-        settings["ganalytics"] = {"enable": True, "utm_source": tracking.utm_source,
-                                  "utm_medium": tracking.utm_medium, "utm_campaign": tracking.utm_campaign}
+    # UTM parameters are not asked of SendGrid (its ganalytics): the renderer puts them in
+    # the item links itself, so previews and proofs show links as sent (digest.utm).
     return settings
 
 

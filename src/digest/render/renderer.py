@@ -20,6 +20,7 @@ from jinja2 import Template, TemplateError, TemplateNotFound, TemplateSyntaxErro
 from ..content import SENT_DATE, TOKEN_NAMES, RenderedEmail, Selection, token, tokens_in
 from ..paths import email_templates_dir
 from ..settings import PublicationConfig
+from ..utm import add_utm
 from .assembly import Assembler
 from .budget import fit_to_budget
 from .environment import make_environment
@@ -182,6 +183,7 @@ class Renderer:
     def render(self, selection: Selection) -> RenderedEmail:
         self.timings.reset()
         selection = drop_unsafe_urls(require_disclosures(selection, strict=self.config.selection.strict))
+        selection = add_utm(selection, self.config.tracking)  # links as sent, in previews and proofs too
 
         def candidate_html(candidate: Selection) -> str:
             subject, preheader = self._subject_and_preheader(candidate)

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ..utm import without_utm
 from ..models import EditionCounter, ReaderFigure, Topic, subscriber_topics
 from .figures import CLICKED, CLICKS, SENT, TOPIC_FIGURES, figure_of
 
@@ -64,6 +65,7 @@ def count_events(session: Session, events: Iterable[dict[str, Any]]) -> int:
             clicks[(edition, day, CLICKS, "")] += 1
             url = event.get("url")
             if isinstance(url, str) and url:
+                url = without_utm(url)  # the item's own link, whatever [tracking] utm added
                 item = url_item(url)
                 urls[item] = url
                 clicks[(edition, day, CLICKS, item)] += 1
