@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..utm import without_utm
-from ..models import EditionCounter, ReaderFigure, Topic, subscriber_topics
+from ..models import Delivery, DeliveryStatus, EditionCounter, ReaderFigure, Topic, subscriber_topics
 from .figures import CLICKED, CLICKS, SENT, TOPIC_FIGURES, figure_of
 
 #: Rows per INSERT: well under SQLite's limit of bound values per statement.
@@ -80,6 +80,22 @@ def count_sent(session, edition_id: int, readers: int, day: date | None = None) 
     ambiguous reader), so a report never counts the delivery table."""
     if readers:
         _add(session, Counter({(edition_id, day or datetime.now(timezone.utc).date(), SENT, ""): readers}), {})
+
+
+def count_own_unsubscribe(session: Session, subscriber_id: int, *, now: datetime | None = None) -> int | None:
+    """An unsubscribe through digest's own one-click page (reached from the email or the
+    preferences page), whose token names no edition: counted for the edition of the
+    reader's latest sent delivery at this moment, once per reader like SendGrid's (a
+    reader already counted there, by either way, is not counted again). Returns that
+    edition, or None when the reader was never sent one."""
+    edition_id = session.scalar(
+        select(Delivery.edition_id).where(Delivery.subscriber_id == subscriber_id, Delivery.status == DeliveryStatus.SENT)
+        .order_by(Delivery.sent_at.desc(), Delivery.id.desc()).limit(1))
+    if edition_id is not None:
+        stamp = (now or datetime.now(timezone.utc)).timestamp()
+        count_events(session, [{"event": "unsubscribe", "edition_id": edition_id, "subscriber_id": subscriber_id,
+                                "timestamp": stamp}])
+    return edition_id
 
 
 def _reader_changes(session: Session, first: list[Mark], days: dict[Mark, date]) -> Counter[Key]:

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..models import ConsentEvent, Subscriber, SubscriberStatus
+from ..report.counting import count_own_unsubscribe
 from ..subscribers.consent import Evidence, record_consent
 from ..suppression import suppress
 from .context import WebContext, context, evidence_of
@@ -72,5 +73,6 @@ def _unsubscribe(ctx: WebContext, subscriber_id: int, evidence: Evidence) -> tup
             return None
         if suppress(subscriber, SubscriberStatus.UNSUBSCRIBED):
             record_consent(session, subscriber_id, ConsentEvent.UNSUBSCRIBE, evidence)
+            count_own_unsubscribe(session, subscriber_id)  # the report's figure, same transaction
             log.info("subscriber %s unsubscribed by link", subscriber_id)
         return subscriber.email, subscriber.status
