@@ -479,3 +479,16 @@ class GuardTrip(Base):
     reason: Mapped[str] = mapped_column(Text)
     tripped_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow)
     released_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+
+
+class RateLimitHit(Base):
+    """One fixed-window counter of the web's signup limits when there is no Redis
+    (:mod:`digest.web.shared_limits`), so every web dyno counts against the same budget.
+    ``key`` is a keyed hash of the limit and who it counts (an address or a client IP is
+    never stored); ``window_end`` is in Unix seconds; expired rows are deleted as new ones come."""
+
+    __tablename__ = "rate_limit_hits"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_end: Mapped[int] = mapped_column(BigInteger)
+    count: Mapped[int] = mapped_column(Integer)

@@ -11,9 +11,10 @@ from datetime import datetime, timezone
 
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
-from digest.models import Subscriber
+from digest.models import RateLimitHit, Subscriber
 from digest.settings import SignupSettings
 from digest.subscribers.confirmation import SALT, confirmation_token
 from digest.web import create_app
@@ -34,6 +35,12 @@ def app_client(runtime, *, web=None, signup=None) -> TestClient:
     return TestClient(create_app(dataclasses.replace(runtime, settings=settings)), follow_redirects=False)
 
 
+def windows_end_sooner(runtime, seconds: int) -> None:
+    """What ``seconds`` passing does to the signup limits' windows in the database."""
+    with runtime.session() as session:
+        session.execute(update(RateLimitHit).values(window_end=RateLimitHit.window_end - seconds))
+
+
 def signed_ago(serializer_class, seconds: float):
     """The serializer/signer class whose tokens say they were made ``seconds`` ago."""
     then = int(datetime.now(timezone.utc).timestamp() - seconds)
@@ -50,10 +57,14 @@ def test_a_pending_address_is_sent_the_confirmation_again_at_most_once_per_10_mi
     with app_client(web_runtime) as client:
         for spelling in ("late@example.com", "LATE@example.com", "late@example.com"):
             assert client.post("/subscribe", data={**FORM, "email": spelling}).status_code == 200
-    (first,) = outbox_messages(web_runtime)  # three posts, one email
+    # Another web dyno (another process's memory) counts in the same window (the database's).
+    with app_client(web_runtime) as client:
+        assert client.post("/subscribe", data={**FORM, "email": "late@example.com"}).status_code == 200
+    (first,) = outbox_messages(web_runtime)  # four posts, one email
     assert rows(web_runtime)[0]["status"] == "pending"
-    # A new window (a new process's memory): the confirmation goes again, choices updated.
+    # Ten minutes later, a new window: the confirmation goes again, choices updated.
     # (The outbox names a confirmation's file by reader and day: the newer replaces it.)
+    windows_end_sooner(web_runtime, 600)
     with app_client(web_runtime) as client:
         assert client.post("/subscribe", data={**FORM, "email": "late@example.com",
                                                "topics": ["silver"]}).status_code == 200
@@ -139,6 +150,24 @@ def test_posts_per_email_address_are_limited(web_runtime):
     assert [(r["email"], r["topics"]) for r in rows(web_runtime)] == [
         ("one@example.com", ["copper", "gold"]), ("two@example.com", ["copper", "gold"])]
     assert sorted(m["To"] for m in outbox_messages(web_runtime)) == ["one@example.com", "two@example.com"]
+
+
+def test_web_dynos_without_redis_share_the_signup_limits_in_the_database(web_runtime):
+    # Three apps on one database stand for three web dynos: none has a budget of its own.
+    assert web_runtime.settings.redis_url is None
+    answers = []
+    for _ in range(3):
+        with app_client(web_runtime, web={"signup_posts_per_address_per_hour": 2}) as dyno:
+            answers.append(dyno.post("/subscribe", data={**FORM, "email": "shared@example.com"}))
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert 3590 <= int(answers[2].headers["retry-after"]) <= 3600
+    (only,) = outbox_messages(web_runtime)  # the second dyno sent no second confirmation
+    assert only["To"] == "shared@example.com"
+    with web_runtime.session() as session:
+        kept = " ".join(f"{key} {end} {n}" for key, end, n in session.execute(
+            select(RateLimitHit.key, RateLimitHit.window_end, RateLimitHit.count)))
+    # The counters name neither the address nor the client.
+    assert kept and "shared" not in kept and "testclient" not in kept and "127.0.0.1" not in kept
 
 
 # --- other sites ----------------------------------------------------------------------

@@ -35,6 +35,7 @@ from .my_data import download_data, forget_me
 from .preferences import preferences_page, update_preferences
 from .proxies import TrustedProxyMiddleware
 from .rate_limits import RateLimitMiddleware, RequestLimiter, make_storage
+from .shared_limits import DatabaseWindows
 from .security import SECURITY_HEADERS, SecurityHeadersMiddleware, redact_path
 from .signup import subscribe, subscribe_page, subscribe_preflight
 from .unsubscribe import unsubscribe, unsubscribe_page
@@ -50,7 +51,9 @@ def create_app(runtime: Runtime) -> Starlette:
     settings = runtime.settings
     secret = settings.require_secret_key()
     pages = Pages(settings.config)
-    limiter = RequestLimiter(settings.web, make_storage(settings.redis_url, settings.web.namespace))
+    # Without Redis, the signup limits are counted in the database, shared by every web dyno.
+    shared = None if settings.redis_url else DatabaseWindows(runtime, secret)
+    limiter = RequestLimiter(settings.web, make_storage(settings.redis_url, settings.web.namespace), shared)
     web = WebContext(runtime=runtime, secret=secret, links=LinkMaker(settings.base_url, secret), pages=pages,
                      limiter=limiter)
 

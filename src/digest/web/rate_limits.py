@@ -2,7 +2,8 @@
 
 Three budgets per client address (:class:`~digest.settings.WebSettings`), counted in fixed
 windows by the ``limits`` library, in Redis when ``REDIS_URL`` is set (so every web dyno
-shares them) and in this process otherwise:
+shares them) and in this process otherwise (the signup ones then in the database:
+:mod:`digest.web.shared_limits`):
 
 * requests to the token routes (unsubscribe, preferences, archive, confirm) a minute;
 * links that failed verification, per 10 minutes: someone guessing tokens runs out long
@@ -25,10 +26,12 @@ import time
 from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerHour, RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..settings import WebSettings
 from .pages import Pages
+from .shared_limits import DatabaseWindows
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +57,14 @@ def make_storage(redis_url: str | None, namespace: str) -> Storage:
     return RedisStorage(f"async+{redis_url}", implementation="redispy", key_prefix=f"{namespace}:web-limits")
 
 
+#: The limits counted in ``shared`` (the database) when it is given.
+SHARED = ("signup", "signup-address", "signup-email", "confirmation")
+
+
 class RequestLimiter:
-    def __init__(self, web: WebSettings, storage: Storage):
+    def __init__(self, web: WebSettings, storage: Storage, shared: DatabaseWindows | None = None):
         self._limiter = FixedWindowRateLimiter(storage)
+        self._shared = shared
         self._requests = {
             "token": RateLimitItemPerMinute(web.token_requests_per_minute),
             "webhook": RateLimitItemPerMinute(web.webhook_requests_per_minute),
@@ -72,6 +80,8 @@ class RequestLimiter:
         try:
             if family == "token" and not await self._limiter.test(self._bad_tokens, "bad-token", client):
                 return await self._retry_after(self._bad_tokens, "bad-token", client)
+            if family in SHARED and self._shared is not None:
+                return await self._shared_hit(self._requests[family], family, client)
             if not await self._limiter.hit(self._requests[family], family, client):
                 return await self._retry_after(self._requests[family], family, client)
         except Exception as exc:  # the store is down: let the request through
@@ -88,7 +98,7 @@ class RequestLimiter:
         """Whether one more confirmation email may go to this subscriber today (so a
         forwarded email's preferences link cannot flood the reader's mailbox)."""
         try:
-            return await self._limiter.hit(self._confirmations, "confirmation", str(subscriber_id))
+            return await self._hit(self._confirmations, "confirmation", str(subscriber_id))
         except Exception as exc:
             log.warning("rate limit store unavailable (%s): confirmation allowed", type(exc).__name__)
             return True
@@ -97,10 +107,19 @@ class RequestLimiter:
         """Whether a signup may send ``email`` (canonical) an email now: one per
         :data:`SIGNUP_EMAIL_MINUTES`, so no form, however posted, floods a mailbox."""
         try:
-            return await self._limiter.hit(self._signup_emails, "signup-email", email)
+            return await self._hit(self._signup_emails, "signup-email", email)
         except Exception as exc:
             log.warning("rate limit store unavailable (%s): signup email allowed", type(exc).__name__)
             return True
+
+    async def _hit(self, item: RateLimitItem, family: str, identifier: str) -> bool:
+        """One hit of a limit that only says yes or no; True: within it."""
+        if family in SHARED and self._shared is not None:
+            return await self._shared_hit(item, family, identifier) is None
+        return await self._limiter.hit(item, family, identifier)
+
+    async def _shared_hit(self, item: RateLimitItem, family: str, identifier: str) -> int | None:
+        return await run_in_threadpool(self._shared.hit, item.amount, item.get_expiry(), family, identifier)
 
     async def _retry_after(self, item: RateLimitItem, *identifiers: str) -> int:
         stats = await self._limiter.get_window_stats(item, *identifiers)
