@@ -69,7 +69,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def post_events(url: str, env: dict[str, str], key, events: list[dict], batch: int) -> tuple[float, list[float]]:
+def post_events(url: str, env: dict[str, str], key, events: list[dict], batch: int,
+                analyze=None) -> tuple[float, list[float]]:
+    """``analyze``, when given, is called after every 20 posts, outside the time taken."""
     port = free_port()
     web = subprocess.Popen([DIGEST, "web", "--port", str(port)],
                            env={**env, "PORT": str(port)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -86,13 +88,16 @@ def post_events(url: str, env: dict[str, str], key, events: list[dict], batch: i
             bodies = [json.dumps(events[i:i + batch]).encode() for i in range(0, len(events), batch)]
             signed = [(body, sign(key, body, str(int(time.time())))) for body in bodies]
             times = []
-            started = time.perf_counter()
-            for body, headers in signed:
+            spent = 0.0
+            for n, (body, headers) in enumerate(signed, 1):
                 t = time.perf_counter()
                 response = client.post("/webhooks/sendgrid", content=body, headers=headers)
                 response.raise_for_status()
                 times.append(time.perf_counter() - t)
-            return time.perf_counter() - started, times
+                spent += times[-1]
+                if analyze is not None and n % 20 == 0:
+                    analyze()
+            return spent, times
     finally:
         web.terminate()
         web.wait(30)
@@ -115,6 +120,8 @@ def seed_counters(engine, editions: int = 30) -> None:
                     rows.append({**base, "figure": figure, "item": "", "count": count})
                     if figure in ("delivered", "opened", "clicked"):
                         rows += [{**base, "figure": figure, "item": f"topic:{t}", "count": count // 4} for t in topics]
+            rows.append({"edition_id": 100 + n, "day": today - timedelta(days=n), "figure": "sent", "item": "",
+                         "url": None, "count": 1_000_000})  # as settling its batches counts it
             rows += [{"edition_id": 100 + n, "day": today - timedelta(days=n), "figure": "clicks",
                       "item": f"url:{u:064d}", "url": f"https://bench.example/b/{u}", "count": 300 - u}
                      for u in range(200)]
@@ -138,13 +145,27 @@ def main(argv=None) -> int:
     env = {**os.environ, "DATABASE_URL": url, "SENDGRID_WEBHOOK_PUBLIC_KEY": public_key_b64(key),
            "DIGEST_SECRET_KEY": "bench-secret-key-0123456789", "DIGEST_CONFIG": str(bundled_config_path())}
 
+    with engine.connect() as conn:
+        autovacuum = conn.scalar(text("SHOW autovacuum")) == "on"
+
+    def analyze() -> None:
+        """What autovacuum would do as the tables grow: without fresh statistics the
+        planner takes the tables for empty and checks a post's 1,000 event ids against
+        every stored event (the posts then slow down as the table grows)."""
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE provider_events, reader_figures, edition_counters"))
+
+    print(f"autovacuum {'on' if autovacuum else 'off: ANALYZE run every 20 posts, outside the time taken'}")
     events = events_for(args.events)
-    seconds, times = post_events(url, env, key, events, args.batch)
+    seconds, times = post_events(url, env, key, events, args.batch, None if autovacuum else analyze)
     with engine.connect() as conn:
         stored = conn.scalar(select(func.count()).select_from(ProviderEvent))
         clicks = conn.scalar(select(func.sum(EditionCounter.count)).where(EditionCounter.figure == "clicks",
                                                                           EditionCounter.item == ""))
     expected_clicks = sum(1 for e in events if e["event"] == "click")
+    quarter = max(1, len(times) // 4)
+    print(f"  mean per post, first quarter {statistics.mean(times[:quarter]) * 1000:.0f} ms, "
+          f"last quarter {statistics.mean(times[-quarter:]) * 1000:.0f} ms (posting order)")
     times.sort()
     print(f"webhook: {len(events):,} events in {len(times)} posts of {args.batch}: {seconds:.1f} s, "
           f"{len(events) / seconds:,.0f} events/s; per post p50 {statistics.median(times) * 1000:.0f} ms, "
