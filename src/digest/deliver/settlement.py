@@ -33,7 +33,7 @@ from sqlalchemy import and_, case, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..models import Batch, BatchStatus, Delivery, DeliveryStatus, ProviderEvent
-from ..report.counting import count_sent
+from ..report.counting import count_sent, custom_arg_id
 from ..settings import Delivery as DeliveryConfig
 
 log = logging.getLogger(__name__)
@@ -50,24 +50,11 @@ _deliveries = Delivery.__table__
 _events = ProviderEvent.__table__
 
 
-def _arg(event: dict[str, Any], name: str) -> str | None:
-    """A custom arg: SendGrid posts them as top-level fields of the event (some relays
-    nest them under ``custom_args``)."""
-    value = event.get(name)
-    if value is None and isinstance(event.get("custom_args"), dict):
-        value = event["custom_args"].get(name)
-    return str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
-
-
-def _number(text: str | None) -> int | None:
-    return int(text) if text is not None and text.isdigit() and len(text) < 19 else None
-
-
 def tie_event(session: Session, event: dict[str, Any]) -> int | None:
     """The delivery an event concerns: by the delivery id in its custom args (checked
     against its batch id and address), else by SendGrid's message id and the address."""
     email = event.get("email") if isinstance(event.get("email"), str) else None
-    delivery_id, batch_id = _number(_arg(event, "delivery_id")), _number(_arg(event, "batch_id"))
+    delivery_id, batch_id = custom_arg_id(event, "delivery_id"), custom_arg_id(event, "batch_id")
     if delivery_id is not None:
         row = session.execute(select(_deliveries.c.batch_id, _deliveries.c.email)
                               .where(_deliveries.c.id == delivery_id)).first()
@@ -89,7 +76,7 @@ def tie_events(session: Session, events: list[dict[str, Any]]) -> list[tuple[int
     """:func:`tie_event` for a whole post, and whether each tied delivery is ambiguous now:
     the deliveries named in the events' custom args read with one query per thousand (an
     event without them, or whose row does not match, is tied alone as before)."""
-    named = [(_number(_arg(e, "delivery_id")), _number(_arg(e, "batch_id"))) for e in events]
+    named = [(custom_arg_id(e, "delivery_id"), custom_arg_id(e, "batch_id")) for e in events]
     wanted = sorted({delivery_id for delivery_id, _ in named if delivery_id is not None})
     rows = {}
     for start in range(0, len(wanted), 1000):

@@ -55,7 +55,7 @@ def count_events(session: Session, events: Iterable[dict[str, Any]]) -> int:
     urls: dict[str, str] = {}
     counted = 0
     for event in events:
-        edition, reader, figure = _number(event, "edition_id"), _number(event, "subscriber_id"), figure_of(event)
+        edition, reader, figure = custom_arg_id(event, "edition_id"), custom_arg_id(event, "subscriber_id"), figure_of(event)
         if edition is None or reader is None or figure is None:
             continue
         counted += 1
@@ -153,8 +153,8 @@ def _insert_for(session: Session | Connection):
     return postgresql.insert if dialect.name == "postgresql" else sqlite.insert
 
 
-def _number(event: dict[str, Any], name: str) -> int | None:
-    """Our custom arg ``name`` as a number (SendGrid puts custom args at the top level of
+def custom_arg_id(event: dict[str, Any], name: str) -> int | None:
+    """Our custom arg ``name`` (an id we put in the request) as a number (SendGrid puts custom args at the top level of
     an event; some relays nest them under ``custom_args``)."""
     value = event.get(name)
     if value is None and isinstance(event.get("custom_args"), dict):
