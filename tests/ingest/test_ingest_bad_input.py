@@ -12,7 +12,7 @@ import httpx
 
 from digest.ingest import ingest_sources, ingest_urls
 from digest.ingest.fetch import make_client
-from digest.settings import Source
+from digest.settings import SourceConfig
 
 from .helpers import briefings, reasons, slugs, snapshot, source_row, videos
 
@@ -130,7 +130,7 @@ def test_hostile_html_stores_nothing_active(runtime, feed_server, client):
 
 def test_bad_markdown_files_are_rejected_by_name(runtime, fixtures_dir, client):
     folder = fixtures_dir / "bad-folder"
-    [result] = ingest_sources(runtime, [Source(kind="folder", path=str(folder))], client=client, now=NOW).results
+    [result] = ingest_sources(runtime, [SourceConfig(kind="folder", path=str(folder))], client=client, now=NOW).results
     got = reasons(result)
     assert got["broken-yaml.md"].startswith("front matter is not valid YAML")
     assert got["no-title.md"] == "front matter: title: Field required"

@@ -8,7 +8,7 @@ import pytest
 
 from digest.ingest import ingest_sources, ingest_urls
 from digest.ingest.fetch import FetchError, fetch
-from digest.settings import Source
+from digest.settings import SourceConfig
 
 from .helpers import briefings, slugs, snapshot, source_row, videos
 
@@ -17,7 +17,7 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 
 def test_wordpress_feed(runtime, feed_server, client):
     url = feed_server.url("wordpress.xml")
-    report = ingest_sources(runtime, [Source(name="Northwind", kind="wordpress", url=url)], client=client, now=NOW)
+    report = ingest_sources(runtime, [SourceConfig(name="Northwind", kind="wordpress", url=url)], client=client, now=NOW)
 
     [result] = report.results
     assert (result.label, result.kind, result.new, result.rejected, result.error) == ("Northwind", "wordpress", 5, 0, None)
@@ -93,7 +93,7 @@ def test_plain_atom_feed(runtime, feed_server, client):
 
 def test_markdown_folder(runtime, fixtures_dir, client):
     folder = fixtures_dir / "folder"
-    report = ingest_sources(runtime, [Source(name="Desk", kind="folder", path=str(folder))], client=client, now=NOW)
+    report = ingest_sources(runtime, [SourceConfig(name="Desk", kind="folder", path=str(folder))], client=client, now=NOW)
 
     [result] = report.results
     assert (result.new, result.rejected, result.error) == (3, 0, None)
@@ -165,7 +165,7 @@ def test_edited_item_is_updated(runtime, feed_server, client, fixtures_dir):
 
 
 def test_source_default_topics_come_before_the_fallback(runtime, feed_server, client):
-    source = Source(kind="wordpress", url=feed_server.url("wordpress.xml"), topics=("copper",))
+    source = SourceConfig(kind="wordpress", url=feed_server.url("wordpress.xml"), topics=("copper",))
     [result] = ingest_sources(runtime, [source], client=client, now=NOW).results
     assert result.fallback == 0
     assert slugs(briefings(runtime)["https://northwind.example/?p=1098"]) == ["copper"]

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Batch, BatchStatus, Delivery, DeliveryStatus, ProviderEvent
 from ..report.counting import count_sent, custom_arg_id
-from ..settings import Delivery as DeliveryConfig
+from ..settings import DeliveryConfig
 
 log = logging.getLogger(__name__)
 

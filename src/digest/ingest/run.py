@@ -29,7 +29,7 @@ from sqlalchemy import select
 from ..models import Source as SourceRow
 from ..runtime import Runtime, sync_topics
 from ..select import MAX_LOOKBACK
-from ..settings import Source
+from ..settings import SourceConfig
 from ..textclean import clean_text
 from .drafts import Parsed, Rejection
 from .feeds import FeedError, parse_feed
@@ -57,7 +57,7 @@ class Target:
     topics: tuple[str, ...] = ()
 
     @classmethod
-    def from_config(cls, source: Source) -> "Target":
+    def from_config(cls, source: SourceConfig) -> "Target":
         if source.kind == "folder" or not safe_http_url(source.url):
             path = _local_path(source.path or source.url or "")
             return cls(source.name or str(path), str(path), source.kind, path=path, topics=source.topics)
@@ -90,7 +90,7 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
-def ingest_sources(runtime: Runtime, sources: Sequence[Source], *, client: httpx.Client | None = None,
+def ingest_sources(runtime: Runtime, sources: Sequence[SourceConfig], *, client: httpx.Client | None = None,
                    now: datetime | None = None) -> IngestReport:
     """Ingest configured ``[[sources]]``."""
     return _run(runtime, [Target.from_config(s) for s in sources], client=client, now=now)

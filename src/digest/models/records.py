@@ -1,0 +1,91 @@
+"""What happened after sending, and the locks and guards around it: provider events, leases,
+per-edition counters, per-reader figures and guard trips.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Date, Index, JSON, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import AwareDateTime, Base, BigId, utcnow
+
+
+class ProviderEvent(Base):
+    """A provider webhook event, kept by its id so repeats are ignored."""
+
+    __tablename__ = "provider_events"
+    __table_args__ = (UniqueConstraint("provider", "event_id"), Index("ix_provider_events_delivery_id", "delivery_id"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    event_id: Mapped[str] = mapped_column(String(200))
+    event: Mapped[str] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(320))
+    payload: Mapped[dict] = mapped_column(JSON)
+    #: The delivery it concerns, when the event could be tied to one (our ``custom_args``,
+    #: or the provider's message id and the address).
+    delivery_id: Mapped[int | None] = mapped_column(BigId)
+    received_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow)
+
+
+class Lease(Base):
+    """A named lock with an expiry (e.g. which worker runs the scheduler)."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(AwareDateTime())
+
+
+class EditionCounter(Base):
+    """One figure of an edition on one day (delivered, opened, clicks of one item, ...),
+    added to as provider events arrive (:mod:`digest.report.counting`), so a report
+    reads a few rows per edition and never the events themselves.
+
+    ``item`` tells apart the counters of one figure: a topic's slug, or the SHA-256 of a
+    clicked URL (the URL itself is kept in ``url``); empty for the edition's own figure.
+    The edition is not a foreign key, as for deliveries: counting must never refuse a post.
+    """
+
+    __tablename__ = "edition_counters"
+    __table_args__ = (UniqueConstraint("edition_id", "day", "figure", "item"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    edition_id: Mapped[int] = mapped_column(BigId)
+    day: Mapped[date] = mapped_column(Date)
+    figure: Mapped[str] = mapped_column(String(40))
+    item: Mapped[str] = mapped_column(String(100), default="")
+    url: Mapped[str | None] = mapped_column(Text)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ReaderFigure(Base):
+    """That a reader already counts in one figure of an edition (delivered, opened,
+    clicked, ...): what makes those figures count readers, not events, whatever SendGrid
+    repeats under new event ids (every open of a reader is an event)."""
+
+    __tablename__ = "reader_figures"
+    __table_args__ = (UniqueConstraint("edition_id", "subscriber_id", "figure"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    edition_id: Mapped[int] = mapped_column(BigId)
+    subscriber_id: Mapped[int] = mapped_column(BigId)
+    figure: Mapped[str] = mapped_column(String(40))
+
+
+class GuardTrip(Base):
+    """A guard that stopped sending (:mod:`digest.report.guards`): while one is not
+    released, no batch is started. ``edition_id`` for a guard of one edition (hard
+    bounces), empty for one over all mail (complaints over 7 days)."""
+
+    __tablename__ = "guard_trips"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    guard: Mapped[str] = mapped_column(String(40))
+    edition_id: Mapped[int | None] = mapped_column(BigId)
+    reason: Mapped[str] = mapped_column(Text)
+    tripped_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow)
+    released_at: Mapped[datetime | None] = mapped_column(AwareDateTime())

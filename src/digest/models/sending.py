@@ -1,0 +1,157 @@
+"""The delivery ledger: editions, rendered bodies, batches and one delivery row per reader and edition.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import AwareDateTime, Base, BigId, utcnow
+
+
+class Edition(Base):
+    """One day's digest (per send slot). Subscribers get the edition of their local date."""
+
+    __tablename__ = "editions"
+    __table_args__ = (UniqueConstraint("date", "slot"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    date: Mapped[date] = mapped_column(Date)
+    slot: Mapped[str] = mapped_column(String(32), default="daily")
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow)
+
+
+class RenderedBody(Base):
+    """One rendered email body, stored once and shared by every batch that used it.
+
+    Per-recipient values and dates stay as tokens here; sending fills the dates per batch,
+    and the archive fills both for the viewer.
+    """
+
+    __tablename__ = "rendered_bodies"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the content
+    subject: Mapped[str] = mapped_column(String(500))
+    preheader: Mapped[str] = mapped_column(String(500), default="")
+    html: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow)
+
+
+class BatchStatus:
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    AMBIGUOUS = "ambiguous"
+    ALL = (PENDING, SENDING, SENT, FAILED, AMBIGUOUS)
+
+
+_SENT_UNRECORDED = text(f"status = '{BatchStatus.SENT}' AND NOT readers_recorded")
+_IN_DOUBT = text("readers_in_doubt")
+
+
+class Batch(Base):
+    """Up to the provider's limit of recipients sharing one rendered body (each reader's
+    dates filled in their zone: see :mod:`digest.deliver.dates`).
+
+    Claimed by a compare-and-set on ``status`` (pending -> sending); whoever's UPDATE
+    changed the row owns the send.
+    """
+
+    __tablename__ = "batches"
+    __table_args__ = (
+        UniqueConstraint("edition_id", "number"),
+        Index("ix_batches_status", "status"),
+        # Sent batches whose readers' last_digest_at is not yet recorded: a handful at most.
+        Index("ix_batches_unrecorded", "id", postgresql_where=_SENT_UNRECORDED, sqlite_where=_SENT_UNRECORDED),
+        # Settled batches some of whose readers are still ambiguous: a handful at most.
+        Index("ix_batches_in_doubt", "id", postgresql_where=_IN_DOUBT, sqlite_where=_IN_DOUBT),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    body_id: Mapped[int] = mapped_column(ForeignKey("rendered_bodies.id"))
+    status: Mapped[str] = mapped_column(String(20), default=BatchStatus.PENDING)
+    provider: Mapped[str | None] = mapped_column(String(20))
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    #: Its readers' ``subscribers.last_digest_at`` has been set from it (once sent).
+    readers_recorded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    #: Settled (sent or failed) with some readers still ``ambiguous`` (one recipient's
+    #: message cut off): planning finds in-flight readers through the batches, so these
+    #: are marked rather than every delivery row searched.
+    readers_in_doubt: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow)
+
+    edition: Mapped[Edition] = relationship()
+    body: Mapped[RenderedBody] = relationship()
+
+
+class DeliveryStatus:
+    QUEUED = "queued"  # in a batch not yet settled
+    SENT = "sent"
+    FAILED = "failed"
+    AMBIGUOUS = "ambiguous"
+    SKIPPED = "skipped"  # see skip_reason
+    ALL = (QUEUED, SENT, FAILED, AMBIGUOUS, SKIPPED)
+
+
+class Delivery(Base):
+    """The ledger: at most one row per (subscriber, edition), whatever happens."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "edition_id"),
+        Index("ix_deliveries_batch_id", "batch_id"),
+        # Not (edition, status): a delivery's status changes once or twice, and with no index
+        # on it (and room left in each page) that change is a HOT update in PostgreSQL, which
+        # writes no index entry; a million of them per edition.
+        Index("ix_deliveries_edition_id", "edition_id"),
+        {"postgresql_with": {"fillfactor": 50}},
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # The edition and the batch are not foreign keys, on purpose: a million rows are
+    # written per edition, and each foreign key is a trigger per row that looks up (and
+    # share-locks) the row it points to, a quarter of what writing a delivery cost in
+    # PostgreSQL. Both are written by planning in the transaction that creates the batch
+    # (with the edition's row locked); nothing deletes an edition, and a batch is deleted
+    # only when it got no row (``write_batches``). The subscriber stays a foreign key:
+    # erasing a subscriber erases their ledger.
+    edition_id: Mapped[int] = mapped_column(BigId)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    batch_id: Mapped[int | None] = mapped_column(BigId)
+    status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.QUEUED)
+    skip_reason: Mapped[str | None] = mapped_column(String(40))
+    #: The zone the reader's dates were filled in (their zone when planned), so the
+    #: archive shows what the email showed even after they move.
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    #: The address it goes to (queued rows), written when planned: sending reads a batch's
+    #: recipients from its own rows, not from a random subscriber page per reader. Whether
+    #: they are still subscribed is checked at send time (``ix_subscribers_inactive``).
+    email: Mapped[str | None] = mapped_column(String(320))
+    error: Mapped[str | None] = mapped_column(Text)
+    #: Failed because the provider refused this address itself (SendGrid 400 naming its
+    #: personalization, SMTP 5xx): ``--retry-failed`` resends it only once the subscriber's
+    #: address has changed. Other failures (temporary refusals, a batch that never went
+    #: out, a failed write) are retryable.
+    refused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    #: The recipient's own message id, when the provider gives one per recipient; else
+    #: the batch's (``Batch.provider_message_id``) is theirs. Not copied onto each row:
+    #: settling a sent batch then only adds ``sent_at``, so the row's new version fits in
+    #: its page (a HOT update) for every recipient, not three in four.
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    #: For an ambiguous delivery settled by the provider's own event: which one
+    #: (``sendgrid:<event>:<event id>``), the evidence for its status.
+    settled_by: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
