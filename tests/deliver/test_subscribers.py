@@ -79,8 +79,9 @@ def test_export_round_trip_keeps_suppressions(runtime, make_settings, tmp_path):
         out = io.StringIO()
         assert export_csv(session, out) == 2
     text = out.getvalue()
-    assert text.splitlines()[0] == "email,topics,timezone,send_hour,consent_source,consented_at,status"
-    assert "ann@example.com,gold;silver,Europe/London,6,signup-form,2026-01-15,active" in text
+    assert text.splitlines()[0] == ("email,topics,timezone,send_hour,consent_source,consented_at,"
+                                    "frequency,weekday,paused_until,status")
+    assert "ann@example.com,gold;silver,Europe/London,6,signup-form,2026-01-15,daily,,,active" in text
 
     from digest.runtime import Runtime
 

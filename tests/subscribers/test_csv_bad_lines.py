@@ -106,7 +106,10 @@ def test_a_header_without_consent_imports_nothing(db_url, tmp_path):
     (b"", "the file is empty; its first line must name the columns "
           "email,topics,timezone,send_hour,consent_source,consented_at"),
     (b"email,consent_source,notes\nann@example.com,form,hi\n",
-     "unknown CSV column(s) notes; expected email,topics,timezone,send_hour,consent_source,consented_at"),
+     "unknown CSV column(s) notes; expected email,topics,timezone,send_hour,consent_source,consented_at "
+     "(and, optionally, frequency,weekday,paused_until,status)"),
+    (b"email,consent_source,weekday\nann@example.com,form,mon\n",
+     "the CSV column(s) weekday need the frequency column beside them"),
     (b"email,consent_source,email\nann@example.com,form,bob@example.com\n", "CSV column(s) named twice: email"),
     (b"email,consent_source\xff\nann@example.com,form\n",
      "line 1 (the header): not valid UTF-8 (byte 0xff at byte 21 of the line)"),

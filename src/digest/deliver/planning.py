@@ -39,6 +39,7 @@ from ..models import (
     subscriber_topics, utcnow,
 )
 from ..runtime import Runtime
+from ..subscribers.cadence import due_on, window_start_column
 from .bodies import BodyRenderer, EditionBodies
 from .in_flight import IN_FLIGHT, in_flight_readers
 from .ledger import insert_for, record_last_digests
@@ -47,6 +48,9 @@ from .render_failures import RENDER_FAILED, RenderProblems
 log = logging.getLogger(__name__)
 
 UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
+#: Subscribers who are not "suppressed" when they have no row: active ones (not due, or
+#: not chosen) and pending ones (their address not confirmed: not readers yet).
+NOT_YET_OR_STILL = (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING)
 
 
 class SkipReason:
@@ -113,7 +117,7 @@ def plan_edition(
             record_last_digests(session)
     with runtime.sessions() as read_session:
         _count_outside(read_session, edition.id, subscriber_ids, summary)
-        _skip_in_flight(read_session, edition.id, subscriber_ids, summary, dry_run=dry_run)
+        _skip_in_flight(read_session, edition.id, subscriber_ids, summary, dry_run=dry_run, due=due_on(edition.date))
         if selector is None:
             from ..select import Selector
 
@@ -125,7 +129,7 @@ def plan_edition(
         writer.bodies = bodies
         skip_empty = config.selection.nothing_new == "skip"
         try:
-            for chunk in _active_unplanned(runtime, edition.id, subscriber_ids, chunk_size):
+            for chunk in _active_unplanned(runtime, edition.id, subscriber_ids, chunk_size, due=due_on(edition.date)):
                 _select_chunk(chunk, edition, selector, bodies, writer, summary, skip_empty=skip_empty)
                 writer.flush(final=False)
             writer.flush(final=True)
@@ -195,7 +199,7 @@ def _count_outside(session: Session, edition_id: int | None, subscriber_ids, sum
     has_row = exists().where(Delivery.subscriber_id == Subscriber.id, Delivery.edition_id == edition_id)
     wanted = [Subscriber.id.in_(subscriber_ids)] if subscriber_ids is not None else []
     suppressed = session.scalar(
-        select(func.count()).select_from(Subscriber).where(Subscriber.status != SubscriberStatus.ACTIVE, ~has_row, *wanted)
+        select(func.count()).select_from(Subscriber).where(Subscriber.status.not_in(NOT_YET_OR_STILL), ~has_row, *wanted)
     )
     already = 0
     if edition_id is not None:
@@ -207,12 +211,12 @@ def _count_outside(session: Session, edition_id: int | None, subscriber_ids, sum
 
 
 def _skip_in_flight(session: Session, edition_id: int | None, subscriber_ids, summary: PlanSummary, *,
-                    dry_run: bool) -> None:
+                    dry_run: bool, due) -> None:
     """Active readers not yet in this edition whose delivery in another one is in flight:
     a ``skipped`` (``in-flight``) row each (a dry run only counts them). The chunks read
     after this leave them out (:func:`_active_unplanned`), whether rows were written or not."""
     query = (select(_subscribers.c.id)
-             .where(_subscribers.c.status == SubscriberStatus.ACTIVE, _no_row(edition_id),
+             .where(_subscribers.c.status == SubscriberStatus.ACTIVE, due, _no_row(edition_id),
                     _subscribers.c.id.in_(in_flight_readers(edition_id)))
              .order_by(_subscribers.c.id))
     if subscriber_ids is not None:
@@ -254,8 +258,9 @@ _subscribers = Subscriber.__table__
 _deliveries = Delivery.__table__
 #: Table columns, not ORM attributes: the rows come back as plain tuples, without the
 #: ORM's per-row loading (a million-subscriber edition reads a million of them).
+#: The window start is the last digest, or the regular send before the first one after a pause.
 _SUBSCRIBER_COLUMNS = (_subscribers.c.id, _subscribers.c.email, _subscribers.c.timezone, _subscribers.c.send_hour,
-                       _subscribers.c.last_digest_at)
+                       window_start_column())
 
 
 _TOPICS_IN_RANGE = (
@@ -307,12 +312,15 @@ def _no_row(edition_id: int | None, *, after: int | None = None):
     return ~exists().where(*condition)
 
 
-def _active_unplanned(runtime: Runtime, edition_id: int | None, subscriber_ids, chunk_size: int) -> Iterator[list[SubscriberRow]]:
-    """Active subscribers without a delivery row, in id order, one chunk (and session) at a time."""
+def _active_unplanned(runtime: Runtime, edition_id: int | None, subscriber_ids, chunk_size: int, *,
+                      due) -> Iterator[list[SubscriberRow]]:
+    """Active subscribers due this edition (``due``: their frequency and pause,
+    :func:`digest.subscribers.cadence.due_on`) without a delivery row, in id order, one
+    chunk (and session) at a time."""
     with runtime.sessions() as session:  # topic id -> slug, read once per plan
         slug_of = dict(session.execute(select(Topic.__table__.c.id, Topic.__table__.c.slug)).all())
     active = (select(*_SUBSCRIBER_COLUMNS)
-              .where(_subscribers.c.status == SubscriberStatus.ACTIVE,
+              .where(_subscribers.c.status == SubscriberStatus.ACTIVE, due,
                      _subscribers.c.id.not_in(in_flight_readers(edition_id)))
               .order_by(_subscribers.c.id))
     if subscriber_ids is not None:

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import AwareDateTime, Base, BigId, utcnow
@@ -46,6 +46,14 @@ class Subscriber(Base):
     status: Mapped[str] = mapped_column(String(20), default=SubscriberStatus.ACTIVE, index=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     send_hour: Mapped[int] = mapped_column(Integer, default=7)
+    # How often (:mod:`digest.subscribers.cadence`): ``daily``, or ``weekly`` on ``weekday``
+    # (``mon`` .. ``sun``, the reader's local weekday); and no digest on local dates before
+    # ``paused_until``. ``resume_window_start``: where the first digest after a pause starts
+    # its window (one regular period before it), when that is later than the last digest.
+    frequency: Mapped[str] = mapped_column(String(10), default="daily", server_default="daily")
+    weekday: Mapped[str | None] = mapped_column(String(3))
+    paused_until: Mapped[date | None] = mapped_column(Date)
+    resume_window_start: Mapped[datetime | None] = mapped_column(AwareDateTime())
     consent_source: Mapped[str | None] = mapped_column(String(300))
     consented_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
     # When the last digest was sent: selection takes what was published since then. Copied
@@ -67,7 +75,7 @@ class ConsentEvent:
     CONFIRM = "confirm"  # a signup's confirmation link posted
     RESUBSCRIBE = "resubscribe"  # a returning reader's confirmation link posted
     IMPORT = "import"  # added or updated by ``digest subscribers import`` (the file's basis of consent)
-    PREFERENCES = "preferences"  # topics, zone or hour changed on the preferences page
+    PREFERENCES = "preferences"  # topics, zone, hour, frequency or pause changed on the preferences page
     UNSUBSCRIBE = "unsubscribe"  # the one-click unsubscribe link
     ALL = (SIGNUP, CONFIRM, RESUBSCRIBE, IMPORT, PREFERENCES, UNSUBSCRIBE)
 

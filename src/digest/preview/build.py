@@ -25,6 +25,7 @@ from ..render import Renderer
 from ..select import Selector
 from ..select.labels import zone
 from ..settings import PublicationConfig, Settings
+from ..subscribers.cadence import window_start
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ def build_preview(
         email, subscriber_id = SAMPLE_READER
     edition_date, now = edition_moment(request.edition_date, tz_name, send_hour)
 
-    since = subscriber.last_digest_at if subscriber is not None else None
+    since = window_start(subscriber) if subscriber is not None else None  # the last digest, or after a pause
     if since is not None and since >= now:  # previewing an edition before their last one
         since = None
     selection = Selector(session, config, now).for_topics(topics, edition_date, since=since)

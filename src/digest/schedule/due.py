@@ -12,6 +12,10 @@ Either way there is exactly one send instant per subscriber per local date, and 
 ledger's unique (subscriber, edition) row is what makes the digest go out once even if
 ticks repeat, overlap or run late.
 
+Only readers due on that date by their frequency and pause
+(:func:`digest.subscribers.cadence.due_on`) are owed its edition: a weekly reader on
+other days, or a paused one, is neither due nor missed.
+
 Each tick looks at the subscriber's local *yesterday* and *today*: a late send hour
 plus the grace window can reach past midnight, and a window that closed while the
 worker was down is recorded as skipped (``missed-send-window``) instead of vanishing.
@@ -22,39 +26,22 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
-from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, exists, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from ..models import Delivery, Edition, Subscriber, SubscriberStatus
 from ..settings import WEEKDAYS, Schedule
+from ..subscribers.cadence import due_on, send_instant, zone_of
+
+__all__ = ["DueSubscribers", "MISSED_SEND_WINDOW", "find_due", "publishes_on", "send_instant"]
 
 log = logging.getLogger(__name__)
 
 MISSED_SEND_WINDOW = "missed-send-window"
 DEFAULT_SLOT = "daily"
-
-
-@lru_cache(maxsize=1024)
-def _zone(name: str) -> ZoneInfo | None:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-
-
-def send_instant(local_date: date, send_hour: int, zone: ZoneInfo) -> datetime:
-    """The one UTC instant of ``send_hour:00`` on ``local_date`` in ``zone``.
-
-    zoneinfo with ``fold=0`` maps a skipped wall time with the offset in force before
-    the gap (so 02:00 on a spring-forward day is 03:00 after the jump) and a repeated
-    wall time to its first occurrence.
-    """
-    local = datetime.combine(local_date, time(hour=send_hour), tzinfo=zone).replace(fold=0)
-    return local.astimezone(timezone.utc)
 
 
 def publishes_on(day: date, schedule: Schedule) -> bool:
@@ -72,10 +59,6 @@ class DueSubscribers:
     @property
     def due_count(self) -> int:
         return sum(len(ids) for ids in self.due.values())
-
-    @property
-    def missed_count(self) -> int:
-        return sum(len(ids) for ids in self.missed.values())
 
 
 @dataclass(frozen=True)
@@ -106,7 +89,7 @@ def find_due(session: Session, schedule: Schedule, now: datetime) -> DueSubscrib
     ).all()
     for tz_name, hour, members in groups:
         group = _Group(tz_name, hour)
-        zone = _zone(tz_name)
+        zone = zone_of(tz_name)
         if zone is None:
             log.warning("unknown time zone %r for %d subscriber(s); using %s",
                         tz_name, members, schedule.default_timezone)
@@ -125,7 +108,7 @@ def find_due(session: Session, schedule: Schedule, now: datetime) -> DueSubscrib
 
     result = DueSubscribers()
     for day in sorted(due):
-        owed = _owed(session, day, active & _in_groups(due[day]))
+        owed = _owed(session, day, active & _in_groups(due[day]) & due_on(day))
         if owed:
             result.due[day] = owed
     for day in sorted(missed):
@@ -133,7 +116,7 @@ def find_due(session: Session, schedule: Schedule, now: datetime) -> DueSubscrib
         closed_after_signup = or_(*(
             and_(_in_groups([group]), Subscriber.created_at <= closed) for group, closed in missed[day]
         ))
-        owed = _owed(session, day, active & closed_after_signup)
+        owed = _owed(session, day, active & closed_after_signup & due_on(day))
         if owed:
             result.missed[day] = owed
     return result

@@ -23,6 +23,7 @@ from .. import models
 from ..content import Selection
 from ..errors import DigestError
 from ..settings import PublicationConfig
+from ..subscribers.cadence import window_start
 from .candidates import BriefingCandidate, earliest_last_digest, load_briefings, load_videos
 from .rules import Reader, choose
 
@@ -117,11 +118,14 @@ class Selector:
     # ------------------------------------------------------------ answers
 
     def for_subscriber(self, subscriber: models.Subscriber, edition_date: date) -> Selection:
-        return self.for_reader(subscriber.topic_slugs, subscriber.last_digest_at, edition_date)
+        """Since the reader's window start: their last digest, or the regular send before
+        their first digest after a pause (:func:`digest.subscribers.cadence.window_start`)."""
+        return self.for_reader(subscriber.topic_slugs, window_start(subscriber), edition_date)
 
     def for_reader(self, topic_slugs: Sequence[str], last_digest_at: datetime | None, edition_date: date) -> Selection:
-        """What a reader of these topics whose last digest went at ``last_digest_at`` (None:
-        never) gets: all a subscriber's selection depends on."""
+        """What a reader of these topics whose window starts at ``last_digest_at`` (their last
+        digest, or where they pick up after a pause; None: never sent) gets: all a
+        subscriber's selection depends on."""
         return self.for_topics(topic_slugs, edition_date, since=last_digest_at or self.new_subscriber_since)
 
     def for_topics(

@@ -1,8 +1,12 @@
 """CSV import and export of the subscriber list.
 
 Columns: ``email,topics,timezone,send_hour,consent_source,consented_at`` (topics as slugs
-separated by ``;``); export adds ``status``, which an import honours only to suppress
-(so importing an export elsewhere keeps unsubscribed addresses unsubscribed).
+separated by ``;``) and, optionally, ``frequency,weekday,paused_until`` (``daily`` or
+``weekly``; ``mon`` .. ``sun`` or the full name; ``YYYY-MM-DD``: see
+:mod:`.cadence`); export adds ``status``, which an import honours only to suppress
+(so importing an export elsewhere keeps unsubscribed addresses unsubscribed). Without a
+``frequency`` column an import leaves each existing reader's frequency and pause as they
+are (new ones are daily); ``weekday`` and ``paused_until`` need it beside them.
 
 Every line states its basis of consent: the header must name ``consent_source`` and no
 line may leave it empty (a file-wide basis, should one be added, belongs in
@@ -22,6 +26,7 @@ from typing import IO, Iterable, Iterator
 from sqlalchemy.orm import Session
 
 from ..models import ConsentEvent, Subscriber, SubscriberStatus
+from .cadence import CadenceError, parse_cadence
 from .consent import Evidence, record_consent
 from ..settings import PublicationConfig
 from .csv_lines import CsvLine, LineError, check_cell_count, read_lines
@@ -31,7 +36,9 @@ from .registry import (
     upsert_subscriber,
 )
 
-IMPORT_COLUMNS = ("email", "topics", "timezone", "send_hour", "consent_source", "consented_at")
+CORE_COLUMNS = ("email", "topics", "timezone", "send_hour", "consent_source", "consented_at")
+CADENCE_COLUMNS = ("frequency", "weekday", "paused_until")  # optional
+IMPORT_COLUMNS = CORE_COLUMNS + CADENCE_COLUMNS
 EXPORT_COLUMNS = IMPORT_COLUMNS + ("status",)
 #: Without these a line says neither who nor on what basis of consent.
 REQUIRED_COLUMNS = ("email", "consent_source")
@@ -90,7 +97,13 @@ def parse_row(row: dict[str, str], config: PublicationConfig, consent: str | Non
     status = cell("status").lower() or SubscriberStatus.ACTIVE
     if status not in SubscriberStatus.ALL:
         raise SubscriberError(f"status must be one of {', '.join(SubscriberStatus.ALL)}, got {status!r}")
-    return SubscriberData(email, tuple(sorted(slugs)), tz, hour, consent_source, consented_at, status)
+    cadence = None
+    if "frequency" in row:
+        try:
+            cadence = parse_cadence(cell("frequency"), cell("weekday"), cell("paused_until"))
+        except CadenceError as exc:
+            raise SubscriberError(str(exc)) from None
+    return SubscriberData(email, tuple(sorted(slugs)), tz, hour, consent_source, consented_at, status, cadence)
 
 
 def _consent_source(text: str) -> str:
@@ -106,17 +119,21 @@ def read_header(lines: Iterator[CsvLine], required: tuple[str, ...] = REQUIRED_C
     """The header's column names; a header that cannot be used stops the whole import."""
     header = next(lines, None)
     if header is None:
-        raise SubscriberError(f"the file is empty; its first line must name the columns {','.join(IMPORT_COLUMNS)}")
+        raise SubscriberError(f"the file is empty; its first line must name the columns {','.join(CORE_COLUMNS)}")
     if header.error:
         raise SubscriberError(f"line {header.number} (the header): {header.error}")
     columns = header.cells
     missing = [c for c in required if c not in columns]
     if missing:
-        raise SubscriberError(f"the CSV header must name the columns {','.join(IMPORT_COLUMNS)}; "
+        raise SubscriberError(f"the CSV header must name the columns {','.join(CORE_COLUMNS)}; "
                               f"{' and '.join(missing)} missing from {','.join(columns)}")
     extra = [c for c in columns if c not in EXPORT_COLUMNS]
     if extra:
-        raise SubscriberError(f"unknown CSV column(s) {', '.join(extra)}; expected {','.join(IMPORT_COLUMNS)}")
+        raise SubscriberError(f"unknown CSV column(s) {', '.join(extra)}; expected {','.join(CORE_COLUMNS)} "
+                              f"(and, optionally, {','.join(CADENCE_COLUMNS)},status)")
+    alone = [c for c in ("weekday", "paused_until") if c in columns and "frequency" not in columns]
+    if alone:
+        raise SubscriberError(f"the CSV column(s) {', '.join(alone)} need the frequency column beside them")
     repeated = sorted({c for c in columns if columns.count(c) > 1})
     if repeated:
         raise SubscriberError(f"CSV column(s) named twice: {', '.join(repeated)}")
@@ -186,6 +203,9 @@ def export_rows(session: Session, status: str | None = None) -> Iterable[dict[st
             "send_hour": str(s.send_hour),
             "consent_source": s.consent_source or "",
             "consented_at": _format_datetime(s.consented_at),
+            "frequency": s.frequency,
+            "weekday": s.weekday or "",
+            "paused_until": s.paused_until.isoformat() if s.paused_until else "",
             "status": s.status,
         }
 

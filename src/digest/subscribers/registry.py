@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..errors import DigestError
 from ..models import Subscriber, SubscriberStatus, Topic
+from .cadence import Cadence, apply_cadence, cadence_of
 
 
 class SubscriberError(DigestError):
@@ -63,6 +64,9 @@ class SubscriberData:
     #: Only from an import that carries a ``status`` column (e.g. a list moved from
     #: another service): a suppressed status is kept, never turned back to active.
     status: str = SubscriberStatus.ACTIVE
+    #: Frequency and pause (:mod:`.cadence`); None: not given (a new row is daily, not
+    #: paused; an existing one keeps its own).
+    cadence: Cadence | None = None
 
 
 def find_topics(session: Session, slugs: Sequence[str]) -> list[Topic]:
@@ -90,16 +94,19 @@ def upsert_subscriber(session: Session, data: SubscriberData, *, now: datetime |
     row = find(session, data.email)
     topics = find_topics(session, data.topics)
     if row is None:
-        session.add(Subscriber(
+        row = Subscriber(
             email=data.email, status=data.status, timezone=data.timezone, send_hour=data.send_hour,
             consent_source=data.consent_source, consented_at=data.consented_at, topics=topics,
             status_changed_at=now, created_at=now, updated_at=now,
-        ))
+        )
+        apply_cadence(row, data.cadence or Cadence(), now)
+        session.add(row)
         session.flush()
         return "created"
     if row.status != SubscriberStatus.ACTIVE:
         return "suppressed"
-    before = (row.topic_slugs, row.timezone, row.send_hour, row.consent_source, row.consented_at, row.status)
+    before = (row.topic_slugs, row.timezone, row.send_hour, row.consent_source, row.consented_at, row.status,
+              cadence_of(row))
     if data.status != SubscriberStatus.ACTIVE:
         row.status, row.status_changed_at = data.status, now
     row.topics = sorted(topics, key=lambda t: t.slug)
@@ -108,7 +115,9 @@ def upsert_subscriber(session: Session, data: SubscriberData, *, now: datetime |
         row.consent_source = data.consent_source
     if data.consented_at is not None:
         row.consented_at = data.consented_at
-    after = (row.topic_slugs, row.timezone, row.send_hour, row.consent_source, row.consented_at, row.status)
+    apply_cadence(row, data.cadence or cadence_of(row), now)  # after the zone and hour: a pause's window uses them
+    after = (row.topic_slugs, row.timezone, row.send_hour, row.consent_source, row.consented_at, row.status,
+             cadence_of(row))
     if before == after:
         return "unchanged"
     row.updated_at = now
