@@ -1,5 +1,6 @@
 """``digest status``: recent editions, batch and delivery states, the next scheduled
-runs, and which process holds the scheduler lock. Read-only.
+runs, which process holds the scheduler lock, and how many readers are daily, weekly or
+paused, with the next send of each kind (:mod:`digest.subscribers.cadence`). Read-only.
 
 For an edition with ambiguous readers it says how many were settled by provider events,
 how many are still waiting, and what happens next: resent by the worker at a given time
@@ -16,9 +17,12 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 
 from ..deliver.settlement import PROVIDERS_WITH_EVENTS, RESEND_AFTER_WAIT
-from ..models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition
+from ..models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, Subscriber, SubscriberStatus
 from ..runtime import Runtime
 from ..report.guards import active_trip
+from ..settings import Schedule
+from ..subscribers.cadence import DAILY, WEEKLY, is_paused, next_send, zone_of
+from .due import publishes_on
 from .jobs import scheduled_jobs
 from .lock import LockState, SchedulerLock
 
@@ -34,6 +38,19 @@ class EditionStatus:
     next_step: str | None = None  # for ambiguous readers still waiting
 
 
+#: The kinds of reader ``digest status`` counts: a paused one is counted paused, whatever their frequency.
+PAUSED = "paused"
+READER_KINDS = (DAILY, WEEKLY, PAUSED)
+
+
+@dataclass
+class ReaderCounts:
+    """Active readers by kind, and the next send instant of each kind (None: nobody)."""
+
+    counts: Counter = field(default_factory=Counter)
+    next_send: dict[str, datetime | None] = field(default_factory=dict)
+
+
 @dataclass
 class WorkerStatus:
     now: datetime
@@ -41,6 +58,7 @@ class WorkerStatus:
     next_runs: list[tuple[str, datetime | None]]
     editions: list[EditionStatus]
     held: str | None = None  # a guard holding sending (digest.report.guards): why
+    readers: ReaderCounts = field(default_factory=ReaderCounts)
 
 
 def collect_status(runtime: Runtime, lock: SchedulerLock, now: datetime) -> WorkerStatus:
@@ -72,10 +90,43 @@ def collect_status(runtime: Runtime, lock: SchedulerLock, now: datetime) -> Work
                 status.next_step = _next_step(runtime, session, edition_id, day)
             editions.append(status)
         trip = active_trip(session)
+        readers = count_readers(session, runtime.settings.config.schedule, now)
     holder = lock.current()
     runs = sorted(((spec.description, spec.next_run(now)) for spec in scheduled_jobs(runtime.settings.config.schedule)),
                   key=lambda run: (run[1] is None, run[1] or now))
-    return WorkerStatus(now, holder, runs, editions, held=trip.reason if trip else None)
+    return WorkerStatus(now, holder, runs, editions, held=trip.reason if trip else None, readers=readers)
+
+
+@dataclass(frozen=True)
+class _ReaderGroup:
+    frequency: str
+    weekday: str | None
+    paused_until: date | None
+    send_hour: int
+
+
+def count_readers(session, schedule: Schedule, now: datetime) -> ReaderCounts:
+    """One GROUP BY over active readers (by cadence, zone and hour); each group's next
+    send worked out once."""
+    result = ReaderCounts()
+    default_zone = zone_of(schedule.default_timezone)
+    rows = session.execute(
+        select(Subscriber.frequency, Subscriber.weekday, Subscriber.paused_until, Subscriber.timezone,
+               Subscriber.send_hour, func.count())
+        .where(Subscriber.status == SubscriberStatus.ACTIVE)
+        .group_by(Subscriber.frequency, Subscriber.weekday, Subscriber.paused_until, Subscriber.timezone,
+                  Subscriber.send_hour)
+    ).all()
+    for frequency, weekday, paused_until, tz_name, hour, members in rows:
+        group = _ReaderGroup(frequency, weekday, paused_until, hour)
+        zone = zone_of(tz_name) or default_zone
+        kind = PAUSED if is_paused(group, now.astimezone(zone).date()) else frequency
+        result.counts[kind] += members
+        when = next_send(group, zone, now, lambda day: publishes_on(day, schedule))
+        soonest = result.next_send.get(kind)
+        if when is not None and (soonest is None or when < soonest):
+            result.next_send[kind] = when
+    return result
 
 
 def _next_step(runtime: Runtime, session, edition_id: int, day: date) -> str:
@@ -109,6 +160,13 @@ def format_status(status: WorkerStatus) -> str:
     lines.append("next scheduled runs" + ("" if status.lock else " (once a worker holds the lock)") + ":")
     for description, when in status.next_runs:
         lines.append(f"  {t(when)}  {description}")
+    lines.append("")
+    readers = status.readers
+    lines.append("readers (active): " + " ".join(f"{kind}={readers.counts[kind]}" for kind in READER_KINDS))
+    labels = {DAILY: "next daily send:", WEEKLY: "next weekly send:", PAUSED: "first back from a pause:"}
+    for kind in READER_KINDS:
+        if readers.counts[kind]:
+            lines.append(f"  {labels[kind]:<25} {t(readers.next_send.get(kind))}")
     lines.append("")
     if not status.editions:
         lines.append("editions: none from yesterday to tomorrow")
