@@ -99,3 +99,81 @@ def test_timezone_choices_are_sorted_iana_names():
     zones = timezone_choices()
     assert list(zones) == sorted(zones)
     assert "America/Toronto" in zones and "UTC" in zones
+
+
+# ---------------------------------------------------------------- frequency and pause
+
+
+def cadence_state(runtime, subscriber_id):
+    from digest.models import Subscriber
+
+    with runtime.session() as session:
+        s = session.get(Subscriber, subscriber_id)
+        return s.frequency, s.weekday, s.paused_until
+
+
+def consent_wordings(runtime, subscriber_id):
+    from sqlalchemy import select
+
+    from digest.models import ConsentRecord
+
+    with runtime.session() as session:
+        return list(session.scalars(select(ConsentRecord.wording).where(
+            ConsentRecord.subscriber_id == subscriber_id, ConsentRecord.event == "preferences")
+            .order_by(ConsentRecord.id)))
+
+
+FORM = {"action": "save", "topics": ["gold"], "timezone": "Europe/London", "send_hour": "7"}
+
+
+def test_weekly_and_a_pause_are_saved_shown_and_recorded(client, web_runtime, links):
+    from datetime import datetime, timedelta, timezone
+
+    sid = add_subscriber(web_runtime, "often@example.com", timezone="Europe/London")
+    path = path_of(links.preferences_url(sid))
+    html = client.get(path).text
+    assert '<input type="radio" name="frequency" value="daily" checked>' in html
+    assert 'name="paused_until"' in html and 'value="resume"' not in html  # not paused: no "resume now"
+
+    response = client.post(path, data={**FORM, "frequency": "weekly", "weekday": "fri"})
+    assert response.status_code == 200 and "Your preferences are saved." in response.text
+    assert cadence_state(web_runtime, sid) == ("weekly", "fri", None)
+    assert '<input type="radio" name="frequency" value="weekly" checked>' in response.text
+    assert '<option value="fri" selected>Friday</option>' in response.text
+
+    until = datetime.now(timezone.utc).date() + timedelta(days=10)
+    response = client.post(path, data={**FORM, "frequency": "weekly", "weekday": "fri",
+                                       "paused_until": until.isoformat()})
+    assert response.status_code == 200
+    assert cadence_state(web_runtime, sid) == ("weekly", "fri", until)
+    assert f"Your digest is paused until <strong>{until.isoformat()}</strong>" in response.text
+    assert f'value="{until.isoformat()}"' in response.text and 'value="resume"' in response.text
+
+    response = client.post(path, data={"action": "resume"})
+    assert response.status_code == 200 and "Your digest resumes with the next one." in response.text
+    assert cadence_state(web_runtime, sid) == ("weekly", "fri", None)
+    assert 'value="resume"' not in response.text
+
+    assert consent_wordings(web_runtime, sid) == [
+        "topics: gold; time zone: Europe/London; hour: 07:00; weekly on Friday",
+        f"topics: gold; time zone: Europe/London; hour: 07:00; weekly on Friday; paused until {until.isoformat()}",
+        "resumed now",
+    ]
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"frequency": "fortnightly"}, "Frequency must be daily or weekly, got &#39;fortnightly&#39;."),
+    ({"frequency": "weekly", "weekday": "someday"},
+     "Weekday must be a day of the week (mon, tue, ... sun), got &#39;someday&#39;."),
+    ({"frequency": "weekly", "weekday": ""}, "Weekday is required when frequency is weekly"),
+    ({"paused_until": "next week"}, "The pause date must be a date as YYYY-MM-DD"),
+    ({"paused_until": "2020-01-01"}, "To pause, choose a date after today"),
+])
+def test_a_bad_frequency_or_pause_is_400_and_changes_nothing(client, web_runtime, links, fields, message):
+    sid = add_subscriber(web_runtime, "badpause@example.com", timezone="Europe/London")
+    before = (subscriber_state(web_runtime, sid), cadence_state(web_runtime, sid))
+    response = client.post(path_of(links.preferences_url(sid)), data={**FORM, **fields})
+    assert response.status_code == 400
+    assert message in response.text
+    assert (subscriber_state(web_runtime, sid), cadence_state(web_runtime, sid)) == before
+    assert consent_wordings(web_runtime, sid) == []

@@ -1,4 +1,6 @@
-"""The preferences page: topics, time zone and send hour; and asking to come back.
+"""The preferences page: topics, time zone, send hour, how often (daily, or weekly on a
+weekday) and a pause until a date, with "resume now"; and asking to come back. Each
+change is a consent record (``preferences``) whose wording is what was chosen.
 
 The signed token in the URL is the credential (no login, no cookies). That is also the
 CSRF defence: another site cannot build a form that posts here without the token.
@@ -12,7 +14,8 @@ undo an opt-out by itself: "resubscribe" only sends a confirmation email to the 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Mapping, Sequence
 from zoneinfo import available_timezones
@@ -24,6 +27,9 @@ from starlette.responses import Response
 
 from ..deliver.provider import ProviderError
 from ..models import ConsentEvent, Subscriber, SubscriberStatus, Topic
+from ..subscribers.cadence import (
+    DAILY, WEEKDAY_TITLES, WEEKLY, Cadence, CadenceError, apply_cadence, cadence_of, is_paused, parse_cadence, zone_of,
+)
 from ..subscribers.consent import Evidence, record_consent
 from ..suppression import can_resubscribe
 from .confirm import send_confirmation
@@ -31,6 +37,7 @@ from .context import WebContext, context, evidence_of
 from .timezones import zone_groups
 
 log = logging.getLogger(__name__)
+_UTC = timezone.utc  # parse_preferences' parameter ``timezone`` (a zone's name) hides the module's
 
 
 @lru_cache(maxsize=1)
@@ -43,6 +50,14 @@ class Preferences:
     topics: tuple[str, ...]
     timezone: str
     send_hour: int
+    cadence: Cadence = Cadence()
+
+    def wording(self) -> str:
+        """The choice in words, as the consent record keeps it."""
+        how = "daily" if self.cadence.frequency == DAILY else f"weekly on {WEEKDAY_TITLES[self.cadence.weekday]}"
+        paused = f"; paused until {self.cadence.paused_until}" if self.cadence.paused_until else ""
+        return (f"topics: {', '.join(self.topics)}; time zone: {self.timezone}; hour: {self.send_hour:02d}:00; "
+                f"{how}{paused}")
 
 
 class InvalidPreferences(ValueError):
@@ -50,9 +65,12 @@ class InvalidPreferences(ValueError):
 
 
 def parse_preferences(
-    topics: Sequence[str], timezone: str | None, send_hour: str | None, valid_topics: Sequence[str]
+    topics: Sequence[str], timezone: str | None, send_hour: str | None, valid_topics: Sequence[str],
+    frequency: str | None = None, weekday: str | None = None, paused_until: str | None = None,
+    now: datetime | None = None,
 ) -> Preferences:
-    """Check a submitted form; raises :class:`InvalidPreferences` naming what is wrong."""
+    """Check a submitted form; raises :class:`InvalidPreferences` naming what is wrong.
+    A pause date must come after the reader's local today (in the zone chosen)."""
     unknown = sorted(set(topics) - set(valid_topics))
     if unknown:
         raise InvalidPreferences(f"Unknown topic(s): {', '.join(unknown)}.")
@@ -68,8 +86,17 @@ def parse_preferences(
         raise InvalidPreferences("The send hour must be a whole number from 0 to 23.") from None
     if not 0 <= hour <= 23:
         raise InvalidPreferences("The send hour must be a whole number from 0 to 23.")
+    try:
+        cadence = parse_cadence(frequency, weekday, paused_until)
+    except CadenceError as exc:
+        message = str(exc).replace("paused_until", "the pause date")
+        raise InvalidPreferences(message[0].upper() + message[1:] + ".") from None
+    if cadence.paused_until is not None:
+        today = (now or datetime.now(_UTC)).astimezone(zone_of(timezone)).date()
+        if cadence.paused_until <= today:
+            raise InvalidPreferences(f"To pause, choose a date after today ({today.isoformat()}), or leave it empty.")
     ordered = tuple(slug for slug in valid_topics if slug in set(topics))
-    return Preferences(ordered, timezone, hour)
+    return Preferences(ordered, timezone, hour, cadence)
 
 
 async def preferences_page(request: Request) -> Response:
@@ -91,21 +118,27 @@ async def update_preferences(request: Request) -> Response:
     form = await request.form()
     if form.get("action") == "resubscribe":
         return await _resubscribe(ctx, request, data.subscriber_id)
+    if form.get("action") == "resume":
+        view = await run_in_threadpool(_resume, ctx, data.subscriber_id,
+                                       evidence_of(request, "preferences page", "resumed now"))
+        if view is None:
+            return ctx.unknown_subscriber()
+        return _render(ctx, request, view, notice="Your digest resumes with the next one.")
     try:
         prefs = parse_preferences(
             [str(v) for v in form.getlist("topics")],
             _text(form, "timezone"),
             _text(form, "send_hour"),
             ctx.runtime.settings.config.topic_slugs,
+            _text(form, "frequency"), _text(form, "weekday"), _text(form, "paused_until"),
         )
     except InvalidPreferences as exc:
         view = await run_in_threadpool(_load_view, ctx, data.subscriber_id)
         if view is None:
             return ctx.unknown_subscriber()
         return _render(ctx, request, view, error=str(exc), status_code=400)
-    choice = f"topics: {', '.join(prefs.topics)}; time zone: {prefs.timezone}; hour: {prefs.send_hour:02d}:00"
     view = await run_in_threadpool(_save, ctx, data.subscriber_id, prefs,
-                                   evidence_of(request, "preferences page", choice))
+                                   evidence_of(request, "preferences page", prefs.wording()))
     if view is None:
         return ctx.unknown_subscriber()
     return _render(ctx, request, view, notice="Your preferences are saved.")
@@ -150,15 +183,22 @@ class _View:
     status: str
     can_resubscribe: bool
     prefs: Preferences
+    paused: bool  # on the reader's local today
 
 
 def _view(subscriber: Subscriber) -> _View:
+    today = datetime.now(timezone.utc).astimezone(zone_of(subscriber.timezone) or zone_of("UTC")).date()
+    paused = is_paused(subscriber, today)
+    cadence = cadence_of(subscriber)
+    if not paused:  # a pause that is over is not shown
+        cadence = replace(cadence, paused_until=None)
     return _View(
         subscriber_id=subscriber.id,
         email=subscriber.email,
         status=subscriber.status,
         can_resubscribe=can_resubscribe(subscriber),
-        prefs=Preferences(tuple(subscriber.topic_slugs), subscriber.timezone, subscriber.send_hour),
+        prefs=Preferences(tuple(subscriber.topic_slugs), subscriber.timezone, subscriber.send_hour, cadence),
+        paused=paused,
     )
 
 
@@ -178,9 +218,23 @@ def _save(ctx: WebContext, subscriber_id: int, prefs: Preferences, evidence: Evi
         subscriber.topics = sorted(topics, key=lambda t: t.slug)
         subscriber.timezone = prefs.timezone
         subscriber.send_hour = prefs.send_hour
+        apply_cadence(subscriber, prefs.cadence, datetime.now(timezone.utc))  # after the zone and hour
         session.flush()
         record_consent(session, subscriber_id, ConsentEvent.PREFERENCES, evidence)
         log.info("subscriber %s updated preferences", subscriber_id)
+        return _view(subscriber)
+
+
+def _resume(ctx: WebContext, subscriber_id: int, evidence: Evidence) -> _View | None:
+    """End a pause now: the next digest is the reader's next regular one."""
+    with ctx.runtime.session() as session:
+        subscriber = session.get(Subscriber, subscriber_id)
+        if subscriber is None:
+            return None
+        apply_cadence(subscriber, replace(cadence_of(subscriber), paused_until=None), datetime.now(timezone.utc))
+        session.flush()
+        record_consent(session, subscriber_id, ConsentEvent.PREFERENCES, evidence)
+        log.info("subscriber %s resumed their digest", subscriber_id)
         return _view(subscriber)
 
 
@@ -195,6 +249,8 @@ def _render(
         topics=ctx.runtime.settings.config.topics,
         timezones=zone_groups(view.prefs.timezone),
         hours=range(24),
+        weekdays=WEEKDAY_TITLES,
+        weekly=WEEKLY,
         action=request.url.path,
         unsubscribe_url=ctx.links.unsubscribe_url(view.subscriber_id),
         error=error,
