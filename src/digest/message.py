@@ -62,11 +62,14 @@ def build_message(
     message_id: str | None = None,
     date: datetime | None = None,
     extra_headers: Mapping[str, str] | None = None,
+    transactional: bool = False,
 ) -> EmailMessage:
     """multipart/alternative (text/plain first, then text/html), tokens filled for ``to``.
 
     ``rendered`` must have its dates filled already (:meth:`RenderedEmail.dated`): a
-    date token never leaves in a message."""
+    date token never leaves in a message. A ``transactional`` message (a confirmation, a
+    welcome: sent to one reader because of what they did, not list mail) carries no
+    ``List-Unsubscribe``/``List-Unsubscribe-Post`` headers."""
     if any(has_date_tokens(part) for part in (rendered.subject, rendered.text, rendered.html)):
         raise ValueError("date tokens not filled: call RenderedEmail.dated(zone) before building a message")
     values = dict(tokens)
@@ -78,8 +81,9 @@ def build_message(
     msg["Message-ID"] = message_id or make_msgid(domain=message_domain(config))
     for name, value in shared_headers(config).items():
         msg[name] = value
-    for name, value in recipient_headers(values["unsubscribe_url"]).items():
-        msg[name] = value
+    if not transactional:
+        for name, value in recipient_headers(values["unsubscribe_url"]).items():
+            msg[name] = value
     for name, value in (extra_headers or {}).items():
         msg[name] = value
     msg.set_content(fill_tokens(rendered.text, values), subtype="plain", charset="utf-8")

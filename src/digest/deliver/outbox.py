@@ -14,6 +14,7 @@ message naming ``DIGEST_OUTBOX``, and every batch stays queued. A write that fai
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from email.utils import make_msgid
@@ -66,8 +67,14 @@ class OutboxProvider:
             raise ProviderError(f"{where}: only {free / 1e6:.1f} MB free, at least "
                                 f"{self.min_free_bytes / 1e6:.0f} MB needed", permanent=True, halt=True)
 
-    def file_name(self, batch: OutgoingBatch, delivery_id: int) -> str:
-        return f"{batch.edition_date.isoformat()}-batch{batch.batch_id:06d}-delivery{delivery_id:09d}.eml"
+    def file_name(self, batch: OutgoingBatch, delivery_id: int, message_id: str) -> str:
+        """An edition's delivery is one message (a resend replaces its file); an email
+        outside any edition (a confirmation, a welcome) is named by its Message-ID too,
+        so a second one the same day does not replace the first."""
+        name = f"{batch.edition_date.isoformat()}-batch{batch.batch_id:06d}-delivery{delivery_id:09d}"
+        if batch.edition_id == 0:
+            name += "-" + re.sub(r"[^0-9A-Za-z.]", "", message_id.split("@", 1)[0])
+        return name + ".eml"
 
     def send(self, batch: OutgoingBatch) -> SendResult:
         if not self._checked:
@@ -86,9 +93,11 @@ class OutboxProvider:
                 message_id=message_id,
                 extra_headers={"X-Digest-Edition": batch.edition_date.isoformat(),
                                "X-Digest-Batch": str(batch.batch_id)},
+                transactional=batch.transactional,
             )
             try:
-                _write_atomically(self.folder / self.file_name(batch, recipient.delivery_id), message.as_bytes())
+                _write_atomically(self.folder / self.file_name(batch, recipient.delivery_id, message_id),
+                                  message.as_bytes())
             except OSError as exc:  # nothing under its final name: certainly not delivered
                 reason = f"not written to DIGEST_OUTBOX {self.folder}: {exc.strerror or exc}"
                 result.unsent.update((r.email, reason) for r in batch.recipients[index:])

@@ -33,6 +33,9 @@ class OutgoingBatch:
     body: RenderedEmail
     recipients: Sequence[Recipient]
     headers: Mapping[str, str] = field(default_factory=dict)  # shared: List-Id, ...
+    #: A confirmation or welcome to one reader, not list mail: no List-Unsubscribe
+    #: headers (:func:`digest.message.build_message`), no open or click tracking.
+    transactional: bool = False
 
 
 @dataclass

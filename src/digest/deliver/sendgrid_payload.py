@@ -66,7 +66,7 @@ def build_payload(batch: OutgoingBatch, config: PublicationConfig) -> dict[str, 
         "categories": ["digest", f"edition-{batch.edition_date.isoformat()}"],
         "custom_args": edition,
     }
-    tracking = tracking_settings(config.tracking)
+    tracking = NO_TRACKING if batch.transactional else tracking_settings(config.tracking)
     if tracking:
         payload["tracking_settings"] = tracking
     if reply_to:
@@ -74,6 +74,10 @@ def build_payload(batch: OutgoingBatch, config: PublicationConfig) -> dict[str, 
     if shared:
         payload["headers"] = _checked_headers(shared)
     return payload
+
+
+#: A transactional message (a confirmation, a welcome) is never tracked, whatever ``[tracking]`` says.
+NO_TRACKING = {"click_tracking": {"enable": False, "enable_text": False}, "open_tracking": {"enable": False}}
 
 
 def tracking_settings(tracking: Tracking) -> dict[str, Any]:

@@ -186,7 +186,8 @@ class SmtpProvider:
 
     def _send_one(self, conn: smtplib.SMTP, batch: OutgoingBatch, r: Recipient, result: SendResult) -> None:
         extra = {k: v for k, v in {**batch.headers, **r.headers}.items() if k.lower() not in self._built_in}
-        msg = build_message(batch.body, config=self._config, to=r.email, tokens=r.tokens, extra_headers=extra)
+        msg = build_message(batch.body, config=self._config, to=r.email, tokens=r.tokens, extra_headers=extra,
+                            transactional=batch.transactional)
         data = msg.as_bytes()
         options = ["BODY=8BITMIME"] if not data.isascii() and conn.has_extn("8bitmime") else []
 

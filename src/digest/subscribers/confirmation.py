@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from ..content import RenderedEmail
 from ..deliver.provider import OutgoingBatch, Provider, Recipient, SendResult
 from ..links import InvalidToken, LinkMaker
-from ..message import recipient_headers, shared_headers
+from ..message import shared_headers
 from ..models import ConsentEvent, Subscriber, SubscriberStatus, utcnow
 from ..settings import PublicationConfig
 from ..suppression import can_resubscribe, resubscribe
@@ -183,8 +183,7 @@ def request_confirmation(
     provider: Provider, config: PublicationConfig, links: LinkMaker, subscriber: Subscriber, *,
     hours: int, returning: bool = True, today: date | None = None,
 ) -> SendResult:
-    """Send ``subscriber`` the email whose link confirms them. Only their own mailbox gets
-    it; its unsubscribe header is their usual one-click link (still harmless to use)."""
+    """Send ``subscriber`` the email whose link confirms them. Only their own mailbox gets it."""
     url = f"{links.base_url}/confirm/{confirmation_token(links.secret, subscriber)}"
     return send_to_one(provider, config, links, subscriber, confirmation_email(config, url, hours, returning=returning),
                        batch_id=CONFIRMATION_BATCH, today=today)
@@ -198,15 +197,16 @@ WELCOME_BATCH = -1
 
 def send_to_one(provider: Provider, config: PublicationConfig, links: LinkMaker, subscriber: Subscriber,
                 body: RenderedEmail, *, batch_id: int, today: date | None = None) -> SendResult:
-    """Send ``body`` to ``subscriber`` alone, with the digest's headers and their tokens."""
+    """Send ``body`` to ``subscriber`` alone, with their tokens: a transactional message
+    (no List-Unsubscribe headers, no tracking), not list mail."""
     tokens = links.token_values(subscriber.id, subscriber.email, 0)
     batch = OutgoingBatch(
         batch_id=batch_id,
         edition_id=0,
         edition_date=today or datetime.now(timezone.utc).date(),
         body=body,
-        recipients=[Recipient(subscriber.id, subscriber.id, subscriber.email, tokens,
-                              recipient_headers(tokens["unsubscribe_url"]))],
+        recipients=[Recipient(subscriber.id, subscriber.id, subscriber.email, tokens, {})],
         headers=shared_headers(config),
+        transactional=True,
     )
     return provider.send(batch)
