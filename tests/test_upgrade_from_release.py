@@ -115,6 +115,10 @@ def test_a_first_release_database_is_upgraded_keeping_every_row(empty_database):
         with engine.connect() as conn:
             for query, rows in KEPT:
                 assert [tuple(row) for row in conn.execute(text(query))] == rows, query
+            # cadence20_frequency: an existing reader is daily and not paused
+            assert [tuple(r) for r in conn.execute(text(
+                "SELECT frequency, weekday, paused_until, resume_window_start FROM subscribers"))] == [
+                ("daily", None, None, None)]
             # report22b_sent: the report's sent figure of earlier editions, from their deliveries
             assert [tuple(r) for r in conn.execute(text(
                 "SELECT edition_id, CAST(day AS VARCHAR(10)), figure, item, count FROM edition_counters"))] == [
