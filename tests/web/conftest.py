@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 from digest.links import LinkMaker
 from digest.runtime import Runtime
 from digest.web import create_app
+from fakes.live_server import live_server
 from web_helpers import public_key_b64
 
 
@@ -37,3 +38,17 @@ def client(web_runtime):
 def links(web_runtime) -> LinkMaker:
     settings = web_runtime.settings
     return LinkMaker(settings.base_url, settings.require_secret_key())
+
+
+@pytest.fixture
+def live(sqlite_url, make_settings):
+    """``digest web``'s app on a real server, for the browser tests: (runtime, links). One
+    backend is enough for a page flow."""
+    from test_web_process import free_port
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    runtime = Runtime.open(make_settings(sqlite_url, DIGEST_BASE_URL=base))
+    with live_server(create_app(runtime), port, "web server"):
+        yield runtime, LinkMaker(base, runtime.settings.secret_key)
+    runtime.close()

@@ -123,7 +123,17 @@ def consent_wordings(runtime, subscriber_id):
             .order_by(ConsentRecord.id)))
 
 
-FORM = {"action": "save", "topics": ["gold"], "timezone": "Europe/London", "send_hour": "7"}
+FORM = {"action": "save", "topics": ["gold"], "timezone": "Europe/London", "send_hour": "7", "frequency": "daily"}
+
+
+def test_a_form_without_frequency_keeps_the_readers_own(client, web_runtime, links):
+    sid = add_subscriber(web_runtime, "keep@example.com", timezone="Europe/London")
+    path = path_of(links.preferences_url(sid))
+    assert client.post(path, data={**FORM, "frequency": "weekly", "weekday": "tue"}).status_code == 200
+    form = {k: v for k, v in FORM.items() if k != "frequency"}
+    assert client.post(path, data={**form, "send_hour": "9"}).status_code == 200
+    assert cadence_state(web_runtime, sid) == ("weekly", "tue", None)
+    assert subscriber_state(web_runtime, sid)["send_hour"] == 9
 
 
 def test_weekly_and_a_pause_are_saved_shown_and_recorded(client, web_runtime, links):

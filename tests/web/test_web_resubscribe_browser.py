@@ -10,25 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from digest.links import LinkMaker
-from digest.runtime import Runtime
-from digest.web import create_app
-from fakes.live_server import live_server
-from test_web_process import free_port
 from web_helpers import add_subscriber, subscriber_state
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def live(sqlite_url, make_settings):
-    """``digest web``'s app on a real server; one backend is enough for the page flow."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    runtime = Runtime.open(make_settings(sqlite_url, DIGEST_BASE_URL=base))
-    with live_server(create_app(runtime), port, "web server"):
-        yield runtime, LinkMaker(base, runtime.settings.secret_key)
-    runtime.close()
 
 
 def test_a_reader_resubscribes_through_the_confirmation_email(live, chromium_path, playwright_api):

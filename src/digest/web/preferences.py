@@ -50,14 +50,16 @@ class Preferences:
     topics: tuple[str, ...]
     timezone: str
     send_hour: int
-    cadence: Cadence = Cadence()
+    cadence: Cadence | None = None  # None: the form did not say (a page from before it could)
 
     def wording(self) -> str:
         """The choice in words, as the consent record keeps it."""
-        how = "daily" if self.cadence.frequency == DAILY else f"weekly on {WEEKDAY_TITLES[self.cadence.weekday]}"
-        paused = f"; paused until {self.cadence.paused_until}" if self.cadence.paused_until else ""
-        return (f"topics: {', '.join(self.topics)}; time zone: {self.timezone}; hour: {self.send_hour:02d}:00; "
-                f"{how}{paused}")
+        words = f"topics: {', '.join(self.topics)}; time zone: {self.timezone}; hour: {self.send_hour:02d}:00"
+        if self.cadence is not None:
+            c = self.cadence
+            words += "; daily" if c.frequency == DAILY else f"; weekly on {WEEKDAY_TITLES[c.weekday]}"
+            words += f"; paused until {c.paused_until}" if c.paused_until else ""
+        return words
 
 
 class InvalidPreferences(ValueError):
@@ -70,7 +72,8 @@ def parse_preferences(
     now: datetime | None = None,
 ) -> Preferences:
     """Check a submitted form; raises :class:`InvalidPreferences` naming what is wrong.
-    A pause date must come after the reader's local today (in the zone chosen)."""
+    A pause date must come after the reader's local today (in the zone chosen). Without
+    a ``frequency`` the reader's frequency and pause are left as they are."""
     unknown = sorted(set(topics) - set(valid_topics))
     if unknown:
         raise InvalidPreferences(f"Unknown topic(s): {', '.join(unknown)}.")
@@ -87,11 +90,11 @@ def parse_preferences(
     if not 0 <= hour <= 23:
         raise InvalidPreferences("The send hour must be a whole number from 0 to 23.")
     try:
-        cadence = parse_cadence(frequency, weekday, paused_until)
+        cadence = parse_cadence(frequency, weekday, paused_until) if frequency is not None else None
     except CadenceError as exc:
         message = str(exc).replace("paused_until", "the pause date")
         raise InvalidPreferences(message[0].upper() + message[1:] + ".") from None
-    if cadence.paused_until is not None:
+    if cadence is not None and cadence.paused_until is not None:
         today = (now or datetime.now(_UTC)).astimezone(zone_of(timezone)).date()
         if cadence.paused_until <= today:
             raise InvalidPreferences(f"To pause, choose a date after today ({today.isoformat()}), or leave it empty.")
@@ -218,7 +221,8 @@ def _save(ctx: WebContext, subscriber_id: int, prefs: Preferences, evidence: Evi
         subscriber.topics = sorted(topics, key=lambda t: t.slug)
         subscriber.timezone = prefs.timezone
         subscriber.send_hour = prefs.send_hour
-        apply_cadence(subscriber, prefs.cadence, datetime.now(timezone.utc))  # after the zone and hour
+        # After the zone and hour: the window after a pause is worked out in them.
+        apply_cadence(subscriber, prefs.cadence or cadence_of(subscriber), datetime.now(timezone.utc))
         session.flush()
         record_consent(session, subscriber_id, ConsentEvent.PREFERENCES, evidence)
         log.info("subscriber %s updated preferences", subscriber_id)
