@@ -128,3 +128,33 @@ def test_a_bad_frequency_weekday_or_date_costs_that_line_only(env, tmp_path):
     listed = CliRunner().invoke(main, ["subscribers", "export"])
     assert "first@example.com,gold,UTC,7,form,,weekly,fri,,active" in listed.output
     assert "last@example.com,gold,UTC,7,form,,daily,,2027-04-01,active" in listed.output
+
+
+def test_a_pause_that_is_over_imports_as_unchanged(env, tmp_path):
+    """The export of a reader whose pause has ended still names its date: importing it
+    again changes nothing (no update, no consent record)."""
+    from sqlalchemy import update
+
+    from digest.models import ConsentRecord, Subscriber
+
+    path = tmp_path / "readers.csv"
+    path.write_text(CSV)
+    assert CliRunner().invoke(main, ["subscribers", "import", str(path)]).exit_code == 0
+    runtime = Runtime.open(load_settings())
+    try:
+        with runtime.session() as session:  # time passes: the pause is over
+            session.execute(update(Subscriber).where(Subscriber.email == "paused@example.com")
+                            .values(paused_until=date(2026, 1, 5)))
+        with runtime.session() as session:
+            out = io.StringIO()
+            export_csv(session, out)
+            records = session.query(ConsentRecord).count()
+        assert "paused@example.com,gold,Europe/London,7,signup form,,daily,,2026-01-05,active" in out.getvalue()
+        again = tmp_path / "again.csv"
+        again.write_text(out.getvalue())
+        result = CliRunner().invoke(main, ["subscribers", "import", str(again)])
+        assert result.output.startswith("0 added, 0 updated, 3 unchanged"), result.output
+        with runtime.session() as session:
+            assert session.query(ConsentRecord).count() == records
+    finally:
+        runtime.close()

@@ -82,6 +82,13 @@ def cadence_of(reader) -> Cadence:
     return Cadence(reader.frequency or DAILY, reader.weekday, reader.paused_until)
 
 
+def current_cadence(reader, now: datetime) -> Cadence:
+    """The reader's cadence as it stands at ``now``: a pause that is over reads as none."""
+    today = now.astimezone(zone_of(reader.timezone) or ZoneInfo("UTC")).date()
+    cadence = cadence_of(reader)
+    return cadence if is_paused(reader, today) else Cadence(cadence.frequency, cadence.weekday)
+
+
 # ---------------------------------------------------------------- the rule
 
 

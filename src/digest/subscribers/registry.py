@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..errors import DigestError
 from ..models import Subscriber, SubscriberStatus, Topic
-from .cadence import Cadence, apply_cadence, cadence_of
+from .cadence import Cadence, apply_cadence, current_cadence
 
 
 class SubscriberError(DigestError):
@@ -106,7 +106,7 @@ def upsert_subscriber(session: Session, data: SubscriberData, *, now: datetime |
     if row.status != SubscriberStatus.ACTIVE:
         return "suppressed"
     before = (row.topic_slugs, row.timezone, row.send_hour, row.consent_source, row.consented_at, row.status,
-              cadence_of(row))
+              current_cadence(row, now))
     if data.status != SubscriberStatus.ACTIVE:
         row.status, row.status_changed_at = data.status, now
     row.topics = sorted(topics, key=lambda t: t.slug)
@@ -115,9 +115,9 @@ def upsert_subscriber(session: Session, data: SubscriberData, *, now: datetime |
         row.consent_source = data.consent_source
     if data.consented_at is not None:
         row.consented_at = data.consented_at
-    apply_cadence(row, data.cadence or cadence_of(row), now)  # after the zone and hour: a pause's window uses them
+    apply_cadence(row, data.cadence or current_cadence(row, now), now)  # after the zone and hour: a pause's window uses them
     after = (row.topic_slugs, row.timezone, row.send_hour, row.consent_source, row.consented_at, row.status,
-             cadence_of(row))
+             current_cadence(row, now))
     if before == after:
         return "unchanged"
     row.updated_at = now

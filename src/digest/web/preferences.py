@@ -28,7 +28,8 @@ from starlette.responses import Response
 from ..deliver.provider import ProviderError
 from ..models import ConsentEvent, Subscriber, SubscriberStatus, Topic
 from ..subscribers.cadence import (
-    DAILY, WEEKDAY_TITLES, WEEKLY, Cadence, CadenceError, apply_cadence, cadence_of, is_paused, parse_cadence, zone_of,
+    DAILY, WEEKDAY_TITLES, WEEKLY, Cadence, CadenceError, apply_cadence, cadence_of, current_cadence, parse_cadence,
+    zone_of,
 )
 from ..subscribers.consent import Evidence, record_consent
 from ..suppression import can_resubscribe
@@ -190,18 +191,14 @@ class _View:
 
 
 def _view(subscriber: Subscriber) -> _View:
-    today = datetime.now(timezone.utc).astimezone(zone_of(subscriber.timezone) or zone_of("UTC")).date()
-    paused = is_paused(subscriber, today)
-    cadence = cadence_of(subscriber)
-    if not paused:  # a pause that is over is not shown
-        cadence = replace(cadence, paused_until=None)
+    cadence = current_cadence(subscriber, datetime.now(timezone.utc))  # a pause that is over is not shown
     return _View(
         subscriber_id=subscriber.id,
         email=subscriber.email,
         status=subscriber.status,
         can_resubscribe=can_resubscribe(subscriber),
         prefs=Preferences(tuple(subscriber.topic_slugs), subscriber.timezone, subscriber.send_hour, cadence),
-        paused=paused,
+        paused=cadence.paused_until is not None,
     )
 
 
@@ -222,7 +219,8 @@ def _save(ctx: WebContext, subscriber_id: int, prefs: Preferences, evidence: Evi
         subscriber.timezone = prefs.timezone
         subscriber.send_hour = prefs.send_hour
         # After the zone and hour: the window after a pause is worked out in them.
-        apply_cadence(subscriber, prefs.cadence or cadence_of(subscriber), datetime.now(timezone.utc))
+        now = datetime.now(timezone.utc)
+        apply_cadence(subscriber, prefs.cadence or current_cadence(subscriber, now), now)
         session.flush()
         record_consent(session, subscriber_id, ConsentEvent.PREFERENCES, evidence)
         log.info("subscriber %s updated preferences", subscriber_id)
