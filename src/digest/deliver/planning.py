@@ -48,9 +48,6 @@ from .render_failures import RENDER_FAILED, RenderProblems
 log = logging.getLogger(__name__)
 
 UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
-#: Subscribers who are not "suppressed" when they have no row: active ones (not due, or
-#: not chosen) and pending ones (their address not confirmed: not readers yet).
-NOT_YET_OR_STILL = (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING)
 
 
 class SkipReason:
@@ -199,7 +196,7 @@ def _count_outside(session: Session, edition_id: int | None, subscriber_ids, sum
     has_row = exists().where(Delivery.subscriber_id == Subscriber.id, Delivery.edition_id == edition_id)
     wanted = [Subscriber.id.in_(subscriber_ids)] if subscriber_ids is not None else []
     suppressed = session.scalar(
-        select(func.count()).select_from(Subscriber).where(Subscriber.status.not_in(NOT_YET_OR_STILL), ~has_row, *wanted)
+        select(func.count()).select_from(Subscriber).where(Subscriber.status.in_(SubscriberStatus.SUPPRESSED), ~has_row, *wanted)
     )
     already = 0
     if edition_id is not None:

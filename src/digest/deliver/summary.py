@@ -24,8 +24,8 @@ from typing import Protocol, Sequence
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from ..models import BatchStatus, Delivery, DeliveryStatus, Subscriber
-from .planning import NOT_YET_OR_STILL, SkipReason
+from ..models import BatchStatus, Delivery, DeliveryStatus, Subscriber, SubscriberStatus
+from .planning import SkipReason
 from .render_failures import RenderProblems
 from .sending import NOT_CLAIMED, BatchOutcome
 
@@ -204,5 +204,5 @@ def read_edition_ledger(session: Session, edition_id: int, subscriber_ids: Seque
     has_row = exists().where(Delivery.subscriber_id == Subscriber.id, Delivery.edition_id == edition_id)
     chosen = [Subscriber.id.in_(subscriber_ids)] if subscriber_ids is not None else []
     inactive = session.scalar(select(func.count()).select_from(Subscriber)
-                              .where(Subscriber.status.not_in(NOT_YET_OR_STILL), ~has_row, *chosen)) or 0
+                              .where(Subscriber.status.in_(SubscriberStatus.SUPPRESSED), ~has_row, *chosen)) or 0
     return EditionLedger(rows, queued, owed, inactive)

@@ -20,6 +20,8 @@ class SubscriberStatus:
     #: Signed up on the web, the address not yet confirmed by its email link: never sent a digest.
     PENDING = "pending"
     ALL = (ACTIVE, UNSUBSCRIBED, BOUNCED, COMPLAINED, PENDING)
+    #: No longer mailed: a send summary's ``suppressed``. Not ``pending``: not a reader yet.
+    SUPPRESSED = (UNSUBSCRIBED, BOUNCED, COMPLAINED)
 
 
 #: Partial-index conditions, the same on PostgreSQL and SQLite.
