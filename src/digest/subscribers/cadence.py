@@ -172,11 +172,11 @@ def next_send(reader, zone: ZoneInfo, after: datetime, publishes: Callable[[date
 def apply_cadence(subscriber: Subscriber, cadence: Cadence, now: datetime) -> None:
     """The one place a reader's frequency and pause are set; call it after their zone or
     hour changed too. A pause date not after the reader's local today pauses nothing.
-    Ending a pause early (``paused_until`` None while paused) is "resume now": the next
-    digest picks up one period before it, like the end of any pause."""
+    Ending a pause early (``paused_until`` None while paused) is "resume now": the
+    window picks up one period before the reader's first due date from today, like the
+    end of any pause."""
     zone = zone_of(subscriber.timezone) or ZoneInfo("UTC")
-    now_local = now.astimezone(zone)
-    today = now_local.date()
+    today = now.astimezone(zone).date()
     was_paused = is_paused(subscriber, today)
     pause = cadence.paused_until if cadence.paused_until is not None and cadence.paused_until > today else None
     subscriber.frequency = cadence.frequency
@@ -185,10 +185,9 @@ def apply_cadence(subscriber: Subscriber, cadence: Cadence, now: datetime) -> No
     if pause is not None:
         subscriber.resume_window_start = _regular_send_before(cadence_of(subscriber), pause, subscriber.send_hour, zone)
     elif was_paused:
-        # The first due date whose send instant is still to come.
-        start = today if now < send_instant(today, subscriber.send_hour, zone) else today + timedelta(days=1)
-        subscriber.resume_window_start = _regular_send_before(cadence_of(subscriber), start, subscriber.send_hour,
-                                                              zone)
+        # From today: if today's send is still owed (its hour to come, or within the
+        # worker's grace), it carries a regular period; if not, the next one a little more.
+        subscriber.resume_window_start = _regular_send_before(cadence_of(subscriber), today, subscriber.send_hour, zone)
 
 
 def _regular_send_before(cadence: Cadence, resume_on: date, send_hour: int, zone: ZoneInfo) -> datetime:
