@@ -46,7 +46,9 @@ def test_preview_proof_and_sent_email_carry_the_same_utm_links(db_url, tmp_path,
     today = datetime.now(timezone.utc).date().isoformat()
     runner = CliRunner()
 
-    preview = runner.invoke(main, ["preview", "--subscriber", email_for(5), "--date", today,
+    # Today's edition as a send right now builds it (with --date the preview is as of the
+    # reader's 07:00, which leaves out an item published after it once the day is past 08:00).
+    preview = runner.invoke(main, ["preview", "--subscriber", email_for(5),
                                    "--format", "html", "--output", str(tmp_path / "p.html")])
     assert preview.exit_code == 0, preview.output + str(preview.exception)
     assert item_links((tmp_path / "p.html").read_text()) == EXPECTED
