@@ -123,5 +123,28 @@ def test_a_first_release_database_is_upgraded_keeping_every_row(empty_database):
             assert [tuple(r) for r in conn.execute(text(
                 "SELECT edition_id, CAST(day AS VARCHAR(10)), figure, item, count FROM edition_counters"))] == [
                 (1, "2026-11-27", "sent", "", 1)]
+        # review21_snapshots, review21b_controls: the review tables take rows tied to the first release's edition and body
+        ts = TIMESTAMP[engine.dialect.name]
+        with engine.begin() as conn:
+            for statement in (
+                "INSERT INTO edition_snapshots (id, edition_id, version, taken_at, fingerprint, briefing_ids, "
+                f"video_ids, drafted_by) VALUES (1, 1, 1, {ts}, 'snap-1', '1', '1', 'worker')",
+                "INSERT INTO draft_bodies (id, snapshot_id, body_id, topics, readers, html_bytes) "
+                "VALUES (1, 1, 1, 'gold', 1, 100)",
+                "INSERT INTO edition_approvals (id, edition_id, snapshot_id, fingerprint, approved_by, approved_at) "
+                f"VALUES (1, 1, 1, 'snap-1', 'editor', {ts})",
+                "INSERT INTO review_proofs (id, snapshot_id, address, topics, subject, sent_at) "
+                f"VALUES (1, 1, 'desk@example.com', 'gold', '[Proof] Your digest', {ts})",
+                f"INSERT INTO edition_controls (edition_id, held_at, held_by) VALUES (1, {ts}, 'editor')",
+            ):
+                conn.execute(text(statement))
+        with engine.connect() as conn:
+            assert [tuple(r) for r in conn.execute(text(
+                "SELECT s.version, b.subject, a.approved_by, p.address FROM edition_snapshots s "
+                "JOIN draft_bodies d ON d.snapshot_id = s.id JOIN rendered_bodies b ON b.id = d.body_id "
+                "JOIN edition_approvals a ON a.snapshot_id = s.id JOIN review_proofs p ON p.snapshot_id = s.id"))] == [
+                (1, "Your digest", "editor", "desk@example.com")]
+            assert [tuple(r) for r in conn.execute(text("SELECT edition_id, held_by FROM edition_controls"))] == [
+                (1, "editor")]
     finally:
         engine.dispose()

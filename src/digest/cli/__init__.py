@@ -20,10 +20,15 @@ from .common import pass_state, State  # noqa: F401  (re-exported for command mo
 
 #: Command name -> the module (in this package) that defines it.
 COMMAND_MODULES = {
+    "approve": "review_commands",
+    "cancel": "review_commands",
     "db": "db_commands",
     "demo": "demo_commands",
+    "draft": "review_commands",
+    "hold": "review_commands",
     "ingest": "ingest_commands",
     "preview": "preview_commands",
+    "redraft": "review_commands",
     "report": "report_commands",
     "resume": "resume_commands",
     "send": "send_commands",

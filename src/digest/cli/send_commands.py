@@ -12,6 +12,7 @@ from ..deliver.edition import send_edition
 from ..deliver.factory import make_provider
 from ..deliver.proof import send_proof
 from ..deliver.sending import BatchOutcome
+from ..review.gate import EditionWaits
 from ..deliver.summary import EXIT_OWED, EXIT_PARTLY_SENT, format_summary
 from . import main
 from .common import State, pass_state
@@ -78,6 +79,9 @@ def send_command(state: State, edition_date, dry_run, proof_to, subscriber, rese
                        + (f" (id {result.message_id})" if result.message_id else ""))
             return
         summary = _run(state, provider, day, dry_run, resend_ambiguous, retry_failed)
+    except EditionWaits as waiting:  # approval required, or held or cancelled by an editor: not an error
+        click.echo(str(waiting))
+        return
     finally:
         provider.close()
     click.echo(format_summary(summary))

@@ -43,5 +43,10 @@ def status(state: State, namespace: str) -> None:
     from ..schedule.status import collect_status, format_status
 
     runtime = state.runtime
+    from ..review.status import review_lines
+
     lock = make_lock(runtime, "digest-status", namespace=namespace)
-    click.echo(format_status(collect_status(runtime, lock, datetime.now(timezone.utc))))
+    now = datetime.now(timezone.utc)
+    click.echo(format_status(collect_status(runtime, lock, now)))
+    for line in review_lines(runtime, now):
+        click.echo(line)

@@ -20,6 +20,7 @@ from typing import Callable, Sequence
 from sqlalchemy import func, select
 
 from ..models import Batch, BatchStatus, Edition, Subscriber, SubscriberStatus
+from ..review.gate import check_send
 from ..runtime import Runtime
 from .ledger import (
     DEFAULT_LEASE, find_edition, get_or_create_edition, pending_batch_ids, record_last_digests, recover_stale_batches,
@@ -55,6 +56,7 @@ def send_edition(
     slot: str = "daily",
 ) -> EditionSummary:
     now = now or datetime.now(timezone.utc)
+    check_send(runtime, edition_date, now, provider, dry_run=dry_run)  # [review] approval (digest.review.gate)
     worker_id = worker_id or worker_identity()
     summary = EditionSummary(edition_date, dry_run=dry_run)
     links = None if dry_run else make_link_maker(runtime)  # fail early on a missing secret

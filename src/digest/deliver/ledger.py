@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, RenderedBody, Subscriber
 from ..report.counting import count_sent
+from ..select.snapshot import window_end as snapshot_window_end
 
 log = logging.getLogger(__name__)
 
@@ -361,8 +362,9 @@ def _record_statement(batch_ids: list[int], id_range: tuple[int, int] | None):
     condition = [_deliveries.c.batch_id.in_(batch_ids), _deliveries.c.status == DeliveryStatus.SENT]
     if id_range is not None:
         condition.append(_deliveries.c.subscriber_id.between(*id_range))
+    sent_from, window_end = snapshot_window_end(_deliveries)  # a drafted edition's cut (digest.select.snapshot)
     latest = (
-        select(_deliveries.c.subscriber_id, func.max(_deliveries.c.sent_at).label("sent_at"))
+        select(_deliveries.c.subscriber_id, func.max(window_end).label("sent_at")).select_from(sent_from)
         .where(*condition)
         .group_by(_deliveries.c.subscriber_id)
         .subquery()

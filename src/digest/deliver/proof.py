@@ -13,6 +13,7 @@ from datetime import date, datetime, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from ..content import RenderedEmail
 from ..errors import DigestError
 from ..message import recipient_headers, shared_headers
 from ..models import Subscriber
@@ -55,7 +56,18 @@ def send_proof(
         else:
             selection = selector.for_topics(config.topic_slugs, edition_date)
             timezone_name = config.schedule.default_timezone
-    rendered = (renderer or Renderer(config)).render(selection).dated(timezone_name, now)
+    rendered = (renderer or Renderer(config)).render(selection)
+    return send_rendered_proof(runtime, provider, edition_date, to, rendered, timezone_name, now=now, links=links)
+
+
+def send_rendered_proof(runtime: Runtime, provider: Provider, edition_date: date, to: str, rendered: RenderedEmail,
+                        timezone_name: str, *, now: datetime, links=None) -> SendResult:
+    """A proof of a body already rendered (its dates still tokens): dated in
+    ``timezone_name``, marked in its subject, its links made for nobody."""
+    config = runtime.settings.config
+    links = links or make_link_maker(runtime)
+    to = normalise_email(to)
+    rendered = rendered.dated(timezone_name, now)
     rendered = replace(rendered, subject=PROOF_PREFIX + rendered.subject)
     tokens = links.token_values(0, to, 0)
     batch = OutgoingBatch(

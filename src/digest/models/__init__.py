@@ -10,6 +10,7 @@ from .base import NAMING, AwareDateTime, Base, BigId, utcnow
 from .content import Briefing, Source, Topic, Video, briefing_topics, subscriber_topics, video_topics
 from .readers import ConsentEvent, ConsentRecord, ForgottenAddress, RateLimitHit, Subscriber, SubscriberStatus
 from .records import EditionCounter, GuardTrip, Lease, ProviderEvent, ReaderFigure
+from .review import DraftBody, EditionApproval, EditionControl, EditionSnapshot, ReviewProof
 from .sending import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, RenderedBody
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
     "Briefing", "Source", "Topic", "Video", "briefing_topics", "subscriber_topics", "video_topics",
     "ConsentEvent", "ConsentRecord", "ForgottenAddress", "RateLimitHit", "Subscriber", "SubscriberStatus",
     "EditionCounter", "GuardTrip", "Lease", "ProviderEvent", "ReaderFigure",
+    "DraftBody", "EditionApproval", "EditionControl", "EditionSnapshot", "ReviewProof",
     "Batch", "BatchStatus", "Delivery", "DeliveryStatus", "Edition", "RenderedBody",
 ]

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ..models import EditionCounter, GuardTrip
+from ..review.holds import edition_hold
 from ..settings import Guards
 from .figures import BLOCKED, BOUNCED, COMPLAINED, DELIVERED, DROPPED
 
@@ -45,8 +46,13 @@ def active_trip(db: Database):
 
 
 def held_reason(db: Database, edition_id: int, now: datetime, limits: Guards = Guards()) -> str | None:
-    """Why no batch may start now, or None. Trips a guard whose limit is passed
-    (committed at once: the trip must outlive whatever the caller does next)."""
+    """Why no batch may start now, or None: an editor holds the edition
+    (:mod:`digest.review.holds`), or a guard holds sending. Trips a guard whose limit is
+    passed (committed at once: the trip must outlive whatever the caller does next)."""
+    hold = edition_hold(db, edition_id)
+    if hold is not None:
+        db.commit()
+        return hold
     trip = active_trip(db)
     if trip is not None:
         return trip.reason

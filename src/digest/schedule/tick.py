@@ -23,6 +23,7 @@ from ..deliver.ledger import get_or_create_edition, insert_for, recover_stale_ba
 from ..deliver.planning import BodyRenderer, SubscriberSelector, plan_edition
 from ..deliver.sending import NOT_CLAIMED, BatchOutcome
 from ..models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, utcnow
+from ..review.gate import hold_unapproved
 from ..runtime import Runtime
 from .clock import Clock
 from .due import MISSED_SEND_WINDOW, find_due
@@ -109,6 +110,7 @@ class DeliveryTick:
             owed = find_due(session, schedule, now)
             session.rollback()
         report.due = owed.due_count
+        owed = hold_unapproved(self.runtime, owed, now)  # [review] approval (digest.review.gate)
 
         for day, subscriber_ids in owed.missed.items():
             report.skipped[MISSED_SEND_WINDOW] += self._record_missed(day, subscriber_ids)

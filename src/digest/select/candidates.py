@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Iterable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -99,11 +100,14 @@ def _sponsor(row: models.Briefing, text: dict[str, str | None]) -> SponsorDisclo
     )
 
 
-def load_briefings(session: Session, since: datetime, until: datetime) -> list[BriefingCandidate]:
-    """Briefings with ``since < published_at <= until``, oldest first."""
+def load_briefings(session: Session, since: datetime | None, until: datetime | None, *,
+                   ids: Iterable[int] | None = None) -> list[BriefingCandidate]:
+    """Briefings with ``since < published_at <= until`` (or those of ``ids``), oldest first."""
+    window = ([models.Briefing.id.in_(sorted(ids))] if ids is not None
+              else [models.Briefing.published_at > since, models.Briefing.published_at <= until])
     rows = session.scalars(
         select(models.Briefing)
-        .where(models.Briefing.published_at > since, models.Briefing.published_at <= until)
+        .where(*window)
         .options(selectinload(models.Briefing.topics))
         .order_by(models.Briefing.published_at, models.Briefing.id)
     )
@@ -129,11 +133,14 @@ def load_briefings(session: Session, since: datetime, until: datetime) -> list[B
     return candidates
 
 
-def load_videos(session: Session, since: datetime, until: datetime) -> list[VideoCandidate]:
-    """Videos with ``since < published_at <= until``, oldest first."""
+def load_videos(session: Session, since: datetime | None, until: datetime | None, *,
+                ids: Iterable[int] | None = None) -> list[VideoCandidate]:
+    """Videos with ``since < published_at <= until`` (or those of ``ids``), oldest first."""
+    window = ([models.Video.id.in_(sorted(ids))] if ids is not None
+              else [models.Video.published_at > since, models.Video.published_at <= until])
     rows = session.scalars(
         select(models.Video)
-        .where(models.Video.published_at > since, models.Video.published_at <= until)
+        .where(*window)
         .options(selectinload(models.Video.topics))
         .order_by(models.Video.published_at, models.Video.id)
     )

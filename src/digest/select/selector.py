@@ -26,6 +26,7 @@ from ..settings import PublicationConfig
 from ..subscribers.cadence import window_start
 from .candidates import BriefingCandidate, earliest_last_digest, load_briefings, load_videos
 from .rules import Reader, choose
+from .snapshot import SnapshotItems, snapshot_items, snapshots_around
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,8 @@ class Selector:
         self._load(self._loaded_since)
         self._memo: dict[tuple, Selection | SelectionBlocked] = {}
         self._asked: dict[tuple, Selection | SelectionBlocked] = {}  # (topics as given, since, date) -> answer
+        # A drafted edition's items (.snapshot), read with the pool for the dates around now.
+        self._snapshots: dict[date, SnapshotItems | None] = snapshots_around(session, now.date())
 
     # ------------------------------------------------------------ loading
 
@@ -165,6 +168,11 @@ class Selector:
         self, topics: tuple[str, ...], first_briefing: int, first_video: int, edition_date: date
     ) -> Selection | SelectionBlocked:
         window = self._briefings[first_briefing:]
+        videos = self._videos[first_video:]
+        snapshot = self._snapshot(edition_date)
+        if snapshot is not None:  # a drafted edition carries its snapshot's items only
+            window = [c for c in window if c.id in snapshot.briefing_ids]
+            videos = [v for v in videos if v.id in snapshot.video_ids]
         reader = Reader(topics=topics)
         if self._incomplete:
             mine = set(topics)
@@ -173,4 +181,14 @@ class Selector:
             if shown and self.config.selection.strict:
                 return SelectionBlocked([self._incomplete[c.id] for c in shown])
             window = [c for c in window if c.id not in self._incomplete]
-        return choose(window, self._videos[first_video:], reader, self.config, edition_date)
+        return choose(window, videos, reader, self.config, edition_date)
+
+    def _snapshot(self, edition_date: date) -> SnapshotItems | None:
+        if edition_date not in self._snapshots:
+            self._snapshots[edition_date] = snapshot_items(self._session, edition_date)
+        return self._snapshots[edition_date]
+
+    def pool(self) -> tuple[tuple[BriefingCandidate, ...], tuple]:
+        """Every briefing and video any reader of an edition made now could be shown (the
+        loaded window, up to now): what a snapshot fixes (:mod:`digest.review.snapshot`)."""
+        return tuple(self._briefings), tuple(self._videos)

@@ -11,13 +11,13 @@ from ..database_url import normalise_database_url
 from .config_file import PublicationConfig, bundled_config_path, load_publication_config
 from .environment import DEFAULT_CONFIG_PATH, DEMO_SECRET_KEY, Settings, WebSettings, load_settings
 from .sections import (
-    SLUG_RE, WEEKDAYS, Branding, DeliveryConfig, Disclaimer, Guards, Publication, Schedule,
+    SLUG_RE, WEEKDAYS, Branding, DeliveryConfig, Disclaimer, Guards, Publication, ReviewConfig, Schedule,
     SelectionConfig, SignupSettings, SourceConfig, TopicConfig, Tracking,
 )
 
 __all__ = [
     "normalise_database_url", "PublicationConfig", "bundled_config_path", "load_publication_config",
     "DEFAULT_CONFIG_PATH", "DEMO_SECRET_KEY", "Settings", "WebSettings", "load_settings",
-    "SLUG_RE", "WEEKDAYS", "Branding", "DeliveryConfig", "Disclaimer", "Guards", "Publication",
+    "SLUG_RE", "WEEKDAYS", "Branding", "DeliveryConfig", "Disclaimer", "Guards", "Publication", "ReviewConfig",
     "Schedule", "SelectionConfig", "SignupSettings", "SourceConfig", "TopicConfig", "Tracking",
 ]

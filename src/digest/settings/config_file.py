@@ -11,7 +11,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from ..errors import ConfigError
 from .sections import (
-    Branding, DeliveryConfig, Disclaimer, Guards, Publication, Schedule, SelectionConfig, SignupSettings,
+    Branding, DeliveryConfig, Disclaimer, Guards, Publication, ReviewConfig, Schedule, SelectionConfig, SignupSettings,
     SourceConfig, TopicConfig, Tracking, _Strict,
 )
 
@@ -27,6 +27,7 @@ class PublicationConfig(_Strict):
     delivery: DeliveryConfig = DeliveryConfig()
     tracking: Tracking = Tracking()
     guards: Guards = Guards()
+    review: ReviewConfig = ReviewConfig()
     topics: tuple[TopicConfig, ...] = Field(min_length=1)
     sources: tuple[SourceConfig, ...] = ()
     signup: SignupSettings = SignupSettings()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import date
+from datetime import date, timedelta
 from typing import Literal, Mapping
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -176,6 +176,56 @@ class Guards(_Strict):
     hard_bounce_rate: float = Field(default=0.05, gt=0, le=1)
     #: Readers a rate needs behind it before it can trip a guard.
     min_readers: int = Field(default=100, ge=1, le=10_000_000)
+
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d)\s*$")
+_DURATION_UNITS = {"m": timedelta(minutes=1), "min": timedelta(minutes=1), "h": timedelta(hours=1),
+                   "d": timedelta(days=1)}
+
+
+def parse_duration(value: str) -> timedelta:
+    """``"90m"``, ``"2h"``, ``"400d"``: a number and a unit (m, h or d)."""
+    match = _DURATION_RE.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f"a duration is a number and a unit (m, h or d), e.g. \"2h\" or \"400d\"; got {value!r}")
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+class ReviewConfig(_Strict):
+    """``[review]``: whether an edition waits for an editor's approval (:mod:`digest.review`)."""
+
+    #: "none": every edition goes at each reader's hour (no review); "required": nothing
+    #: reaches a reader until an editor approved the edition's snapshot.
+    approval: Literal["none", "required"] = "none"
+    #: How long before the first reader's hour the edition is drafted (snapshot, bodies, proofs).
+    draft_lead: timedelta = timedelta(hours=2)
+    #: Addresses (the compliance desk) sent a proof of each drafted edition.
+    seed: tuple[str, ...] = ()
+    #: Proofs per seed address: one per distinct topic set, the ones with most readers first.
+    seed_proofs: int = Field(default=5, ge=0, le=100)
+    #: How long sent bodies are to be kept for an audit of what a reader was sent (reserved:
+    #: nothing reads it yet).
+    keep_bodies: timedelta = timedelta(days=400)
+
+    @field_validator("draft_lead", "keep_bodies", mode="before")
+    @classmethod
+    def _duration(cls, value):
+        return parse_duration(value) if isinstance(value, str) else value
+
+    @field_validator("draft_lead")
+    @classmethod
+    def _lead_bounds(cls, value: timedelta) -> timedelta:
+        if not timedelta(0) <= value <= timedelta(hours=24):
+            raise ValueError(f"draft_lead must be between 0 and 24h; got {value}")
+        return value
+
+    @field_validator("seed")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [a for a in value if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", a)]
+        if bad:
+            raise ValueError(f"seed addresses must be email addresses; got {bad}")
+        return value
 
 
 class TopicConfig(_Strict):

@@ -1,0 +1,114 @@
+"""``digest draft``, ``approve``, ``hold``, ``redraft`` and ``cancel``: editors in control of an
+edition (:mod:`digest.review`). ``digest resume`` is in :mod:`.resume_commands`."""
+
+from __future__ import annotations
+
+import getpass
+from datetime import datetime, timezone
+
+import click
+
+from . import main
+from .common import State, pass_state
+
+_date = click.option("--date", "edition_date", type=click.DateTime(["%Y-%m-%d"]),
+                     help="Edition date (default: today in the publication's zone).")
+
+
+def _editor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@main.command("draft")
+@_date
+@pass_state
+def draft_command(state: State, edition_date) -> None:
+    """Draft the edition now: fix its items (the snapshot), render each distinct body, send
+    the seed proofs ([review] seed). A drafted edition is left as it is."""
+    from ..deliver.factory import make_provider
+    from ..review.draft import draft_edition
+
+    day = edition_date.date() if edition_date else state.today()
+    runtime = state.runtime
+    provider = make_provider(state.settings) if state.settings.config.review.seed else None
+    try:
+        report = draft_edition(runtime, day, now=datetime.now(timezone.utc), by=_editor(), provider=provider)
+    finally:
+        if provider is not None:
+            provider.close()
+    for line in report.lines():
+        click.echo(line)
+    if state.settings.config.review.approval == "required":
+        click.echo(f"next: look at it ('digest preview --serve --date {day}'), then 'digest approve --date {day}'")
+
+
+@main.command("approve")
+@_date
+@click.option("--fingerprint", metavar="HEX", help="The snapshot fingerprint you looked at (refused if it changed).")
+@click.option("--by", "by", metavar="NAME", help="Who approves (default: your login name).")
+@pass_state
+def approve_command(state: State, edition_date, fingerprint, by) -> None:
+    """Approve the edition's current snapshot: its readers get it from the next tick on
+    (those whose hour passed meanwhile at once, within the catch-up window)."""
+    from ..review.approval import approve
+
+    day = edition_date.date() if edition_date else state.today()
+    with state.runtime.sessions() as session:
+        approval = approve(session, day, by=by or _editor(), now=datetime.now(timezone.utc), fingerprint=fingerprint)
+        click.echo(f"edition {day}: snapshot {approval.fingerprint[:12]} approved by {approval.approved_by} at "
+                   f"{approval.approved_at:%Y-%m-%d %H:%M:%S}Z")
+
+
+@main.command("hold")
+@_date
+@pass_state
+def hold_command(state: State, edition_date) -> None:
+    """Stop the edition: no batch of it starts from now on (batches being sent finish; the
+    rest stay queued) until 'digest resume --date D'."""
+    from ..review.controls import hold
+
+    day = edition_date.date() if edition_date else state.today()
+    with state.runtime.sessions() as session:
+        click.echo(hold(session, day, by=_editor(), now=datetime.now(timezone.utc)))
+
+
+@main.command("redraft")
+@_date
+@pass_state
+def redraft_command(state: State, edition_date) -> None:
+    """Take a new snapshot of the edition (new items, edited ones): readers already sent to
+    keep what they got; the others get the new content (once approved, when required)."""
+    from ..deliver.factory import make_provider
+    from ..review.controls import redraft
+
+    day = edition_date.date() if edition_date else state.today()
+    provider = make_provider(state.settings) if state.settings.config.review.seed else None
+    try:
+        unplanned, report = redraft(state.runtime, day, by=_editor(), now=datetime.now(timezone.utc),
+                                    provider=provider)
+    finally:
+        if provider is not None:
+            provider.close()
+    click.echo(f"edition {day}: {unplanned.batches} queued batch(es) taken apart: {unplanned.readers} reader(s), "
+               f"and {unplanned.nothing_new} who had nothing new, get the new snapshot")
+    for line in report.lines():
+        click.echo(line)
+    if state.settings.config.review.approval == "required":
+        click.echo(f"next: look at it, then 'digest approve --date {day}'")
+
+
+@main.command("cancel")
+@_date
+@pass_state
+def cancel_command(state: State, edition_date) -> None:
+    """End the edition for good: every reader not sent to yet is recorded as skipped
+    (cancelled). Batches being sent finish."""
+    from ..review.controls import cancel
+
+    day = edition_date.date() if edition_date else state.today()
+    unplanned = cancel(state.runtime, day, by=_editor(), now=datetime.now(timezone.utc))
+    click.echo(f"edition {day} cancelled: {unplanned.batches} queued batch(es) taken apart; "
+               f"{unplanned.readers + unplanned.not_planned} reader(s) recorded as skipped (cancelled)")
