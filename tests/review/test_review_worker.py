@@ -18,6 +18,7 @@ from digest.deliver.ledger import worker_identity
 from digest.deliver.sending import make_link_maker
 from digest.models import Delivery, Edition, EditionSnapshot, ReviewProof
 from digest.review.approval import approve
+from digest.review.controls import redraft
 from digest.schedule.queue import InProcessDispatcher
 from digest.schedule.tick import DeliveryTick
 from fakes.clock import FakeClock
@@ -106,3 +107,41 @@ def drafted(runtime) -> dict[date, datetime]:
     with runtime.session() as session:
         return dict(session.execute(select(Edition.date, EditionSnapshot.taken_at)
                                     .join(Edition, Edition.id == EditionSnapshot.edition_id)).all())
+
+
+def test_redraft_sends_the_new_content_only_to_readers_not_yet_sent_to(runtime):
+    runtime = with_review(runtime, approval="required", draft_lead="2h")
+    for email, (zone, hour, _, _) in READERS.items():
+        add_subscriber(runtime, email, zone, hour, created_at=at(1, 0))
+    add_briefing(runtime, "Before the draft", at(7, 20))
+    clock = FakeClock(at(7, 23))
+    provider = BodyRecorder(clock)
+    tick = DeliveryTick(runtime, InProcessDispatcher(runtime, provider, make_link_maker(runtime), worker_identity()),
+                        clock=clock, renderer=TitlesRenderer())
+
+    def run_until(end: datetime) -> None:
+        while clock.now() < end:
+            tick.run()
+            clock.advance(STEP)
+
+    run_until(at(8, 7))
+    with runtime.session() as session:
+        approve(session, MARCH_8, by="editor", now=clock.now())
+    run_until(at(8, 8))  # Kolkata, New York's 02:00 and London sent at 07:00
+    add_briefing(runtime, "Correction", at(8, 7, 50))
+    unplanned, report = redraft(runtime, MARCH_8, by="editor", now=clock.now())
+    assert (unplanned.batches, unplanned.readers, report.version) == (0, 0, 2)  # nobody was queued
+    run_until(at(8, 11, 30))  # New York's 11:00 passes: the new snapshot is not approved yet
+    assert sorted(r.email for r in provider.received) == ["kolkata@example.com", "london@example.com",
+                                                          "ny-gap@example.com"]
+    with runtime.session() as session:
+        approve(session, MARCH_8, by="editor", now=clock.now())
+    run_until(at(9, 6, 15))
+
+    assert {(r.email, r.at, r.items) for r in provider.received} == {
+        ("kolkata@example.com", at(8, 7), "Before the draft"),
+        ("ny-gap@example.com", at(8, 7), "Before the draft"),
+        ("london@example.com", at(8, 7), "Before the draft"),
+        ("ny@example.com", at(8, 11, 30), "Before the draft|Correction"),  # the redraft, once approved
+        ("la@example.com", at(9, 6), "Before the draft|Correction"),
+    }

@@ -169,17 +169,19 @@ def cancel(runtime: Runtime, day: date, *, by: str, now: datetime) -> Unplanned:
         batch_ids = _take_apart_pending(session, edition_id)
         unplanned.batches = len(batch_ids)
         if batch_ids:
-            unplanned.readers = session.execute(update(_deliveries).where(
+            unplanned.readers = len(session.execute(update(_deliveries).where(
                 _deliveries.c.batch_id.in_(batch_ids), _deliveries.c.status == DeliveryStatus.QUEUED,
-            ).values(status=DeliveryStatus.SKIPPED, skip_reason=CANCELLED, batch_id=None)).rowcount
+            ).values(status=DeliveryStatus.SKIPPED, skip_reason=CANCELLED, batch_id=None)
+                .returning(_deliveries.c.id)).all())
         subscribers = Subscriber.__table__
         no_row = ~exists().where(_deliveries.c.subscriber_id == subscribers.c.id, _deliveries.c.edition_id == edition_id)
         rows = select(subscribers.c.id, literal(edition_id), literal(DeliveryStatus.SKIPPED), literal(CANCELLED),
                       literal(now)).where(and_(subscribers.c.status == SubscriberStatus.ACTIVE, no_row))
-        unplanned.not_planned = session.execute(
+        unplanned.not_planned = len(session.execute(  # (RETURNING: a rowcount is not reliable here on PostgreSQL)
             insert_for(session, _deliveries)
             .from_select(["subscriber_id", "edition_id", "status", "skip_reason", "created_at"], rows)
-            .on_conflict_do_nothing(index_elements=["subscriber_id", "edition_id"])).rowcount
+            .on_conflict_do_nothing(index_elements=["subscriber_id", "edition_id"])
+            .returning(_deliveries.c.id)).all())
         control = _control(session, edition_id)
         control.cancelled_at, control.cancelled_by = now, by[:200]
         session.commit()
