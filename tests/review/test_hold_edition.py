@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
@@ -36,6 +35,18 @@ IN_FLIGHT = 5  # the batch in flight when the hold is given
 def _env(tmp_path, runtime, fake) -> dict[str, str]:
     return worker_env(tmp_path, runtime.settings.database_url, write_config(tmp_path / "digest.toml"), fake.url,
                       DIGEST_SEND_CONCURRENCY="1", DIGEST_SEND_PROCESSES="1", USER="editor")
+
+
+def _seed(runtime) -> str:
+    """READERS due now, one body; the date of their edition."""
+    add_due_subscribers(runtime, READERS, 1)
+    add_briefings(runtime, datetime.now(timezone.utc) - timedelta(hours=2))
+    return (datetime.now(timezone.utc) - timedelta(hours=1)).date().isoformat()  # the due readers' date
+
+
+def _answer_to_the_fifth_held(fake):
+    fake.pass_next(IN_FLIGHT - 1)
+    return fake.hold_next(limit=120)
 
 
 def _cli(env: dict[str, str], *args: str):
@@ -80,13 +91,10 @@ def _check_exactly_once(runtime, fake) -> None:
 
 
 def test_hold_stops_within_one_batch_and_resume_finishes_once(runtime, tmp_path):
-    add_due_subscribers(runtime, READERS, 1)
-    add_briefings(runtime, datetime.now(timezone.utc) - timedelta(hours=2))
-    day = (datetime.now(timezone.utc) - timedelta(hours=1)).date().isoformat()  # the due readers' date
+    day = _seed(runtime)
     with FakeSendGrid(api_key=TEST_API_KEY) as fake:
         env = _env(tmp_path, runtime, fake)
-        fake.pass_next(IN_FLIGHT - 1)
-        answer = fake.hold_next(limit=120)
+        answer = _answer_to_the_fifth_held(fake)
         sender = subprocess.Popen([sys.executable, "-c", "from digest.cli import main; main()", "send", "--date", day],
                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
@@ -114,13 +122,10 @@ def test_hold_stops_within_one_batch_and_resume_finishes_once(runtime, tmp_path)
 
 
 def test_hold_then_sigkill_of_the_sending_worker_then_resume_sends_everyone_once(runtime, tmp_path):
-    add_due_subscribers(runtime, READERS, 1)
-    add_briefings(runtime, datetime.now(timezone.utc) - timedelta(hours=2))
-    day = (datetime.now(timezone.utc) - timedelta(hours=1)).date().isoformat()  # the due readers' date
+    day = _seed(runtime)
     with FakeSendGrid(api_key=TEST_API_KEY) as fake:
         env = _env(tmp_path, runtime, fake)
-        fake.pass_next(IN_FLIGHT - 1)
-        answer = fake.hold_next(limit=120)
+        answer = _answer_to_the_fifth_held(fake)
         worker = WorkerProcess(env, tmp_path / "worker.log")
         try:
             _hold_during_the_fifth_batch(runtime, fake, env, day)

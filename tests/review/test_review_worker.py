@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from digest.deliver.ledger import worker_identity
 from digest.deliver.sending import make_link_maker
@@ -46,18 +46,7 @@ READERS = {  # email: (zone, hour, when the 8 March edition is due, when the 9 M
 
 def test_nothing_before_approval_then_every_reader_due_at_once_and_the_rest_at_their_hour(runtime, tmp_path):
     runtime = with_review(runtime, approval="required", draft_lead="2h", seed=["desk@example.com"], seed_proofs=1)
-    for email, (zone, hour, _, _) in READERS.items():
-        add_subscriber(runtime, email, zone, hour, created_at=at(1, 0))
-    add_briefing(runtime, "Before the draft", at(7, 20))
-    clock = FakeClock(at(7, 12))
-    provider = BodyRecorder(clock)
-    tick = DeliveryTick(runtime, InProcessDispatcher(runtime, provider, make_link_maker(runtime), worker_identity()),
-                        clock=clock, renderer=TitlesRenderer())
-
-    def run_until(end: datetime) -> None:
-        while clock.now() < end:
-            tick.run()
-            clock.advance(STEP)
+    clock, provider, tick, run_until = _simulation(runtime, at(7, 12))
 
     run_until(at(7, 23, 30))
     assert drafted(runtime) == {date(2026, 3, 6): at(7, 12), date(2026, 3, 7): at(7, 12)}  # readers were due
@@ -103,18 +92,13 @@ def test_nothing_before_approval_then_every_reader_due_at_once_and_the_rest_at_t
     assert Counter(skipped) == Counter({("skipped", "missed-send-window"): 5})
 
 
-def drafted(runtime) -> dict[date, datetime]:
-    with runtime.session() as session:
-        return dict(session.execute(select(Edition.date, EditionSnapshot.taken_at)
-                                    .join(Edition, Edition.id == EditionSnapshot.edition_id)).all())
-
-
-def test_redraft_sends_the_new_content_only_to_readers_not_yet_sent_to(runtime):
-    runtime = with_review(runtime, approval="required", draft_lead="2h")
+def _simulation(runtime, start: datetime):
+    """The readers above, one briefing before the 8 March draft, and a tick on a clock from
+    ``start``: (clock, provider, tick, run_until(end): a tick every STEP until ``end``)."""
     for email, (zone, hour, _, _) in READERS.items():
         add_subscriber(runtime, email, zone, hour, created_at=at(1, 0))
     add_briefing(runtime, "Before the draft", at(7, 20))
-    clock = FakeClock(at(7, 23))
+    clock = FakeClock(start)
     provider = BodyRecorder(clock)
     tick = DeliveryTick(runtime, InProcessDispatcher(runtime, provider, make_link_maker(runtime), worker_identity()),
                         clock=clock, renderer=TitlesRenderer())
@@ -123,6 +107,19 @@ def test_redraft_sends_the_new_content_only_to_readers_not_yet_sent_to(runtime):
         while clock.now() < end:
             tick.run()
             clock.advance(STEP)
+
+    return clock, provider, tick, run_until
+
+
+def drafted(runtime) -> dict[date, datetime]:
+    with runtime.session() as session:
+        return dict(session.execute(select(Edition.date, EditionSnapshot.taken_at)
+                                    .join(Edition, Edition.id == EditionSnapshot.edition_id)).all())
+
+
+def test_redraft_sends_the_new_content_only_to_readers_not_yet_sent_to(runtime):
+    runtime = with_review(runtime, approval="required", draft_lead="2h")
+    clock, provider, tick, run_until = _simulation(runtime, at(7, 23))
 
     run_until(at(8, 7))
     with runtime.session() as session:

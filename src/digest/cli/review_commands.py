@@ -28,17 +28,15 @@ def _editor() -> str:
 def draft_command(state: State, edition_date) -> None:
     """Draft the edition now: fix its items (the snapshot), render each distinct body, send
     the seed proofs ([review] seed). A drafted edition is left as it is."""
-    from ..deliver.factory import make_provider
-    from ..review.draft import draft_edition
+    from ..review.draft import draft_edition, seed_provider
 
     day = edition_date.date() if edition_date else state.today()
-    runtime = state.runtime
-    provider = make_provider(state.settings) if state.settings.config.review.seed else None
-    try:
-        report = draft_edition(runtime, day, now=datetime.now(timezone.utc), by=_editor(), provider=provider)
-    finally:
-        if provider is not None:
-            provider.close()
+    with seed_provider(state.settings) as provider:
+        report = draft_edition(state.runtime, day, now=datetime.now(timezone.utc), by=_editor(), provider=provider)
+    _print_draft(state, day, report)
+
+
+def _print_draft(state: State, day, report) -> None:
     for line in report.lines():
         click.echo(line)
     if state.settings.config.review.approval == "required":
@@ -81,23 +79,16 @@ def hold_command(state: State, edition_date) -> None:
 def redraft_command(state: State, edition_date) -> None:
     """Take a new snapshot of the edition (new items, edited ones): readers already sent to
     keep what they got; the others get the new content (once approved, when required)."""
-    from ..deliver.factory import make_provider
     from ..review.controls import redraft
+    from ..review.draft import seed_provider
 
     day = edition_date.date() if edition_date else state.today()
-    provider = make_provider(state.settings) if state.settings.config.review.seed else None
-    try:
+    with seed_provider(state.settings) as provider:
         unplanned, report = redraft(state.runtime, day, by=_editor(), now=datetime.now(timezone.utc),
                                     provider=provider)
-    finally:
-        if provider is not None:
-            provider.close()
     click.echo(f"edition {day}: {unplanned.batches} queued batch(es) taken apart: {unplanned.readers} reader(s), "
                f"and {unplanned.nothing_new} who had nothing new, get the new snapshot")
-    for line in report.lines():
-        click.echo(line)
-    if state.settings.config.review.approval == "required":
-        click.echo(f"next: look at it, then 'digest approve --date {day}'")
+    _print_draft(state, day, report)
 
 
 @main.command("cancel")

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from typing import Iterator
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -63,6 +65,21 @@ class DraftReport:
         for address, topics, error in self.proofs:
             lines.append(f"  proof [{topics}] to {address}: " + (f"failed: {error}" if error else "sent"))
         return lines
+
+
+@contextmanager
+def seed_provider(settings) -> Iterator:
+    """The configured provider for the seed proofs, closed after; None without seeds."""
+    if not settings.config.review.seed:
+        yield None
+        return
+    from ..deliver.factory import make_provider
+
+    provider = make_provider(settings)
+    try:
+        yield provider
+    finally:
+        provider.close()
 
 
 def draft_edition(runtime: Runtime, day: date, *, now: datetime, by: str, provider=None, renderer=None,

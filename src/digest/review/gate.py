@@ -115,15 +115,10 @@ def _edition_stopped(session: Session, day: date) -> str | None:
 
 
 def _draft(runtime: Runtime, days: list[date], now: datetime) -> None:
-    from ..deliver.factory import make_provider
-    from .draft import draft_edition
+    from .draft import draft_edition, seed_provider
 
-    provider = make_provider(runtime.settings) if runtime.settings.config.review.seed else None
-    try:
+    with seed_provider(runtime.settings) as provider:
         for day in days:
             report = draft_edition(runtime, day, now=now, by="worker", provider=provider)
             for line in report.lines():
                 log.info("%s", line)
-    finally:
-        if provider is not None:
-            provider.close()
