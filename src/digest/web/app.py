@@ -28,6 +28,7 @@ from .body_limits import BodyLimitMiddleware
 from .confirm import confirm, confirm_page
 from .context import WebContext
 from .editor import report_page, resume, sign_in, sign_in_page
+from .review import review_action, review_body, review_page
 from .health import healthz
 from .home import edition_page, home
 from .pages import Pages
@@ -112,6 +113,9 @@ def create_app(runtime: Runtime) -> Starlette:
             Route("/editor/sign-in", sign_in, methods=["POST"]),
             Route("/editor/report", report_page, methods=["GET"]),
             Route("/editor/resume", resume, methods=["POST"]),
+            Route("/editor/review", review_page, methods=["GET"]),
+            Route("/editor/review/body/{body_id:int}", review_body, methods=["GET"]),
+            Route("/editor/review/{action}", review_action, methods=["POST"]),
         ],
         middleware=[
             Middleware(SecurityHeadersMiddleware),

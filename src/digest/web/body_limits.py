@@ -37,7 +37,8 @@ def body_limit(method: str, path: str, web: WebSettings) -> int:
         return 0
     if path.startswith("/unsubscribe/"):
         return web.unsubscribe_max_bytes
-    if path.startswith(("/preferences/", "/confirm/")) or path in ("/subscribe", "/editor/sign-in", "/editor/resume"):
+    if path.startswith(("/preferences/", "/confirm/", "/editor/review/")) or path in ("/subscribe", "/editor/sign-in",
+                                                                                     "/editor/resume"):
         return web.form_max_bytes
     if path == "/webhooks/sendgrid":
         return web.webhook_max_bytes
