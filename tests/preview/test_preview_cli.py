@@ -76,3 +76,20 @@ def test_serve_runs_the_live_page_on_the_given_port(cli_env, monkeypatch):
     result = run(cli_env, "--serve", "--port", "8765", "--open")
     assert result.exit_code == 0, result.output
     assert calls == [(8765, True)]
+
+
+def test_output_dash_writes_the_email_to_standard_output_and_no_file(cli_env, tmp_path):
+    result = run(cli_env, "--date", "2026-11-27", "--output", "-")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("<!doctype html>") and "Copper on the move" in result.stdout
+    assert list(tmp_path.glob("preview-*")) == []
+
+
+def test_nothing_new_is_said_instead_of_an_empty_email(cli_env, tmp_path):
+    # The 27 Nov edition at 07:00 Toronto (12:00 UTC) for a new reader looks back 72 hours
+    # (new_subscriber_hours): nothing on lithium since 24 Nov 12:00 UTC.
+    result = run(cli_env, "--topics", "lithium", "--date", "2026-11-27")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ("nothing new for this reader since 2026-11-24 12:00Z: a real send skips them "
+                             "(no-new-items)\n")
+    assert list(tmp_path.glob("preview-*")) == []

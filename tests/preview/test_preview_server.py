@@ -102,3 +102,16 @@ def test_template_config_and_content_changes_re_render(editable):
             Seeder(session).briefing(title="Breaking copper", topics=("copper",), hours_ago=0)
         _wait_for_version(client, version)
         assert "Breaking copper" in client.get("/render", params={"topics": "copper", "format": "txt", "date": "2026-11-27"}).text
+
+
+def test_a_reader_with_nothing_new_is_told_so_above_the_empty_email(seeded):
+    # Copper has nothing: the 27 Nov edition (07:00 Toronto, 12:00 UTC) for a new reader looks
+    # back 72 hours, to 24 Nov 12:00 UTC.
+    with TestClient(create_app(seeded, watch=False)) as client:
+        html = client.get("/render", params={"topics": "copper", "date": "2026-11-27"}).text
+        text = client.get("/render", params={"topics": "copper", "date": "2026-11-27", "format": "txt"}).text
+        full = client.get("/render", params={"topics": "gold", "date": "2026-11-27"}).text
+    note = "nothing new for this reader since 2026-11-24 12:00Z: a real send skips them (no-new-items)"
+    assert html.startswith(f'<p id="nothing-new" ') and note in html
+    assert text.startswith(f"[{note}]\n\n")
+    assert 'id="nothing-new"' not in full

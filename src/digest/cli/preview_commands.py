@@ -19,7 +19,8 @@ SERVE_PORT = 8025
 @click.option("--subscriber", metavar="EMAIL", help="Preview exactly what this subscriber would get.")
 @click.option("--date", "edition_date", type=click.DateTime(formats=["%Y-%m-%d"]), help="Edition date (default: today).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="html", show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Default: preview-DATE.FORMAT here.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True),
+              help="Default: preview-DATE.FORMAT here; - for standard output.")
 @click.option("--open", "open_browser", is_flag=True, help="Open the result in the default browser.")
 @click.option("--serve", is_flag=True, help="Serve a live page that re-renders on every change.")
 @click.option("--port", type=int, default=SERVE_PORT, show_default=True, help="Port for --serve (127.0.0.1 only).")
@@ -40,11 +41,16 @@ def preview(state: State, topics, subscriber, edition_date, fmt, output, open_br
     with state.runtime.session() as session:
         result = build_preview(session, state.settings, request)
         session.rollback()
+    if result.would_skip:  # no empty email: say why there is none
+        click.echo(result.nothing_new())
+        return
+    click.echo(f"subject: {result.rendered.subject}", err=True)
+    click.echo(f"preheader: {result.rendered.preheader}", err=True)
+    if str(output) == "-":
+        click.echo(result.render_as(fmt), nl=False)  # bytes, as they are
+        return
     path = output or Path(f"preview-{result.selection.edition_date.isoformat()}.{fmt}")
     path.write_bytes(result.render_as(fmt))
-    if result.would_skip:
-        click.echo("note: nothing new for this reader; a real send would skip them (no-new-items)", err=True)
-    click.echo(f"subject: {result.rendered.subject}", err=True)
     click.echo(str(path))
     if open_browser:
         webbrowser.open(path.resolve().as_uri())

@@ -54,6 +54,14 @@ class Preview:
     rendered: RenderedEmail
     message: EmailMessage
     would_skip: bool  # nothing new and nothing_new = "skip": this reader would get no email
+    since: datetime | None = None  # the start of the reader's window: "nothing new since"
+
+    def nothing_new(self) -> str | None:
+        """What to show instead of an empty email, or None when there is an email."""
+        if not self.would_skip:
+            return None
+        since = f" since {self.since:%Y-%m-%d %H:%M}Z" if self.since is not None else ""
+        return f"nothing new for this reader{since}: a real send skips them (no-new-items)"
 
     def as_eml(self) -> bytes:
         return self.message.as_bytes()
@@ -138,7 +146,9 @@ def build_preview(
     since = window_start(subscriber) if subscriber is not None else None  # the last digest, or after a pause
     if since is not None and since >= now:  # previewing an edition before their last one
         since = None
-    selection = Selector(session, config, now).for_topics(topics, edition_date, since=since)
+    selector = Selector(session, config, now)
+    selection = selector.for_topics(topics, edition_date, since=since)
+    since = max(since or selector.new_subscriber_since, selector.floor)  # the window it looked at
     would_skip = selection.is_empty and selection.note is None
     if would_skip:
         log.warning("nothing new for this reader: the real send would skip them (no-new-items)")
@@ -152,4 +162,4 @@ def build_preview(
         tokens=links.token_values(subscriber_id, email, body_id=None),
         date=now,
     )
-    return Preview(request, selection, rendered, message, would_skip)
+    return Preview(request, selection, rendered, message, would_skip, since)

@@ -78,6 +78,11 @@ def _error_page(message: str, status: int) -> HTMLResponse:
     return HTMLResponse(body, status_code=status)
 
 
+def _note(note: str) -> str:
+    return (f'<p id="nothing-new" style="font:15px/1.5 system-ui,sans-serif;background:#fef3c7;margin:0;'
+            f'padding:1rem">{escape(note)}. What such an email would look like:</p>')
+
+
 def create_app(
     runtime: Runtime, *, templates_dir: Path | None = None, poll_seconds: float = 1.0, watch: bool = True
 ) -> Starlette:
@@ -102,8 +107,11 @@ def create_app(
             return _error_page(str(exc), 400)
         except DigestError as exc:
             return _error_page(str(exc), 500)
+        note = preview.nothing_new()  # an empty email is shown under why no reader would get it
         if fmt == "txt":
-            return PlainTextResponse(preview.as_text())
+            return PlainTextResponse((f"[{note}]\n\n" if note else "") + preview.as_text())
+        if note:
+            return HTMLResponse(_note(note) + preview.as_html())
         return HTMLResponse(preview.as_html())
 
     def version(request: Request) -> Response:
