@@ -37,6 +37,7 @@ _PAGE = """<!doctype html>
     <label><input type="radio" name="format" value="html" checked> HTML</label>
     <label><input type="radio" name="format" value="txt"> Text</label>
   </fieldset>
+  <a href="review" id="review">Review and approve</a>
   <span id="status">version <span id="version">{version}</span></span>
 </form>
 <main><iframe id="frame" title="Email preview" width="{default_width}" src="render"></iframe></main>

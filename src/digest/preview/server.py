@@ -24,6 +24,7 @@ from ..errors import DigestError
 from ..models import Subscriber
 from ..paths import email_templates_dir
 from ..render import Renderer
+from .approve import review_routes
 from ..runtime import Runtime
 from ..settings import PublicationConfig, load_publication_config
 from .build import PreviewError, PreviewRequest, build_preview
@@ -135,7 +136,7 @@ def create_app(
             await asyncio.gather(*tasks, return_exceptions=True)
 
     app = Starlette(
-        routes=[Route("/", index), Route("/render", render), Route("/version", version)],
+        routes=[Route("/", index), Route("/render", render), Route("/version", version), *review_routes(runtime)],
         lifespan=lifespan,
     )
     app.state.live = live

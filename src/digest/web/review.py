@@ -19,12 +19,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ..content import fill_dates, fill_tokens
-from ..deliver.ledger import find_edition
-from ..models import DraftBody, EditionControl, EditionSnapshot, RenderedBody, ReviewProof
-from ..review.approval import ReviewError, approvals, approve
+from ..models import DraftBody, RenderedBody
+from ..review.approval import ReviewError, approve
 from ..review.controls import cancel, hold, redraft, resume
-from ..review.gate import waiting_reason
-from ..review.snapshot import current_snapshot
+from ..review.summary import review_context
 from ..runtime import Runtime
 from .archive import public_token_values
 from .context import context
@@ -67,30 +65,6 @@ async def review_page(request: Request) -> Response:
     page = await run_in_threadpool(review_context, ctx.runtime, day)
     return ctx.pages.render("editor_review.html", **page, error=None,
                             form_token=form_token(ctx.runtime.settings.editor_token))
-
-
-def review_context(runtime: Runtime, day: date) -> dict:
-    with runtime.sessions() as session:
-        edition = find_edition(session, day)
-        snapshot = current_snapshot(session, edition.id) if edition is not None else None
-        page = {"day": day, "snapshot": snapshot, "bodies": [], "approvals": [], "proofs": [], "control": None,
-                "waiting": waiting_reason(session, day) if snapshot is not None else None,
-                "approval_required": runtime.settings.config.review.approval == "required",
-                "max_bytes": runtime.settings.config.selection.max_html_bytes}
-        if edition is None:
-            return page
-        page["control"] = session.get(EditionControl, edition.id)
-        page["approvals"] = [(a, session.get(EditionSnapshot, a.snapshot_id).version)
-                             for a in approvals(session, edition.id)]
-        if snapshot is not None:
-            page["bodies"] = session.execute(
-                select(DraftBody.id, DraftBody.topics, DraftBody.readers, DraftBody.html_bytes, RenderedBody.subject,
-                       RenderedBody.preheader)
-                .join(RenderedBody, RenderedBody.id == DraftBody.body_id)
-                .where(DraftBody.snapshot_id == snapshot.id).order_by(DraftBody.readers.desc(), DraftBody.id)).all()
-            page["proofs"] = session.scalars(select(ReviewProof).where(ReviewProof.snapshot_id == snapshot.id)
-                                             .order_by(ReviewProof.id)).all()
-        return page
 
 
 async def review_body(request: Request) -> Response:

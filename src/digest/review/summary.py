@@ -1,0 +1,40 @@
+"""What an editor is shown of an edition under review (the web process's review page and
+``digest preview --serve``'s): its snapshot and whether it may go, its drafted bodies, the
+proofs sent, the approvals, and whether it is held or cancelled."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+
+from ..deliver.ledger import find_edition
+from ..models import DraftBody, EditionControl, EditionSnapshot, RenderedBody, ReviewProof
+from ..runtime import Runtime
+from .approval import approvals
+from .gate import waiting_reason
+from .snapshot import current_snapshot
+
+
+def review_context(runtime: Runtime, day: date) -> dict:
+    with runtime.sessions() as session:
+        edition = find_edition(session, day)
+        snapshot = current_snapshot(session, edition.id) if edition is not None else None
+        page = {"day": day, "snapshot": snapshot, "bodies": [], "approvals": [], "proofs": [], "control": None,
+                "waiting": waiting_reason(session, day) if snapshot is not None else None,
+                "approval_required": runtime.settings.config.review.approval == "required",
+                "max_bytes": runtime.settings.config.selection.max_html_bytes}
+        if edition is None:
+            return page
+        page["control"] = session.get(EditionControl, edition.id)
+        page["approvals"] = [(a, session.get(EditionSnapshot, a.snapshot_id).version)
+                             for a in approvals(session, edition.id)]
+        if snapshot is not None:
+            page["bodies"] = session.execute(
+                select(DraftBody.id, DraftBody.topics, DraftBody.readers, DraftBody.html_bytes, RenderedBody.subject,
+                       RenderedBody.preheader)
+                .join(RenderedBody, RenderedBody.id == DraftBody.body_id)
+                .where(DraftBody.snapshot_id == snapshot.id).order_by(DraftBody.readers.desc(), DraftBody.id)).all()
+            page["proofs"] = session.scalars(select(ReviewProof).where(ReviewProof.snapshot_id == snapshot.id)
+                                             .order_by(ReviewProof.id)).all()
+        return page
