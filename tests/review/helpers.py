@@ -76,3 +76,19 @@ def add_briefing(runtime: Runtime, title: str, published_at: datetime, topic: st
         session.add(row)
         session.flush()
         return row.id
+
+
+def seed_two_drafts(runtime: Runtime, first: date, second: date) -> None:
+    """ann (lithium), bob and cy (gold), a briefing on each topic, and both dates drafted."""
+    from datetime import timedelta, timezone
+
+    from digest.review.draft import draft_edition
+    from worker.helpers import add_subscriber
+
+    for address, topic in (("ann@example.com", "lithium"), ("bob@example.com", "gold"), ("cy@example.com", "gold")):
+        add_subscriber(runtime, address, "UTC", 7, topics=(topic,))
+    now = datetime.now(timezone.utc)
+    add_briefing(runtime, "Lithium moves", now - timedelta(hours=2), topic="lithium")
+    add_briefing(runtime, "Gold holds", now - timedelta(hours=1), topic="gold")
+    for day in (first, second):
+        draft_edition(runtime, day, now=now, by="desk")

@@ -13,23 +13,15 @@ from starlette.testclient import TestClient
 from digest.models import EditionApproval
 from digest.preview.server import create_app
 from digest.review.controls import redraft
-from digest.review.draft import draft_edition
-from worker.helpers import add_subscriber
 
-from .helpers import add_briefing, with_review
+from .helpers import add_briefing, seed_two_drafts, with_review
 
 DAY, LATER = date(2026, 12, 7), date(2026, 12, 8)
 
 
 def test_preview_review_page_approves_what_it_showed(runtime):
     runtime = with_review(runtime, approval="required")
-    add_subscriber(runtime, "ann@example.com", "UTC", 7, topics=("lithium",))
-    add_subscriber(runtime, "bob@example.com", "UTC", 7, topics=("gold",))
-    now = datetime.now(timezone.utc)
-    add_briefing(runtime, "Lithium moves", now - timedelta(hours=2), topic="lithium")
-    add_briefing(runtime, "Gold holds", now - timedelta(hours=1), topic="gold")
-    for day in (DAY, LATER):
-        draft_edition(runtime, day, now=now, by="desk")
+    seed_two_drafts(runtime, DAY, LATER)
 
     with TestClient(create_app(runtime, watch=False), follow_redirects=False) as client:
         assert 'href="review"' in client.get("/").text

@@ -14,32 +14,19 @@ from starlette.testclient import TestClient
 
 from digest.models import EditionApproval
 from digest.review.controls import redraft
-from digest.review.draft import draft_edition
 from digest.runtime import Runtime
 from digest.web import create_app
 from fakes.live_server import live_server
-from worker.helpers import add_subscriber
 
-from .helpers import add_briefing, with_review
+from .helpers import add_briefing, seed_two_drafts, with_review
 
 TOKEN = "editor-token-for-review-tests-7d2e"
 DAY, LATER = datetime(2026, 12, 7).date(), datetime(2026, 12, 8).date()
 
 
-def _seed(runtime) -> None:
-    add_subscriber(runtime, "ann@example.com", "UTC", 7, topics=("lithium",))
-    add_subscriber(runtime, "bob@example.com", "UTC", 7, topics=("gold",))
-    add_subscriber(runtime, "cy@example.com", "UTC", 7, topics=("gold",))
-    now = datetime.now(timezone.utc)
-    add_briefing(runtime, "Lithium moves", now - timedelta(hours=2), topic="lithium")
-    add_briefing(runtime, "Gold holds", now - timedelta(hours=1), topic="gold")
-    for day in (DAY, LATER):
-        draft_edition(runtime, day, now=now, by="desk")
-
-
 def test_the_page_and_its_buttons_need_the_editor_and_a_form_of_its_own(sqlite_url, make_settings):
     runtime = with_review(Runtime.open(make_settings(sqlite_url, DIGEST_EDITOR_TOKEN=TOKEN)), approval="required")
-    _seed(runtime)
+    seed_two_drafts(runtime, DAY, LATER)
     try:
         with TestClient(create_app(runtime), base_url="https://testserver", follow_redirects=False) as client:
             away = client.get(f"/editor/review?date={DAY}")
@@ -69,7 +56,7 @@ def test_chromium_lists_views_and_approves_and_refuses_a_changed_snapshot(sqlite
     base = f"http://127.0.0.1:{port}"
     runtime = with_review(Runtime.open(make_settings(sqlite_url, DIGEST_BASE_URL=base, DIGEST_EDITOR_TOKEN=TOKEN)),
                           approval="required")
-    _seed(runtime)
+    seed_two_drafts(runtime, DAY, LATER)
     requests: list[str] = []
     errors: list[str] = []
     failed: list[tuple[str, int]] = []

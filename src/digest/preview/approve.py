@@ -14,14 +14,13 @@ import hmac
 import secrets
 from datetime import date, datetime, timezone
 from html import escape
-from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ..review.approval import ReviewError, approve
-from ..review.summary import review_context
+from ..review.summary import edition_day, review_context
 from ..runtime import Runtime
 
 
@@ -36,12 +35,7 @@ def review_routes(runtime: Runtime) -> list[Route]:
     form_token = secrets.token_urlsafe(24)  # this server's, for its own forms only
 
     def day_of(value: str | None) -> date | None:
-        if not value:
-            return datetime.now(ZoneInfo(runtime.settings.config.schedule.default_timezone)).date()
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            return None
+        return edition_day(runtime, value)
 
     def page(request: Request) -> Response:
         day = day_of(request.query_params.get("date"))

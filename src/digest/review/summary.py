@@ -4,7 +4,8 @@ proofs sent, the approvals, and whether it is held or cancelled."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -14,6 +15,17 @@ from ..runtime import Runtime
 from .approval import approvals
 from .gate import waiting_reason
 from .snapshot import current_snapshot
+
+
+def edition_day(runtime: Runtime, value: str | None) -> date | None:
+    """The edition a review page is asked for: ``YYYY-MM-DD``, none (today in the
+    publication's zone), or None when it is not a date."""
+    if not value:
+        return datetime.now(ZoneInfo(runtime.settings.config.schedule.default_timezone)).date()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def review_context(runtime: Runtime, day: date) -> dict:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime, timezone
-from zoneinfo import ZoneInfo
 
 from itsdangerous import BadSignature, TimestampSigner
 from sqlalchemy import select
@@ -22,8 +21,7 @@ from ..content import fill_dates, fill_tokens
 from ..models import DraftBody, RenderedBody
 from ..review.approval import ReviewError, approve
 from ..review.controls import cancel, hold, redraft, resume
-from ..review.summary import review_context
-from ..runtime import Runtime
+from ..review.summary import edition_day, review_context
 from .archive import public_token_values
 from .context import context
 from .editor import SESSION_SECONDS, _refused
@@ -46,20 +44,11 @@ def _form_token_ok(given, token: str) -> bool:
         return False
 
 
-def _day(runtime: Runtime, value: str | None) -> date | None:
-    if not value:
-        return datetime.now(ZoneInfo(runtime.settings.config.schedule.default_timezone)).date()
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return None
-
-
 async def review_page(request: Request) -> Response:
     if (refused := _refused(request)) is not None:
         return refused
     ctx = context(request)
-    day = _day(ctx.runtime, request.query_params.get("date"))
+    day = edition_day(ctx.runtime, request.query_params.get("date"))
     if day is None:
         return ctx.pages.message("Not a date", "The date must be written YYYY-MM-DD.", 400)
     page = await run_in_threadpool(review_context, ctx.runtime, day)
@@ -95,7 +84,7 @@ async def review_action(request: Request) -> Response:
     ctx = context(request)
     action = request.path_params["action"]
     form = await request.form()
-    day = _day(ctx.runtime, form.get("date") if isinstance(form.get("date"), str) else None)
+    day = edition_day(ctx.runtime, form.get("date") if isinstance(form.get("date"), str) else None)
     token = ctx.runtime.settings.editor_token
     if action not in ACTIONS or day is None or not _form_token_ok(form.get("form_token"), token):
         return ctx.pages.message("Not done", "This form is not one of the review page's, or it is too old: "
