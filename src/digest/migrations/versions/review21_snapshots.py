@@ -1,7 +1,7 @@
 """edition_snapshots, draft_bodies, edition_approvals, review_proofs: editors approve editions
 
 Revision ID: review21_snapshots
-Revises: signup20b_limits
+Revises: cadence20_frequency
 Create Date: 2026-12-06 07:30:00
 
 New tables, nothing existing changed. With `[review] approval = "none"` (the default) they
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 import digest.models
 
 revision = 'review21_snapshots'
-down_revision = 'signup20b_limits'
+down_revision = 'cadence20_frequency'
 branch_labels = None
 depends_on = None
 
