@@ -1,18 +1,18 @@
 """How long one rendered body takes, and where the time goes.
 
-    python benchmarks/render.py [--repeat N] [--selections N] [--reference] [--compare N]
+    python benchmarks/render.py [--repeat N] [--selections N]
 
 Renders the sample edition and the 200-item edition (which goes through the size budget,
 so it is several HTML renders) with one reused Renderer, as production does, and prints
-ms per rendered body and the share of each stage: Jinja, MJML, premailer, text.
+ms per rendered body and the share of each stage: Jinja (with premailer on a briefing
+body seen for the first time), MJML, text.
 
-``--selections N`` adds an edition-like workload: N distinct selections (seeded), each
-the briefings, videos and related headlines of 1 to 6 topics within a reading window, out
-of one day's ~340 items, each rendered once by one fresh Renderer, as ``digest send``
-plans an edition. ``--reference`` renders with ``Renderer(fast=False)`` (the whole-document
-inlining path the fast path must match byte for byte). ``--compare N`` renders N
-edition-like selections both ways and counts the bodies that are byte-identical (exit
-status 1 if one is not); the test suite compares 150 (``tests/render/test_assembly.py``).
+``--selections N`` (default 1,000) is the edition workload: N distinct selections
+(seeded), each the briefings, videos and related headlines of 1 to 6 topics within a
+reading window, out of one day's ~340 items, each rendered once by one fresh Renderer, as
+``digest send`` plans an edition. In the same run, the same bodies with premailer over
+each whole body (the styles table's briefing-body rules inlined into the whole document,
+the other way to do the one job premailer still has): its ms per body on top of the render.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import logging
 import random
+import re
 import statistics
 import sys
 import time
@@ -27,6 +28,7 @@ from pathlib import Path
 
 from digest.content import Selection, TopicSection
 from digest.render import Renderer
+from digest.render.inline import make_premailer
 
 # The sample editions are test support (tests/fakes/samples.py), shared with the tests.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -43,7 +45,7 @@ from fakes.samples import (  # noqa: E402
     sample_edition,
 )
 
-STAGES = ("jinja", "mjml", "premailer", "text")
+STAGES = ("jinja", "mjml", "text")
 TOPIC_COUNT_WEIGHTS = {1: 45, 2: 33, 3: 15, 4: 4, 5: 2, 6: 1}
 
 
@@ -107,50 +109,49 @@ def edition_selections(count: int, seed: int = 6) -> list[Selection]:
     return selections
 
 
-def bench_edition(count: int, fast: bool) -> None:
+_STYLE = re.compile(r"<style\b([^>]*)>", re.IGNORECASE)
+
+
+def whole_body_premailer(html: str, css: str) -> str:
+    """``html`` with ``css`` inlined by premailer into the whole document, as the render
+    path did before it was rebuilt: MJML's own style blocks left alone (inlining its resets
+    would change the email), the inlined block dropped, the doctype lxml drops put back."""
+    at = html.index("</head>")
+    marked = _STYLE.sub(r'<style\1 data-premailer="ignore">', html[:at]) + f"<style>{css}</style>" + html[at:]
+    inlined = make_premailer(marked).transform(pretty_print=False)
+    return "<!doctype html>" + inlined.replace(f"<style>{css}</style>", "")
+
+
+def bench_edition(count: int) -> None:
     selections = edition_selections(count)
-    renderer = Renderer(sample_config(), fast=fast)
+    renderer = Renderer(sample_config())
     totals = dict.fromkeys(STAGES, 0.0)
+    bodies = []
     started = time.perf_counter()
     for selection in selections:
-        renderer.render(selection)
+        bodies.append(renderer.render(selection).html)
         for stage in STAGES:
             totals[stage] += renderer.timings.seconds[stage]
     seconds = time.perf_counter() - started
-    print(f"{count} distinct selections  {1000 * seconds / count:7.1f} ms/body (one fresh Renderer, each once)  "
+    print(f"{count} distinct selections  {1000 * seconds / count:7.2f} ms/body (one fresh Renderer, each once)  "
           f"{_shares(totals)}")
-
-
-def compare(count: int) -> int:
-    """Each of ``count`` edition-like selections rendered by the fast path (fragments,
-    assembly) and by ``Renderer(fast=False)``: how many bodies are the same to the byte."""
-    config = sample_config()
-    fast, reference = Renderer(config), Renderer(config, fast=False)
-    same = 0
-    for selection in edition_selections(count):
-        got, expected = fast.render(selection), reference.render(selection)
-        same += all(getattr(got, part) == getattr(expected, part) for part in ("subject", "preheader", "html", "text"))
-    print(f"{count} edition-like selections: {same} byte-identical to the reference path (subject, preheader, "
-          "HTML, text)")
-    return 0 if same == count else 1
+    started = time.perf_counter()
+    for html in bodies:
+        whole_body_premailer(html, renderer.styles.body_css)
+    premailer = time.perf_counter() - started
+    print(f"{count} distinct selections  {1000 * (seconds + premailer) / count:7.2f} ms/body with premailer over "
+          f"each whole body ({1000 * premailer / count:.2f} ms of it premailer)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=20)
-    parser.add_argument("--selections", type=int, default=0, help="also render N distinct selections once each")
-    parser.add_argument("--reference", action="store_true", help="the whole-document path (Renderer(fast=False))")
-    parser.add_argument("--compare", type=int, default=0,
-                        help="only compare N edition-like selections with the reference path, byte for byte")
+    parser.add_argument("--selections", type=int, default=1000, help="render N distinct selections once each")
     args = parser.parse_args()
     logging.disable(logging.INFO)  # the budget logs each fit at INFO
-    if args.compare:
-        raise SystemExit(compare(args.compare))
-    fast = not args.reference
-    print("path:", "fast (fragments inlined once)" if fast else "reference (whole documents)")
-    if args.selections:  # first, while the process-wide fragment caches are cold
-        bench_edition(args.selections, fast)
-    renderer = Renderer(sample_config(), fast=fast)
+    if args.selections:  # first, while the process-wide body cache is cold
+        bench_edition(args.selections)
+    renderer = Renderer(sample_config())
     bench(renderer, "sample edition", sample_edition(), args.repeat)
     bench(renderer, "200 items (budgeted)", large_edition(200), max(3, args.repeat // 4))
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import replace
 
 from digest.content import SENT_DATE, Selection, date_token, fill_dates
-from digest.render.inline import inline_css
+from digest.render.inline import inline_body_html
 
 from .factories import large_edition, sample_edition
 
@@ -47,8 +47,9 @@ def test_date_tokens_come_through_the_pipeline_intact(renderer):
 
 def test_premailer_keeps_a_date_token_in_an_attribute():
     token = date_token(sample_edition().sections[0].briefings[0].published_at)
-    html = f'<html><head><style>p {{ color: red }}</style></head><body><p title="{token}">{token}</p></body></html>'
-    assert inline_css(html).count(token) == 2
+    html = f'<p title="{token}">{token}</p>'
+    inlined = inline_body_html(html, ".briefing-body p { color: red }", "briefing-body")
+    assert inlined.count(token) == 2 and 'style="color:red"' in inlined
 
 
 def test_the_budget_holds_with_tokens_and_with_labels(renderer, config):

@@ -7,7 +7,7 @@ import re
 import nh3
 import pytest
 
-from digest.render.sanitize import clean_body_html
+from digest.safe_html import clean_html as clean_body_html
 
 from . import checklist
 from .factories import HOSTILE_BODIES, hostile_edition

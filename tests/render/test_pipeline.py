@@ -11,7 +11,6 @@ import pytest
 from digest.content import Selection, TopicSection
 from digest.paths import email_templates_dir
 from digest.render import Renderer, RenderError
-from digest.render.inline import inline_css
 from digest.render.mjml import compile_mjml, lint
 from digest.render.text import html_to_text
 
@@ -66,22 +65,6 @@ def test_mjml_lint_is_logged(caplog):
         compile_mjml("<mjml><mj-body><mj-wat>x</mj-wat></mj-body></mjml>", "odd.mjml.j2")
     assert "odd.mjml.j2: unknown MJML element <mj-wat>" in caplog.text
     assert any('lang="und"' in w for w in lint('<html lang="und"></html>'))
-
-
-def test_inline_keeps_doctype_mso_comments_and_media_queries():
-    html = compile_mjml(
-        '<mjml lang="en"><mj-head><mj-style inline="inline">/* digest:inline */ .x { color: #123456; }</mj-style>'
-        '</mj-head><mj-body><mj-section><mj-column><mj-text><p class="x">hi</p></mj-text></mj-column>'
-        '<mj-column><mj-text>two</mj-text></mj-column></mj-section></mj-body></mjml>',
-        "test",
-    )
-    out = inline_css(html)
-    assert out.startswith("<!doctype html>")
-    assert out.count("<!--[if") == html.count("<!--[if") > 0
-    assert out.count("<![endif]-->") == html.count("<![endif]-->")
-    assert 'class="x" style="color:#123456"' in out
-    assert "width:50% !important" in out  # MJML's column rule keeps !important
-    assert "digest:inline" not in out  # the inlined block itself is gone
 
 
 def test_strict_config_blocks_an_item_without_disclosure(config):

@@ -18,7 +18,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from ..content import SponsorDisclosure, token
-from .sanitize import clean_body_html
+from ..safe_html import clean_html
+from .inline import inline_body_html
+from .styles import BODY_CLASS, Styles
 from .text import WIDTH, html_to_text, wrap
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -112,37 +114,29 @@ def host(url: str) -> str:
 
 
 #: Item texts repeat across the ~1,000-2,000 bodies of an edition; these filters are pure
-#: functions of their arguments, so each distinct text is cleaned, converted or wrapped
-#: once per process (bounded: an edition has a few thousand distinct strings).
+#: functions of their arguments, so each distinct text is converted, wrapped or inlined
+#: once per process (bounded: an edition has a few thousand distinct strings). Jinja may
+#: hand over Markup: they key on the plain string, all the functions look at.
 FILTER_CACHE_SIZE = 8192
-_clean_body = lru_cache(maxsize=FILTER_CACHE_SIZE)(clean_body_html)
 _html_to_text = lru_cache(maxsize=FILTER_CACHE_SIZE)(html_to_text)
 _wrap = lru_cache(maxsize=FILTER_CACHE_SIZE)(wrap)
 
 
-def safe_body(html: str) -> Markup:
-    """The one field rendered as HTML: sanitised again here (defence in depth), then trusted."""
-    return Markup(_clean_body(html))
+def body_filter(styles: Styles):
+    """``|safe_body``: the one field rendered as HTML. Cleaned to the allow-list again here
+    (defence in depth), given the styles table's ``[briefing-body]`` rules by premailer,
+    then trusted; once per distinct body and renderer."""
+
+    @lru_cache(maxsize=FILTER_CACHE_SIZE)
+    def safe_body(html: str) -> Markup:
+        return Markup(inline_body_html(clean_html(html), styles.body_css, BODY_CLASS))
+
+    return lambda html: safe_body(str(html))
 
 
-def _uncached_safe_body(html: str) -> Markup:
-    return Markup(clean_body_html(html))
-
-
-def cached_wrap(text, width: int = WIDTH) -> str:
-    """:func:`digest.render.text.wrap`, once per distinct (text, width)."""
-    # Jinja may hand over Markup or other str subclasses: key on the plain string, which
-    # is all wrap() looks at (it calls str() first).
-    return _wrap(str(text), width)
-
-
-def cached_html_to_text(html: str) -> str:
-    return _html_to_text(str(html))
-
-
-def make_environment(templates_dir: Path, *, cached_filters: bool = True) -> Environment:
-    """The email templates' environment; ``cached_filters=False`` computes every filter
-    afresh (the reference pipeline, see :class:`digest.render.Renderer`)."""
+def make_environment(templates_dir: Path) -> Environment:
+    """The email templates' environment (``|safe_body`` is added by the renderer, which
+    reads the styles table first: :func:`body_filter`)."""
     env = Environment(
         loader=FileSystemLoader(str(templates_dir)),
         autoescape=_autoescape,
@@ -161,9 +155,8 @@ def make_environment(templates_dir: Path, *, cached_filters: bool = True) -> Env
         long_date=long_date,
         sponsor_lines=sponsor_lines,
         sponsor_short=sponsor_short,
-        safe_body=safe_body if cached_filters else _uncached_safe_body,
-        html_to_text=cached_html_to_text if cached_filters else html_to_text,
-        wrap=cached_wrap if cached_filters else wrap,
+        html_to_text=lambda html: _html_to_text(str(html)),
+        wrap=lambda text, width=WIDTH: _wrap(str(text), width),
         join_topics=join_topics,
         contact_href=contact_href,
         host=host,

@@ -5,17 +5,17 @@ selection should already have left such items out; with ``selection.strict`` the
 fails naming the item, otherwise the item is dropped and named in the log.
 
 No link or image in the email points anywhere but http(s): ingestion checks URLs, and
-this repeats it, so a ``javascript:`` URL in a stored row can never become an href.
+this repeats the same check (:func:`digest.safe_html.safe_http_url`), so a
+``javascript:`` URL in a stored row can never become an href.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from functools import lru_cache
-from urllib.parse import urlsplit
 
 from ..content import BriefingItem, Selection, VideoItem
+from ..safe_html import safe_http_url
 from .errors import DisclosureMissing
 
 log = logging.getLogger(__name__)
@@ -48,34 +48,28 @@ def require_disclosures(selection: Selection, *, strict: bool) -> Selection:
     return replace(selection, sections=sections, recommended=recommended)
 
 
-@lru_cache(maxsize=16384)  # every distinct selection of an edition asks again for the same items' URLs
-def is_http_url(url: str | None) -> bool:
-    if not url or any(ch.isspace() or ord(ch) < 32 for ch in url):
-        return False
-    parts = urlsplit(url)
-    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
-
-
-def _safe(url: str | None) -> str | None:
-    return url if is_http_url(url) else None
-
-
 def drop_unsafe_urls(selection: Selection) -> Selection:
     """Unsafe item links become plain titles; a video without a safe link is left out."""
 
-    def briefing(item: BriefingItem) -> BriefingItem:
-        return item if item.url is None or is_http_url(item.url) else replace(item, url=None)
+    def safe(url: str | None) -> str | None:
+        return None if url is None else safe_http_url(url)
+
+    def briefing(item):  # a briefing or a related headline: an unsafe link, a plain title
+        url = safe(item.url)
+        return item if url == item.url else replace(item, url=url)
 
     videos: list[VideoItem] = []
     for video in selection.videos:
-        if not is_http_url(video.url):
+        url = safe(video.url)
+        if url is None:
             log.warning("video %s (%r) has no http(s) link: left out of the edition", video.id, video.title)
             continue
-        thumbnail = _safe(video.thumbnail_url)
-        videos.append(video if thumbnail == video.thumbnail_url else replace(video, thumbnail_url=thumbnail))
+        thumbnail = safe(video.thumbnail_url)
+        same = (url, thumbnail) == (video.url, video.thumbnail_url)
+        videos.append(video if same else replace(video, url=url, thumbnail_url=thumbnail))
     sections = tuple(replace(s, briefings=tuple(map(briefing, s.briefings))) for s in selection.sections)
     recommended = tuple(map(briefing, selection.recommended))
-    related = tuple(r if r.url is None or is_http_url(r.url) else replace(r, url=None) for r in selection.related)
+    related = tuple(map(briefing, selection.related))
     if (sections, recommended, related, tuple(videos)) == (selection.sections, selection.recommended, selection.related,
                                                             selection.videos):
         return selection  # the usual case: nothing to drop, the same objects

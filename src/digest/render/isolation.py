@@ -20,7 +20,6 @@ from dataclasses import dataclass, replace
 
 from ..content import BriefingItem, RelatedItem, RenderedEmail, Selection, TopicSection, VideoItem
 from .errors import DisclosureMissing
-from .lru import LRU
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +96,7 @@ class IsolatingRenderer:
 
     def __init__(self, renderer) -> None:
         self.renderer = renderer
-        self._verdicts = LRU(VERDICT_CACHE_SIZE)  # item -> its error alone, or "" when it renders
+        self._verdicts: dict[Item, str] = {}  # item -> its error alone, or "" when it renders
 
     def render(self, selection: Selection) -> RenderOutcome:
         try:
@@ -131,5 +130,7 @@ class IsolatingRenderer:
                 raise
             except Exception as exc:  # noqa: BLE001
                 verdict = describe(exc)
-            self._verdicts.put(item, verdict)
+            if len(self._verdicts) >= VERDICT_CACHE_SIZE:
+                self._verdicts.clear()  # bounded; a new edition's items start afresh
+            self._verdicts[item] = verdict
         return verdict

@@ -1,5 +1,10 @@
-"""Selection -> RenderedEmail: Jinja2 -> MJML -> HTML -> inlined CSS, plus subject,
-preheader and the plain-text part, all from the same data.
+"""Selection -> RenderedEmail: Jinja2 -> MJML -> HTML, plus subject, preheader and the
+plain-text part, all from the same data.
+
+One path: the templates write each element's styles from the styles table
+(:mod:`.styles`), a briefing's own HTML is inlined by premailer once per distinct body
+(the ``|safe_body`` filter), and MJML's output is the email. No whole body goes through
+premailer.
 
 One :class:`Renderer` is built per process (or per edition) and reused: the Jinja
 environment and compiled templates are cached on it. It never touches the database, and
@@ -21,14 +26,12 @@ from ..content import SENT_DATE, TOKEN_NAMES, RenderedEmail, Selection, token, t
 from ..paths import email_templates_dir
 from ..settings import PublicationConfig
 from ..utm import add_utm
-from .assembly import Assembler
 from .budget import fit_to_budget
-from .environment import make_environment
+from .environment import body_filter, make_environment
 from .errors import RenderError
-from .fragment_inline import inline_body
 from .guard import drop_unsafe_urls, require_disclosures
-from .inline import inline_css
 from .mjml import compile_mjml
+from .styles import load_styles
 
 HTML_TEMPLATE = "base.mjml.j2"
 SUBJECT_TEMPLATE = "subject.txt.j2"
@@ -38,25 +41,22 @@ PREHEADER_MAX = 150
 #: An email carrying more pieces than this (briefings and recommended) opens with an
 #: "In this issue" list: past a phone screen or two a reader needs to know what is inside.
 CONTENTS_AFTER = 4
-#: A candidate whose MJML output is this much over the budget cannot fit once inlined
-#: (inlining adds bytes; it only saves the few bytes of entities and the inlined block),
-#: so the budget search skips premailer for it: most of a 200-item edition's cost.
-HOPELESS_FACTOR = 1.25
+
+#: Where a body's time goes; "jinja" includes premailer on a briefing body seen for the first time.
+STAGES = ("jinja", "mjml", "text")
 
 
 @dataclass
 class StageTimings:
     """Seconds spent per stage since the last :meth:`reset` (read by the benchmark)."""
 
-    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("jinja", "mjml", "premailer", "text"), 0.0))
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     html_renders: int = 0
-    assembled: int = 0  # of html_renders, put together from cached sections (see .assembly)
 
     def reset(self) -> None:
         for stage in self.seconds:
             self.seconds[stage] = 0.0
         self.html_renders = 0
-        self.assembled = 0
 
     def add(self, stage: str, started: float) -> None:
         self.seconds[stage] += time.perf_counter() - started
@@ -73,22 +73,17 @@ def _shorten(text: str, limit: int) -> str:
 
 
 class Renderer:
-    """Renders selections; ``fast=False`` inlines each body as one whole document and
-    computes every template filter afresh (the pipeline as it was before the fast path).
+    """Renders selections with one Jinja environment, its compiled templates and the
+    styles table, built once (per process, or per edition) and reused."""
 
-    The whole-document path is what the fast path (fragments inlined once per process, see
-    :mod:`digest.render.fragment_inline`) must reproduce byte for byte: it is kept callable
-    as the reference the equivalence tests compare against, and as a switch to rule the
-    fast path out when an email looks wrong.
-    """
-
-    def __init__(self, config: PublicationConfig, templates_dir: Path | None = None, *, fast: bool = True) -> None:
+    def __init__(self, config: PublicationConfig, templates_dir: Path | None = None) -> None:
         self.config = config
-        self.fast = fast
         self.templates_dir = templates_dir or email_templates_dir()
-        self.env = make_environment(self.templates_dir, cached_filters=fast)
+        self.env = make_environment(self.templates_dir)
+        self.styles = load_styles(self.env, config.branding)
+        self.env.filters["safe_body"] = body_filter(self.styles)
+        self._accent_on_dark = config.branding.accent_on_dark  # a contrast search: once, not per body
         self.timings = StageTimings()
-        self.assembler = Assembler() if fast else None
         self._templates = {
             name: self._load(name) for name in (HTML_TEMPLATE, SUBJECT_TEMPLATE, PREHEADER_TEMPLATE, TEXT_TEMPLATE)
         }
@@ -133,6 +128,8 @@ class Renderer:
             "related_limit": self.config.selection.max_related,
             "note": selection.note,
             "links": {name: token(name) for name in TOKEN_NAMES},
+            "css": self.styles.elements,
+            "accent_on_dark": self._accent_on_dark,
         }
 
     # ------------------------------------------------------------ stages
@@ -144,35 +141,10 @@ class Renderer:
         source = self._render_template(HTML_TEMPLATE, context)
         self.timings.add("jinja", started)
         self.timings.html_renders += 1
-
-        if self.assembler is not None:
-            started = time.perf_counter()
-            html = self.assembler.assemble(source, subject, preheader, self._finished_sections)
-            self.timings.add("premailer", started)
-            # Only a body within the budget: one over it is judged as before (see HOPELESS_FACTOR).
-            # Inlining keeps the style blocks and classes and only adds attributes, so a
-            # finished body within the budget had MJML output far under HOPELESS_FACTOR times it.
-            if html is not None and len(html.encode("utf-8")) <= self.config.selection.max_html_bytes:
-                self.timings.assembled += 1
-                return html
-
         started = time.perf_counter()
         html = compile_mjml(source, HTML_TEMPLATE)
         self.timings.add("mjml", started)
-
-        if len(html.encode("utf-8")) > HOPELESS_FACTOR * self.config.selection.max_html_bytes:
-            return html  # over budget whatever premailer does; never sent (see HOPELESS_FACTOR)
-        started = time.perf_counter()
-        finished = inline_body(source, html, (subject, preheader)) if self.fast else inline_css(html)
-        self.timings.add("premailer", started)
-        if self.assembler is not None:
-            self.assembler.learn(source, html, finished, subject, preheader)
-        return finished
-
-    def _finished_sections(self, source: str) -> str:
-        """A document of some sections of a body (no title, no preview) compiled and
-        inlined the usual way, for the assembler to learn their pieces."""
-        return inline_body(source, compile_mjml(source, HTML_TEMPLATE))
+        return html
 
     def _subject_and_preheader(self, selection: Selection) -> tuple[str, str]:
         context = self._context(selection)

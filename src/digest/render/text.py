@@ -6,7 +6,7 @@ import re
 import textwrap
 from html.parser import HTMLParser
 
-from .sanitize import clean_body_html
+from ..safe_html import clean_html
 
 WIDTH = 76
 _BLOCKS = {"p", "div", "blockquote", "h2", "h3", "h4", "ul", "ol", "table", "tr", "figure", "hr"}
@@ -68,7 +68,7 @@ class _TextExtractor(HTMLParser):
 def html_to_text(html: str) -> str:
     """Readable plain text of a briefing body, wrapped, paragraphs separated by a blank line."""
     parser = _TextExtractor()
-    parser.feed(clean_body_html(html))
+    parser.feed(clean_html(html))
     parser.close()
     out: list[str] = []
     previous_item = False
