@@ -30,7 +30,8 @@ def links(html: str) -> list[str]:
             for name in ("href", "src") if (value := element.get(name)) is not None]
 
 
-def _offline(route):
+def serve_images_offline(route):
+    """No network: images are answered locally (the logo and a picture), anything else refused."""
     if route.request.resource_type == "image":
         body = LOGO if "logo" in route.request.url else PICTURE
         route.fulfill(status=200, content_type="image/svg+xml", body=body)
@@ -41,7 +42,7 @@ def _offline(route):
 def open_page(browser, html: str, width: int, dark: bool = False):
     page = browser.new_page(viewport={"width": width, "height": 800}, color_scheme="dark" if dark else "light",
                             device_scale_factor=1)
-    page.route("**/*", _offline)
+    page.route("**/*", serve_images_offline)
     page.set_content(html, wait_until="load")
     return page
 

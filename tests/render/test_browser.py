@@ -11,20 +11,12 @@ import pytest
 from digest.content import fill_tokens
 
 from .factories import large_edition, sample_edition
+from .screens import serve_images_offline
 
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 WIDTHS = (320, 375, 600)
-PLACEHOLDER = (
-    '<svg xmlns="http://www.w3.org/2000/svg" width="480" height="270" viewBox="0 0 480 270">'
-    '<rect width="480" height="270" fill="#3b5573"/><polygon points="210,100 210,170 270,135" fill="#fff"/></svg>'
-)
-LOGO = (
-    '<svg xmlns="http://www.w3.org/2000/svg" width="240" height="40" viewBox="0 0 240 40">'
-    '<text x="0" y="28" font-family="Georgia" font-size="24" fill="#fff">Ridgeline</text></svg>'
-)
-
 OVERFLOW_JS = """() => {
   const width = document.documentElement.clientWidth;
   const wide = [];
@@ -40,15 +32,6 @@ THUMBS_JS = """() => Array.from(document.querySelectorAll('.video-thumb img')).m
 })"""
 
 
-def _serve_images_offline(route):
-    """No network: images are answered locally (the logo and a video placeholder)."""
-    if route.request.resource_type == "image":
-        body = LOGO if "logo" in route.request.url else PLACEHOLDER
-        route.fulfill(status=200, content_type="image/svg+xml", body=body)
-    else:
-        route.abort()
-
-
 @pytest.fixture(scope="module")
 def pages(renderer, token_values):
     return {
@@ -59,7 +42,7 @@ def pages(renderer, token_values):
 
 def _open(browser, html: str, width: int):
     page = browser.new_page(viewport={"width": width, "height": 800})
-    page.route("**/*", _serve_images_offline)
+    page.route("**/*", serve_images_offline)
     page.set_content(html, wait_until="load")
     return page
 
