@@ -1,6 +1,6 @@
 """The email's styles table (``templates/email/styles.j2``), read once per renderer.
 
-Its ``[elements]`` lines become ``css``, the dict the templates write into each element's
+Its ``[elements]`` lines become ``css``, whose values the templates write into each element's
 ``style`` attribute; its ``[briefing-body]`` lines become the CSS rules premailer inlines
 into a briefing's own HTML (:func:`digest.render.inline.inline_body_html`). Written into
 the elements rather than inlined per body: premailer over a whole body cost ~14 ms, and
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
 from types import SimpleNamespace
 
 from jinja2 import Environment
