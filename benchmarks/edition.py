@@ -44,7 +44,7 @@ from tree_rss import TreePeak  # noqa: E402
 
 from digest import db  # noqa: E402
 from digest.deliver import send_edition  # noqa: E402
-from digest.deliver.factory import make_provider  # noqa: E402
+from digest.deliver.providers.factory import make_provider  # noqa: E402
 from digest.deliver.workers import stop_fork_server  # noqa: E402
 from digest.runtime import Runtime  # noqa: E402
 from digest.settings import load_settings, normalise_database_url  # noqa: E402
@@ -162,7 +162,7 @@ def run_edition(runtime: Runtime, provider, *, progress=None):
 def measure_floor(runtime: Runtime, edition_id: int) -> float:
     """Seconds to JSON-encode the same provider requests: every sent batch's payload,
     one personalization (with its tokens) per recipient, as the provider encodes it."""
-    from digest.deliver.sendgrid_payload import encode_payload
+    from digest.deliver.providers.sendgrid_payload import encode_payload
 
     seconds = 0.0
     for payload in sent_payloads(runtime, edition_id):

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 
 from .deliver.edition import send_edition
-from .deliver.factory import make_provider
+from .deliver.providers.factory import make_provider
 from .deliver.summary import EditionSummary
 from .ingest import IngestReport, ingest_sources
 from .models import Briefing, Source, Video

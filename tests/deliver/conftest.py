@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from digest.content import BriefingItem, RenderedEmail, Selection, TopicSection
-from digest.deliver.provider import OutgoingBatch, ProviderError, SendResult
+from digest.deliver.providers.base import OutgoingBatch, ProviderError, SendResult
 from digest.models import Subscriber, SubscriberStatus, Topic
 
 EDITION = date(2026, 3, 2)

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 
 from digest.cli import main
 from digest.deliver.edition import send_edition
-from digest.deliver.factory import make_provider
+from digest.deliver.providers.factory import make_provider
 from digest.models import Batch, Briefing, Delivery, Edition, Subscriber, Topic
 from digest.runtime import Runtime
 

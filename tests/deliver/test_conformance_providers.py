@@ -36,7 +36,7 @@ def _from_mime(msg: EmailMessage) -> Received:
 
 
 def _outbox(make_settings, request):
-    from digest.deliver.outbox import OutboxProvider
+    from digest.deliver.providers.outbox import OutboxProvider
 
     settings = make_settings()
 
@@ -48,7 +48,7 @@ def _outbox(make_settings, request):
 
 
 def _sendgrid(make_settings, request):
-    from digest.deliver.sendgrid import SendGridProvider
+    from digest.deliver.providers.sendgrid import SendGridProvider
 
     settings = request.getfixturevalue("sendgrid_settings")
     fake = request.getfixturevalue("fake_sendgrid")
@@ -60,7 +60,7 @@ def _sendgrid(make_settings, request):
 
 
 def _smtp(make_settings, request):
-    from digest.deliver.smtp import SmtpProvider
+    from digest.deliver.providers.smtp import SmtpProvider
 
     settings = request.getfixturevalue("smtp_settings")
     fake = request.getfixturevalue("fake_smtp")

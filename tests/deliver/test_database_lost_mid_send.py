@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from digest.deliver.edition import send_edition
-from digest.deliver.sendgrid import SendGridProvider
+from digest.deliver.providers.sendgrid import SendGridProvider
 from digest.runtime import Runtime
 
 from fakes.edition_seed import batch_statuses, ledger, seed_edition
@@ -41,7 +41,7 @@ def test_connections_terminated_mid_send_and_everyone_is_sent_once(db_url, make_
     fake_sendgrid.on_request = terminate_during_the_second_request
     runtime = Runtime.open(settings)
     try:
-        with caplog.at_level(logging.WARNING, logger="digest.deliver.retry"):
+        with caplog.at_level(logging.WARNING, logger="digest.deliver.providers.retry"):
             summary = send_edition(runtime, SendGridProvider(settings, timeout=10, retry=FAST_RETRY), TODAY)
     finally:
         runtime.close()

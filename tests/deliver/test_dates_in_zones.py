@@ -21,7 +21,7 @@ from sqlalchemy import func, select, update
 from starlette.testclient import TestClient
 
 from digest.deliver import send_edition
-from digest.deliver.factory import make_provider
+from digest.deliver.providers.factory import make_provider
 from digest.content import fill_tokens
 from digest.models import Batch, Briefing, Delivery, Subscriber, Topic
 from digest.runtime import Runtime

@@ -28,7 +28,7 @@ TODAY = datetime.now(timezone.utc).date().isoformat()
 def quick_backoff(monkeypatch):
     """The production policy waits a second or more between attempts; these in-process
     runs keep the same logic with shorter waits (rate-limit resets are still honoured)."""
-    from digest.deliver import sendgrid
+    from digest.deliver.providers import sendgrid
 
     monkeypatch.setattr(sendgrid, "RetryPolicy", lambda: replace(FAST_RETRY, deadline=30.0))
 

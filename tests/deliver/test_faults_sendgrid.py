@@ -9,8 +9,8 @@ from dataclasses import replace
 
 import pytest
 
-from digest.deliver.provider import ProviderError
-from digest.deliver.sendgrid import SendGridProvider
+from digest.deliver.providers.base import ProviderError
+from digest.deliver.providers.sendgrid import SendGridProvider
 
 from fakes.batches import make_batch
 from fakes.fixtures import FAST_RETRY, fake_sendgrid, sendgrid_settings  # noqa: F401

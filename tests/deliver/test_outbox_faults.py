@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from digest.cli import main
 from digest.deliver.edition import send_edition
-from digest.deliver.outbox import OutboxProvider
+from digest.deliver.providers.outbox import OutboxProvider
 from digest.models import Delivery
 from digest.runtime import Runtime
 from digest.settings import bundled_config_path, load_settings

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from digest.deliver import edition as edition_module
 from digest.deliver.edition import send_edition
-from digest.deliver.factory import make_provider
+from digest.deliver.providers.factory import make_provider
 from digest.models import Batch
 from digest.runtime import Runtime
 

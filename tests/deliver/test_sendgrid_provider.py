@@ -10,9 +10,9 @@ from dataclasses import replace
 
 import pytest
 
-from digest.deliver.provider import ProviderError
-from digest.deliver.sendgrid import SendGridProvider
-from digest.deliver.sendgrid_payload import MAX_REQUEST_BYTES, build_payload, encode_payload
+from digest.deliver.providers.base import ProviderError
+from digest.deliver.providers.sendgrid import SendGridProvider
+from digest.deliver.providers.sendgrid_payload import MAX_REQUEST_BYTES, build_payload, encode_payload
 from digest.errors import ConfigError
 from digest.message import ONE_CLICK
 

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from digest.cli import main
 from digest.deliver.edition import send_edition
-from digest.deliver.sendgrid import SendGridProvider
+from digest.deliver.providers.sendgrid import SendGridProvider
 from digest.models import Batch, Delivery, Subscriber
 from digest.runtime import Runtime
 

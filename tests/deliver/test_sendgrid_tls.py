@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from digest.deliver.provider import ProviderError
-from digest.deliver.retry import RetryPolicy
-from digest.deliver.sendgrid import SendGridProvider
-from digest.deliver.sendgrid_payload import build_payload, encode_payload
+from digest.deliver.providers.base import ProviderError
+from digest.deliver.providers.retry import RetryPolicy
+from digest.deliver.providers.sendgrid import SendGridProvider
+from digest.deliver.providers.sendgrid_payload import build_payload, encode_payload
 
 from fakes.batches import make_batch
 from fakes.fixtures import FAST_RETRY, TEST_API_KEY

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 
 from digest.deliver.ledger import Settlement, claim_batch, get_or_create_edition, settle_batch
 from digest.deliver.planning import plan_edition
-from digest.deliver.settlement import settle_delivery
+from digest.deliver.ledger.settlement import settle_delivery
 from digest.models import Batch, BatchStatus, Delivery, EditionCounter
 from digest.report.reading import read_report
 

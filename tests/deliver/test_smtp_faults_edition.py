@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from digest.deliver.edition import send_edition
-from digest.deliver.smtp import SmtpProvider
+from digest.deliver.providers.smtp import SmtpProvider
 from digest.models import Batch
 from digest.runtime import Runtime
 

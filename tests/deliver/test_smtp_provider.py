@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from digest.deliver.provider import ProviderError
-from digest.deliver.smtp import SmtpProvider, SmtpTarget
+from digest.deliver.providers.base import ProviderError
+from digest.deliver.providers.smtp import SmtpProvider, SmtpTarget
 from digest.errors import ConfigError
 from digest.message import ONE_CLICK
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from digest.deliver.smtp import SmtpProvider
+from digest.deliver.providers.smtp import SmtpProvider
 
 from fakes.batches import make_batch
 from fakes.fixtures import FAST_RETRY, fake_smtp, smtp_settings  # noqa: F401

@@ -126,7 +126,7 @@ def test_an_editions_render_and_send_pools_share_the_context_and_send_the_same(m
 
     from digest.deliver import bodies, processes
     from digest.deliver.edition import send_edition
-    from digest.deliver.factory import make_provider
+    from digest.deliver.providers.factory import make_provider
     from digest.runtime import Runtime
 
     contexts = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from digest.content import RenderedEmail, tokens_in
-from digest.deliver.provider import OutgoingBatch, Recipient
+from digest.deliver.providers.base import OutgoingBatch, Recipient
 from digest.links import LinkMaker
 from digest.message import recipient_headers, shared_headers
 from digest.settings import Settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from digest.deliver.retry import RetryPolicy
+from digest.deliver.providers.retry import RetryPolicy
 
 from .sendgrid_server import FakeSendGrid
 from .smtp_server import FakeSmtp

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from digest.cli import main
 from digest.cli import send_commands
-from digest.deliver.factory import make_provider
+from digest.deliver.providers.factory import make_provider
 from digest.models import Batch, Delivery, RenderedBody
 from digest.runtime import Runtime
 from digest.settings import load_settings

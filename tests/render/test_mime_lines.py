@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-from digest.deliver.outbox import OutboxProvider
-from digest.deliver.smtp import SmtpProvider
+from digest.deliver.providers.outbox import OutboxProvider
+from digest.deliver.providers.smtp import SmtpProvider
 
 from fakes.batches import make_batch
 from fakes.fixtures import FAST_RETRY, TEST_SMTP_PASSWORD, fake_smtp, smtp_settings  # noqa: F401

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from digest.deliver.sendgrid_payload import build_payload
+from digest.deliver.providers.sendgrid_payload import build_payload
 from digest.errors import ConfigError
 from digest.settings import load_publication_config
 

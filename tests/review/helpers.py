@@ -10,7 +10,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 
 from digest.content import RenderedEmail, Selection
-from digest.deliver.provider import OutgoingBatch, SendResult
+from digest.deliver.providers.base import OutgoingBatch, SendResult
 from digest.models import Briefing, Topic
 from digest.runtime import Runtime
 

@@ -10,9 +10,9 @@ from email.policy import default
 from pathlib import Path
 
 from digest.content import RenderedEmail
-from digest.deliver.outbox import OutboxProvider
-from digest.deliver.provider import OutgoingBatch, Recipient, SendResult
-from digest.deliver.sendgrid_payload import build_payload
+from digest.deliver.providers.outbox import OutboxProvider
+from digest.deliver.providers.base import OutgoingBatch, Recipient, SendResult
+from digest.deliver.providers.sendgrid_payload import build_payload
 from digest.links import LinkMaker
 from digest.message import build_message
 from digest.models import Subscriber

@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import select
 
 from digest.deliver.edition import send_edition
-from digest.deliver.factory import make_provider
+from digest.deliver.providers.factory import make_provider
 from digest.deliver.ledger import record_last_digests
-from digest.deliver.settlement import follow_up_ambiguous
+from digest.deliver.ledger.settlement import follow_up_ambiguous
 from digest.models import Batch, Delivery, Subscriber
 from digest.runtime import Runtime
 from digest.schedule.lock import DatabaseLock

@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import insert, select
 
 from digest.content import BriefingItem, RenderedEmail, Selection, TopicSection
-from digest.deliver.provider import OutgoingBatch, SendResult
+from digest.deliver.providers.base import OutgoingBatch, SendResult
 from digest.models import Subscriber, Topic, subscriber_topics
 from digest.runtime import Runtime
 from digest.settings import bundled_config_path

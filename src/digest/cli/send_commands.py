@@ -9,7 +9,7 @@ from datetime import date, datetime, timezone
 import click
 
 from ..deliver.edition import send_edition
-from ..deliver.factory import make_provider
+from ..deliver.providers.factory import make_provider
 from ..deliver.proof import send_proof
 from ..deliver.sending import BatchOutcome
 from ..review.gate import EditionWaits
@@ -102,7 +102,7 @@ def _edition_to_resend(state: State, resend_ambiguous: bool, retry_failed: bool)
     """The one edition with ambiguous (failed) readers, when no --date names one; None when
     there is none. Several: a usage error listing them, since a resend must name what it
     touches."""
-    from ..deliver.in_flight import editions_with
+    from ..deliver.ledger.in_flight import editions_with
     from ..deliver.render_failures import editions_with_render_failures
     from ..models import DeliveryStatus
 

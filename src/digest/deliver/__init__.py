@@ -2,7 +2,7 @@
 
 
 def __getattr__(name: str):
-    # Lazy, so importing ``digest.deliver.provider`` does not pull in the whole pipeline.
+    # Lazy, so importing ``digest.deliver.providers.base`` does not pull in the whole pipeline.
     if name == "send_edition":
         from .edition import send_edition
 

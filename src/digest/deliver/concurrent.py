@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 from ..links import LinkMaker
 from ..runtime import Runtime
 from .ledger import pending_batch_ids
-from .provider import Provider
+from .providers.base import Provider
 from .sending import BatchOutcome, make_link_maker, send_batch, send_pending_batches
 
 log = logging.getLogger(__name__)

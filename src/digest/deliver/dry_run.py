@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Batch, BatchStatus, Delivery, DeliveryStatus, Subscriber, SubscriberStatus
 from .ledger import claim_is_stale
-from .settlement import has_evidence
+from .ledger.settlement import has_evidence
 
 
 @dataclass(frozen=True)

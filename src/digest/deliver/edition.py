@@ -27,13 +27,13 @@ from .ledger import (
     reset_batches, worker_identity,
 )
 from .planning import BodyRenderer, PlanSummary, SkipReason, SubscriberSelector, plan_edition
-from .provider import Provider
+from .providers.base import Provider
 from .concurrent import send_batches
 from .dry_run import existing_work
 from .processes import ProcessSender
 from .render_failures import forget_render_failures, render_failed_readers
 from .sending import make_link_maker
-from .settlement import settle_from_stored_events
+from .ledger.settlement import settle_from_stored_events
 from .summary import EditionSummary, Progress, read_edition_ledger
 
 

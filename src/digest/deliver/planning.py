@@ -41,7 +41,7 @@ from ..models import (
 from ..runtime import Runtime
 from ..subscribers.cadence import due_on, window_start_column
 from .bodies import BodyRenderer, EditionBodies
-from .in_flight import IN_FLIGHT, in_flight_readers
+from .ledger.in_flight import IN_FLIGHT, in_flight_readers
 from .ledger import insert_for, record_last_digests
 from .render_failures import RENDER_FAILED, RenderProblems
 

@@ -46,7 +46,7 @@ _worker: dict = {}
 def _start_worker(settings: Settings) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    from .factory import make_provider
+    from .providers.factory import make_provider
     from .ledger import worker_identity
     from .sending import make_link_maker
 

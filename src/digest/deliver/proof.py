@@ -19,7 +19,7 @@ from ..message import recipient_headers, shared_headers
 from ..models import Subscriber
 from ..runtime import Runtime
 from ..subscribers import normalise_email
-from .provider import OutgoingBatch, Provider, Recipient, SendResult
+from .providers.base import OutgoingBatch, Provider, Recipient, SendResult
 from .sending import make_link_maker
 
 PROOF_PREFIX = "[Proof] "

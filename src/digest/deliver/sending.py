@@ -6,7 +6,7 @@ retried here; whatever goes wrong before it is ``failed``. One batch's failure n
 stops the others, except a provider that halts (a refused API key, an outbox folder that
 cannot be written): that batch goes back to the queue and no other is started.
 
-Each ledger step runs on a :class:`~digest.deliver.retry.LedgerConnection`, so a database
+Each ledger step runs on a :class:`~digest.deliver.ledger.connection.LedgerConnection`, so a database
 connection lost while the provider was busy (or during the step) costs a reconnection,
 not the edition.
 """
@@ -33,8 +33,8 @@ from ..runtime import Runtime
 from .dates import DatedBody, dated_for_zones
 from .ledger import ClaimedBatch, Settlement, claim_batch, pending_batch_ids, release_batch, settle_batch
 from .planning import SkipReason
-from .provider import OutgoingBatch, Provider, ProviderError, Recipient, SendResult
-from .retry import LedgerConnection
+from .providers.base import OutgoingBatch, Provider, ProviderError, Recipient, SendResult
+from .ledger.connection import LedgerConnection
 
 log = logging.getLogger(__name__)
 

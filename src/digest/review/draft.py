@@ -73,7 +73,7 @@ def seed_provider(settings) -> Iterator:
     if not settings.config.review.seed:
         yield None
         return
-    from ..deliver.factory import make_provider
+    from ..deliver.providers.factory import make_provider
 
     provider = make_provider(settings)
     try:

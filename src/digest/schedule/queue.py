@@ -16,7 +16,7 @@ import logging
 import time
 from typing import Callable, Sequence
 
-from ..deliver.provider import Provider
+from ..deliver.providers.base import Provider
 from ..deliver.sending import BatchOutcome, send_batch
 from ..links import LinkMaker
 from ..runtime import Runtime

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from ..deliver.settlement import PROVIDERS_WITH_EVENTS, RESEND_AFTER_WAIT
+from ..deliver.ledger.settlement import PROVIDERS_WITH_EVENTS, RESEND_AFTER_WAIT
 from ..models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, Subscriber, SubscriberStatus
 from ..runtime import Runtime
 from ..report.guards import active_trip

@@ -6,7 +6,7 @@ renews the scheduler lock every few seconds, and the recovery job: batches left
 is stale (whoever holds the lock: a dead lock holder's own batches are recovered by the
 others within one recovery interval, not after the lock's takeover), and ambiguous
 readers are settled from provider events or resent after the wait
-(:mod:`digest.deliver.settlement`). The holder adds the delivery tick and ingestion
+(:mod:`digest.deliver.ledger.settlement`). The holder adds the delivery tick and ingestion
 jobs (fixed ids, ``replace_existing``); a worker that loses or never gets the lock has
 none and, with ``REDIS_URL``, only consumes queued batches.
 
@@ -36,9 +36,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from ..database_url import reason_of
 from ..database_wait import wait_for_database
 from ..db import UNREACHABLE
-from ..deliver.factory import make_provider
+from ..deliver.providers.factory import make_provider
 from ..deliver.ledger import recover_stale_batches, worker_identity
-from ..deliver.settlement import follow_up_ambiguous
+from ..deliver.ledger.settlement import follow_up_ambiguous
 from ..deliver.sending import make_link_maker
 from ..runtime import Runtime
 from .clock import Clock, SystemClock

@@ -30,7 +30,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from sqlalchemy.orm import Session
 
 from ..content import RenderedEmail
-from ..deliver.provider import OutgoingBatch, Provider, Recipient, SendResult
+from ..deliver.providers.base import OutgoingBatch, Provider, Recipient, SendResult
 from ..links import InvalidToken, LinkMaker
 from ..message import shared_headers
 from ..models import ConsentEvent, Subscriber, SubscriberStatus, utcnow

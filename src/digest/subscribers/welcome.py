@@ -5,7 +5,7 @@ with their preferences and unsubscribe links."""
 from __future__ import annotations
 
 from ..content import RenderedEmail
-from ..deliver.provider import Provider, SendResult
+from ..deliver.providers.base import Provider, SendResult
 from ..links import LinkMaker
 from ..models import Subscriber
 from ..settings import PublicationConfig

@@ -15,8 +15,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..deliver.factory import make_provider
-from ..deliver.provider import ProviderError
+from ..deliver.providers.factory import make_provider
+from ..deliver.providers.base import ProviderError
 from ..links import InvalidToken
 from ..models import Subscriber, SubscriberStatus
 from ..subscribers.confirmation import Confirmation, ExpiredConfirmation, check, read_confirmation

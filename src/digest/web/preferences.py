@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..deliver.provider import ProviderError
+from ..deliver.providers.base import ProviderError
 from ..models import ConsentEvent, Subscriber, SubscriberStatus, Topic
 from ..subscribers.cadence import (
     DAILY, WEEKDAY_TITLES, WEEKLY, Cadence, CadenceError, apply_cadence, cadence_of, current_cadence, parse_cadence,

@@ -23,7 +23,7 @@ changes nothing and is safe to retry; one that meets an event a concurrent post 
 committed is run again, and finds it already there.
 
 Each event is also tied to the delivery it concerns, and settles it when that delivery
-is ambiguous (:mod:`digest.deliver.settlement`): a few statements per post (ids, ties and
+is ambiguous (:mod:`digest.deliver.ledger.settlement`): a few statements per post (ids, ties and
 rows handled a thousand at a time), so the request stays fast; waiting and resending are the worker's job, never this request's.
 """
 
@@ -39,7 +39,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..deliver.settlement import event_time, settle_delivery, tie_events
+from ..deliver.ledger.settlement import event_time, settle_delivery, tie_events
 from ..models import ProviderEvent, Subscriber, SubscriberStatus, utcnow
 from ..report.counting import count_events
 from ..runtime import Runtime

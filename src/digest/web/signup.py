@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..deliver.provider import ProviderError
+from ..deliver.providers.base import ProviderError
 from ..models import ConsentEvent
 from ..subscribers.consent import Evidence, record_consent
 from ..subscribers.signup import InvalidSignup, Signup, SignupResult, read_signup, sign_up

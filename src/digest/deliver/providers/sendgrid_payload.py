@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
-from ..settings import PublicationConfig, Tracking
-from .provider import OutgoingBatch, ProviderError
+from ...settings import PublicationConfig, Tracking
+from .base import OutgoingBatch, ProviderError
 
 MAX_PERSONALIZATIONS = 1000  # also SendGrid's limit on recipients (to + cc + bcc) per request
 #: SendGrid's limit is 30 MB per request; we stay under it in decimal megabytes.

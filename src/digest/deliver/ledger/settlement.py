@@ -32,9 +32,9 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from ..models import Batch, BatchStatus, Delivery, DeliveryStatus, ProviderEvent
-from ..report.counting import count_sent, custom_arg_id
-from ..settings import DeliveryConfig
+from ...models import Batch, BatchStatus, Delivery, DeliveryStatus, ProviderEvent
+from ...report.counting import count_sent, custom_arg_id
+from ...settings import DeliveryConfig
 
 log = logging.getLogger(__name__)
 

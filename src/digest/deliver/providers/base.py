@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Mapping, Protocol, Sequence
 
-from ..content import RenderedEmail
+from ...content import RenderedEmail
 
 
 @dataclass(frozen=True)

@@ -37,10 +37,10 @@ import ssl
 from dataclasses import dataclass, field, replace
 from urllib.parse import unquote, urlsplit
 
-from ..errors import ConfigError
-from ..message import build_message, recipient_headers, shared_headers
-from ..settings import Settings
-from .provider import OutgoingBatch, ProviderError, Recipient, SendResult
+from ...errors import ConfigError
+from ...message import build_message, recipient_headers, shared_headers
+from ...settings import Settings
+from .base import OutgoingBatch, ProviderError, Recipient, SendResult
 from tenacity import Retrying, retry_if_exception_type, stop_before_delay
 
 from .retry import RetryPolicy, Retryable, backoff_wait, call_with_retry

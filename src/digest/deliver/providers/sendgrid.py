@@ -64,9 +64,9 @@ from python_http_client.client import Response as SendGridResponse
 from python_http_client.exceptions import HTTPError as SendGridHTTPError
 from sendgrid import SendGridAPIClient
 
-from ..errors import ConfigError
-from ..settings import Settings
-from .provider import OutgoingBatch, ProviderError, Recipient, SendResult
+from ...errors import ConfigError
+from ...settings import Settings
+from .base import OutgoingBatch, ProviderError, Recipient, SendResult
 from .retry import RetryPolicy, Retryable, call_with_retry
 from .sendgrid_payload import MAX_PERSONALIZATIONS, PayloadTooLarge, build_payload, encode_payload
 

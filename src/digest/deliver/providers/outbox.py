@@ -20,9 +20,9 @@ import tempfile
 from email.utils import make_msgid
 from pathlib import Path
 
-from ..message import build_message, message_domain
-from ..settings import Settings
-from .provider import OutgoingBatch, ProviderError, SendResult
+from ...message import build_message, message_domain
+from ...settings import Settings
+from .base import OutgoingBatch, ProviderError, SendResult
 
 #: Free space the folder must have before sending starts (a digest is ~100 KB a reader).
 MIN_FREE_BYTES = 10_000_000

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from sqlalchemy import or_, select
 
-from ..models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition
+from ...models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition
 
 IN_FLIGHT = "in-flight"
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..errors import ConfigError
-from ..settings import Settings
-from .provider import Provider
+from ...errors import ConfigError
+from ...settings import Settings
+from .base import Provider
 
 
 def make_provider(settings: Settings) -> Provider:

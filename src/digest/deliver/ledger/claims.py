@@ -1,0 +1,200 @@
+"""Claiming a batch and recording its outcome: the send path's two ledger writes.
+
+Each is a conditional UPDATE whose row count says whether it happened, so two processes
+can never both believe they own a batch. Claim and settle can each be run again after a
+lost database connection (:class:`.connection.LedgerConnection`): a claim recognises its
+own earlier success by its time stamp, a settlement by the batch already holding its
+outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+
+from sqlalchemy import Connection, and_, bindparam, or_, select, update
+from sqlalchemy.orm import Session
+
+from ...models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, RenderedBody
+from ...report.counting import count_sent
+
+log = logging.getLogger(__name__)
+
+_SETTLED_DELIVERY = {
+    BatchStatus.SENT: DeliveryStatus.SENT,
+    BatchStatus.FAILED: DeliveryStatus.FAILED,
+    BatchStatus.AMBIGUOUS: DeliveryStatus.AMBIGUOUS,
+}
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+
+# Prebuilt Core statements for the send path (claim, settle): built and compiled once per
+# process instead of once per batch, and executed on a plain Connection or a Session
+# alike. The send path runs them ~10 times per batch, thousands of batches per edition.
+_batches = Batch.__table__
+_deliveries = Delivery.__table__
+_bodies = RenderedBody.__table__
+_editions = Edition.__table__
+
+_CLAIM = (  # pending, or already ours from this very claim (its commit's answer was lost)
+    update(_batches)
+    .where(_batches.c.id == bindparam("claim_id"),
+           or_(_batches.c.status == BatchStatus.PENDING,
+               and_(_batches.c.status == BatchStatus.SENDING, _batches.c.claimed_by == bindparam("own_by"),
+                    _batches.c.claimed_at == bindparam("own_at"))))
+    .values(status=BatchStatus.SENDING, claimed_by=bindparam("claim_by"), claimed_at=bindparam("claim_at"),
+            attempts=_batches.c.attempts + 1)
+    .returning(
+        _batches.c.body_id,
+        _batches.c.edition_id,
+        select(_editions.c.date).where(_editions.c.id == _batches.c.edition_id).correlate(_batches).scalar_subquery(),
+        select(_bodies.c.fingerprint).where(_bodies.c.id == _batches.c.body_id).correlate(_batches).scalar_subquery(),
+    )
+)
+_SETTLE_BATCH = (
+    update(_batches)
+    .where(_batches.c.id == bindparam("settle_id"), _batches.c.status == BatchStatus.SENDING,
+           _batches.c.claimed_by == bindparam("settle_by"))
+    .values(status=bindparam("settle_status"), provider_message_id=bindparam("settle_message_id"),
+            error=bindparam("settle_error"), sent_at=bindparam("settle_sent_at"),
+            readers_in_doubt=bindparam("settle_in_doubt"))
+    .returning(_batches.c.edition_id)
+)
+_DELIVERY_OUTCOME = (  # one row: refused, unsent or ambiguous recipient
+    update(_deliveries).where(_deliveries.c.id == bindparam("row_id"))
+    .values(status=bindparam("row_status"), error=bindparam("row_error"), refused=bindparam("row_refused"))
+)
+_SETTLED_AS = select(_batches.c.status, _batches.c.claimed_by).where(_batches.c.id == bindparam("settle_id"))
+_RELEASE = (  # sending -> pending: nothing of it was sent (the provider halted the edition)
+    update(_batches)
+    .where(_batches.c.id == bindparam("release_id"), _batches.c.status == BatchStatus.SENDING,
+           _batches.c.claimed_by == bindparam("release_by"))
+    .values(status=BatchStatus.PENDING, claimed_by=None, claimed_at=None, error=bindparam("release_error"))
+)
+_DELIVERY_MESSAGE_ID = (  # one row: the provider's id for this recipient's message
+    update(_deliveries).where(_deliveries.c.id == bindparam("row_id"))
+    .values(provider_message_id=bindparam("row_message_id"))
+)
+_QUEUED_IN_BATCH = (_deliveries.c.batch_id == bindparam("settle_id"), _deliveries.c.status == DeliveryStatus.QUEUED)
+_QUEUED_SENT = (  # the batch's message id stays on the batch (see Delivery.provider_message_id)
+    update(_deliveries).where(*_QUEUED_IN_BATCH)
+    .values(status=DeliveryStatus.SENT, sent_at=bindparam("settle_sent_at"))
+)
+_QUEUED_UNSENT = (
+    update(_deliveries).where(*_QUEUED_IN_BATCH)
+    .values(status=bindparam("settle_status"), error=bindparam("settle_error"))
+)
+
+
+@dataclass(frozen=True)
+class ClaimedBatch:
+    """A batch this worker now owns, with what sending it needs to know."""
+
+    batch_id: int
+    body_id: int
+    edition_id: int
+    edition_date: date
+    body_fingerprint: str
+
+
+def claim_batch(
+    session: Session | Connection, batch_id: int, worker_id: str, *, now: datetime | None = None, commit: bool = True
+) -> ClaimedBatch | None:
+    """Compare-and-set ``pending -> sending``; the claimed batch when this caller won, else
+    ``None``. Committed, unless ``commit=False``: then the caller commits it (with its
+    other writes) before sending.
+
+    Run again with the same ``now`` after the connection was lost, it finds the batch
+    already claimed by this very claim and returns it again (the lost commit had landed).
+    """
+    now = now or _now()
+    row = session.execute(_CLAIM, {"claim_id": batch_id, "claim_by": worker_id, "claim_at": now,
+                                   "own_by": worker_id, "own_at": now}).first()
+    if commit:
+        session.commit()
+    return ClaimedBatch(batch_id, *row) if row is not None else None
+
+
+@dataclass
+class Settlement:
+    """What became of a claimed batch, as the ledger records it."""
+
+    status: str  # BatchStatus.SENT / FAILED / AMBIGUOUS
+    message_id: str | None = None
+    error: str | None = None
+    rejected: dict[int, str] = field(default_factory=dict)  # delivery id -> reason: its address refused
+    unsent: dict[int, str] = field(default_factory=dict)  # delivery id -> reason: not sent, retryable
+    ambiguous: dict[int, str] = field(default_factory=dict)  # delivery id -> reason (may have gone out)
+    message_ids: dict[int, str] = field(default_factory=dict)  # delivery id -> message id
+
+
+def settle_batch(
+    session: Session | Connection, batch_id: int, worker_id: str, settlement: Settlement, *, now: datetime | None = None
+) -> bool:
+    """Move a batch this worker holds from ``sending`` to its outcome, with its deliveries.
+
+    In a sent batch, recipients the provider refused or did not take become ``failed``
+    (``refused`` when it refused the address itself), those whose message may have left
+    ``ambiguous``, and the rest ``sent`` (their subscribers' ``last_digest_at`` is set
+    later, for a whole edition at once: :func:`record_last_digests`); the readers sent
+    are added to the edition's ``sent`` counter in the same transaction (one statement),
+    so the report never counts deliveries. Returns False,
+    changing nothing, when the batch is no longer this worker's (a recovery overtook it).
+    Run again after a lost connection, it returns True when the lost commit had landed.
+    """
+    if settlement.status not in _SETTLED_DELIVERY:
+        raise ValueError(f"cannot settle a batch as {settlement.status!r}")
+    now = now or _now()
+    sent = settlement.status == BatchStatus.SENT
+    params = {"settle_id": batch_id, "settle_by": worker_id, "settle_status": settlement.status,
+              "settle_message_id": settlement.message_id, "settle_error": settlement.error,
+              "settle_sent_at": now if sent else None, "settle_in_doubt": bool(settlement.ambiguous)}
+    settled = session.execute(_SETTLE_BATCH, params).first()
+    if settled is None:
+        already = session.execute(_SETTLED_AS, params).first()
+        session.rollback()
+        if already is not None and tuple(already) == (settlement.status, worker_id):
+            return True  # recorded by this settlement before the connection was lost
+        log.warning("batch %s is no longer held by %s; its outcome (%s) was not recorded",
+                    batch_id, worker_id, settlement.status)
+        return False
+
+    for status, refused, reasons in ((DeliveryStatus.FAILED, True, settlement.rejected),
+                                     (DeliveryStatus.FAILED, False, settlement.unsent),
+                                     (DeliveryStatus.AMBIGUOUS, False, settlement.ambiguous)):
+        if reasons:
+            session.execute(_DELIVERY_OUTCOME, [
+                {"row_id": d, "row_status": status, "row_error": reason[:2000], "row_refused": refused}
+                for d, reason in reasons.items()])
+    own_ids = [{"row_id": d, "row_message_id": mid} for d, mid in settlement.message_ids.items()
+               if d not in settlement.rejected and d not in settlement.unsent and d not in settlement.ambiguous]
+    if own_ids:
+        session.execute(_DELIVERY_MESSAGE_ID, own_ids)
+    if sent:
+        readers = session.execute(_QUEUED_SENT, params).rowcount
+        count_sent(session, settled.edition_id, readers, now.astimezone(timezone.utc).date())
+    else:
+        session.execute(_QUEUED_UNSENT, params | {"settle_status": _SETTLED_DELIVERY[settlement.status]})
+    session.commit()
+    return True
+
+
+
+def release_batch(session: Session | Connection, batch_id: int, worker_id: str, reason: str) -> bool:
+    """Give back a batch this worker claimed but sent nothing of (``sending -> pending``),
+    its readers still queued: the provider halted the edition before taking it. True when
+    it is pending now (also when an earlier, lost commit had released it)."""
+    released = session.execute(_RELEASE, {"release_id": batch_id, "release_by": worker_id,
+                                          "release_error": reason[:2000]}).rowcount == 1
+    if not released:
+        released = session.execute(select(_batches.c.status).where(_batches.c.id == batch_id)).scalar() \
+            == BatchStatus.PENDING
+    session.commit()
+    return released
+
+
