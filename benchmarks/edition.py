@@ -15,7 +15,7 @@ Then the floor: the time to only JSON-encode the same provider requests.
 Peak RSS is printed twice: the edition process's own, and the whole tree's (the edition
 process with its fork server and worker processes, sampled: ``benchmarks/tree_rss.py``).
 Setup runs in another process, the sink in a third; neither is counted. The worker processes' CPU time is theirs and, on Linux, their fork server's
-(``digest.deliver.workers``), stopped after the timed edition so that it counts. The last
+(``digest.deliver.worker_processes``), stopped after the timed edition so that it counts. The last
 line printed is one JSON object.
 """
 
@@ -45,7 +45,7 @@ from tree_rss import TreePeak  # noqa: E402
 from digest import db  # noqa: E402
 from digest.deliver import send_edition  # noqa: E402
 from digest.deliver.providers.factory import make_provider  # noqa: E402
-from digest.deliver.workers import stop_fork_server  # noqa: E402
+from digest.deliver.worker_processes import stop_fork_server  # noqa: E402
 from digest.runtime import Runtime  # noqa: E402
 from digest.settings import load_settings, normalise_database_url  # noqa: E402
 

@@ -13,7 +13,7 @@ from typing import Iterator
 from sqlalchemy import select
 
 from digest.deliver.providers.base import OutgoingBatch
-from digest.deliver.sending import batch_recipients, make_link_maker, rendered_email
+from digest.deliver.recipients import batch_recipients, make_link_maker, rendered_email
 from digest.deliver.providers.sendgrid_payload import build_payload
 from digest.message import shared_headers
 from digest.models import Batch, BatchStatus, DeliveryStatus, Edition, RenderedBody

@@ -22,7 +22,7 @@ def test_every_command_module_is_in_the_map_and_registers_exactly_its_commands()
 def test_report_runs_without_loading_the_render_and_send_stack():
     probe = ("import sys; from click.testing import CliRunner; from digest.cli import main; "
              "result = CliRunner().invoke(main, ['report', '--help']); assert result.exit_code == 0, result.output; "
-             "print(sorted(m for m in ('digest.render', 'digest.deliver.planning', 'digest.ingest', 'premailer', "
+             "print(sorted(m for m in ('digest.render', 'digest.deliver.plan', 'digest.ingest', 'premailer', "
              "'mjml') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -7,10 +7,12 @@ import time
 
 from sqlalchemy import event
 
-from digest.deliver.concurrent import send_batch_ids
-from digest.deliver.ledger import get_or_create_edition, pending_batch_ids, worker_identity
-from digest.deliver.planning import plan_edition
-from digest.deliver.sending import make_link_maker
+from digest.deliver.run import EditionRun
+from digest.deliver.batch import Sender
+from digest.deliver.ledger import get_or_create_edition, pending_batch_ids
+from digest.deliver.plan import plan_edition
+from digest.deliver.runners import GivenBatches
+from digest.deliver.runners.in_process import ThreadRunner
 from digest.runtime import OTHER_CONNECTIONS, Runtime, pool_size
 
 from .conftest import EDITION, NOW, CountingRenderer, FakeSelector, RecordingProvider, add_subscribers
@@ -32,17 +34,16 @@ def test_eight_sending_threads_reuse_their_connections_chunk_after_chunk(db_url,
         add_subscribers(runtime, 640, topics=("gold",))
         with runtime.session() as session:
             edition = get_or_create_edition(session, EDITION)
-        plan_edition(runtime, edition, now=NOW, selector=FakeSelector(), renderer=CountingRenderer(), max_recipients=4)
+        plan_edition(runtime, edition, EditionRun(NOW), selector=FakeSelector(), renderer=CountingRenderer(), max_recipients=4)
         with runtime.session() as session:
             batch_ids = pending_batch_ids(session, edition.id)
         opened = []
         event.listen(runtime.engine, "connect", lambda *_: opened.append(1))
-        provider, links, sent = SlowProvider(), make_link_maker(runtime), 0
+        runner, sent = ThreadRunner(Sender.open(runtime, SlowProvider()), 8), 0
         # As a send worker process gets them: chunks of 32, eight threads each.
         for start in range(0, len(batch_ids), 32):
-            outcomes = send_batch_ids(runtime, provider, batch_ids[start:start + 32], worker_id=worker_identity(),
-                                      workers=8, links=links)
-            sent += sum(o.sent for o in outcomes)
+            runner.start(GivenBatches(batch_ids[start:start + 32]))
+            sent += sum(o.sent for o in runner.outcomes())
     finally:
         runtime.close()
     assert len(batch_ids) == 160 and sent == 640

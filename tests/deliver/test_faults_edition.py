@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import time
+from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timezone
 
@@ -117,6 +118,10 @@ def test_2500_subscribers_through_every_fault_in_one_edition(sendgrid_env, fake_
 
 
 def test_kill_9_mid_edition_then_run_again(sendgrid_env, fake_sendgrid):
+    """Killed while a batch's request has been delivered and its answer hangs; run again:
+    nobody has two, everybody has one, and exactly the batch in flight is ambiguous and
+    reported (with the way to resend it). (Merged with the former
+    ``test_kill_mid_edition.py``, which asserted the same on a first batch.)"""
     settings = load_settings(sendgrid_env)
     emails = seed_edition(settings, 2500)
     fake_sendgrid.pass_next()
@@ -143,4 +148,7 @@ def test_kill_9_mid_edition_then_run_again(sendgrid_env, fake_sendgrid):
     assert all(fake_sendgrid.delivery_counts()[e.lower()] == 1 for e in emails)
     assert batch_statuses(settings) == {"sent": 3, "ambiguous": 1}  # only the batch in flight
     assert {e for e, (status, _) in rows.items() if status == "ambiguous"} == in_flight
-    assert again.returncode == 1 and "ambiguous" in again.stdout + again.stderr
+    assert in_flight and Counter(status for status, _ in rows.values()) == {
+        "sent": len(emails) - len(in_flight), "ambiguous": len(in_flight)}
+    output = again.stdout + again.stderr
+    assert again.returncode == 1 and "ambiguous" in output and "--resend-ambiguous" in output

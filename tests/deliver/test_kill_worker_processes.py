@@ -3,11 +3,12 @@ lowered so a test-sized list takes the path of a big edition): while forked send
 hold batches, and while planning is still writing the ledger. Then ``digest send`` again:
 every reader has exactly one email, and the ledger says so.
 
-Killing only the parent leaves its send workers running (they are the fork server's
-children): each finishes the batches it was handed, settling them under its own identity,
-and then waits for work that never comes (it does not exit by itself). The next run goes
-on beside them, the ledger's claim deciding who sends each batch; once every batch is
-settled the test ends the orphans.
+Killing only the parent orphans its worker processes (they are the fork server's
+children, and the fork server exits with the parent): each notices its parent is gone,
+claims nothing more, finishes and settles the batch it holds under its own identity, and
+exits; the test polls until every one is gone (they used to wait forever for work that
+never came). The next run then sends what is still pending, the ledger's claim deciding
+who sends each batch.
 """
 
 from __future__ import annotations
@@ -52,10 +53,20 @@ def _kill_parent(proc: subprocess.Popen) -> list[psutil.Process]:
     return descendants
 
 
+def _assert_orphans_leave(orphans: list[psutil.Process], settings) -> None:
+    """Every process the killed ``digest send`` left behind exits by itself (polled for up
+    to a minute: a bound, not a speed), leaving no batch ``sending``: what a send worker
+    held was settled before it left."""
+    assert orphans, "the killed digest send had no worker processes"
+    _gone, alive = psutil.wait_procs(orphans, timeout=60)
+    assert not alive, f"still running after their parent was killed: {[p.pid for p in alive]}"
+    assert not batch_statuses(settings)["sending"]
+
+
 def _rerun_beside(orphans: list[psutil.Process], env: dict[str, str], settings) -> subprocess.CompletedProcess:
-    """``digest send`` again while the orphaned workers still finish what they were handed
-    (the ledger's claim decides who sends each batch); then wait until no batch is pending
-    or sending, and end the orphans, idle by then."""
+    """``digest send`` again (beside any orphan still finishing what it held: the ledger's
+    claim decides who sends each batch); then wait until no batch is pending or sending,
+    and end any orphan left."""
     again = subprocess.run([sys.executable, "-c", "from digest.cli import main; main()", "send", "--date", TODAY],
                            env=env, capture_output=True, text=True, timeout=300)
     wait_for(lambda: not (batch_statuses(settings)["sending"] or batch_statuses(settings)["pending"]), 120,
@@ -100,6 +111,8 @@ def test_kill_9_while_send_workers_hold_batches_then_rerun(sendgrid_env, fake_se
     # What was held when the parent died was claimed by its forked send workers.
     holders = {int(c.rsplit(":", 2)[1]) for (c,) in read(settings, select(Batch.claimed_by).where(Batch.id.in_(held)))}
     assert holders and holders <= worker_pids and first.pid not in holders
+    _assert_orphans_leave(orphans, settings)
+    assert set(batch_statuses(settings)) <= {"sent", "pending"}  # what they held went out, once
 
     again = _rerun_beside(orphans, env, settings)
     assert again.returncode == 0, again.stdout + again.stderr
@@ -133,6 +146,7 @@ def test_kill_9_during_planning_then_rerun(db_url, sendgrid_env, fake_sendgrid):
         assert read(settings, select(func.count()).select_from(Delivery))[0][0] == planned  # still partial
     finally:
         engine.dispose()
+    _assert_orphans_leave(orphans, settings)
 
     again = _rerun_beside(orphans, env, settings)
     assert again.returncode == 0, again.stdout + again.stderr

@@ -9,10 +9,12 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import select, update
 
-from digest.deliver.ledger import get_or_create_edition, record_last_digests, worker_identity
-from digest.deliver.planning import plan_edition
-from digest.deliver.sending import send_pending_batches
+from digest.deliver.run import EditionRun
+from digest.deliver.ledger import get_or_create_edition, record_last_digests
+from digest.deliver.plan import plan_edition
 from digest.models import Batch, Subscriber
+
+from fakes.batches import send_pending
 
 from .conftest import EDITION, NOW, CountingRenderer, FakeSelector, RecordingProvider, add_subscribers
 
@@ -27,9 +29,9 @@ def _send_without_recording(runtime, provider, day: date, selector=None) -> int:
     does: every batch settled, the readers' last digest not recorded."""
     with runtime.session() as session:
         edition = get_or_create_edition(session, day)
-    plan_edition(runtime, edition, now=NOW, renderer=CountingRenderer(), selector=selector or FakeSelector(),
+    plan_edition(runtime, edition, EditionRun(NOW), renderer=CountingRenderer(), selector=selector or FakeSelector(),
                  max_recipients=2)
-    send_pending_batches(runtime, provider, edition.id, worker_id=worker_identity())
+    send_pending(runtime, provider, edition.id)
     return edition.id
 
 
@@ -77,7 +79,7 @@ def test_the_next_plan_records_what_a_stopped_run_did_not(runtime):
     selector = _SeesLastDigest()
     with runtime.session() as session:
         tomorrow = get_or_create_edition(session, EDITION + timedelta(days=1))
-    plan_edition(runtime, tomorrow, now=NOW + timedelta(days=1), renderer=CountingRenderer(), selector=selector,
+    plan_edition(runtime, tomorrow, EditionRun(NOW + timedelta(days=1)), renderer=CountingRenderer(), selector=selector,
                  max_recipients=2)
     assert len(selector.seen) == 3
     assert all(seen is not None and seen in sent_at for seen in selector.seen.values())

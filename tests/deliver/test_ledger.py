@@ -7,12 +7,13 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from digest.deliver.run import EditionRun
 from digest.deliver.edition import send_edition
 from digest.deliver.ledger import (
     Settlement, claim_batch, get_or_create_edition, recover_stale_batches, resettable_readers, settle_batch,
     worker_identity,
 )
-from digest.deliver.planning import plan_edition
+from digest.deliver.plan import plan_edition
 from digest.models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, RenderedBody, Subscriber, SubscriberStatus
 
 from fakes.edition_seed import settle_as_failed
@@ -35,7 +36,7 @@ def test_plan_writes_one_row_per_subscriber_in_batches(runtime):
     add_subscribers(runtime, 7)
     with runtime.session() as session:
         edition = get_or_create_edition(session, EDITION)
-    plan = plan_edition(runtime, edition, now=NOW, renderer=CountingRenderer(), selector=FakeSelector(),
+    plan = plan_edition(runtime, edition, EditionRun(NOW), renderer=CountingRenderer(), selector=FakeSelector(),
                         max_recipients=3, chunk_size=2)
     assert (plan.queued, plan.batches) == (7, 3)
     rows = _deliveries(runtime)
@@ -90,7 +91,7 @@ def test_unsubscribed_after_planning_is_not_sent(runtime, provider):
     ids = add_subscribers(runtime, 3)
     with runtime.session() as session:
         edition = get_or_create_edition(session, EDITION)
-    plan_edition(runtime, edition, now=NOW, renderer=CountingRenderer(), selector=FakeSelector(), max_recipients=10)
+    plan_edition(runtime, edition, EditionRun(NOW), renderer=CountingRenderer(), selector=FakeSelector(), max_recipients=10)
     with runtime.session() as session:
         # Each queued row keeps the address it was planned for (sending reads it from there).
         planned = dict(session.execute(select(Delivery.subscriber_id, Delivery.email)).all())
@@ -214,7 +215,7 @@ def test_only_one_of_two_claims_wins(runtime):
     add_subscribers(runtime, 2)
     with runtime.session() as session:
         edition = get_or_create_edition(session, EDITION)
-    plan_edition(runtime, edition, now=NOW, renderer=CountingRenderer(), selector=FakeSelector(), max_recipients=10)
+    plan_edition(runtime, edition, EditionRun(NOW), renderer=CountingRenderer(), selector=FakeSelector(), max_recipients=10)
     with runtime.session() as session:
         batch_id = session.scalar(select(Batch.id))
     results = []
@@ -243,7 +244,7 @@ def test_concurrent_planners_write_no_duplicate(runtime):
     def plan():
         try:
             barrier.wait()
-            plans.append(plan_edition(runtime, edition, now=NOW, renderer=CountingRenderer(), selector=FakeSelector(),
+            plans.append(plan_edition(runtime, edition, EditionRun(NOW), renderer=CountingRenderer(), selector=FakeSelector(),
                                       max_recipients=3, chunk_size=4))
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
@@ -267,7 +268,7 @@ def test_crash_between_claim_and_settle_leaves_one_ambiguous_batch(runtime, prov
     add_subscribers(runtime, 6)
     with runtime.session() as session:
         edition = get_or_create_edition(session, EDITION)
-    plan_edition(runtime, edition, now=NOW, renderer=CountingRenderer(), selector=FakeSelector(), max_recipients=2)
+    plan_edition(runtime, edition, EditionRun(NOW), renderer=CountingRenderer(), selector=FakeSelector(), max_recipients=2)
     with runtime.session() as session:
         first = session.scalar(select(Batch.id).order_by(Batch.number))
         # a process on another host claims it, then dies without settling
@@ -282,7 +283,7 @@ def test_a_live_claim_on_this_host_is_not_recovered(runtime):
     add_subscribers(runtime, 1)
     with runtime.session() as session:
         edition = get_or_create_edition(session, EDITION)
-    plan_edition(runtime, edition, now=NOW, renderer=CountingRenderer(), selector=FakeSelector(), max_recipients=2)
+    plan_edition(runtime, edition, EditionRun(NOW), renderer=CountingRenderer(), selector=FakeSelector(), max_recipients=2)
     with runtime.session() as session:
         batch_id = session.scalar(select(Batch.id))
         assert claim_batch(session, batch_id, worker_identity(), now=NOW - timedelta(days=1))
@@ -298,7 +299,7 @@ def test_settle_refuses_a_batch_held_by_someone_else(runtime):
     add_subscribers(runtime, 1)
     with runtime.session() as session:
         edition = get_or_create_edition(session, EDITION)
-    plan_edition(runtime, edition, now=NOW, renderer=CountingRenderer(), selector=FakeSelector(), max_recipients=2)
+    plan_edition(runtime, edition, EditionRun(NOW), renderer=CountingRenderer(), selector=FakeSelector(), max_recipients=2)
     with runtime.session() as session:
         batch_id = session.scalar(select(Batch.id))
         assert claim_batch(session, batch_id, "a:1:1")
@@ -311,12 +312,12 @@ def test_settle_refuses_a_batch_held_by_someone_else(runtime):
 
 
 def test_a_batch_that_cannot_be_prepared_is_failed_once_and_not_sent(runtime, provider, monkeypatch):
-    from digest.deliver import sending
+    from digest.deliver import batch
 
     def broken(*args, **kwargs):
         raise RuntimeError("cannot build")
 
-    monkeypatch.setattr(sending, "build_outgoing", broken)
+    monkeypatch.setattr(batch, "build_outgoing", broken)
     add_subscribers(runtime, 3)
     summary = _send(runtime, provider)
     assert summary.sent == 0 and not provider.emails
@@ -328,16 +329,16 @@ def test_a_batch_that_cannot_be_prepared_is_failed_once_and_not_sent(runtime, pr
 
 
 def test_batches_of_one_body_read_and_date_it_once(runtime, provider, monkeypatch):
-    from digest.deliver import sending
+    from digest.deliver import recipients
 
-    monkeypatch.setattr(sending, "_dated_bodies", sending.DatedBodies())
+    monkeypatch.setattr(recipients, "_dated_bodies", recipients.DatedBodies())
     reads = []
-    real = sending.rendered_email
-    monkeypatch.setattr(sending, "rendered_email", lambda body: reads.append(body.id) or real(body))
+    real = recipients.rendered_email
+    monkeypatch.setattr(recipients, "rendered_email", lambda body: reads.append(body.id) or real(body))
     add_subscribers(runtime, 7)
     with runtime.session() as session:
         edition = get_or_create_edition(session, EDITION)
-    plan_edition(runtime, edition, now=NOW, renderer=CountingRenderer(), selector=FakeSelector(), max_recipients=3)
+    plan_edition(runtime, edition, EditionRun(NOW), renderer=CountingRenderer(), selector=FakeSelector(), max_recipients=3)
     summary = _send(runtime, provider)
     assert summary.sent == 7 and len(provider.sent) == 3
     assert len(reads) == 1  # read and dated once, not once per batch
@@ -346,16 +347,16 @@ def test_batches_of_one_body_read_and_date_it_once(runtime, provider, monkeypatc
 
 def test_rows_another_planner_wrote_first_are_skipped_not_an_error(runtime):
     """The plain INSERT meets a unique violation; the rows go in again skipping those."""
-    from digest.deliver.planning import _insert_deliveries
+    from digest.deliver.plan.rows import insert_deliveries
     from digest.models import utcnow
 
     ids = add_subscribers(runtime, 3)
     with runtime.session() as session:
         edition = get_or_create_edition(session, EDITION)
-        first = _insert_deliveries(session, edition.id, DeliveryStatus.QUEUED, None, utcnow(), ids[:2], [7, 7],
+        first = insert_deliveries(session, edition.id, DeliveryStatus.QUEUED, None, utcnow(), ids[:2], [7, 7],
                                    ["UTC", "UTC"], ["a@example.com", "b@example.com"])
         session.commit()
-        again = _insert_deliveries(session, edition.id, DeliveryStatus.QUEUED, None, utcnow(), ids, [8, 8, 8],
+        again = insert_deliveries(session, edition.id, DeliveryStatus.QUEUED, None, utcnow(), ids, [8, 8, 8],
                                    ["UTC"] * 3, ["a@example.com", "b@example.com", "c@example.com"])
         session.commit()
     assert (first, again) == ({7: 2}, {8: 1})  # rows inserted per batch
@@ -364,27 +365,27 @@ def test_rows_another_planner_wrote_first_are_skipped_not_an_error(runtime):
 
 
 def test_the_last_write_is_sliced_into_transactions_with_the_same_batches(runtime, monkeypatch):
-    from digest.deliver import planning
+    from digest.deliver.plan import writer
 
     # Readers on three topic sets (three bodies), a few of them skipped for nothing new.
     add_subscribers(runtime, 7, topics=("gold",), prefix="g")
     add_subscribers(runtime, 5, topics=("lithium",), prefix="l")
     add_subscribers(runtime, 4, topics=("gold", "lithium"), prefix="b")
     writes: list[int] = []
-    real_write = planning._Writer._write
+    real_write = writer.BatchWriter._write
 
     def counting_write(self, groups, new_bodies, skips, render_failed):
         writes.append(sum(len(readers) for _, readers in groups))
         return real_write(self, groups, new_bodies, skips, render_failed)
 
-    monkeypatch.setattr(planning._Writer, "_write", counting_write)
+    monkeypatch.setattr(writer.BatchWriter, "_write", counting_write)
     ledgers, plans = {}, {}
     for slot, rows_per_write in (("whole", 10_000), ("sliced", 3)):
-        monkeypatch.setattr(planning, "FINAL_ROWS_PER_WRITE", rows_per_write)
+        monkeypatch.setattr(writer, "FINAL_ROWS_PER_WRITE", rows_per_write)
         writes.clear()
         with runtime.session() as session:
             edition = get_or_create_edition(session, EDITION, slot)
-        plans[slot] = plan_edition(runtime, edition, now=NOW, renderer=CountingRenderer(),
+        plans[slot] = plan_edition(runtime, edition, EditionRun(NOW), renderer=CountingRenderer(),
                                    selector=FakeSelector(empty_for={"g3@example.com", "l8@example.com"}),
                                    max_recipients=10, chunk_size=100)
         with runtime.session() as session:
@@ -403,9 +404,9 @@ def test_the_last_write_is_sliced_into_transactions_with_the_same_batches(runtim
 
 
 def test_bodies_are_stored_in_order_while_the_last_renders_run(runtime):
-    from digest.deliver import planning
-    from digest.deliver.bodies import TakenBody
-    from digest.deliver.planning import PlanSummary
+    from digest.deliver.plan import PlanSummary
+    from digest.deliver.plan.bodies import TakenBody
+    from digest.deliver.plan.writer import BatchWriter
 
     class SlowBodies:
         """Renders that finish one at a time, last first: bodies must still be stored in order."""
@@ -438,7 +439,7 @@ def test_bodies_are_stored_in_order_while_the_last_renders_run(runtime):
     with runtime.session() as session:
         edition_id = get_or_create_edition(session, EDITION).id
     stored: list[str] = []
-    writer = planning._Writer(runtime, edition_id, 10, PlanSummary(edition_id), dry_run=False)
+    writer = BatchWriter(runtime, edition_id, 10, PlanSummary(edition_id), dry_run=False)
     real_write = writer._write
 
     def recording_write(groups, new_bodies, skips, render_failed):

@@ -184,6 +184,6 @@ def test_digest_send_names_what_it_left_out_exits_partly_sent_and_retry_failed_s
 @pytest.fixture(autouse=True)
 def _no_render_pool(monkeypatch):
     """Three bodies and a few re-renders: no worker processes to start."""
-    from digest.deliver import bodies
+    from digest.deliver.plan import bodies
 
     monkeypatch.setattr(bodies, "INLINE_RENDERS", 10_000)

@@ -10,8 +10,8 @@ from concurrent.futures import wait as futures_wait
 
 import pytest
 
-from digest.deliver import bodies
-from digest.deliver.bodies import EditionBodies
+from digest.deliver.plan import bodies
+from digest.deliver.plan.bodies import EditionBodies
 from digest.render import Renderer
 from digest.render.isolation import IsolatingRenderer
 from fakes.samples import sample_config, sample_edition

@@ -103,7 +103,7 @@ def test_send_writes_one_eml_per_subscriber_and_nothing_the_second_time(cli_env,
 
 
 def test_send_exits_non_zero_with_an_ambiguous_batch(cli_env, tmp_path, monkeypatch):
-    from digest.deliver import outbox as outbox_module
+    from digest.deliver.providers import outbox as outbox_module
     from digest.deliver.providers.base import ProviderError
 
     cli_env()

@@ -7,8 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import delete, select
 
+from digest.deliver.run import EditionRun
 from digest.deliver.ledger import Settlement, claim_batch, get_or_create_edition, settle_batch
-from digest.deliver.planning import plan_edition
+from digest.deliver.plan import plan_edition
 from digest.deliver.ledger.settlement import settle_delivery
 from digest.models import Batch, BatchStatus, Delivery, EditionCounter
 from digest.report.reading import read_report
@@ -27,7 +28,7 @@ def test_settling_batches_counts_sent_readers_once_and_the_report_reads_only_cou
     add_subscribers(runtime, 5)
     with runtime.session() as session:
         edition = get_or_create_edition(session, EDITION)
-    plan_edition(runtime, edition, now=NOW, renderer=CountingRenderer(), selector=FakeSelector(), max_recipients=3)
+    plan_edition(runtime, edition, EditionRun(NOW), renderer=CountingRenderer(), selector=FakeSelector(), max_recipients=3)
     with runtime.session() as session:
         first, second = session.scalars(select(Batch.id).order_by(Batch.number)).all()
         rows = {b: session.scalars(select(Delivery.id).where(Delivery.batch_id == b).order_by(Delivery.id)).all()

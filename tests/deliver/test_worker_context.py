@@ -1,5 +1,5 @@
 """Render and send workers come from one shared multiprocessing context
-(:mod:`digest.deliver.workers`): on Linux a fork server that has imported what workers
+(:mod:`digest.deliver.worker_processes`): on Linux a fork server that has imported what workers
 need, so a worker does not pay the interpreter's imports again.
 
 The probes handed to workers are ``eval`` of a string: ``eval`` is pickled by name, so the
@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from digest.deliver import workers
-from digest.deliver.workers import PRELOAD, stop_fork_server, worker_context
+from digest.deliver import worker_processes as workers
+from digest.deliver.worker_processes import PRELOAD, stop_fork_server, worker_context
 
 needs_fork_server = pytest.mark.skipif(not workers.uses_fork_server(), reason="no fork server on this platform")
 
@@ -124,7 +124,8 @@ def test_an_editions_render_and_send_pools_share_the_context_and_send_the_same(m
                                                                              monkeypatch):
     from fakes.edition_seed import outbox_recipients, seed_edition
 
-    from digest.deliver import bodies, processes
+    from digest.deliver.plan import bodies
+    from digest.deliver.runners import processes
     from digest.deliver.edition import send_edition
     from digest.deliver.providers.factory import make_provider
     from digest.runtime import Runtime

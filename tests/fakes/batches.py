@@ -62,3 +62,15 @@ def make_batch(
         batch_id=batch_id, edition_id=edition_id, edition_date=date(2026, 1, 5),
         body=body or rendered_email(), recipients=recipients, headers=shared_headers(settings.config),
     )
+
+
+def send_pending(runtime, provider, edition_id: int) -> list:
+    """Every pending batch of an edition, one after another in this process, as the
+    worker's tick sends them (``InlineRunner``); their outcomes."""
+    from digest.deliver.batch import Sender
+    from digest.deliver.runners import LedgerBatches
+    from digest.deliver.runners.in_process import InlineRunner
+
+    runner = InlineRunner(Sender.open(runtime, provider))
+    runner.start(LedgerBatches.of_edition(runtime, edition_id))
+    return list(runner.outcomes())

@@ -14,12 +14,11 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from digest.deliver.ledger import worker_identity
-from digest.deliver.sending import make_link_maker
+from digest.deliver.batch import Sender
+from digest.deliver.runners.in_process import InlineRunner
 from digest.models import Delivery, Edition, EditionSnapshot, ReviewProof
 from digest.review.approval import approve
 from digest.review.controls import redraft
-from digest.schedule.queue import InProcessDispatcher
 from digest.schedule.tick import DeliveryTick
 from fakes.clock import FakeClock
 
@@ -100,7 +99,7 @@ def _simulation(runtime, start: datetime):
     add_briefing(runtime, "Before the draft", at(7, 20))
     clock = FakeClock(start)
     provider = BodyRecorder(clock)
-    tick = DeliveryTick(runtime, InProcessDispatcher(runtime, provider, make_link_maker(runtime), worker_identity()),
+    tick = DeliveryTick(runtime, InlineRunner(Sender.open(runtime, provider)), max_recipients=provider.max_recipients,
                         clock=clock, renderer=TitlesRenderer())
 
     def run_until(end: datetime) -> None:

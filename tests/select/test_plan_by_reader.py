@@ -11,7 +11,8 @@ import pytest
 from select_seeding import NOW
 from sqlalchemy import select
 
-from digest.deliver.planning import ReaderSelector, plan_edition
+from digest.deliver.run import EditionRun
+from digest.deliver.plan import ReaderSelector, plan_edition
 from digest.models import Batch, Delivery, Edition, RenderedBody, Subscriber
 from digest.select import Selector
 from fakes.edition_seed import settle_as_failed
@@ -95,7 +96,7 @@ def test_asking_once_per_topics_and_window_writes_the_per_reader_ledger(runtime,
                 edition = s.get(Edition, edition_id)
                 s.expunge(edition)
             CountingReaders.calls = 0
-            plans[name] = plan_edition(runtime, edition, now=NOW, selector=selector, max_recipients=4,
+            plans[name] = plan_edition(runtime, edition, EditionRun(NOW), selector=selector, max_recipients=4,
                                        render_processes=0, chunk_size=50)
             if name == "per-reader":
                 assert selector.calls == readers

@@ -5,10 +5,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from digest.deliver.ledger import worker_identity
-from digest.deliver.sending import make_link_maker
+from digest.deliver.batch import Sender
+from digest.deliver.runners.in_process import InlineRunner
 from fakes.clock import FakeClock
-from digest.schedule.queue import InProcessDispatcher
 from digest.schedule.tick import DeliveryTick
 
 from .helpers import AlwaysSomethingSelector, ClockedProvider, PlainRenderer
@@ -21,8 +20,8 @@ def make_tick():
     def _make(runtime, start: datetime, *, worker_id: str | None = None, provider=None):
         clock = FakeClock(start)
         provider = provider or ClockedProvider(clock)
-        dispatcher = InProcessDispatcher(runtime, provider, make_link_maker(runtime), worker_id or worker_identity())
-        tick = DeliveryTick(runtime, dispatcher, clock=clock, renderer=PlainRenderer(),
+        runner = InlineRunner(Sender.open(runtime, provider, worker_id))
+        tick = DeliveryTick(runtime, runner, max_recipients=provider.max_recipients, clock=clock, renderer=PlainRenderer(),
                             selector_factory=lambda session, now: AlwaysSomethingSelector())
         return tick, clock, provider
 

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from digest.content import RenderedEmail, Selection
-from digest.deliver.sending import make_link_maker
+from digest.deliver.batch import Sender
+from digest.deliver.runners.in_process import InlineRunner
 from digest.models import Briefing, Subscriber, Topic
-from digest.schedule.queue import InProcessDispatcher
 from digest.schedule.tick import DeliveryTick
 from digest.subscribers.cadence import Cadence, apply_cadence
 from fakes.clock import FakeClock
@@ -152,8 +152,9 @@ def test_the_first_digest_after_a_pause_carries_one_regular_period(runtime):
 
     clock = FakeClock(start)
     provider = BodyRecordingProvider(clock)
-    dispatcher = InProcessDispatcher(runtime, provider, make_link_maker(runtime), "test-worker")
-    tick = DeliveryTick(runtime, dispatcher, clock=clock, renderer=TitlesRenderer())  # the real selector
+    runner = InlineRunner(Sender.open(runtime, provider, "test-worker"))
+    tick = DeliveryTick(runtime, runner, max_recipients=provider.max_recipients, clock=clock,
+                        renderer=TitlesRenderer())  # the real selector
     run_hourly(tick, clock, at(3, 30, 12))
 
     assert [s.at for s in provider.sent if s.email == "daily@example.com"] == [at(3, 30, 6)]

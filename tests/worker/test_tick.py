@@ -9,6 +9,8 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import select
 
+from digest.deliver.batch import Sender
+from digest.deliver.runners.in_process import InlineRunner
 from digest.models import Delivery, DeliveryStatus
 from digest.schedule.due import MISSED_SEND_WINDOW
 
@@ -81,8 +83,8 @@ def test_overlapping_ticks_in_two_workers_send_each_subscriber_once(runtime, mak
     ticks = []
     for worker in ("host:1:a", "host:2:b"):
         tick, clock, _ = make_tick(runtime, start, worker_id=worker)
-        tick.dispatcher.provider = GatedProvider(clock, max_recipients=10, worker=worker)
-        tick.dispatcher.max_recipients = 10
+        tick.runner = InlineRunner(Sender.open(runtime, GatedProvider(clock, max_recipients=10, worker=worker), worker))
+        tick.max_recipients = 10
         ticks.append(tick)
     errors = []
 
@@ -99,8 +101,8 @@ def test_overlapping_ticks_in_two_workers_send_each_subscriber_once(runtime, mak
         t.join(timeout=60)
     assert not errors
     assert sorted(met) == ["host:1:a", "host:2:b"], "the two ticks never sent at the same time"
-    sent = [s.email for t in ticks for s in t.dispatcher.provider.sent]
-    assert all(t.dispatcher.provider.sent for t in ticks), "each worker sent batches of the edition"
+    sent = [s.email for t in ticks for s in t.runner.sender.provider.sent]
+    assert all(t.runner.sender.provider.sent for t in ticks), "each worker sent batches of the edition"
     assert len(sent) == 40 and len(set(sent)) == 40
     with runtime.sessions() as session:
         statuses = Counter(session.scalars(select(Delivery.status).where(Delivery.skip_reason.is_(None))))

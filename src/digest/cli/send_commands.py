@@ -11,7 +11,7 @@ import click
 from ..deliver.edition import send_edition
 from ..deliver.providers.factory import make_provider
 from ..deliver.proof import send_proof
-from ..deliver.sending import BatchOutcome
+from ..deliver.batch import BatchOutcome
 from ..review.gate import EditionWaits
 from ..deliver.summary import EXIT_OWED, EXIT_PARTLY_SENT, format_summary
 from . import main
@@ -103,7 +103,7 @@ def _edition_to_resend(state: State, resend_ambiguous: bool, retry_failed: bool)
     there is none. Several: a usage error listing them, since a resend must name what it
     touches."""
     from ..deliver.ledger.in_flight import editions_with
-    from ..deliver.render_failures import editions_with_render_failures
+    from ..deliver.plan.render_failures import editions_with_render_failures
     from ..models import DeliveryStatus
 
     wanted = ([DeliveryStatus.AMBIGUOUS] if resend_ambiguous else []) + ([DeliveryStatus.FAILED] if retry_failed else [])

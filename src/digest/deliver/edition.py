@@ -1,15 +1,17 @@
-"""``send_edition``: one whole edition, as ``digest send`` (and the benchmark) runs it.
+"""``send_edition``: one whole edition, the one entry that ``digest send``, the worker's
+tick (its planning part) and the benchmark share.
 
-recover stale claims -> (operator resets) -> plan -> send pending batches -> summary.
+recover stale claims -> (operator resets) -> plan -> run the pending batches -> summary.
 Every step reads the ledger, so running it again after a crash, or twice in a row,
 sends only what is still owed. An operator's resend (``resend_ambiguous`` /
 ``retry_failed``) touches only this edition and plans nobody new: it resends, after
 settling whoever the provider's stored events already account for. A dry run reports
 what the real run would do: the same planner, and the same existing batches
-(:mod:`.dry_run`). For a big list with the configured provider, batches are
-sent from worker processes that start while planning is still writing them
-(:mod:`.processes`); otherwise from this process, after planning, ``send_concurrency`` at
-a time.
+(:mod:`.plan.dry_run`).
+
+Batches are sent by the runner settings choose (:func:`~.runners.make_runner`); it is
+started before planning, so a runner that can (worker processes, for a big list) sends
+batches as soon as planning commits them.
 """
 
 from __future__ import annotations
@@ -22,18 +24,17 @@ from sqlalchemy import func, select
 from ..models import Batch, BatchStatus, Edition, Subscriber, SubscriberStatus
 from ..review.gate import check_send
 from ..runtime import Runtime
+from .batch import Sender
 from .ledger import (
-    DEFAULT_LEASE, find_edition, get_or_create_edition, pending_batch_ids, record_last_digests, recover_stale_batches,
-    reset_batches, worker_identity,
+    DEFAULT_LEASE, find_edition, get_or_create_edition, record_last_digests, recover_stale_batches, reset_batches,
 )
-from .planning import BodyRenderer, PlanSummary, SkipReason, SubscriberSelector, plan_edition
-from .providers.base import Provider
-from .concurrent import send_batches
-from .dry_run import existing_work
-from .processes import ProcessSender
-from .render_failures import forget_render_failures, render_failed_readers
-from .sending import make_link_maker
 from .ledger.settlement import settle_from_stored_events
+from .plan import BodyRenderer, PlanSummary, SkipReason, SubscriberSelector, plan_edition
+from .plan.dry_run import existing_work
+from .plan.render_failures import forget_render_failures, render_failed_readers
+from .providers import Provider
+from .run import EditionRun, never
+from .runners import LedgerBatches, make_runner
 from .summary import EditionSummary, Progress, read_edition_ledger
 
 
@@ -55,11 +56,11 @@ def send_edition(
     should_stop: Callable[[], bool] | None = None,
     slot: str = "daily",
 ) -> EditionSummary:
-    now = now or datetime.now(timezone.utc)
+    run = EditionRun(now or datetime.now(timezone.utc), dry_run=dry_run, should_stop=should_stop or never)
+    now = run.now
     check_send(runtime, edition_date, now, provider, dry_run=dry_run)  # [review] approval (digest.review.gate)
-    worker_id = worker_id or worker_identity()
     summary = EditionSummary(edition_date, dry_run=dry_run)
-    links = None if dry_run else make_link_maker(runtime)  # fail early on a missing secret
+    sender = None if dry_run else Sender.open(runtime, provider, worker_id)  # fail early on a missing secret
 
     resending = resend_ambiguous or retry_failed
     replan: list[int] | None = None  # with --retry-failed: the readers whose render failed
@@ -89,60 +90,47 @@ def send_edition(
         if dry_run:  # their rows are still there: planned as for a new edition of the day
             plan_in = Edition(date=edition_date, slot=slot)
 
-    settings = runtime.settings
-    # A big edition's batches go to worker processes as soon as planning commits them.
-    sender = None
-    if not dry_run and not resending and _worth_processes(runtime, provider, subscriber_ids):
-        sender = ProcessSender(runtime, edition.id, processes=settings.send_processes, should_stop=should_stop)
-        sender.start()
-    try:
-        plan = PlanSummary(edition.id) if resending and not replan else plan_edition(
-            runtime, plan_in, now=now, renderer=renderer, selector=selector, subscriber_ids=plan_ids,
-            max_recipients=provider.max_recipients, dry_run=dry_run, big=sender is not None,
-        )
-    except BaseException:
-        if sender is not None:  # batches already running settle; no more are started
-            sender.abort()
-            for _ in sender.outcomes():
-                pass
-        raise
-    if sender is not None:
-        sender.planning_finished()
-    summary.skipped.update(plan.skipped)
-    summary.bodies_rendered = plan.bodies_rendered
-    summary.render_seconds = plan.render_seconds
-    summary.blocked_reason = plan.blocked_reason
-    summary.render_problems = plan.render_problems
     if dry_run:
+        plan = plan_edition(runtime, plan_in, run, renderer=renderer, selector=selector, subscriber_ids=plan_ids,
+                            max_recipients=provider.max_recipients)
+        _add_plan(summary, plan)
         summary.sent = plan.queued
         summary.batches["planned"] = plan.batches
         return _dry_run_result(runtime, summary, existing, subscriber_ids)
 
-    with runtime.sessions() as session:
-        if sender is None:
-            pending = session.scalar(select(func.count()).select_from(Batch).where(
-                Batch.edition_id == edition.id, Batch.status == BatchStatus.PENDING))
-        else:  # those already handed out are this run's too, pending or not. The ledger is
-            # read first: a batch no longer pending then was handed out before handed_out().
-            waiting = set(pending_batch_ids(session, edition.id))
-            pending = len(sender.handed_out() | waiting)
-    if progress is not None:
-        progress.planned(pending or 0)
+    # A resend is never big; a new plan's runner may send while planning goes on.
+    runner = make_runner(sender, readers=None if resending else lambda: _active_readers(runtime, subscriber_ids))
+    batches = LedgerBatches.of_edition(runtime, edition.id, planning_done=False, should_stop=run.should_stop)
+    runner.start(batches)
+    try:
+        plan = PlanSummary(edition.id) if resending and not replan else plan_edition(
+            runtime, plan_in, run.with_runner(runner), renderer=renderer, selector=selector, subscriber_ids=plan_ids,
+            max_recipients=provider.max_recipients)
+    except BaseException:
+        batches.abort()  # batches already running settle; no more are started
+        for _ in runner.outcomes():
+            pass
+        raise
+    batches.planning_finished()
+    _add_plan(summary, plan)
 
-    def on_batch(outcome):
+    with runtime.sessions() as session:
+        # This run's batches: those already handed out, pending or not, and those waiting.
+        # The ledger is read first: a batch no longer pending then was handed out before handed_out().
+        waiting = set(session.scalars(select(Batch.id).where(Batch.edition_id == edition.id,
+                                                             Batch.status == BatchStatus.PENDING)))
+        pending = len(batches.handed_out() | waiting)
+    if progress is not None:
+        progress.planned(pending)
+
+    settled = 0
+    for outcome in runner.outcomes():
+        settled += 1
         summary.add(outcome)
         if progress is not None:
             progress.batch_done(outcome)
-
-    if sender is not None:
-        outcomes = []
-        for outcome in sender.outcomes():
-            outcomes.append(outcome)
-            on_batch(outcome)
-    else:
-        outcomes = send_batches(runtime, provider, edition.id, worker_id=worker_id, links=links,
-                                workers=settings.send_concurrency, on_batch=on_batch, should_stop=should_stop)
-    summary.stopped_early = len(outcomes) < (pending or 0) and should_stop is not None and should_stop()
+    summary.stopped_early = settled < pending and run.should_stop()
+    settings = runtime.settings
     with runtime.sessions() as session:
         # One statement per part of the subscriber table for the whole edition, not one per batch.
         record_last_digests(session, edition.id, parts=settings.send_processes, open_session=runtime.sessions)
@@ -155,6 +143,22 @@ def send_edition(
                         own_skips=plan.skipped[SkipReason.NO_NEW_ITEMS] + plan.skipped[SkipReason.RENDER_FAILED]
                         + plan.skipped[SkipReason.IN_FLIGHT])
     return summary
+
+
+def _add_plan(summary: EditionSummary, plan: PlanSummary) -> None:
+    summary.skipped.update(plan.skipped)
+    summary.bodies_rendered = plan.bodies_rendered
+    summary.render_seconds = plan.render_seconds
+    summary.blocked_reason = plan.blocked_reason
+    summary.render_problems = plan.render_problems
+
+
+def _active_readers(runtime: Runtime, subscriber_ids: Sequence[int] | None) -> int:
+    if subscriber_ids is not None:
+        return len(subscriber_ids)
+    with runtime.sessions() as session:
+        return session.scalar(select(func.count()).select_from(Subscriber)
+                              .where(Subscriber.status == SubscriberStatus.ACTIVE)) or 0
 
 
 def _dry_run_result(runtime: Runtime, summary: EditionSummary, existing, subscriber_ids) -> EditionSummary:
@@ -174,19 +178,3 @@ def _dry_run_result(runtime: Runtime, summary: EditionSummary, existing, subscri
                                                 - existing.suppressed)
     summary.skipped[SkipReason.SUPPRESSED] = existing.suppressed + ledger.unplanned_inactive
     return summary
-
-
-def _worth_processes(runtime: Runtime, provider: Provider, subscriber_ids) -> bool:
-    """Worker processes build the configured provider from settings, so they are used only
-    when ``provider`` is that one (not a test's or a proof's own), and the list is big
-    (``DIGEST_READERS_PER_SEND_PROCESS`` active subscribers per process)."""
-    settings = runtime.settings
-    if settings.send_processes <= 1 or provider.name != settings.provider:
-        return False
-    if subscriber_ids is not None:
-        readers = len(subscriber_ids)
-    else:
-        with runtime.sessions() as session:
-            readers = session.scalar(select(func.count()).select_from(Subscriber)
-                                     .where(Subscriber.status == SubscriberStatus.ACTIVE)) or 0
-    return readers >= settings.readers_per_send_process * settings.send_processes

@@ -1,5 +1,5 @@
 """Imported by the fork server only, first of its preload list
-(:data:`digest.deliver.workers.PRELOAD`); nothing else imports it.
+(:data:`digest.deliver.worker_processes.PRELOAD`); nothing else imports it.
 
 The parent decides when workers stop, and the server exits with the process that started
 it. A SIGTERM sent to every process (a dyno stopping) would otherwise kill the server,

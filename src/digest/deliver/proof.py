@@ -20,7 +20,8 @@ from ..models import Subscriber
 from ..runtime import Runtime
 from ..subscribers import normalise_email
 from .providers.base import OutgoingBatch, Provider, Recipient, SendResult
-from .sending import make_link_maker
+from .batch import send_unrecorded
+from .recipients import make_link_maker
 
 PROOF_PREFIX = "[Proof] "
 
@@ -78,4 +79,4 @@ def send_rendered_proof(runtime: Runtime, provider: Provider, edition_date: date
         recipients=[Recipient(0, 0, to, tokens, recipient_headers(tokens["unsubscribe_url"]))],
         headers=shared_headers(config),
     )
-    return provider.send(batch)
+    return send_unrecorded(provider, batch)

@@ -25,9 +25,9 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from ..models import BatchStatus, Delivery, DeliveryStatus, Subscriber, SubscriberStatus
-from .planning import SkipReason
-from .render_failures import RenderProblems
-from .sending import NOT_CLAIMED, BatchOutcome
+from .plan import SkipReason
+from .plan.render_failures import RenderProblems
+from .batch import NOT_CLAIMED, BatchOutcome
 
 #: ``digest send``'s exit statuses (2, a usage or configuration error, is the CLI's).
 EXIT_OK = 0  # every reader sent, or skipped for a normal reason

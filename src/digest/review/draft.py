@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from ..db import fetch_tuples
 from ..deliver.ledger import get_or_create_edition
-from ..deliver.planning import store_body
+from ..deliver.plan.rows import store_body
 from ..deliver.proof import PROOF_PREFIX, send_rendered_proof
 from ..models import DraftBody, EditionSnapshot, ReviewProof, Subscriber, SubscriberStatus, Topic, subscriber_topics
 from ..runtime import Runtime

@@ -2,10 +2,11 @@
 
 A tick is idempotent. It asks the ledger who has no row yet for the edition of their
 local date (:func:`~digest.schedule.due.find_due`), writes their rows and batches
-(:func:`~digest.deliver.planning.plan_edition`, whose unique (subscriber, edition)
+(:func:`~digest.deliver.plan.plan_edition`, whose unique (subscriber, edition)
 row makes a racing or repeated tick a no-op), then hands every pending batch of the
-last few editions to the dispatcher. Running it twice, late, or in two processes at
-once sends nothing twice.
+last few editions to the runner (:mod:`digest.deliver.runners`: sent in this process,
+or enqueued for every worker). Running it twice, late, or in two processes at once
+sends nothing twice.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Callable, Protocol, Sequence
+from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..deliver.ledger import get_or_create_edition, insert_for, recover_stale_batches
-from ..deliver.planning import BodyRenderer, SubscriberSelector, plan_edition
-from ..deliver.sending import NOT_CLAIMED, BatchOutcome
+from ..deliver.batch import NOT_CLAIMED, BatchOutcome
+from ..deliver.plan import BodyRenderer, SubscriberSelector, plan_edition
+from ..deliver.run import EditionRun
+from ..deliver.runners import LedgerBatches, Runner
 from ..models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, utcnow
 from ..review.gate import hold_unapproved
 from ..runtime import Runtime
@@ -35,21 +38,11 @@ log = logging.getLogger(__name__)
 RECENT_EDITION_DAYS = 2
 
 
-class Dispatcher(Protocol):
-    """Where a tick's batches go: sent in this process, or enqueued for any worker."""
-
-    max_recipients: int
-
-    def dispatch(self, batch_ids: Sequence[int], should_stop: Callable[[], bool]) -> list[BatchOutcome]:
-        """Returns the outcomes of batches sent here ([] for those only enqueued)."""
-        ...
-
-
 @dataclass
 class TickReport:
     due: int = 0
     planned: int = 0  # delivery rows queued by this tick
-    batches: int = 0  # batches handed to the dispatcher
+    batches: int = 0  # batches handed to the runner
     sent: int = 0
     failed: int = 0
     ambiguous: int = 0
@@ -81,15 +74,17 @@ class DeliveryTick:
     def __init__(
         self,
         runtime: Runtime,
-        dispatcher: Dispatcher,
+        runner: Runner,
         *,
+        max_recipients: int,
         clock: Clock,
         renderer: BodyRenderer | None = None,
         selector_factory: Callable[[Session, datetime], SubscriberSelector] | None = None,
         should_stop: Callable[[], bool] = lambda: False,
     ):
         self.runtime = runtime
-        self.dispatcher = dispatcher
+        self.runner = runner
+        self.max_recipients = max_recipients
         self.clock = clock
         self.renderer = renderer
         self.selector_factory = selector_factory
@@ -121,11 +116,12 @@ class DeliveryTick:
                 return report
             self._plan(day, subscriber_ids, now, report)
 
-        batch_ids = self._pending_batches(now.date())
-        report.batches = len(batch_ids)
-        for outcome in self.dispatcher.dispatch(batch_ids, self.should_stop):
+        batches = LedgerBatches(self.runtime, _recent_pending(now.date()), should_stop=self.should_stop)
+        self.runner.start(batches)
+        for outcome in self.runner.outcomes():
             if outcome.status != NOT_CLAIMED:
                 report.add(outcome)
+        report.batches = len(batches.handed_out())
         report.stopped_early = report.stopped_early or self.should_stop()
         return report
 
@@ -134,8 +130,8 @@ class DeliveryTick:
             edition = get_or_create_edition(session, day)
             selector = self.selector_factory(session, now) if self.selector_factory else None
             summary = plan_edition(
-                self.runtime, edition, now=now, renderer=self.renderer, selector=selector,
-                subscriber_ids=subscriber_ids, max_recipients=self.dispatcher.max_recipients,
+                self.runtime, edition, EditionRun(now), renderer=self.renderer, selector=selector,
+                subscriber_ids=subscriber_ids, max_recipients=self.max_recipients,
             )
         report.planned += summary.queued
         report.skipped.update({reason: n for reason, n in summary.skipped.items() if n})
@@ -162,12 +158,11 @@ class DeliveryTick:
             log.warning("edition %s: %d subscriber(s) recorded as skipped (%s)", day, inserted, MISSED_SEND_WINDOW)
         return inserted
 
-    def _pending_batches(self, today: date) -> list[int]:
-        since = today - timedelta(days=RECENT_EDITION_DAYS)
-        with self.runtime.sessions() as session:
-            return list(session.scalars(
-                select(Batch.id)
-                .join(Edition, Edition.id == Batch.edition_id)
-                .where(Batch.status == BatchStatus.PENDING, Edition.date >= since)
-                .order_by(Edition.date, Batch.number)
-            ))
+
+def _recent_pending(today: date):
+    """Pending batches of the last few editions, oldest edition first, in batch order."""
+    since = today - timedelta(days=RECENT_EDITION_DAYS)
+    return (select(Batch.id)
+            .join(Edition, Edition.id == Batch.edition_id)
+            .where(Batch.status == BatchStatus.PENDING, Edition.date >= since)
+            .order_by(Edition.date, Batch.number))

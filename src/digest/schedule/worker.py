@@ -36,15 +36,15 @@ from apscheduler.triggers.interval import IntervalTrigger
 from ..database_url import reason_of
 from ..database_wait import wait_for_database
 from ..db import UNREACHABLE
-from ..deliver.providers.factory import make_provider
+from ..deliver.batch import Sender
 from ..deliver.ledger import recover_stale_batches, worker_identity
 from ..deliver.ledger.settlement import follow_up_ambiguous
-from ..deliver.sending import make_link_maker
+from ..deliver.providers.factory import make_provider
+from ..deliver.runners import make_runner
 from ..runtime import Runtime
 from .clock import Clock, SystemClock
 from .jobs import INGEST_JOB, LOCK_JOB, PURGE_JOB, RECOVER_JOB, TICK_JOB, scheduled_jobs
 from .lock import DEFAULT_TTL, make_lock
-from .queue import BatchQueue, InProcessDispatcher
 from .tick import DeliveryTick
 
 log = logging.getLogger(__name__)
@@ -94,15 +94,11 @@ class Worker:
         self.lock_ttl = lock_ttl
         self.lock = make_lock(runtime, self.worker_id, namespace=namespace, ttl=lock_ttl, clock=self.clock)
         self.provider = make_provider(runtime.settings)
-        links = make_link_maker(runtime)
-        self.queue: BatchQueue | None = None
-        if runtime.settings.redis_url:
-            self.queue = BatchQueue(runtime, self.provider, links, self.worker_id, namespace=namespace,
-                                    consumer_threads=consumer_threads)
-            dispatcher = self.queue
-        else:
-            dispatcher = InProcessDispatcher(runtime, self.provider, links, self.worker_id)
-        self.tick = DeliveryTick(runtime, dispatcher, clock=self.clock, should_stop=self.stop.is_set)
+        runner = make_runner(Sender.open(runtime, self.provider, self.worker_id),
+                             queue_options={"namespace": namespace, "consumer_threads": consumer_threads})
+        self.runner = runner  # with Redis, it consumes enqueued batches too
+        self.tick = DeliveryTick(runtime, runner, max_recipients=self.provider.max_recipients, clock=self.clock,
+                                 should_stop=self.stop.is_set)
         self.running = _RunningJobs()
         self.holds_lock = False
         self._announced_standby = False
@@ -228,10 +224,9 @@ class Worker:
         self.scheduler.add_job(self.running.wrap(self._recover, RECOVER_JOB), recover.trigger, id=RECOVER_JOB,
                                name=recover.description, replace_existing=True,
                                misfire_grace_time=recover.misfire_grace_time, next_run_time=datetime.now(timezone.utc))
-        if self.queue is not None:
-            self.queue.start_consuming()
+        self.runner.start_consuming()
         log.info("worker %s started (%s)", self.worker_id,
-                 "queue: Redis" if self.queue is not None else "batches sent in-process")
+                 "queue: Redis" if self.runtime.settings.redis_url else "batches sent in-process")
         if not self.stop.is_set():
             self.scheduler.start()  # blocks until the watcher shuts it down
         self._scheduler_done = True
@@ -239,8 +234,7 @@ class Worker:
 
     def _finish(self) -> int:
         deadline = time.monotonic() + self.shutdown_timeout
-        if self.queue is not None:
-            self.queue.stop_consuming(deadline - time.monotonic())
+        self.runner.stop_consuming(deadline - time.monotonic())
         idle = self.running.wait_idle(deadline - time.monotonic())
         if self.holds_lock:
             _safe(self.lock.release)
@@ -251,8 +245,7 @@ class Worker:
             sys.stdout.flush()
             os._exit(0)  # threads stuck in a provider call must not hold the exit
         _safe(self.provider.close)
-        if self.queue is not None:
-            _safe(self.queue.close)
+        _safe(self.runner.close)
         log.info("worker %s stopped", self.worker_id)
         return 0
 

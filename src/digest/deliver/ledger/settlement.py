@@ -135,7 +135,7 @@ def settle_delivery(session: Session, delivery_id: int, kind: str, event_id: str
 def close_settled_batch(session: Session, batch_id: int) -> None:
     """An ambiguous batch (or a settled one with readers in doubt) none of whose readers
     is unsettled any more: ``sent`` when any reader was sent, else ``failed``; its readers'
-    last digest is then recorded by the next :func:`~.ledger.record_last_digests`."""
+    last digest is then recorded by the next :func:`~digest.deliver.ledger.record_last_digests`."""
     open_rows = exists().where(_deliveries.c.batch_id == batch_id,
                                _deliveries.c.status.in_((DeliveryStatus.QUEUED, DeliveryStatus.AMBIGUOUS)))
     any_sent = exists().where(_deliveries.c.batch_id == batch_id, _deliveries.c.status == DeliveryStatus.SENT)

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from ..models import Briefing, Delivery, DeliveryStatus, Source, Video
-from ..render.isolation import BRIEFING, VIDEO, LeftOutItem
+from ...models import Briefing, Delivery, DeliveryStatus, Source, Video
+from ...render.isolation import BRIEFING, VIDEO, LeftOutItem
 
 #: The skip reason of a reader whose body could not be rendered (see SkipReason).
 RENDER_FAILED = "render-failed"
@@ -141,7 +141,7 @@ def render_failed_readers(session: Session, edition, subscriber_ids=None) -> lis
 def editions_with_render_failures(session: Session) -> list:
     """Dates of the editions that have ``render-failed`` readers (for ``--retry-failed``
     without a date)."""
-    from ..models import Edition
+    from ...models import Edition
 
     return list(session.scalars(select(Edition.date).where(Edition.id.in_(
         select(Delivery.edition_id).where(Delivery.status == DeliveryStatus.SKIPPED,

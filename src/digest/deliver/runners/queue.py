@@ -1,9 +1,11 @@
-"""Where batches are sent: inside this process, or through Dramatiq on Redis.
+"""Batches sent by any ``digest worker`` process, through Dramatiq on Redis (``REDIS_URL``).
 
-Without ``REDIS_URL`` the scheduling worker sends each batch itself, one after another,
-checking the shutdown flag between batches. With it, the tick enqueues one
-``send_batch`` message per batch and every ``digest worker`` process consumes them, so
-an edition is shared by as many worker dynos as are running.
+The scheduling worker's tick enqueues one ``send_batch`` message per pending batch
+(:meth:`QueueRunner.outcomes`: the outcomes are the consumers', so it yields none), and
+every worker process consumes them, so an edition is shared by as many worker dynos as
+are running. Each message's batch goes through :func:`~digest.deliver.batch.send_batch`
+like every other path. The stop rule is Dramatiq's worker stop: fetch nothing more, let
+batches in flight finish (up to the timeout), give the rest back to the queue.
 
 A message is only a hint: the batch's compare-and-set claim in the ledger decides who
 sends it, so a message delivered twice (Dramatiq redelivers a dead consumer's
@@ -14,12 +16,10 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable, Sequence
+from typing import Iterator
 
-from ..deliver.providers.base import Provider
-from ..deliver.sending import BatchOutcome, send_batch
-from ..links import LinkMaker
-from ..runtime import Runtime
+from ..batch import BatchOutcome, Sender, send_batch
+from .base import Runner
 
 log = logging.getLogger(__name__)
 
@@ -30,79 +30,55 @@ ACTOR_NAME = "send_batch"
 REQUEUE_AFTER_SECONDS = 60.0
 
 
-class InProcessDispatcher:
-    def __init__(self, runtime: Runtime, provider: Provider, links: LinkMaker, worker_id: str):
-        self.runtime = runtime
-        self.provider = provider
-        self.links = links
-        self.worker_id = worker_id
-        self.max_recipients = provider.max_recipients
-
-    def dispatch(self, batch_ids: Sequence[int], should_stop: Callable[[], bool]) -> list[BatchOutcome]:
-        outcomes = []
-        for batch_id in batch_ids:
-            if should_stop():
-                log.info("shutdown requested: batch %s and later ones stay pending", batch_id)
-                break
-            outcome = send_batch(self.runtime, self.provider, batch_id, worker_id=self.worker_id, links=self.links)
-            outcomes.append(outcome)
-            if outcome.halt:  # a refused key, an unwritable outbox: the rest wait for the next tick
-                log.error("sending stopped: %s; the remaining batches stay queued", outcome.halt)
-                break
-        return outcomes
-
-
-class BatchQueue:
-    """Dramatiq on Redis: the ``send_batch`` actor, its producer and its consumer.
+class QueueRunner(Runner):
+    """Dramatiq on Redis: the ``send_batch`` actor, its producer (the runner interface)
+    and its consumer.
 
     ``namespace`` keeps one deployment's (or one test's) queues apart from another's
     on a shared Redis.
     """
 
-    def __init__(self, runtime: Runtime, provider: Provider, links: LinkMaker, worker_id: str, *,
-                 namespace: str = "digest", consumer_threads: int = 2,
+    def __init__(self, sender: Sender, *, namespace: str = "digest", consumer_threads: int = 2,
                  heartbeat_timeout_ms: int = 15_000):
         import dramatiq
         from dramatiq.brokers.redis import RedisBroker
         from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications
 
-        self.runtime = runtime
-        self.provider = provider
-        self.links = links
-        self.worker_id = worker_id
-        self.max_recipients = provider.max_recipients
+        self.sender = sender
         self.consumer_threads = consumer_threads
         # No TimeLimit: it would raise inside a provider call: the ledger marks that ambiguous,
         # but a slow batch is better left to finish. Retries cover database hiccups;
         # the claim makes a retried message harmless.
         self.broker = RedisBroker(
-            url=runtime.settings.redis_url, namespace=namespace, heartbeat_timeout=heartbeat_timeout_ms,
+            url=sender.runtime.settings.redis_url, namespace=namespace, heartbeat_timeout=heartbeat_timeout_ms,
             maintenance_chance=10_000,
             middleware=[AgeLimit(), ShutdownNotifications(), Callbacks(), Pipelines(), Retries(max_retries=5)],
         )
-        self.actor = dramatiq.actor(self._send, broker=self.broker, actor_name=ACTOR_NAME,
+        self.actor = dramatiq.actor(self._consume, broker=self.broker, actor_name=ACTOR_NAME,
                                     queue_name=QUEUE_NAME, max_retries=5, min_backoff=1000, max_backoff=30_000)
         self._enqueued: dict[int, float] = {}  # batch id -> monotonic time enqueued by us
         self._consumer = None
 
     # ------------------------------------------------------------ producer (the scheduler)
 
-    def dispatch(self, batch_ids: Sequence[int], should_stop: Callable[[], bool]) -> list[BatchOutcome]:
+    def outcomes(self) -> Iterator[BatchOutcome]:
+        """Enqueues the pending batches not enqueued lately; yields nothing (the consumers send)."""
+        batch_ids = self.batches.take()
         now = time.monotonic()
         fresh = [b for b in batch_ids if now - self._enqueued.get(b, -1e18) >= REQUEUE_AFTER_SECONDS]
         for batch_id in fresh:
-            self.actor.send(batch_id)
+            self.broker.enqueue(self.actor.message(batch_id))
             self._enqueued[batch_id] = now
         if fresh:
             log.info("enqueued %d batch(es) on %s", len(fresh), QUEUE_NAME)
         still_pending = set(batch_ids)
         self._enqueued = {b: t for b, t in self._enqueued.items() if b in still_pending}
-        return []
+        return iter(())
 
     # ------------------------------------------------------------ consumer (every worker)
 
-    def _send(self, batch_id: int) -> None:
-        outcome = send_batch(self.runtime, self.provider, batch_id, worker_id=self.worker_id, links=self.links)
+    def _consume(self, batch_id: int) -> None:
+        outcome = send_batch(self.sender, batch_id)
         log.info("batch %s: %s (sent=%d failed=%d ambiguous=%d)", batch_id, outcome.status,
                  outcome.sent, outcome.failed, outcome.ambiguous)
 

@@ -5,7 +5,7 @@ that stopped), and with ``--resend-ambiguous`` / ``--retry-failed`` the readers 
 back (ambiguous or failed readers, in one pending batch per batch they come from; a batch
 left ``sending`` by a dead process is first marked ambiguous, so it is resent too). Readers who unsubscribed meanwhile are
 skipped at send time. ``--dry-run`` counts exactly these here and asks the same planner
-(:func:`~.planning.plan_edition` with ``dry_run``) for the rest, so its figures are the
+(:func:`~digest.deliver.plan.plan_edition` with ``dry_run``) for the rest, so its figures are the
 real run's.
 """
 
@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from ..models import Batch, BatchStatus, Delivery, DeliveryStatus, Subscriber, SubscriberStatus
-from .ledger import claim_is_stale
-from .ledger.settlement import has_evidence
+from ...models import Batch, BatchStatus, Delivery, DeliveryStatus, Subscriber, SubscriberStatus
+from ..ledger import claim_is_stale
+from ..ledger.settlement import has_evidence
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def existing_work(session: Session, edition_id: int | None, *, resend_ambiguous:
                 resend_ambiguous and claim_is_stale(claimed_by, claimed_at, now, lease)):  # recovered, then put back
             owed.append(and_(Delivery.batch_id == batch_id, Delivery.status == DeliveryStatus.QUEUED))
             batches.add(("batch", batch_id))
-    # Readers put back as :func:`~.ledger.reset_batches` does: whatever their batch's status
+    # Readers put back as :func:`~digest.deliver.ledger.reset_batches` does: whatever their batch's status
     # (one pending batch per batch they come from), but not in a batch being sent, nor an
     # address refused for itself that has not changed since, nor (ambiguous) one whose
     # provider event is already stored (settled first).

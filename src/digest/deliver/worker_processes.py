@@ -1,5 +1,5 @@
 """How an edition's worker processes are started: the one multiprocessing context of
-the render pool (:mod:`.bodies`) and the send pool (:mod:`.processes`).
+the render pool (:mod:`.plan.bodies`) and the send pool (:mod:`.runners.processes`).
 
 Why not ``spawn``: a spawned worker is a new interpreter that imports SQLAlchemy,
 psycopg, premailer, the renderer, sendgrid... 0.6 to 1.4 s of CPU per worker, and
@@ -29,6 +29,10 @@ What a fork server changes, and why it is fine here:
   still imports it as ``__mp_main__``, as a spawned one does (not a package's
   ``__main__``, as in ``python -m pytest``), but finds loaded what it imports: for the
   ``digest`` command's script, :mod:`digest.cli`, which is preloaded too.
+* A worker whose pool's process is gone (``digest send`` killed with SIGKILL) would wait
+  forever for work that never comes (and keep the fork server alive: every worker holds
+  the server's "alive" pipe): :func:`leave_with_owner` notices, lets what it holds
+  finish, and exits; the fork server follows once its last worker has.
 * Signals: workers ignore SIGINT and SIGTERM (their pools' initializers); the parent
   decides when to stop. The fork server ignores SIGINT itself, and SIGTERM because
   the first module it preloads, :mod:`.fork_server`, says so. A SIGTERM sent to every process (a dyno
@@ -49,24 +53,29 @@ What a fork server changes, and why it is fine here:
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
+import threading
+import time
 from multiprocessing.context import BaseContext
+from pathlib import Path
 
 #: Imported once by the fork server: the worker modules and everything a render or a
 #: send worker imports (a name that does not import is skipped by the server; a test
 #: checks they all do).
 PRELOAD: tuple[str, ...] = (
     "digest.deliver.fork_server",  # the server ignores SIGTERM (see there); first, on purpose
-    "digest.deliver.workers",
+    "digest.deliver.worker_processes",
     # render workers
-    "digest.deliver.bodies",
+    "digest.deliver.plan.bodies",
     "digest.render",
     "digest.render.renderer",
     "digest.content",
     # send workers
-    "digest.deliver.processes",
-    "digest.deliver.concurrent",
-    "digest.deliver.sending",
+    "digest.deliver.runners.processes",
+    "digest.deliver.runners.in_process",
+    "digest.deliver.batch",
+    "digest.deliver.recipients",
     "digest.deliver.ledger",
     "digest.deliver.providers.factory",
     "digest.deliver.providers.outbox",
@@ -128,3 +137,58 @@ def stop_fork_server() -> None:
     # Private (CPython's own tests use it): were it gone, this raises rather than letting
     # a measurement silently leave the workers out.
     forkserver._forkserver._stop()
+
+
+#: Seconds between a worker's looks at whether the process that started its pool is still there.
+OWNER_POLL_SECONDS = 0.25
+
+
+def owner() -> tuple[int, str | None]:
+    """This process, as its pool's workers watch it: pid and kernel start time (to tell it
+    from a later process that reuses the pid). Passed to the workers' initializers."""
+    return os.getpid(), _stat(os.getpid())[1]
+
+
+def _stat(pid: int) -> tuple[str, str] | tuple[None, None]:
+    """(state, start time) from /proc, or (None, None) where there is none for ``pid``."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None, None
+    return fields[0], fields[19]
+
+
+def _running(pid: int, start: str | None) -> bool:
+    state, now_start = _stat(pid)
+    if state is not None:
+        return state not in ("Z", "X") and (start is None or now_start == start)  # a zombie is gone
+    if start is not None:  # /proc works here, and that pid has no entry
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def leave_with_owner(started_by: tuple[int, str | None], *, busy: threading.Event | None = None) -> threading.Event:
+    """In a worker process: watch (on a daemon thread) the process that started the pool,
+    and return an event set once it is gone (``digest send`` killed with SIGKILL). Not the
+    worker's parent: that is the fork server, which lives on as long as any worker holds
+    its end of the server's pipe. Nobody will hand the worker work any more: once ``busy``
+    is clear (what it holds has finished; the caller checks the returned event before each
+    claim), it exits."""
+    orphaned = threading.Event()
+
+    def watch() -> None:
+        while _running(*started_by):
+            time.sleep(OWNER_POLL_SECONDS)
+        orphaned.set()
+        while busy is not None and busy.is_set():
+            time.sleep(0.05)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="digest-owner-watch", daemon=True).start()
+    return orphaned

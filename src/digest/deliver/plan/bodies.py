@@ -10,7 +10,7 @@ no longer wait for planning, nor planning for them.
 Small editions (a proof, the demo, a zone's morning in a small list) render in this
 process: a pool is only started once an edition has needed more than
 :data:`INLINE_RENDERS` renders, since starting worker processes has a cost (a fork server's
-imports, once per process, see :mod:`.workers`; about a second per worker where there is
+imports, once per process, see :mod:`digest.deliver.worker_processes`; about a second per worker where there is
 no fork server). The pool starts on a background thread: until its workers are up
 (a fork server still importing what they need, most of a second), renders go on here
 instead of the planner waiting for them. An edition known to be big (``digest send`` sends
@@ -33,9 +33,9 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import wait as wait_for_futures
 from typing import NamedTuple, Protocol
 
-from ..content import RenderedEmail, Selection
-from ..render.isolation import IsolatingRenderer, LeftOutItem, RenderOutcome
-from .workers import worker_context
+from ...content import RenderedEmail, Selection
+from ...render.isolation import IsolatingRenderer, LeftOutItem, RenderOutcome
+from ..worker_processes import leave_with_owner, owner, worker_context
 
 #: Renders done in this process before a pool is started (when one is allowed).
 INLINE_RENDERS = 16
@@ -59,13 +59,14 @@ class TakenBody(NamedTuple):
 _worker_renderer: IsolatingRenderer | None = None
 
 
-def _start_worker(config) -> None:
+def _start_worker(config, started_by: tuple[int, str | None]) -> None:
     # Ctrl-C or a dyno's SIGTERM reaches every process: the planning process decides, and
     # shuts the pool down (a worker killed mid-render would only fail the plan).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    leave_with_owner(started_by)  # a killed planner's renders are wanted by nobody
     global _worker_renderer
-    from ..render import Renderer
+    from ...render import Renderer
 
     _worker_renderer = IsolatingRenderer(Renderer(config))
 
@@ -197,7 +198,7 @@ class EditionBodies:
         waited for it."""
         try:
             pool = ProcessPoolExecutor(self._processes, mp_context=worker_context(),
-                                       initializer=_start_worker, initargs=(self._config,))
+                                       initializer=_start_worker, initargs=(self._config, owner()))
             try:
                 for _ in range(self._processes):  # each submit to a busy pool starts one more worker
                     pool.submit(int)
@@ -243,7 +244,7 @@ class EditionBodies:
         if self._isolating is None:
             renderer = self._renderer
             if renderer is None:
-                from ..render import Renderer
+                from ...render import Renderer
 
                 renderer = Renderer(self._config)
             self._isolating = IsolatingRenderer(renderer)

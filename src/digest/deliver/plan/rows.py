@@ -1,0 +1,169 @@
+"""The plan's ledger writes: a body stored once by its content, and numbered batches with
+their delivery rows, in one transaction (so a batch never exists without its body and
+recipients). The unique (subscriber, edition) row is the last guard: rows a concurrent
+planner wrote first are not inserted again, and those readers count ``already-sent``."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+
+from sqlalchemy import bindparam, delete, func, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ...content import RenderedEmail
+from ...models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, RenderedBody, utcnow
+from ..ledger import insert_for
+from .result import PlanSummary, SkipReason
+
+log = logging.getLogger(__name__)
+
+UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
+
+
+Reader = tuple[int, str, str]  # subscriber id, zone, address: what a queued delivery row keeps
+
+_STORE_BODY: dict[str, object] = {}  # dialect name -> prebuilt INSERT ... ON CONFLICT DO NOTHING RETURNING id
+_BODY_ID = select(RenderedBody.__table__.c.id).where(RenderedBody.__table__.c.fingerprint == bindparam("fp"))
+
+
+def store_body(session: Session, rendered: RenderedEmail) -> int:
+    """The id of the stored body with this content, inserting it if new (one statement
+    when it is new; a second to find it when another planner stored it first)."""
+    dialect = session.get_bind().dialect.name
+    stmt = _STORE_BODY.get(dialect)
+    if stmt is None:
+        table = RenderedBody.__table__
+        stmt = _STORE_BODY[dialect] = (
+            insert_for(session, table)
+            .values(fingerprint=bindparam("fp"), subject=bindparam("subject"), preheader=bindparam("preheader"),
+                    html=bindparam("html"), text=bindparam("text"), created_at=bindparam("at"))
+            .on_conflict_do_nothing(index_elements=["fingerprint"])
+            .returning(table.c.id)
+        )
+    fingerprint = rendered.fingerprint
+    new_id = session.execute(stmt, {"fp": fingerprint, "subject": rendered.subject, "preheader": rendered.preheader,
+                                    "html": rendered.html, "text": rendered.text, "at": utcnow()}).scalar()
+    if new_id is not None:
+        return new_id
+    return session.execute(_BODY_ID, {"fp": fingerprint}).scalar_one()
+
+
+def write_batches(
+    session: Session, edition_id: int, groups: list[tuple[int, list[Reader]]], skips: list[int],
+    summary: PlanSummary, *, render_failed: dict[str, list[int]] | None = None,
+) -> None:
+    """One transaction: numbered batches (body, recipients with their zones and
+    addresses), their ``queued`` rows, and ``skipped`` rows (``skips``: nothing new;
+    ``render_failed``: the readers of a body that failed, per error, which each row keeps).
+
+    The first statement locks the edition row, so concurrent planners of one edition
+    take turns choosing batch numbers (on SQLite it takes the database's write lock).
+    """
+    session.execute(update(Edition).where(Edition.id == edition_id).values(slot=Edition.slot))
+    next_number = (session.scalar(select(func.max(Batch.number)).where(Batch.edition_id == edition_id)) or 0) + 1
+    conn = session.connection()
+    now = utcnow()
+    batch_ids: dict[int, int] = {}
+    if groups:
+        rows = [
+            {"edition_id": edition_id, "number": next_number + i, "body_id": body_id,
+             "status": BatchStatus.PENDING, "attempts": 0, "created_at": now}
+            for i, (body_id, _readers) in enumerate(groups)
+        ]
+        returned = conn.execute(insert_for(session, Batch).returning(Batch.number, Batch.id), rows)
+        batch_ids = dict(returned.all())
+    subscriber_ids: list[int] = []
+    row_batches: list[int] = []
+    zones: list[str] = []
+    emails: list[str] = []
+    for i, (_body, readers) in enumerate(groups):
+        batch_id = batch_ids[next_number + i]
+        for sid, zone, email in readers:
+            subscriber_ids.append(sid)
+            zones.append(zone)
+            emails.append(email)
+        row_batches.extend([batch_id] * len(readers))
+    inserted_per_batch: Counter = Counter()
+    if subscriber_ids:
+        inserted_per_batch = insert_deliveries(session, edition_id, DeliveryStatus.QUEUED, None, now,
+                                                subscriber_ids, row_batches, zones, emails)
+    skipped_inserted = 0
+    if skips:
+        nothing = [None] * len(skips)
+        skipped_inserted = sum(insert_deliveries(session, edition_id, DeliveryStatus.SKIPPED, SkipReason.NO_NEW_ITEMS,
+                                                  now, skips, nothing, nothing, nothing).values())
+    for error, readers in (render_failed or {}).items():
+        nothing = [None] * len(readers)
+        inserted = sum(insert_deliveries(session, edition_id, DeliveryStatus.SKIPPED, SkipReason.RENDER_FAILED,
+                                          now, readers, nothing, nothing, nothing, error=error[:2000]).values())
+        summary.skipped[SkipReason.RENDER_FAILED] += inserted
+        summary.skipped[SkipReason.ALREADY_SENT] += len(readers) - inserted
+    empty = [bid for bid in batch_ids.values() if not inserted_per_batch[bid]]
+    if empty:
+        session.execute(delete(Batch).where(Batch.id.in_(empty)))
+    queued = sum(inserted_per_batch.values())
+    summary.queued += queued
+    summary.batches += len(batch_ids) - len(empty)
+    summary.skipped[SkipReason.NO_NEW_ITEMS] += skipped_inserted
+    summary.skipped[SkipReason.ALREADY_SENT] += (len(subscriber_ids) - queued) + (len(skips) - skipped_inserted)
+    if len(subscriber_ids) - queued:
+        log.info("%d subscriber(s) were planned concurrently by another process", len(subscriber_ids) - queued)
+
+
+_PG_INSERT_DELIVERIES = """
+    WITH inserted AS (
+        INSERT INTO deliveries (edition_id, subscriber_id, batch_id, timezone, email, status, skip_reason, error,
+                                created_at)
+        SELECT :edition_id, r.subscriber_id, r.batch_id, r.timezone, r.email, :status, :skip_reason, :error, :created_at
+        FROM unnest(CAST(:subscriber_ids AS bigint[]), CAST(:batch_ids AS bigint[]), CAST(:zones AS varchar[]),
+                    CAST(:emails AS varchar[]))
+             AS r(subscriber_id, batch_id, timezone, email)
+        {on_conflict}
+        RETURNING batch_id
+    )
+    SELECT batch_id, count(*) FROM inserted GROUP BY batch_id
+"""
+_PG_INSERT_NEW = text(_PG_INSERT_DELIVERIES.format(on_conflict=""))
+_PG_INSERT_SKIPPING = text(_PG_INSERT_DELIVERIES.format(on_conflict="ON CONFLICT (subscriber_id, edition_id) DO NOTHING"))
+
+
+def insert_deliveries(session: Session, edition_id: int, status: str, skip_reason: str | None, created_at,
+                       subscriber_ids: list[int], batch_ids: list[int | None], zones: list[str | None],
+                       emails: list[str | None], *, error: str | None = None) -> Counter:
+    """Insert delivery rows (one per subscriber id, with its batch, zone and address),
+    skipping any (subscriber, edition) already in the ledger; returns how many rows went
+    in per batch id. On PostgreSQL one statement over four arrays (a million rows in
+    seconds), counted there (not a row back per reader); elsewhere a multi-row executemany."""
+    if session.get_bind().dialect.name == "postgresql":
+        # In subscriber order: each row's foreign-key check reads (and key-share locks) its
+        # subscriber's row, and its (subscriber, edition) index entry goes next to the
+        # previous one's; in batch order both hit a random page per row (measured at a
+        # million subscribers: 36 -> 19 us per row).
+        order = sorted(range(len(subscriber_ids)), key=subscriber_ids.__getitem__)
+        subscriber_ids = [subscriber_ids[i] for i in order]
+        batch_ids = [batch_ids[i] for i in order]
+        zones = [zones[i] for i in order]
+        emails = [emails[i] for i in order]
+        params = {"edition_id": edition_id, "status": status, "skip_reason": skip_reason, "error": error,
+                  "created_at": created_at,
+                  "subscriber_ids": subscriber_ids, "batch_ids": batch_ids, "zones": zones, "emails": emails}
+        # A plain INSERT first: ON CONFLICT DO NOTHING inserts each row speculatively, about
+        # twice the cost of the insert itself, and a conflict needs another planner of the
+        # same edition to have written one of these readers since this one read them. When
+        # one did, the savepoint is rolled back and the rows go in skipping those.
+        try:
+            with session.begin_nested():
+                return Counter(dict(session.execute(_PG_INSERT_NEW, params).all()))
+        except IntegrityError as exc:
+            if getattr(exc.orig, "sqlstate", None) != UNIQUE_VIOLATION:
+                raise
+        return Counter(dict(session.execute(_PG_INSERT_SKIPPING, params).all()))
+    rows = [{"edition_id": edition_id, "subscriber_id": sid, "batch_id": bid, "timezone": zone, "email": email,
+             "status": status, "skip_reason": skip_reason, "error": error, "created_at": created_at}
+            for sid, bid, zone, email in zip(subscriber_ids, batch_ids, zones, emails, strict=True)]
+    stmt = (insert_for(session, Delivery)
+            .on_conflict_do_nothing(index_elements=["subscriber_id", "edition_id"])
+            .returning(Delivery.batch_id))
+    return Counter(batch_id for (batch_id,) in session.connection().execute(stmt, rows))
