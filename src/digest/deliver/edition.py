@@ -1,5 +1,6 @@
-"""``send_edition``: one whole edition, the one entry that ``digest send``, the worker's
-tick (its planning part) and the benchmark share.
+"""``send_edition``: one whole edition, the one entry ``digest send`` and the benchmark
+call. (The worker's tick plans each due day's readers with the same planner and hands the
+pending batches to a runner the same way: :mod:`digest.schedule.tick`.)
 
 recover stale claims -> (operator resets) -> plan -> run the pending batches -> summary.
 Every step reads the ledger, so running it again after a crash, or twice in a row,

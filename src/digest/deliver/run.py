@@ -4,7 +4,7 @@ signature."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Callable
 
@@ -24,6 +24,4 @@ class EditionRun:
 
     def with_runner(self, runner) -> "EditionRun":
         """This run as planning sees it once the runner is chosen (see ``big``)."""
-        from dataclasses import replace
-
         return replace(self, big=runner.overlaps_planning)

@@ -16,17 +16,14 @@ from sqlalchemy import select
 
 from ...models import Batch, BatchStatus
 from ...runtime import Runtime
-
-
-def _never() -> bool:
-    return False
+from ..run import never
 
 
 class Batches:
     """The common part: what was handed out, the stop flag, and whether more may come."""
 
     def __init__(self, *, planning_done: bool = True, should_stop: Callable[[], bool] | None = None) -> None:
-        self.should_stop = should_stop or _never
+        self.should_stop = should_stop or never
         self._planned = threading.Event()
         if planning_done:
             self._planned.set()
