@@ -10,7 +10,11 @@ in its own process (``benchmarks/sink.py``).
 Timed: :func:`digest.deliver.send_edition` with the SendGrid provider, exactly as
 ``digest send`` calls it (plan: select, render once per distinct selection, write the
 ledger; send: claim each batch, per-recipient tokens, one HTTP request per batch, settle).
-Then the floor: the time to only JSON-encode the same provider requests.
+The first-request time is from the edition's start to the first request the sink
+received (the sink's clock: nothing in the send path is hooked). Then, on the same
+database, the ledger floor (``benchmarks/floor.py``: COPY the ledger rows, per batch read
+them back, sign the links, encode the request, settle; the readers' last-digest time),
+and the edition's time against it.
 
 Peak RSS is printed twice: the edition process's own, and the whole tree's (the edition
 process with its fork server and worker processes, sampled: ``benchmarks/tree_rss.py``).
@@ -39,7 +43,7 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dataset  # noqa: E402  (benchmarks/ is not a package)
-from floor import sent_payloads  # noqa: E402
+import floor  # noqa: E402
 from tree_rss import TreePeak  # noqa: E402
 
 from digest import db  # noqa: E402
@@ -159,19 +163,6 @@ def run_edition(runtime: Runtime, provider, *, progress=None):
     return send_edition(runtime, provider, dataset.EDITION_DATE, now=dataset.NOW, progress=progress)
 
 
-def measure_floor(runtime: Runtime, edition_id: int) -> float:
-    """Seconds to JSON-encode the same provider requests: every sent batch's payload,
-    one personalization (with its tokens) per recipient, as the provider encodes it."""
-    from digest.deliver.providers.sendgrid_payload import encode_payload
-
-    seconds = 0.0
-    for payload in sent_payloads(runtime, edition_id):
-        started = time.perf_counter()
-        encode_payload(payload)
-        seconds += time.perf_counter() - started
-    return seconds
-
-
 def timed_edition(database_url: str, sink_url: str, results) -> None:
     """Runs in a fresh process, so its peak RSS is the edition's alone (render worker
     processes, when the edition starts them, report theirs separately)."""
@@ -182,6 +173,7 @@ def timed_edition(database_url: str, sink_url: str, results) -> None:
     provider = make_provider(settings)
     clock = StageClock()
     busy_before = machine_busy_seconds()
+    started_epoch = time.time()  # the sink stamps its first request on the same clock
     started = time.perf_counter()
     summary = run_edition(runtime, provider, progress=clock)
     finished = time.perf_counter()
@@ -192,7 +184,6 @@ def timed_edition(database_url: str, sink_url: str, results) -> None:
     own, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     provider.close()
     peak_mb = own.ru_maxrss / 1024
-    floor = measure_floor(runtime, summary.edition_id)
     runtime.close()
     planned_at = clock.planned_at or finished
     results.put({
@@ -202,8 +193,19 @@ def timed_edition(database_url: str, sink_url: str, results) -> None:
         "cpu_own": own.ru_utime + own.ru_stime - cpu_at_start, "cpu_workers": workers.ru_utime + workers.ru_stime,
         "cpu_machine": busy,
         "sent": summary.sent, "failed": summary.failed, "ambiguous": summary.ambiguous,
-        "skipped": dict(summary.skipped), "floor_seconds": floor, "peak_rss_mb": peak_mb,
+        "skipped": dict(summary.skipped), "peak_rss_mb": peak_mb, "started_epoch": started_epoch,
     })
+
+
+def edition_bodies(database_url: str, most: int = 64) -> list[tuple[str, str, str]]:
+    """Up to ``most`` of the edition's rendered bodies (subject, text, html), for the floor's
+    requests to carry bodies of the edition's size."""
+    engine = create_engine(normalise_database_url(database_url))
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT subject, text, html FROM rendered_bodies ORDER BY id LIMIT :n"),
+                            {"n": most}).all()
+    engine.dispose()
+    return [tuple(row) for row in rows]
 
 
 def database_choice(database_url: str | None, allow_sqlite: bool) -> str | None:
@@ -254,6 +256,11 @@ def main(argv=None) -> int:
         received = sink.stats()
     finally:
         sink.stop()
+    # The ledger floor, on the same database once the edition is done (PostgreSQL only).
+    ledger_floor = None
+    if backend == "postgresql":
+        ledger_floor = floor.measure_floor(database_url, bodies=edition_bodies(database_url), secret=SECRET_KEY)
+    first_request = (received["first_request_at"] - r["started_epoch"]) if received["first_request_at"] else None
 
     bodies = r["bodies"]
     print(f"plan (select, render, ledger): {r['plan_seconds']:8.2f} s")
@@ -262,8 +269,14 @@ def main(argv=None) -> int:
           f"{1000 * r['render_seconds'] / max(bodies, 1):.1f} ms per body")
     print(f"send ({r['batches']} batches: tokens, requests, ledger): {r['send_seconds']:8.2f} s")
     print(f"edition total:                 {r['seconds']:8.2f} s  ({r['sent'] / r['seconds']:,.0f} recipients/s)")
-    print(f"floor (JSON of the requests):  {r['floor_seconds']:8.2f} s  "
-          f"(edition = {r['seconds'] / max(r['floor_seconds'], 1e-9):.1f}x floor)")
+    if ledger_floor:
+        print(f"ledger floor:                  {ledger_floor.seconds:8.2f} s  "
+              f"(edition = {r['seconds'] / ledger_floor.seconds:.2f}x floor)")
+        print("\n".join("  " + line for line in ledger_floor.lines()))
+    else:
+        print("ledger floor: not measured (it is defined on PostgreSQL)")
+    print(f"first request at the sink:     {first_request:8.2f} s after the edition started" if first_request is not None
+          else "first request at the sink: none received")
     print(f"sent {r['sent']:,}, failed {r['failed']}, ambiguous {r['ambiguous']}, skipped {r['skipped']}")
     print(f"sink: {received['requests']} requests, {received['personalizations']:,} personalizations, "
           f"{received['bytes'] / 1e6:,.0f} MB, sink peak RSS {received['peak_rss_mb']:.0f} MB")
@@ -275,10 +288,13 @@ def main(argv=None) -> int:
     print(f"peak memory of the process tree (the edition process, its fork server and worker processes, up to "
           f"{tree.most_processes} at once; sampled every {tree.interval * 1000:.0f} ms): RSS summed "
           f"{tree_peak_mb:.0f} MB (shared pages counted in each process), PSS summed {tree_pss_mb:.0f} MB")
-    print(json.dumps({"subscribers": n, "seconds": round(r["seconds"], 2), "floor_seconds": round(r["floor_seconds"], 2),
+    floor_seconds = round(ledger_floor.seconds, 2) if ledger_floor else None
+    print(json.dumps({"subscribers": n, "seconds": round(r["seconds"], 2), "floor_seconds": floor_seconds,
+                      "ratio": round(r["seconds"] / ledger_floor.seconds, 2) if ledger_floor else None,
+                      "first_request_seconds": round(first_request, 2) if first_request is not None else None,
                       "peak_rss_mb": round(r["peak_rss_mb"]), "tree_peak_rss_mb": round(tree_peak_mb),
                       "tree_peak_pss_mb": round(tree_pss_mb),
-                      "bodies": bodies}))
+                      "bodies": bodies, "ms_per_body": round(1000 * r["render_seconds"] / max(bodies, 1), 1)}))
     return 0
 
 

@@ -2,7 +2,8 @@
 
 ``POST /v3/mail/send`` with the Bearer key answers ``202`` and an ``X-Message-Id``, like
 SendGrid; the body is read in full, checked to be under 30 MB, and its personalizations
-counted. ``GET /stats`` answers the totals as JSON. It runs in its own process
+counted. ``GET /stats`` answers the totals as JSON, with the time the first request
+arrived. It runs in its own process
 (``python benchmarks/sink.py --port 0`` prints the port it listens on) so its CPU and
 memory are not the client's.
 
@@ -17,6 +18,7 @@ import asyncio
 import json
 import resource
 import sys
+import time
 import uuid
 
 MAX_BODY_BYTES = 30 * 1024 * 1024
@@ -30,11 +32,15 @@ class Totals:
         self.personalizations = 0
         self.bytes = 0
         self.rejected = 0
+        #: When the first mail/send request arrived (``time.time()``, the clock the
+        #: benchmark stamps the edition's start with): its first-request time.
+        self.first_request_at: float | None = None
 
     def as_json(self) -> bytes:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         return json.dumps({"requests": self.requests, "personalizations": self.personalizations,
-                           "bytes": self.bytes, "rejected": self.rejected, "peak_rss_mb": round(peak, 1)}).encode()
+                           "bytes": self.bytes, "rejected": self.rejected, "peak_rss_mb": round(peak, 1),
+                           "first_request_at": self.first_request_at}).encode()
 
 
 def _response(status: str, body: bytes = b"", headers: dict[str, str] | None = None, *, keep_alive: bool) -> bytes:
@@ -58,6 +64,8 @@ async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, tot
             body = await reader.readexactly(length) if length else b""
             keep_alive = headers.get("connection", "").lower() != "close"
             method, path = request_line.split(" ")[:2]
+            if method == "POST" and totals.first_request_at is None:
+                totals.first_request_at = time.time()
             if method == "GET" and path == "/stats":
                 writer.write(_response("200 OK", totals.as_json(), keep_alive=keep_alive))
             elif method == "POST" and path.rstrip("/") == "/v3/mail/send":
