@@ -114,12 +114,16 @@ def subscriber_rows(count: int, topic_ids: dict[str, int], *, seed: int = 6):
         yield n, email_for(n), rng.choices(zones, zone_weights)[0], last, sorted(topic_ids[s] for s in chosen)
 
 
-def seed_subscribers(runtime: Runtime, count: int, *, seed: int = 6) -> None:
-    """Insert ``count`` active subscribers with ids 1..count (into an empty table)."""
+def seed_subscribers(runtime: Runtime, count: int, *, seed: int = 6, placement=None) -> None:
+    """Insert ``count`` active subscribers with ids 1..count (into an empty table), each in
+    the zone :func:`subscriber_rows` draws and at 07:00; ``placement(n)`` gives reader n
+    another (zone, send hour) instead (``benchmarks/tick.py``: readers spread evenly)."""
     with runtime.session() as session:
         topic_ids = dict(session.execute(select(Topic.slug, Topic.id)).all())
     created = NOW - timedelta(days=30)
-    rows = subscriber_rows(count, topic_ids, seed=seed)
+    place = placement or (lambda n, zone: (zone, 7))
+    rows = ((sid, email, *place(sid, tz), last, topics)
+            for sid, email, tz, last, topics in subscriber_rows(count, topic_ids, seed=seed))
     if runtime.engine.dialect.name == "postgresql":
         _copy_subscribers(runtime, rows, created)
     else:
@@ -134,8 +138,8 @@ def _copy_subscribers(runtime: Runtime, rows, created: datetime) -> None:
             while True:
                 subs, topics = io.StringIO(), io.StringIO()
                 n = 0
-                for sid, email, tz, last, topic_ids in rows:
-                    subs.write(f"{sid}\t{email}\tactive\t{tz}\t7\tbenchmark\t{created.isoformat()}\t"
+                for sid, email, tz, hour, last, topic_ids in rows:
+                    subs.write(f"{sid}\t{email}\tactive\t{tz}\t{hour}\tbenchmark\t{created.isoformat()}\t"
                                f"{last.isoformat() if last else chr(92) + 'N'}\t{created.isoformat()}\t{created.isoformat()}\n")
                     for tid in topic_ids:
                         topics.write(f"{sid}\t{tid}\n")
@@ -163,8 +167,8 @@ def _insert_subscribers(runtime: Runtime, rows, created: datetime) -> None:
         return None if value is None else value.strftime("%Y-%m-%d %H:%M:%S.%f")
 
     subs, topics = [], []
-    for sid, email, tz, last, topic_ids in rows:
-        subs.append((sid, email, "active", tz, 7, "benchmark", stamp(created), stamp(last), stamp(created), stamp(created)))
+    for sid, email, tz, hour, last, topic_ids in rows:
+        subs.append((sid, email, "active", tz, hour, "benchmark", stamp(created), stamp(last), stamp(created), stamp(created)))
         topics.extend((sid, tid) for tid in topic_ids)
     with runtime.engine.begin() as conn:
         conn.exec_driver_sql(

@@ -2,7 +2,7 @@
 
 ``POST /v3/mail/send`` with the Bearer key answers ``202`` and an ``X-Message-Id``, like
 SendGrid; the body is read in full, checked to be under 30 MB, and its personalizations
-counted. ``GET /stats`` answers the totals as JSON, with the time the first request
+counted. ``GET /stats`` answers the totals as JSON, with the time each request
 arrived. It runs in its own process
 (``python benchmarks/sink.py --port 0`` prints the port it listens on) so its CPU and
 memory are not the client's.
@@ -32,15 +32,16 @@ class Totals:
         self.personalizations = 0
         self.bytes = 0
         self.rejected = 0
-        #: When the first mail/send request arrived (``time.time()``, the clock the
-        #: benchmark stamps the edition's start with): its first-request time.
-        self.first_request_at: float | None = None
+        #: When each mail/send request arrived (``time.time()``, the clock the benchmarks
+        #: stamp an edition's or a tick's start with): the first-request time.
+        self.arrivals: list[float] = []
 
     def as_json(self) -> bytes:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         return json.dumps({"requests": self.requests, "personalizations": self.personalizations,
                            "bytes": self.bytes, "rejected": self.rejected, "peak_rss_mb": round(peak, 1),
-                           "first_request_at": self.first_request_at}).encode()
+                           "first_request_at": self.arrivals[0] if self.arrivals else None,
+                           "arrivals": self.arrivals}).encode()
 
 
 def _response(status: str, body: bytes = b"", headers: dict[str, str] | None = None, *, keep_alive: bool) -> bytes:
@@ -64,8 +65,8 @@ async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, tot
             body = await reader.readexactly(length) if length else b""
             keep_alive = headers.get("connection", "").lower() != "close"
             method, path = request_line.split(" ")[:2]
-            if method == "POST" and totals.first_request_at is None:
-                totals.first_request_at = time.time()
+            if method == "POST":
+                totals.arrivals.append(time.time())
             if method == "GET" and path == "/stats":
                 writer.write(_response("200 OK", totals.as_json(), keep_alive=keep_alive))
             elif method == "POST" and path.rstrip("/") == "/v3/mail/send":
