@@ -146,5 +146,14 @@ def test_a_first_release_database_is_upgraded_keeping_every_row(empty_database):
                 (1, "Your digest", "editor", "desk@example.com")]
             assert [tuple(r) for r in conn.execute(text("SELECT edition_id, held_by FROM edition_controls"))] == [
                 (1, "editor")]
+        # tick23_changes: the upgraded database logs schedule changes (the tick's settled windows)
+        with engine.begin() as conn:
+            logged = conn.execute(text("SELECT count(*) FROM schedule_changes")).scalar()
+            conn.execute(text("UPDATE subscribers SET send_hour = 8 WHERE id = 1"))
+            conn.execute(text("UPDATE subscribers SET last_digest_at = NULL WHERE id = 1"))  # not a schedule change
+            assert [tuple(r) for r in conn.execute(text("SELECT id, email, send_hour FROM subscribers"))] == [
+                (1, "reader@example.com", 8)]
+            ids = conn.execute(text("SELECT id FROM schedule_changes ORDER BY id")).scalars().all()
+        assert logged == 0 and len(ids) == 1
     finally:
         engine.dispose()

@@ -9,7 +9,7 @@ All timestamps are stored as timezone-aware UTC. Status columns are short string
 from .base import NAMING, AwareDateTime, Base, BigId, utcnow
 from .content import Briefing, Source, Topic, Video, briefing_topics, subscriber_topics, video_topics
 from .readers import ConsentEvent, ConsentRecord, ForgottenAddress, RateLimitHit, Subscriber, SubscriberStatus
-from .records import EditionCounter, GuardTrip, Lease, ProviderEvent, ReaderFigure
+from .records import EditionCounter, GuardTrip, Lease, ProviderEvent, ReaderFigure, ScheduleChange
 from .review import DraftBody, EditionApproval, EditionControl, EditionSnapshot, ReviewProof
 from .sending import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, RenderedBody
 
@@ -17,7 +17,7 @@ __all__ = [
     "NAMING", "AwareDateTime", "Base", "BigId", "utcnow",
     "Briefing", "Source", "Topic", "Video", "briefing_topics", "subscriber_topics", "video_topics",
     "ConsentEvent", "ConsentRecord", "ForgottenAddress", "RateLimitHit", "Subscriber", "SubscriberStatus",
-    "EditionCounter", "GuardTrip", "Lease", "ProviderEvent", "ReaderFigure",
+    "EditionCounter", "GuardTrip", "Lease", "ProviderEvent", "ReaderFigure", "ScheduleChange",
     "DraftBody", "EditionApproval", "EditionControl", "EditionSnapshot", "ReviewProof",
     "Batch", "BatchStatus", "Delivery", "DeliveryStatus", "Edition", "RenderedBody",
 ]

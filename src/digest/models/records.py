@@ -1,12 +1,13 @@
 """What happened after sending, and the locks and guards around it: provider events, leases,
-per-edition counters, per-reader figures and guard trips.
+per-edition counters, per-reader figures, guard trips, and the log of schedule changes the
+delivery tick watches.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, Index, JSON, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Date, Index, JSON, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import AwareDateTime, Base, BigId, utcnow
@@ -89,3 +90,15 @@ class GuardTrip(Base):
     reason: Mapped[str] = mapped_column(Text)
     tripped_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow)
     released_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+
+
+class ScheduleChange(Base):
+    """One statement that may have made someone owed a digest: subscribers added, or their
+    zone, send hour, status or signup time changed; ledger rows deleted. Written only by
+    database triggers (migration ``tick23_changes``), read by the delivery tick to know when
+    the send windows it found settled must be looked at again (:mod:`digest.schedule.settled`)."""
+
+    __tablename__ = "schedule_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    changed_at: Mapped[datetime] = mapped_column(AwareDateTime(), server_default=text("CURRENT_TIMESTAMP"))

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from ..models import Delivery, Edition, Subscriber, SubscriberStatus
 from ..settings import WEEKDAYS, Schedule
 from ..subscribers.cadence import due_on, send_instant, zone_of
+from .settled import SettledWindows
 
 __all__ = ["DueSubscribers", "MISSED_SEND_WINDOW", "find_due", "publishes_on", "send_instant"]
 
@@ -67,13 +68,16 @@ class _Group:
     send_hour: int
 
 
-def find_due(session: Session, schedule: Schedule, now: datetime) -> DueSubscribers:
+def find_due(session: Session, schedule: Schedule, now: datetime, settled: SettledWindows | None = None) -> DueSubscribers:
     """Active subscribers owed an edition at ``now`` (aware), and those whose window closed.
 
     The clock arithmetic is done once per (time zone, send hour) group, read with one
     GROUP BY; the subscribers of the groups that are due are then read with one query per
     edition date that leaves out, in the database, everyone the ledger already has a row
     for. So a tick costs a few indexed queries, not a scan of the whole list in Python.
+    With ``settled`` (the tick's), the groups and the windows found with nobody owed are
+    remembered until a subscriber or the ledger changes (:mod:`.settled`): a tick with
+    nobody due then asks the database nothing here but that.
     """
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
@@ -83,10 +87,17 @@ def find_due(session: Session, schedule: Schedule, now: datetime) -> DueSubscrib
 
     due: dict[date, list[_Group]] = defaultdict(list)
     missed: dict[date, list[tuple[_Group, datetime]]] = defaultdict(list)  # with the window's close
-    groups = session.execute(
-        select(Subscriber.timezone, Subscriber.send_hour, func.count()).where(active)
-        .group_by(Subscriber.timezone, Subscriber.send_hour)
-    ).all()
+    if settled is not None:
+        settled.refresh(session)
+    groups = settled.groups if settled is not None else None
+    if groups is None:
+        groups = session.execute(
+            select(Subscriber.timezone, Subscriber.send_hour, func.count()).where(active)
+            .group_by(Subscriber.timezone, Subscriber.send_hour)
+        ).all()
+        if settled is not None:
+            settled.groups = groups
+    known = settled if settled is not None else ()
     for tz_name, hour, members in groups:
         group = _Group(tz_name, hour)
         zone = zone_of(tz_name)
@@ -102,13 +113,14 @@ def find_due(session: Session, schedule: Schedule, now: datetime) -> DueSubscrib
             if now < start:
                 continue
             if now < start + grace:
-                due[day].append(group)
-            else:
+                if ("due", day, group) not in known:
+                    due[day].append(group)
+            elif ("missed", day, group) not in known:
                 missed[day].append((group, start + grace))
 
     result = DueSubscribers()
     for day in sorted(due):
-        owed = _owed(session, day, active & _in_groups(due[day]) & due_on(day))
+        owed = _owed(session, day, active & _in_groups(due[day]) & due_on(day), due[day], "due", settled)
         if owed:
             result.due[day] = owed
     for day in sorted(missed):
@@ -116,7 +128,8 @@ def find_due(session: Session, schedule: Schedule, now: datetime) -> DueSubscrib
         closed_after_signup = or_(*(
             and_(_in_groups([group]), Subscriber.created_at <= closed) for group, closed in missed[day]
         ))
-        owed = _owed(session, day, active & closed_after_signup & due_on(day))
+        owed = _owed(session, day, active & closed_after_signup & due_on(day), [g for g, _ in missed[day]],
+                     "missed", settled)
         if owed:
             result.missed[day] = owed
     return result
@@ -126,11 +139,20 @@ def _in_groups(groups: list[_Group]):
     return tuple_(Subscriber.timezone, Subscriber.send_hour).in_([(g.timezone, g.send_hour) for g in groups])
 
 
-def _owed(session: Session, day: date, condition) -> list[int]:
-    """Ids of subscribers matching ``condition`` with no ledger row in ``day``'s edition."""
-    query = select(Subscriber.id).where(condition)
+def _owed(session: Session, day: date, condition, groups: list[_Group], kind: str,
+          settled: SettledWindows | None) -> list[int]:
+    """Ids of subscribers matching ``condition`` with no ledger row in ``day``'s edition;
+    the ``groups`` none of them is in are added to ``settled``."""
+    query = select(Subscriber.id, Subscriber.timezone, Subscriber.send_hour).where(condition)
     edition_id = session.scalar(select(Edition.id).where(Edition.date == day, Edition.slot == DEFAULT_SLOT))
     if edition_id is not None:
         query = query.where(~exists().where(Delivery.subscriber_id == Subscriber.id,
                                             Delivery.edition_id == edition_id))
-    return list(session.scalars(query.order_by(Subscriber.id)))
+    rows = session.execute(query.order_by(Subscriber.id)).all()
+    if settled is not None:
+        owing = {_Group(tz_name, hour) for _, tz_name, hour in rows}
+        for group in groups:
+            if group not in owing:
+                settled.add((kind, day, group))
+        settled.owing(kind, day, owing)
+    return [row[0] for row in rows]

@@ -30,6 +30,7 @@ from ..review.gate import hold_unapproved
 from ..runtime import Runtime
 from .clock import Clock
 from .due import MISSED_SEND_WINDOW, find_due
+from .settled import SettledWindows
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ class DeliveryTick:
         self.renderer = renderer
         self.selector_factory = selector_factory
         self.should_stop = should_stop
+        self.settled = SettledWindows()  # send windows found with nobody owed (:mod:`.settled`)
 
     def __call__(self) -> TickReport:
         report = self.run()
@@ -102,7 +104,7 @@ class DeliveryTick:
         with self.runtime.sessions() as session:
             # Claims are stamped with the real time, so staleness is judged on it too.
             report.recovered = recover_stale_batches(session)
-            owed = find_due(session, schedule, now)
+            owed = find_due(session, schedule, now, self.settled)
             session.rollback()
         report.due = owed.due_count
         owed = hold_unapproved(self.runtime, owed, now)  # [review] approval (digest.review.gate)
