@@ -27,6 +27,7 @@ import argparse
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,7 +67,7 @@ class FloorResult:
         return sum(size for _, _, size in self.requests)
 
     def lines(self) -> list[str]:
-        split = ", ".join(f"{name} {self.phases[name]:.2f}" for name in PHASES)
+        split = ", ".join(f"{name} {self.phases[name]:.2f}" for name in PHASES)  # sign: links and each reader's part
         return [f"ledger floor: {self.seconds:.2f} s for {self.rows:,} readers in {self.processes} process(es), "
                 f"{len(self.requests)} requests, {self.bytes / 1e6:,.0f} MB",
                 f"  per phase, seconds summed over the processes: {split}; "
@@ -107,7 +108,10 @@ def measure_floor(database_url: str, *, edition_id: int = 1, bodies=None, proces
     try:
         for worker in workers:
             worker.start()
-        ready.wait(timeout=600)  # every share read: the clock starts
+        try:
+            ready.wait(timeout=600)  # every share read: the clock starts
+        except threading.BrokenBarrierError:
+            raise RuntimeError(f"a share of the ledger floor failed: {results.get(timeout=10).get('error')}") from None
         started = time.perf_counter()
         shares = [results.get(timeout=3600) for _ in workers]
         failed = [share["error"] for share in shares if "error" in share]
