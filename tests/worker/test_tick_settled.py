@@ -13,7 +13,9 @@ from digest.deliver.ledger import find_edition
 from digest.deliver.render_failures import RENDER_FAILED, forget_render_failures
 from digest.models import Delivery, DeliveryStatus, ScheduleChange
 
-from .helpers import add_subscriber
+from digest.select import SelectionBlocked
+
+from .helpers import AlwaysSomethingSelector, add_subscriber
 
 UTC = timezone.utc
 LONG_AGO = datetime(2026, 1, 1, tzinfo=UTC)
@@ -75,6 +77,42 @@ def test_an_idle_tick_reads_neither_subscribers_nor_the_ledger(runtime, settled_
         assert _reads(statements.seen, "subscribers") == [] and _reads(statements.seen, "deliveries") == []
         assert len(_reads(statements.seen, "schedule_changes")) == 1  # the change log's signature
     assert _emails(provider) == ["london0@example.com", "london1@example.com", "london2@example.com"]
+
+
+def test_the_tick_after_planning_an_hour_asks_nothing_when_everyone_got_a_row(runtime, make_tick):
+    for n in range(3):
+        add_subscriber(runtime, f"london{n}@example.com", "Europe/London", 7, created_at=LONG_AGO)
+    add_subscriber(runtime, "tokyo@example.com", "Asia/Tokyo", 7, created_at=LONG_AGO)
+    tick, clock, provider = make_tick(runtime, START)
+    assert tick.run().sent == 3
+    statements = Statements(runtime.engine)
+    clock.advance(timedelta(minutes=1))
+    report = statements.during(tick.run)
+    assert (report.due, report.sent, report.skipped) == (0, 0, {})
+    assert _reads(statements.seen, "subscribers") == [] and _reads(statements.seen, "deliveries") == []
+
+
+def test_a_reader_left_without_a_row_keeps_the_window_open(runtime, make_tick):
+    class BlockingOne(AlwaysSomethingSelector):
+        def for_subscriber(self, subscriber, edition_date):
+            if subscriber.email == "blocked@example.com":
+                raise SelectionBlocked(())
+            return super().for_subscriber(subscriber, edition_date)
+
+    add_subscriber(runtime, "fine@example.com", "Europe/London", 7, created_at=LONG_AGO)
+    add_subscriber(runtime, "blocked@example.com", "Europe/London", 7, created_at=LONG_AGO)
+    tick, clock, provider = make_tick(runtime, START)
+    tick.selector_factory = lambda session, now: BlockingOne()
+    first = tick.run()
+    assert (first.due, first.sent, first.skipped["blocked"]) == (2, 1, 1)
+    for _ in range(2):  # asked again every tick, as before: nothing settled while a reader has no row
+        clock.advance(timedelta(minutes=1))
+        again = tick.run()
+        assert (again.due, again.sent, again.skipped["blocked"]) == (1, 0, 1)
+    tick.selector_factory = lambda session, now: AlwaysSomethingSelector()  # the disclosure was added
+    clock.advance(timedelta(minutes=1))
+    assert tick.run().sent == 1
+    assert _emails(provider) == ["blocked@example.com", "fine@example.com"]
 
 
 def test_a_signup_into_an_open_window_is_sent_at_the_next_tick(runtime, settled_tick):

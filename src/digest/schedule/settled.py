@@ -13,7 +13,9 @@ forgetting a reader). Database triggers log each such statement in ``schedule_ch
 SQL. The tick reads the log's signature (row count, largest and summed ids: one small
 query) before it looks at any window, and forgets everything it knew when the signature
 moved. The order makes it safe: a change committed before that read is in the signature;
-one committed after it is in the next tick's. What it knows is also forgotten after a
+one committed after it is in the next tick's. A window whose owed readers the tick has
+just planned (or recorded as missed) is settled once every one of them is counted with a
+ledger row; a reader left without one (a blocked selection) keeps it open. What it knows is also forgotten after a
 gap between ticks (another process held the scheduler lock meanwhile), and per process:
 a new worker starts knowing nothing.
 """
@@ -42,6 +44,7 @@ class SettledWindows:
         self.max_gap = max_gap
         self.groups: list[tuple] | None = None  # (zone, send hour, members) of active subscribers
         self._windows: set[tuple] = set()
+        self._owing: dict[tuple, list] = {}  # (kind, day) -> groups found with readers owed, this tick
         self._signature: tuple | None = None
         self._checked_at: float | None = None
 
@@ -53,6 +56,7 @@ class SettledWindows:
                 ScheduleChange.changed_at < datetime.now(timezone.utc) - timedelta(days=1)))
             session.commit()
             signature = _signature(session)
+        self._owing.clear()
         now = time.monotonic()
         if signature != self._signature or self._checked_at is None or now - self._checked_at > self.max_gap:
             self.groups = None
@@ -65,6 +69,16 @@ class SettledWindows:
 
     def add(self, window: tuple) -> None:
         self._windows.add(window)
+
+    def owing(self, kind: str, day, groups) -> None:
+        """The groups of ``kind`` windows on ``day`` in which this tick found readers owed."""
+        self._owing[(kind, day)] = list(groups)
+
+    def written(self, kind: str, day) -> None:
+        """Every reader this tick found owed in ``kind`` windows on ``day`` now has a ledger
+        row (the caller counted them): those windows are settled, not asked about again."""
+        for group in self._owing.pop((kind, day), ()):
+            self._windows.add((kind, day, group))
 
 
 def _signature(session: Session) -> tuple:

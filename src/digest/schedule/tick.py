@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from ..deliver.ledger import get_or_create_edition, insert_for, recover_stale_batches
 from ..deliver.batch import NOT_CLAIMED, BatchOutcome
-from ..deliver.plan import BodyRenderer, SubscriberSelector, plan_edition
+from ..deliver.plan import BodyRenderer, SkipReason, SubscriberSelector, plan_edition
 from ..deliver.run import EditionRun
 from ..deliver.runners import LedgerBatches, Runner
 from ..models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, utcnow
@@ -137,6 +137,9 @@ class DeliveryTick:
             )
         report.planned += summary.queued
         report.skipped.update({reason: n for reason, n in summary.skipped.items() if n})
+        written = summary.queued + sum(n for reason, n in summary.skipped.items() if reason != SkipReason.BLOCKED)
+        if written == len(subscriber_ids) and not summary.skipped[SkipReason.BLOCKED]:
+            self.settled.written("due", day)  # every reader owed has a row now
         if summary.blocked_reason:
             log.error("edition %s: %s", day, summary.blocked_reason)
         for line in summary.render_problems.lines():  # items left out, readers whose email failed to render
@@ -158,6 +161,8 @@ class DeliveryTick:
             session.commit()
         if inserted:
             log.warning("edition %s: %d subscriber(s) recorded as skipped (%s)", day, inserted, MISSED_SEND_WINDOW)
+        if inserted == len(subscriber_ids):
+            self.settled.written("missed", day)
         return inserted
 
 
