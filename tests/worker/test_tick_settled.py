@@ -154,6 +154,23 @@ def test_a_resubscribed_reader_is_sent(runtime, settled_tick):
     assert provider.sent[-1].email == "back@example.com"
 
 
+def test_a_paused_reader_resumed_by_plain_sql_is_sent(runtime, settled_tick):
+    tick, clock, provider = settled_tick
+    paused = add_subscriber(runtime, "paused@example.com", "Europe/London", 7, created_at=LONG_AGO)
+    with runtime.engine.begin() as conn:
+        conn.execute(text("UPDATE subscribers SET paused_until = :until WHERE id = :id"),
+                     {"until": START.date() + timedelta(days=30), "id": paused})
+    for _ in range(2):  # the second tick has every window settled again, the reader paused
+        clock.advance(timedelta(minutes=1))
+        assert tick.run().due == 0
+    with runtime.engine.begin() as conn:  # "resume now" (cadence's column, logged like the others)
+        conn.execute(text("UPDATE subscribers SET paused_until = NULL WHERE id = :id"), {"id": paused})
+    clock.advance(timedelta(minutes=1))
+    report = tick.run()
+    assert (report.due, report.sent) == (1, 1)
+    assert provider.sent[-1].email == "paused@example.com"
+
+
 def test_readers_whose_ledger_rows_are_forgotten_are_planned_again(runtime, settled_tick):
     tick, clock, provider = settled_tick
     with runtime.session() as session:  # two London readers' email had failed to render

@@ -94,7 +94,7 @@ class GuardTrip(Base):
 
 class ScheduleChange(Base):
     """One statement that may have made someone owed a digest: subscribers added, or their
-    zone, send hour, status or signup time changed; ledger rows deleted. Written only by
+    zone, send hour, status, signup time or cadence changed; ledger rows deleted. Written only by
     database triggers (migration ``tick23_changes``), read by the delivery tick to know when
     the send windows it found settled must be looked at again (:mod:`digest.schedule.settled`)."""
 
