@@ -17,7 +17,7 @@ tick with nobody due it prints its cost: the process's CPU time (``time.process_
 plus the database's, taken as the wall time of the tick's statements (SQLAlchemy's
 cursor events: PostgreSQL's execution and the round trip). For an hour's tick: readers
 due, the time to plan them (the tick's start to its first batch handed to the
-dispatcher), the first request at the sink, and the whole tick.
+runner), the first request at the sink, and the whole tick.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -110,17 +110,19 @@ class StatementClock:
 
 
 class PlanClock:
-    """Wraps the worker's dispatcher: the moment a tick hands over its batches."""
+    """Wraps the worker's runner: the moment a tick, its planning done, starts sending."""
 
-    def __init__(self, dispatcher) -> None:
-        self.dispatcher = dispatcher
-        self.max_recipients = dispatcher.max_recipients
+    def __init__(self, runner) -> None:
+        self.runner = runner
         self.handed_at: float | None = None
 
-    def dispatch(self, batch_ids, should_stop):
-        if batch_ids and self.handed_at is None:
+    def start(self, batches) -> None:
+        if self.handed_at is None:
             self.handed_at = time.perf_counter()
-        return self.dispatcher.dispatch(batch_ids, should_stop)
+        self.runner.start(batches)
+
+    def __getattr__(self, name):
+        return getattr(self.runner, name)
 
 
 @contextmanager
@@ -135,8 +137,8 @@ def measured(statements: StatementClock):
 
 def walk(worker: Worker, clock: FakeClock, sink: edition.Sink, hours: int):
     statements = StatementClock(worker.runtime.engine)
-    planner = PlanClock(worker.tick.dispatcher)
-    worker.tick.dispatcher = planner
+    planner = PlanClock(worker.tick.runner)
+    worker.tick.runner = planner
     idle, due = [], []
     for hour in range(hours):
         at = START + timedelta(hours=hour)

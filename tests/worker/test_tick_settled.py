@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event, select, text
 
 from digest.deliver.ledger import find_edition
-from digest.deliver.render_failures import RENDER_FAILED, forget_render_failures
+from digest.deliver.plan.render_failures import RENDER_FAILED, forget_render_failures
 from digest.models import Delivery, DeliveryStatus, ScheduleChange
 
 from digest.select import SelectionBlocked
