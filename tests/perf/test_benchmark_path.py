@@ -8,12 +8,10 @@ own validating fake SendGrid. The requests and the ledgers must be the same.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -25,26 +23,14 @@ from digest.deliver.providers.factory import make_provider
 from digest.models import Batch, Delivery, RenderedBody
 from digest.runtime import Runtime
 from digest.settings import load_settings
+from fakes.benchmarks import load_benchmark
 from fakes.sendgrid_server import FakeSendGrid
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 SUBSCRIBERS = 120
 
 
-def _load_benchmark():
-    # edition.py imports its siblings (dataset, sink, floor) by name. benchmarks/ leaves
-    # sys.path afterwards: its render.py would otherwise shadow the tests' render package.
-    saved = list(sys.path)
-    try:
-        spec = importlib.util.spec_from_file_location("benchmark_edition", BENCHMARKS / "edition.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path[:] = saved
-    return module
 
-
-bench = _load_benchmark()
+bench = load_benchmark("edition")
 dataset = bench.dataset
 
 

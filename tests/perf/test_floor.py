@@ -8,10 +8,7 @@ batches of 1,000, 1,000 and 490 readers, shared by two processes (batches 0 and 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from datetime import datetime, timezone
-from pathlib import Path
 
 import orjson
 import pytest
@@ -20,32 +17,18 @@ from sqlalchemy import create_engine, text
 from digest.content import TOKEN_NAMES
 from digest.links import read_token
 from digest.message import ONE_CLICK
+from fakes.benchmarks import load_benchmark
 from digest.models import Base
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 READERS = 2_500
 UNSUBSCRIBED = range(100, 2_500, 240)  # 10 ids: 100, 340, ..., 2260
 
 
-def _load(name: str):
-    # edition.py imports its siblings by name; benchmarks/ leaves sys.path afterwards (its
-    # render.py would shadow the tests' render package).
-    saved = list(sys.path)
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    finally:
-        sys.path[:] = saved
-    return module
-
 
 @pytest.fixture(scope="module")
 def benchmark():
-    floor = _load("floor")
-    return floor, _load("edition")
+    floor = load_benchmark("floor")
+    return floor, load_benchmark("edition")
 
 
 @pytest.mark.postgres

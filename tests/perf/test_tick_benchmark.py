@@ -5,10 +5,7 @@ the sink, and find nobody due in any of its 48 between-hours ticks."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -17,28 +14,16 @@ from digest.models import Base
 from digest.runtime import Runtime
 from digest.schedule.worker import Worker
 from digest.settings import load_settings
+from fakes.benchmarks import load_benchmark
 from fakes.clock import FakeClock
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 READERS = 96  # 4 in each of the 24 zones, at 4 of the 12 send hours
 
-
-def _load_tick():
-    # tick.py imports its siblings by name; benchmarks/ leaves sys.path afterwards (its
-    # render.py would shadow the tests' render package).
-    saved = list(sys.path)
-    try:
-        spec = importlib.util.spec_from_file_location("benchmark_tick", BENCHMARKS / "tick.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path[:] = saved
-    return module
 
 
 @pytest.mark.postgres
 def test_a_walked_day_sends_each_reader_once(postgres_url):
-    bench = _load_tick()
+    bench = load_benchmark("tick")
     engine = create_engine(postgres_url)
     with engine.begin() as conn:  # the session's PostgreSQL database, emptied
         conn.execute(text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
