@@ -61,13 +61,18 @@ def _briefings(selection) -> list:
 # ----------------------------------------------------------------- headers and structure
 
 
-def check_structure(msg: EmailMessage, selection=None, config=None) -> None:
+def check_structure(msg: EmailMessage, selection=None, config=None, *, transactional: bool = False) -> None:
+    """Parts and headers. A ``transactional`` message (a signup's confirmation or welcome:
+    sent because of what one reader did, not list mail) has no List-Unsubscribe headers."""
     assert msg.get_content_type() == "multipart/alternative", msg.get_content_type()
     kinds = [p.get_content_type() for p in msg.iter_parts()]
     assert kinds == ["text/plain", "text/html"], f"parts must be text/plain then text/html, got {kinds}"
-    header = str(msg["List-Unsubscribe"] or "")
-    assert re.fullmatch(r"<https://[^<>\s,]+>(, ?<mailto:[^<>\s]+>)?", header), f"List-Unsubscribe: {header!r}"
-    assert str(msg["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click", msg["List-Unsubscribe-Post"]
+    if transactional:
+        assert msg["List-Unsubscribe"] is None and msg["List-Unsubscribe-Post"] is None, "list headers on a transactional message"
+    else:
+        header = str(msg["List-Unsubscribe"] or "")
+        assert re.fullmatch(r"<https://[^<>\s,]+>(, ?<mailto:[^<>\s]+>)?", header), f"List-Unsubscribe: {header!r}"
+        assert str(msg["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click", msg["List-Unsubscribe-Post"]
     for name in ("List-Id", "Message-ID", "Date", "Subject", "From", "To"):
         assert msg[name], f"missing {name} header"
     if config is not None:
@@ -104,11 +109,12 @@ def _is_recommended(element) -> bool:
 # ----------------------------------------------------------------- content
 
 
-def check_unsubscribe_and_address(msg: EmailMessage, selection=None, config=None) -> None:
-    """A visible unsubscribe link and the publisher's postal address and contact, in both parts."""
+def check_unsubscribe_and_address(msg: EmailMessage, selection=None, config=None, *, url: str | None = None) -> None:
+    """A visible unsubscribe link and the publisher's postal address and contact, in both
+    parts. The link is the List-Unsubscribe URL, or ``url`` for a message without one."""
     text, html = parts(msg)
     root = tree(html)
-    url = unsubscribe_url(msg)
+    url = url or unsubscribe_url(msg)
     links = [a for a in root.iter("a") if a.get("href") == url]
     assert links, "no link to the List-Unsubscribe URL in the HTML"
     assert any("unsubscribe" in (a.text_content() or "").lower() for a in links), "the unsubscribe link has no visible label"
