@@ -58,7 +58,8 @@ import sys
 import threading
 import time
 from multiprocessing.context import BaseContext
-from pathlib import Path
+
+import psutil
 
 #: Imported once by the fork server: the worker modules and everything a render or a
 #: send worker imports (a name that does not import is skipped by the server; a test
@@ -143,37 +144,22 @@ def stop_fork_server() -> None:
 OWNER_POLL_SECONDS = 0.25
 
 
-def owner() -> tuple[int, str | None]:
-    """This process, as its pool's workers watch it: pid and kernel start time (to tell it
-    from a later process that reuses the pid). Passed to the workers' initializers."""
-    return os.getpid(), _stat(os.getpid())[1]
+def owner() -> tuple[int, float]:
+    """This process, as its pool's workers watch it: pid and start time (to tell it from a
+    later process that reuses the pid). Passed to the workers' initializers."""
+    return os.getpid(), psutil.Process().create_time()
 
 
-def _stat(pid: int) -> tuple[str, str] | tuple[None, None]:
-    """(state, start time) from /proc, or (None, None) where there is none for ``pid``."""
+def _running(pid: int, started: float) -> bool:
+    """Whether the process ``(pid, started)`` is still there (a zombie is gone)."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None, None
-    return fields[0], fields[19]
-
-
-def _running(pid: int, start: str | None) -> bool:
-    state, now_start = _stat(pid)
-    if state is not None:
-        return state not in ("Z", "X") and (start is None or now_start == start)  # a zombie is gone
-    if start is not None:  # /proc works here, and that pid has no entry
+        process = psutil.Process(pid)
+        return process.create_time() == started and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
-def leave_with_owner(started_by: tuple[int, str | None], *, busy: threading.Event | None = None) -> threading.Event:
+def leave_with_owner(started_by: tuple[int, float], *, busy: threading.Event | None = None) -> threading.Event:
     """In a worker process: watch (on a daemon thread) the process that started the pool,
     and return an event set once it is gone (``digest send`` killed with SIGKILL). Not the
     worker's parent: that is the fork server, which lives on as long as any worker holds
