@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import AwareDateTime, Base, BigId, utcnow
@@ -34,8 +34,8 @@ class EditionSnapshot(Base):
 
 
 class DraftBody(Base):
-    """One distinct body a snapshot's edition will send, as drafted: its topic set and
-    how many readers had it when drafted."""
+    """One distinct body a snapshot's edition will send, as drafted: its topic set, how
+    many readers had it when drafted, and the email checklist's result on it."""
 
     __tablename__ = "draft_bodies"
     __table_args__ = (Index("ix_draft_bodies_snapshot_id", "snapshot_id"),)
@@ -46,6 +46,9 @@ class DraftBody(Base):
     topics: Mapped[str] = mapped_column(String(1000))  # comma-separated slugs
     readers: Mapped[int] = mapped_column(Integer)
     html_bytes: Mapped[int] = mapped_column(Integer)
+    #: ``[{"check": name, "problems": [...]}]`` (:func:`digest.review.checklist.check_drafted_body`);
+    #: None for a body drafted before drafts were checked.
+    checklist: Mapped[list | None] = mapped_column(JSON)
 
 
 class EditionApproval(Base):
@@ -60,6 +63,9 @@ class EditionApproval(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     approved_by: Mapped[str] = mapped_column(String(200))
     approved_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow)
+    #: The checks its bodies failed when approved, one per line (``[topics] check``): the
+    #: review pages approve only once the editor confirmed approving despite them.
+    failed_checks: Mapped[str | None] = mapped_column(Text)
 
 
 class ReviewProof(Base):

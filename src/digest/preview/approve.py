@@ -1,6 +1,7 @@
 """``digest preview --serve``'s review page (``/review?date=D``): a drafted edition's bodies
-(subject and preheader as an inbox shows them, topic set, readers, size), its approvals, and
-an Approve button that records the approval with the fingerprint the page showed.
+(subject and preheader as an inbox shows them, topic set, readers, size, the email
+checklist's result), its approvals, and an Approve button that records the approval with
+the fingerprint the page showed (while a check fails, only with "approve despite" ticked).
 
 The preview server listens on 127.0.0.1 only, but any site the editor's browser opens could
 post to it: the Approve form carries a token made when the server started, and a post
@@ -56,7 +57,8 @@ def review_routes(runtime: Runtime) -> list[Route]:
         fingerprint = form.get("fingerprint") if isinstance(form.get("fingerprint"), str) else "-"
         try:
             with runtime.sessions() as session:
-                approve(session, day, by=_editor(), now=datetime.now(timezone.utc), fingerprint=fingerprint)
+                approve(session, day, by=_editor(), now=datetime.now(timezone.utc), fingerprint=fingerprint,
+                        despite=form.get("despite") == "yes")
         except ReviewError as exc:
             return HTMLResponse(review_page(review_context(runtime, day), form_token, error=str(exc)), 409)
         return RedirectResponse(f"/review?date={day}", status_code=303)
@@ -81,18 +83,32 @@ def review_page(ctx: dict, form_token: str, error: str | None = None) -> str:
         parts.append(f'<p>Snapshot v{snapshot.version}, drafted {snapshot.taken_at:%Y-%m-%d %H:%M}Z; fingerprint '
                      f'<code>{snapshot.fingerprint[:12]}</code>. {state}</p>')
         parts.append('<table id="bodies"><tr><th>topics</th><th>readers</th><th>size</th>'
-                     '<th>subject and preheader, as an inbox shows them</th></tr>')
+                     '<th>subject and preheader, as an inbox shows them</th><th>checklist</th></tr>')
         for b in ctx["bodies"]:
             parts.append(f"<tr><td>{escape(b.topics)}</td><td>{b.readers}</td><td>{b.html_bytes} bytes</td>"
-                         f"<td><strong>{escape(b.subject)}</strong> — {escape(b.preheader)}</td></tr>")
+                         f"<td><strong>{escape(b.subject)}</strong> — {escape(b.preheader)}</td>"
+                         f'<td class="checklist">{_checklist_cell(b.checklist)}</td></tr>')
         parts.append("</table>")
         if ctx["waiting"]:
+            despite = (f'<p><label><input type="checkbox" name="despite" value="yes" id="despite" required> approve '
+                       f'despite: {escape("; ".join(ctx["failed_checks"]))}</label></p>' if ctx["failed_checks"] else "")
             parts.append(f'<form method="post" action="/approve"><input type="hidden" name="date" value="{day}">'
                          f'<input type="hidden" name="fingerprint" value="{snapshot.fingerprint}">'
-                         f'<input type="hidden" name="form_token" value="{escape(form_token)}">'
+                         f'<input type="hidden" name="form_token" value="{escape(form_token)}">{despite}'
                          f'<button type="submit" id="approve">Approve snapshot v{snapshot.version}</button></form>')
     parts.append('<h2>Approvals</h2><ul id="approvals">')
     parts += [f"<li>{escape(a.approved_by)} approved snapshot v{version} (<code>{a.fingerprint[:12]}</code>) at "
-              f"{a.approved_at:%Y-%m-%d %H:%M:%S}Z</li>" for a, version in ctx["approvals"]] or ["<li>None yet.</li>"]
+              f"{a.approved_at:%Y-%m-%d %H:%M:%S}Z"
+              + (f", despite: {escape('; '.join(a.failed_checks.splitlines()))}" if a.failed_checks else "") + "</li>"
+              for a, version in ctx["approvals"]] or ["<li>None yet.</li>"]
     parts.append("</ul></body></html>")
     return "".join(parts)
+
+
+def _checklist_cell(checklist) -> str:
+    if checklist is None:
+        return "not checked (drafted before drafts were checked: redraft to check it)"
+    if checklist.passed:
+        return f"passes all {checklist.total} checks"
+    failed = "".join(f"<li>{escape(r.name)}: {escape('; '.join(r.problems))}</li>" for r in checklist.failed)
+    return f"<strong>fails {len(checklist.failed)} of {checklist.total} checks:</strong><ul>{failed}</ul>"

@@ -2,7 +2,9 @@
 
 An approval names the fingerprint the editor saw: if the edition was redrafted since (a
 new snapshot) or its items were edited since the draft, the approval is refused, so what
-goes out is always what someone looked at.
+goes out is always what someone looked at. While a drafted body fails a check of the email
+checklist, the review pages approve only when the editor confirms approving despite it; the
+approval records the failed checks whichever way it was given.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sqlalchemy.orm import Session
 from ..deliver.ledger import find_edition
 from ..errors import DigestError
 from ..models import EditionApproval, EditionSnapshot
+from .checklist import failing_checks
 from .snapshot import content_changed, current_snapshot
 
 
@@ -34,9 +37,12 @@ def approvals(session: Session, edition_id: int) -> list[EditionApproval]:
                                 .order_by(EditionApproval.id)))
 
 
-def approve(session: Session, day: date, *, by: str, now: datetime, fingerprint: str | None = None) -> EditionApproval:
+def approve(session: Session, day: date, *, by: str, now: datetime, fingerprint: str | None = None,
+            despite: bool | None = None) -> EditionApproval:
     """Record ``by``'s approval of ``day``'s current snapshot (committed). ``fingerprint``:
-    the one the editor saw; refused when the snapshot is no longer that one."""
+    the one the editor saw; refused when the snapshot is no longer that one. ``despite``:
+    whether the editor confirmed approving despite failed checks (a review page's
+    checkbox): False refuses while a check fails; None does not ask."""
     edition = find_edition(session, day)
     snapshot = current_snapshot(session, edition.id) if edition is not None else None
     if snapshot is None:
@@ -50,8 +56,12 @@ def approve(session: Session, day: date, *, by: str, now: datetime, fingerprint:
     existing = approval_of(session, snapshot)
     if existing is not None:
         return existing
+    failed = failing_checks(session, snapshot.id)
+    if failed and despite is False:
+        raise ReviewError(f"edition {day} fails {len(failed)} check(s) of the email checklist ({'; '.join(failed)}): "
+                          "tick 'approve despite' to approve it anyway, or fix the items and redraft")
     approval = EditionApproval(edition_id=edition.id, snapshot_id=snapshot.id, fingerprint=snapshot.fingerprint,
-                               approved_by=by[:200], approved_at=now)
+                               approved_by=by[:200], approved_at=now, failed_checks="\n".join(failed) or None)
     session.add(approval)
     session.commit()
     return approval

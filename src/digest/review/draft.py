@@ -2,7 +2,8 @@
 
 Bodies are rendered once per distinct selection, as planning renders them, and stored
 (``rendered_bodies``, shared with the batches that will carry them); ``draft_bodies`` says
-which topic set each is for and how many readers had it when drafted. Each seed address
+which topic set each is for, how many readers had it when drafted, and the email
+checklist's result on it as a reader gets it (:mod:`.checklist`). Each seed address
 (``[review] seed``) gets a proof of the ``seed_proofs`` bodies with the most readers.
 A proof the provider refuses costs that proof alone: it is recorded with its error.
 """
@@ -14,6 +15,7 @@ from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from functools import partial
 from typing import Iterator
 
 from sqlalchemy import select
@@ -26,6 +28,7 @@ from ..deliver.proof import PROOF_PREFIX, send_rendered_proof
 from ..models import DraftBody, EditionSnapshot, ReviewProof, Subscriber, SubscriberStatus, Topic, subscriber_topics
 from ..runtime import Runtime
 from ..select import SelectionBlocked, Selector
+from .checklist import BodyChecklist, check_drafted_body
 from .snapshot import current_snapshot, take_snapshot
 
 log = logging.getLogger(__name__)
@@ -37,6 +40,7 @@ class DraftedBody:
     readers: int
     subject: str
     html_bytes: int
+    checklist: BodyChecklist | None = None
 
 
 @dataclass
@@ -59,7 +63,10 @@ class DraftReport:
         if self.already:
             return [head + " (already drafted)"]
         lines = [head, f"  {len(self.bodies)} distinct bod{'y' if len(self.bodies) == 1 else 'ies'}:"]
-        lines += [f"    {b.readers:>8} reader(s)  {b.html_bytes:>7} bytes  [{b.topics}] {b.subject}" for b in self.bodies]
+        for b in self.bodies:
+            lines.append(f"    {b.readers:>8} reader(s)  {b.html_bytes:>7} bytes  [{b.topics}] {b.subject}")
+            if b.checklist is not None and not b.checklist.passed:
+                lines.append(f"      checklist {b.checklist.summary()}")
         if self.skipped:
             lines.append("  no email for: " + ", ".join(f"{r}={n}" for r, n in sorted(self.skipped.items())))
         for address, topics, error in self.proofs:
@@ -98,7 +105,8 @@ def draft_edition(runtime: Runtime, day: date, *, now: datetime, by: str, provid
         selector = Selector(session, config, now)
         snapshot = take_snapshot(session, edition.id, selector, now, by)
         report = _report(day, snapshot)
-        rendered_bodies = _draft_bodies(session, selector, snapshot, day, renderer, report,
+        check = partial(check_drafted_body, runtime.settings, day=day, now=now)
+        rendered_bodies = _draft_bodies(session, selector, snapshot, day, renderer, check, report,
                                         skip_empty=config.selection.nothing_new == "skip")
         session.commit()
     if provider is not None:
@@ -129,9 +137,9 @@ def reader_groups(session: Session) -> Counter:
     return groups
 
 
-def _draft_bodies(session: Session, selector: Selector, snapshot: EditionSnapshot, day: date, renderer,
+def _draft_bodies(session: Session, selector: Selector, snapshot: EditionSnapshot, day: date, renderer, check,
                   report: DraftReport, *, skip_empty: bool) -> list[tuple[str, object]]:
-    """Render and store each distinct body; the (topics, rendered) pairs, most readers first."""
+    """Render, ``check`` and store each distinct body; the (topics, rendered) pairs, most readers first."""
     selections: dict[str, list] = {}  # selection fingerprint -> [selection, readers, topic sets]
     for (slugs, last_digest_at), readers in reader_groups(session).items():
         try:
@@ -156,9 +164,10 @@ def _draft_bodies(session: Session, selector: Selector, snapshot: EditionSnapsho
             continue
         body_id = store_body(session, rendered)
         size = len(rendered.html.encode())
+        checklist = check(rendered, selection)
         session.add(DraftBody(snapshot_id=snapshot.id, body_id=body_id, topics=topics[:1000], readers=readers,
-                              html_bytes=size))
-        report.bodies.append(DraftedBody(topics, readers, rendered.subject, size))
+                              html_bytes=size, checklist=checklist))
+        report.bodies.append(DraftedBody(topics, readers, rendered.subject, size, BodyChecklist.of(checklist)))
         drafted.append((topics, rendered))
     return drafted
 

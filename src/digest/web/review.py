@@ -1,7 +1,8 @@
 """The review page (``/editor/review``), behind the editor sign-in (:mod:`.editor`): a drafted
 edition's bodies (topic set, readers, size, subject and preheader as an inbox shows them,
-a link to view each), who approved what and when, the proofs sent, and the buttons:
-Approve (with the fingerprint the page showed: refused when the snapshot changed since),
+the email checklist's result on each, a link to view each), who approved what and when,
+the proofs sent, and the buttons: Approve (with the fingerprint the page showed: refused
+when the snapshot changed since; while a check fails, only with "approve despite" ticked),
 Hold, Resume, Redraft, Cancel. Every button is a POST carrying a token signed for this
 editor session (:func:`form_token`), on top of the SameSite=Strict session cookie.
 """
@@ -90,8 +91,9 @@ async def review_action(request: Request) -> Response:
         return ctx.pages.message("Not done", "This form is not one of the review page's, or it is too old: "
                                  "open the review page again.", 400)
     fingerprint = form.get("fingerprint") if isinstance(form.get("fingerprint"), str) else ""
+    despite = form.get("despite") == "yes"
     try:
-        await run_in_threadpool(_act, ctx, action, day, fingerprint)
+        await run_in_threadpool(_act, ctx, action, day, fingerprint, despite)
     except ReviewError as exc:
         page = await run_in_threadpool(review_context, ctx.runtime, day)
         return ctx.pages.render("editor_review.html", 409, **page, error=str(exc), form_token=form_token(token))
@@ -99,7 +101,7 @@ async def review_action(request: Request) -> Response:
     return RedirectResponse(f"/editor/review?date={day}", status_code=303)
 
 
-def _act(ctx, action: str, day: date, fingerprint: str) -> None:
+def _act(ctx, action: str, day: date, fingerprint: str, despite: bool) -> None:
     runtime, now = ctx.runtime, datetime.now(timezone.utc)
     if action == "redraft":
         from ..review.draft import seed_provider
@@ -111,7 +113,7 @@ def _act(ctx, action: str, day: date, fingerprint: str) -> None:
     else:
         with runtime.sessions() as session:
             if action == "approve":
-                approve(session, day, by=EDITOR, now=now, fingerprint=fingerprint or "-")
+                approve(session, day, by=EDITOR, now=now, fingerprint=fingerprint or "-", despite=despite)
             elif action == "hold":
                 hold(session, day, by=EDITOR, now=now)
             else:
