@@ -146,6 +146,11 @@ def test_a_first_release_database_is_upgraded_keeping_every_row(empty_database):
                 (1, "Your digest", "editor", "desk@example.com")]
             assert [tuple(r) for r in conn.execute(text("SELECT edition_id, held_by FROM edition_controls"))] == [
                 (1, "editor")]
+            # checklist21_results: a body drafted before drafts were checked has no checklist, an
+            # approval before failed no check
+            assert [tuple(r) for r in conn.execute(text(
+                "SELECT d.checklist, a.failed_checks FROM draft_bodies d JOIN edition_approvals a "
+                "ON a.snapshot_id = d.snapshot_id"))] == [(None, None)]
         # tick23_changes: the upgraded database logs schedule changes (the tick's settled windows)
         with engine.begin() as conn:
             logged = conn.execute(text("SELECT count(*) FROM schedule_changes")).scalar()

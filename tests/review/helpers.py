@@ -92,3 +92,26 @@ def seed_two_drafts(runtime: Runtime, first: date, second: date) -> None:
     add_briefing(runtime, "Gold holds", now - timedelta(hours=1), topic="gold")
     for day in (first, second):
         draft_edition(runtime, day, now=now, by="desk")
+
+
+#: The body of a paid piece its feed did not mark as sponsored: the fixture is wrong, not the
+#: code, and the checklist says so (the card reads "Sponsored" but has no paid-promotion box).
+UNFLAGGED_PAID_BODY = "<p>Sponsored content: paid for by Acme Gold Corp.</p>"
+
+
+def seed_unflagged_sponsored_draft(runtime: Runtime, day: date, now: datetime) -> None:
+    """ann (lithium: a clean briefing), bob and cy (gold: a paid piece not marked sponsored),
+    and ``day`` drafted at ``now``."""
+    from datetime import timedelta
+
+    from digest.review.draft import draft_edition
+    from worker.helpers import add_subscriber
+
+    for address, topic in (("ann@example.com", "lithium"), ("bob@example.com", "gold"), ("cy@example.com", "gold")):
+        add_subscriber(runtime, address, "UTC", 7, topics=(topic,))
+    add_briefing(runtime, "Lithium moves", now - timedelta(hours=2), topic="lithium")
+    paid = add_briefing(runtime, "Gold promo", now - timedelta(hours=1), topic="gold")
+    with runtime.session() as session:
+        session.get(Briefing, paid).body_html = UNFLAGGED_PAID_BODY
+        session.commit()
+    draft_edition(runtime, day, now=now, by="desk")

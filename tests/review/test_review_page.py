@@ -1,7 +1,8 @@
 """The review page in Chromium: behind the editor sign-in, a drafted edition's bodies, a
 body's view, Approve, and Approve refused when the snapshot changed after the page was
 opened. Nothing but the body's images is asked of another site, and no console
-error but the refusal's 409."""
+error but the refusal's 409. Each body's checklist result, and Approve of a body that fails
+a check only once "approve despite" is ticked."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from digest.runtime import Runtime
 from digest.web import create_app
 from fakes.live_server import live_server
 
-from .helpers import add_briefing, seed_two_drafts, with_review
+from .helpers import add_briefing, seed_two_drafts, seed_unflagged_sponsored_draft, with_review
 
 TOKEN = "editor-token-for-review-tests-7d2e"
 DAY, LATER = datetime(2026, 12, 7).date(), datetime(2026, 12, 8).date()
@@ -109,3 +110,48 @@ def test_chromium_lists_views_and_approves_and_refuses_a_changed_snapshot(sqlite
     assert failed == [(f"{base}/editor/review/approve", 409)]
     assert [e for e in errors if "ERR_NAME_NOT_RESOLVED" not in e and "status of 404" not in e] == [
         "Failed to load resource: the server responded with a status of 409 (Conflict)"]
+
+
+@pytest.mark.browser
+def test_chromium_shows_each_bodys_checklist_and_approves_a_failing_one_only_when_confirmed(
+        sqlite_url, make_settings, chromium_path, playwright_api):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    runtime = with_review(Runtime.open(make_settings(sqlite_url, DIGEST_BASE_URL=base, DIGEST_EDITOR_TOKEN=TOKEN)),
+                          approval="required")
+    seed_unflagged_sponsored_draft(runtime, DAY, datetime(2026, 12, 7, 5, 0, tzinfo=timezone.utc))
+    try:
+        with live_server(create_app(runtime), port, "web server"), playwright_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
+            try:
+                page = browser.new_page()
+                page.goto(f"{base}/editor/review?date={DAY}")
+                page.get_by_label("Editor token").fill(TOKEN)
+                page.get_by_role("button", name="Sign in").click()
+                page.goto(f"{base}/editor/review?date={DAY}")
+                rows = page.locator("#bodies tbody tr")
+                assert [rows.nth(i).locator("td").nth(0).inner_text() for i in range(rows.count())] == ["gold", "lithium"]
+                gold, lithium = (rows.nth(i).locator("td.checklist") for i in (0, 1))
+                assert gold.locator("strong").inner_text() == "fails 1 of 10 checks:"
+                assert gold.locator("li").all_inner_texts() == [
+                    "disclosures next to each item: sponsored card 'Gold promo' has no paid-promotion disclosure; "
+                    "sponsored card 'Gold promo' is not labelled"]
+                assert lithium.inner_text() == "passes all 10 checks"
+
+                page.get_by_role("button", name="Approve snapshot v1").click()  # not confirmed: the form stays
+                assert page.locator("#despite").evaluate("box => box.validity.valueMissing") is True
+                assert "Not approved" in page.locator("#waiting").inner_text()
+                page.get_by_label("approve despite: [gold] disclosures next to each item").check()
+                page.get_by_role("button", name="Approve snapshot v1").click()
+                assert page.locator("#approved").inner_text() == "Approved."
+                assert page.locator("#approvals li").inner_text().endswith(
+                    ", despite: [gold] disclosures next to each item")
+            finally:
+                browser.close()
+        with runtime.session() as session:
+            approved = session.execute(select(EditionApproval.approved_by, EditionApproval.failed_checks)).all()
+    finally:
+        runtime.close()
+    assert [tuple(a) for a in approved] == [("an editor (review page)", "[gold] disclosures next to each item")]

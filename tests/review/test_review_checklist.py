@@ -1,0 +1,114 @@
+"""The email checklist on a drafted edition: the draft keeps each body's result, the review
+pages (the web process's and ``digest preview --serve``'s) show it, and approving while a
+check fails needs "approve despite" ticked, which the approval records.
+
+The failing body comes from a wrong fixture, not wrong code: a paid piece whose feed did not
+mark it sponsored, so its card reads "Sponsored" with no paid-promotion disclosure."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+from email.message import EmailMessage
+
+import pytest
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from digest.models import DraftBody, EditionApproval
+from digest.preview.server import create_app as preview_app
+from digest.review.approval import ReviewError, approve
+from digest.review.checklist import run_checklist
+from digest.runtime import Runtime
+from digest.web import create_app as web_app
+
+from .helpers import seed_two_drafts, seed_unflagged_sponsored_draft, with_review
+
+DAY = date(2026, 12, 7)
+NOW = datetime(2026, 12, 7, 5, 0, tzinfo=timezone.utc)
+TOKEN = "editor-token-for-checklist-tests-41c"
+NAMES = ["headers and structure", "no placeholder left", "subject tells the truth",
+         "unsubscribe link and postal address", "disclosures next to each item",
+         "sponsored pieces labelled wherever shown", "standing disclaimer in the footer", "no active content",
+         "size budget", "email document (doctype, language, preheader, tables, alt text, dark mode)"]
+GOLD_FAILS = ["sponsored card 'Gold promo' has no paid-promotion disclosure", "sponsored card 'Gold promo' is not labelled"]
+GOLD_FAILURE = ("fails 1 of 10 checks: disclosures next to each item: "
+                "sponsored card 'Gold promo' has no paid-promotion disclosure; "
+                "sponsored card 'Gold promo' is not labelled")
+
+
+def test_the_draft_keeps_each_bodys_checklist(runtime):
+    runtime = with_review(runtime, approval="required")
+    seed_unflagged_sponsored_draft(runtime, DAY, NOW)
+    with runtime.session() as session:
+        stored = session.execute(select(DraftBody.topics, DraftBody.readers, DraftBody.checklist)
+                                 .order_by(DraftBody.id)).all()
+    clean = [{"check": name, "problems": []} for name in NAMES]
+    gold = [{"check": name, "problems": GOLD_FAILS if name == "disclosures next to each item" else []} for name in NAMES]
+    assert sorted((topics, readers, checklist) for topics, readers, checklist in stored) == [
+        ("gold", 2, gold), ("lithium", 1, clean)]
+
+
+def test_approving_a_failing_edition_needs_the_confirmation_and_records_it(runtime):
+    runtime = with_review(runtime, approval="required")
+    seed_unflagged_sponsored_draft(runtime, DAY, NOW)
+    with runtime.session() as session:
+        with pytest.raises(ReviewError, match=r"fails 1 check\(s\) of the email checklist "
+                                              r"\(\[gold\] disclosures next to each item\): tick 'approve despite'"):
+            approve(session, DAY, by="desk", now=NOW, despite=False)
+        assert session.scalars(select(EditionApproval)).all() == []
+        approval = approve(session, DAY, by="desk", now=NOW, despite=True)
+        assert approval.failed_checks == "[gold] disclosures next to each item"
+
+
+def test_a_clean_edition_approves_without_the_confirmation(runtime):
+    runtime = with_review(runtime, approval="required")
+    seed_two_drafts(runtime, DAY, date(2026, 12, 8))
+    with runtime.session() as session:
+        assert [c for c, in session.execute(select(DraftBody.checklist))] == [
+            [{"check": name, "problems": []} for name in NAMES]] * 4  # two bodies on each of two dates
+        assert approve(session, DAY, by="desk", now=NOW, despite=False).failed_checks is None
+
+
+def test_preview_review_page_shows_the_checklist_and_asks_to_confirm(runtime):
+    runtime = with_review(runtime, approval="required")
+    seed_unflagged_sponsored_draft(runtime, DAY, NOW)
+    with TestClient(preview_app(runtime, watch=False), follow_redirects=False) as client:
+        page = client.get("/review", params={"date": str(DAY)}).text
+        cells = [re.sub(r"<[^>]+>", " ", c).split() for c in re.findall(r'<td class="checklist">(.*?)</td>', page)]
+        assert [" ".join(c) for c in cells] == [
+            "fails 1 of 10 checks: disclosures next to each item: sponsored card &#x27;Gold promo&#x27; has no "
+            "paid-promotion disclosure; sponsored card &#x27;Gold promo&#x27; is not labelled",
+            "passes all 10 checks"]
+        assert "approve despite: [gold] disclosures next to each item</label>" in page
+        form = {"date": str(DAY), "form_token": re.search(r'name="form_token" value="([^"]+)"', page).group(1),
+                "fingerprint": re.search(r'name="fingerprint" value="([0-9a-f]{64})"', page).group(1)}
+        refused = client.post("/approve", data=form)
+        assert refused.status_code == 409 and "tick &#x27;approve despite&#x27;" in refused.text
+        assert client.post("/approve", data={**form, "despite": "yes"}).status_code == 303
+        approved = client.get("/review", params={"date": str(DAY)}).text
+        assert "(preview) approved snapshot v1" in approved
+        assert ", despite: [gold] disclosures next to each item</li>" in approved
+
+
+def test_web_review_page_shows_the_checklist(sqlite_url, make_settings):
+    runtime = with_review(Runtime.open(make_settings(sqlite_url, DIGEST_EDITOR_TOKEN=TOKEN)), approval="required")
+    seed_unflagged_sponsored_draft(runtime, DAY, NOW)
+    try:
+        with TestClient(web_app(runtime), base_url="https://testserver", follow_redirects=False) as client:
+            page = client.get(f"/editor/review?date={DAY}", headers={"Authorization": f"Bearer {TOKEN}"}).text
+    finally:
+        runtime.close()
+    cells = [" ".join(re.sub(r"<[^>]+>", " ", c).split())
+             for c in re.findall(r'<td class="checklist"[^>]*>(.*?)</td>', page, re.S)]
+    assert cells == [GOLD_FAILURE.replace("'", "&#39;"), "passes all 10 checks"]
+    assert re.search(r'<input type="checkbox" name="despite" value="yes" id="despite" required>\s*'
+                     r"approve despite: \[gold\] disclosures next to each item</label>", page)
+
+
+def test_a_message_the_checks_cannot_read_fails_every_check_without_raising():
+    msg = EmailMessage()
+    msg.set_content("only a text part")
+    results = run_checklist(msg)
+    assert [(r.name, r.passed, r.problems) for r in results] == [
+        (name, False, ("the message needs a text/plain and a text/html part",)) for name in NAMES]
