@@ -25,6 +25,23 @@ TOKEN = "editor-token-for-review-tests-7d2e"
 DAY, LATER = datetime(2026, 12, 7).date(), datetime(2026, 12, 8).date()
 
 
+def _editor_site(sqlite_url, make_settings) -> tuple[int, str, Runtime]:
+    """A free port, the web process's address on it, and a runtime whose links point there."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    runtime = with_review(Runtime.open(make_settings(sqlite_url, DIGEST_BASE_URL=base, DIGEST_EDITOR_TOKEN=TOKEN)),
+                          approval="required")
+    return port, base, runtime
+
+
+def _sign_in(page, base: str) -> None:
+    page.goto(f"{base}/editor/review?date={DAY}")
+    page.get_by_label("Editor token").fill(TOKEN)
+    page.get_by_role("button", name="Sign in").click()
+
+
 def test_the_page_and_its_buttons_need_the_editor_and_a_form_of_its_own(sqlite_url, make_settings):
     runtime = with_review(Runtime.open(make_settings(sqlite_url, DIGEST_EDITOR_TOKEN=TOKEN)), approval="required")
     seed_two_drafts(runtime, DAY, LATER)
@@ -51,12 +68,7 @@ def test_the_page_and_its_buttons_need_the_editor_and_a_form_of_its_own(sqlite_u
 @pytest.mark.browser
 def test_chromium_lists_views_and_approves_and_refuses_a_changed_snapshot(sqlite_url, make_settings, chromium_path,
                                                                           playwright_api):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    base = f"http://127.0.0.1:{port}"
-    runtime = with_review(Runtime.open(make_settings(sqlite_url, DIGEST_BASE_URL=base, DIGEST_EDITOR_TOKEN=TOKEN)),
-                          approval="required")
+    port, base, runtime = _editor_site(sqlite_url, make_settings)
     seed_two_drafts(runtime, DAY, LATER)
     requests: list[str] = []
     errors: list[str] = []
@@ -70,9 +82,7 @@ def test_chromium_lists_views_and_approves_and_refuses_a_changed_snapshot(sqlite
                 page.on("response", lambda r: failed.append((r.url, r.status)) if r.status >= 400 and
                         r.url.startswith(base) and not r.url.endswith("/favicon.ico") else None)
                 page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-                page.goto(f"{base}/editor/review?date={DAY}")
-                page.get_by_label("Editor token").fill(TOKEN)
-                page.get_by_role("button", name="Sign in").click()
+                _sign_in(page, base)
                 page.goto(f"{base}/editor/review?date={DAY}")
                 assert page.get_by_role("heading", level=1).inner_text() == f"Edition of {DAY}"
                 rows = page.locator("#bodies tbody tr")
@@ -115,21 +125,14 @@ def test_chromium_lists_views_and_approves_and_refuses_a_changed_snapshot(sqlite
 @pytest.mark.browser
 def test_chromium_shows_each_bodys_checklist_and_approves_a_failing_one_only_when_confirmed(
         sqlite_url, make_settings, chromium_path, playwright_api):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    base = f"http://127.0.0.1:{port}"
-    runtime = with_review(Runtime.open(make_settings(sqlite_url, DIGEST_BASE_URL=base, DIGEST_EDITOR_TOKEN=TOKEN)),
-                          approval="required")
+    port, base, runtime = _editor_site(sqlite_url, make_settings)
     seed_unflagged_sponsored_draft(runtime, DAY, datetime(2026, 12, 7, 5, 0, tzinfo=timezone.utc))
     try:
         with live_server(create_app(runtime), port, "web server"), playwright_api.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
             try:
                 page = browser.new_page()
-                page.goto(f"{base}/editor/review?date={DAY}")
-                page.get_by_label("Editor token").fill(TOKEN)
-                page.get_by_role("button", name="Sign in").click()
+                _sign_in(page, base)
                 page.goto(f"{base}/editor/review?date={DAY}")
                 rows = page.locator("#bodies tbody tr")
                 assert [rows.nth(i).locator("td").nth(0).inner_text() for i in range(rows.count())] == ["gold", "lithium"]

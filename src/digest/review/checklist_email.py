@@ -63,9 +63,17 @@ class EmailView:
         text, html = parts(msg)
         return cls(msg, text, html, tree(html), schemes)
 
+    _texts: dict = field(default_factory=dict, repr=False)
+
     @property
     def plain(self) -> str:
         return squash(self.text)
+
+    def text_of(self, element) -> str:
+        """An element's text, squashed (kept: the sponsored check asks again for each title)."""
+        if element not in self._texts:
+            self._texts[element] = squash(element.text_content())
+        return self._texts[element]
 
 
 def unsubscribe_url(msg: EmailMessage, schemes: tuple[str, ...] = HTTPS) -> str | None:

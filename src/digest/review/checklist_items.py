@@ -85,15 +85,20 @@ _ITEM_BLOCKS = ("card", "headline")
 _BLOCK_TAGS = ("p", "li", "div", "td", "tr", "table")
 
 
-def _html_places(root, title: str) -> list:
+def _html_places(view: EmailView, title: str) -> list:
     """The blocks of the HTML (the hidden preheader aside) where ``title`` is shown."""
+    root = view.root
     body = root.find("body")
     preheader = next(iter(body), None) if body is not None else None
     found = []
-    for el in root.iter():
-        if not isinstance(el.tag, str) or squash(el.text_content()) != title:
+    # Only elements holding the title's longest word can show it (squashing changes only
+    # whitespace): libxml2 finds them, so a title costs its ancestors, not the whole email.
+    word = max(title.split(), key=len, default="")
+    holding = root.xpath("//*[contains(., $word)]", word=word)
+    for el in holding:
+        if view.text_of(el) != title:
             continue
-        if any(squash(child.text_content()) == title for child in el if isinstance(child.tag, str)):
+        if any(view.text_of(child) == title for child in el if isinstance(child.tag, str)):
             continue  # an outer element around the same title: the innermost is the place
         chain = list(el.iterancestors())
         if preheader is not None and preheader in chain:
@@ -129,7 +134,7 @@ def sponsored_labelled_wherever_shown(view: EmailView, selection=None, config=No
     titles = [squash(i.title) for i in briefings(selection) + list(selection.related) + list(selection.videos)]
     for item in _sponsored(selection):
         title, facts = squash(item.title), _sponsor_facts(item.sponsor)
-        places = _html_places(view.root, title)
+        places = _html_places(view, title)
         for place in places:
             missing = _labelled(squash(place.text_content()), facts)
             if missing:
