@@ -99,9 +99,9 @@ def seed_two_drafts(runtime: Runtime, first: date, second: date) -> None:
 UNFLAGGED_PAID_BODY = "<p>Sponsored content: paid for by Acme Gold Corp.</p>"
 
 
-def seed_unflagged_sponsored_draft(runtime: Runtime, day: date, now: datetime) -> None:
+def seed_unflagged_sponsored_draft(runtime: Runtime, day: date, now: datetime):
     """ann (lithium: a clean briefing), bob and cy (gold: a paid piece not marked sponsored),
-    and ``day`` drafted at ``now``."""
+    and ``day`` drafted at ``now``; the draft's report."""
     from datetime import timedelta
 
     from digest.review.draft import draft_edition
@@ -114,4 +114,4 @@ def seed_unflagged_sponsored_draft(runtime: Runtime, day: date, now: datetime) -
     with runtime.session() as session:
         session.get(Briefing, paid).body_html = UNFLAGGED_PAID_BODY
         session.commit()
-    draft_edition(runtime, day, now=now, by="desk")
+    return draft_edition(runtime, day, now=now, by="desk")

@@ -39,7 +39,7 @@ GOLD_FAILURE = ("fails 1 of 10 checks: disclosures next to each item: "
 
 def test_the_draft_keeps_each_bodys_checklist(runtime):
     runtime = with_review(runtime, approval="required")
-    seed_unflagged_sponsored_draft(runtime, DAY, NOW)
+    report = seed_unflagged_sponsored_draft(runtime, DAY, NOW)
     with runtime.session() as session:
         stored = session.execute(select(DraftBody.topics, DraftBody.readers, DraftBody.checklist)
                                  .order_by(DraftBody.id)).all()
@@ -47,6 +47,11 @@ def test_the_draft_keeps_each_bodys_checklist(runtime):
     gold = [{"check": name, "problems": GOLD_FAILS if name == "disclosures next to each item" else []} for name in NAMES]
     assert sorted((topics, readers, checklist) for topics, readers, checklist in stored) == [
         ("gold", 2, gold), ("lithium", 1, clean)]
+    lines = report.lines()  # what 'digest draft' prints: a failing body's checks under it
+    assert [line.split("[")[1].split("]")[0] for line in lines if "reader(s)" in line] == ["gold", "lithium"]
+    assert lines[3] == ("      checklist fails 1 of 10 checks: disclosures next to each item (sponsored card 'Gold promo' "
+                        "has no paid-promotion disclosure; sponsored card 'Gold promo' is not labelled)")
+    assert not any("checklist" in line for line in lines[4:])
 
 
 def test_approving_a_failing_edition_needs_the_confirmation_and_records_it(runtime):
@@ -102,7 +107,7 @@ def test_web_review_page_shows_the_checklist(sqlite_url, make_settings):
     cells = [" ".join(re.sub(r"<[^>]+>", " ", c).split())
              for c in re.findall(r'<td class="checklist"[^>]*>(.*?)</td>', page, re.S)]
     assert cells == [GOLD_FAILURE.replace("'", "&#39;"), "passes all 10 checks"]
-    assert re.search(r'<input type="checkbox" name="despite" value="yes" id="despite" required>\s*'
+    assert re.search(r'<input type="checkbox" name="despite" value="yes" id="despite" required[^>]*>'
                      r"approve despite: \[gold\] disclosures next to each item</label>", page)
 
 
