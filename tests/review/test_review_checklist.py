@@ -31,7 +31,8 @@ NAMES = ["headers and structure", "no placeholder left", "subject tells the trut
          "unsubscribe link and postal address", "disclosures next to each item",
          "sponsored pieces labelled wherever shown", "standing disclaimer in the footer", "no active content",
          "size budget", "email document (doctype, language, preheader, tables, alt text, dark mode)"]
-GOLD_FAILS = ["sponsored card 'Gold promo' has no paid-promotion disclosure", "sponsored card 'Gold promo' is not labelled"]
+GOLD_FAILS = ["sponsored card 'Gold promo' has no paid-promotion disclosure",
+              "sponsored card 'Gold promo' is not labelled"]
 GOLD_FAILURE = ("fails 1 of 10 checks: disclosures next to each item: "
                 "sponsored card 'Gold promo' has no paid-promotion disclosure; "
                 "sponsored card 'Gold promo' is not labelled")
@@ -44,13 +45,15 @@ def test_the_draft_keeps_each_bodys_checklist(runtime):
         stored = session.execute(select(DraftBody.topics, DraftBody.readers, DraftBody.checklist)
                                  .order_by(DraftBody.id)).all()
     clean = [{"check": name, "problems": []} for name in NAMES]
-    gold = [{"check": name, "problems": GOLD_FAILS if name == "disclosures next to each item" else []} for name in NAMES]
+    gold = [{"check": name, "problems": GOLD_FAILS if name == "disclosures next to each item" else []}
+            for name in NAMES]
     assert sorted((topics, readers, checklist) for topics, readers, checklist in stored) == [
         ("gold", 2, gold), ("lithium", 1, clean)]
     lines = report.lines()  # what 'digest draft' prints: a failing body's checks under it
     assert [line.split("[")[1].split("]")[0] for line in lines if "reader(s)" in line] == ["gold", "lithium"]
-    assert lines[3] == ("      checklist fails 1 of 10 checks: disclosures next to each item (sponsored card 'Gold promo' "
-                        "has no paid-promotion disclosure; sponsored card 'Gold promo' is not labelled)")
+    assert lines[3] == ("      checklist fails 1 of 10 checks: disclosures next to each item "
+                        "(sponsored card 'Gold promo' has no paid-promotion disclosure; "
+                        "sponsored card 'Gold promo' is not labelled)")
     assert not any("checklist" in line for line in lines[4:])
 
 

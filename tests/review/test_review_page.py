@@ -135,7 +135,8 @@ def test_chromium_shows_each_bodys_checklist_and_approves_a_failing_one_only_whe
                 _sign_in(page, base)
                 page.goto(f"{base}/editor/review?date={DAY}")
                 rows = page.locator("#bodies tbody tr")
-                assert [rows.nth(i).locator("td").nth(0).inner_text() for i in range(rows.count())] == ["gold", "lithium"]
+                topics = [rows.nth(i).locator("td").nth(0).inner_text() for i in range(rows.count())]
+                assert topics == ["gold", "lithium"]
                 gold, lithium = (rows.nth(i).locator("td.checklist") for i in (0, 1))
                 assert gold.locator("strong").inner_text() == "fails 1 of 10 checks:"
                 assert gold.locator("li").all_inner_texts() == [

@@ -90,8 +90,9 @@ def review_page(ctx: dict, form_token: str, error: str | None = None) -> str:
                          f'<td class="checklist">{_checklist_cell(b.checklist)}</td></tr>')
         parts.append("</table>")
         if ctx["waiting"]:
+            failed = escape("; ".join(ctx["failed_checks"]))
             despite = (f'<p><label><input type="checkbox" name="despite" value="yes" id="despite" required> approve '
-                       f'despite: {escape("; ".join(ctx["failed_checks"]))}</label></p>' if ctx["failed_checks"] else "")
+                       f'despite: {failed}</label></p>' if failed else "")
             parts.append(f'<form method="post" action="/approve"><input type="hidden" name="date" value="{day}">'
                          f'<input type="hidden" name="fingerprint" value="{snapshot.fingerprint}">'
                          f'<input type="hidden" name="form_token" value="{escape(form_token)}">{despite}'

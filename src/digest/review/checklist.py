@@ -57,7 +57,8 @@ class CheckResult:
         return not self.problems
 
 
-def run_checklist(msg: EmailMessage, selection=None, config=None, *, schemes: tuple[str, ...] = HTTPS) -> list[CheckResult]:
+def run_checklist(msg: EmailMessage, selection=None, config=None, *,
+                  schemes: tuple[str, ...] = HTTPS) -> list[CheckResult]:
     """Every check on ``msg``. A check that cannot run (the HTML defeats it) fails, saying so."""
     try:
         view = EmailView.of(msg, schemes=schemes)
@@ -92,7 +93,8 @@ def check_drafted_body(settings, rendered, selection, day, now: datetime) -> lis
     msg = build_message(rendered.dated(config.schedule.default_timezone, sent), config=config, to=SAMPLE_READER,
                         tokens=links.token_values(0, SAMPLE_READER, 0), date=sent)
     schemes = HTTPS if settings.base_url.startswith("https:") else ("https", "http")
-    return [{"check": r.name, "problems": list(r.problems)} for r in run_checklist(msg, selection, config, schemes=schemes)]
+    results = run_checklist(msg, selection, config, schemes=schemes)
+    return [{"check": r.name, "problems": list(r.problems)} for r in results]
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,8 @@ def disclosures_next_to_items(view: EmailView, selection=None, config=None) -> I
             yield f"card {title!r} has no author disclosure"
         if title not in plain:
             yield f"card {title!r} is not in the text part"
-        if any(squash(p.text_content()) not in plain for block in by_class(card, "disclosures") for p in block.iter("p")):
+        disclosures = [squash(p.text_content()) for block in by_class(card, "disclosures") for p in block.iter("p")]
+        if any(d not in plain for d in disclosures):
             yield f"disclosure of {title!r} missing from the text part"
         if "SPONSORED" in content.upper():
             if not by_class(card, "sponsor-box"):
