@@ -8,6 +8,7 @@ mark it sponsored, so its card reads "Sponsored" with no paid-promotion disclosu
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date, datetime, timezone
 from email.message import EmailMessage
 
@@ -18,9 +19,14 @@ from starlette.testclient import TestClient
 from digest.models import DraftBody, EditionApproval
 from digest.preview.server import create_app as preview_app
 from digest.review.approval import ReviewError, approve
+from digest.links import LinkMaker
+from digest.message import build_message
+from digest.render import Renderer
 from digest.review.checklist import run_checklist
 from digest.runtime import Runtime
 from digest.web import create_app as web_app
+
+from fakes.samples import sample_config, sample_edition
 
 from .helpers import seed_two_drafts, seed_unflagged_sponsored_draft, with_review
 
@@ -120,3 +126,15 @@ def test_a_message_the_checks_cannot_read_fails_every_check_without_raising():
     results = run_checklist(msg)
     assert [(r.name, r.passed, r.problems) for r in results] == [
         (name, False, ("the message needs a text/plain and a text/html part",)) for name in NAMES]
+
+
+def test_a_broken_email_gets_each_failure_named_where_it_is():
+    config, selection = sample_config(), sample_edition()
+    rendered = Renderer(config).render(selection).dated("UTC", NOW)
+    broken = rendered.html.replace("</body>", '<script>x()</script></body>').replace(
+        'href="https://', 'href="javascript:', 1)
+    msg = build_message(replace(rendered, html=broken), config=config, to="reader@example.com",
+                        tokens=LinkMaker("https://digest.test", "secret").token_values(1, "reader@example.com", 1))
+    failed = {r.name: r.problems for r in run_checklist(msg, selection, config) if not r.passed}
+    # the logo's link is the email's first: it now goes nowhere safe
+    assert failed == {"no active content": ("<script> in the HTML", "href='javascript:ridgeline.example' on <a>")}
