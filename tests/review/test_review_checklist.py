@@ -68,7 +68,7 @@ def test_approving_a_failing_edition_needs_the_confirmation_and_records_it(runti
     seed_unflagged_sponsored_draft(runtime, DAY, NOW)
     with runtime.session() as session:
         with pytest.raises(ReviewError, match=r"fails 1 check\(s\) of the email checklist "
-                                              r"\(\[gold\] disclosures next to each item\): tick 'approve despite'"):
+                                              r"\(\[gold\] disclosures next to each item\): confirm it \('approve despite' on the review page"):
             approve(session, DAY, by="desk", now=NOW, despite=False)
         assert session.scalars(select(EditionApproval)).all() == []
         approval = approve(session, DAY, by="desk", now=NOW, despite=True)
@@ -98,7 +98,7 @@ def test_preview_review_page_shows_the_checklist_and_asks_to_confirm(runtime):
         form = {"date": str(DAY), "form_token": re.search(r'name="form_token" value="([^"]+)"', page).group(1),
                 "fingerprint": re.search(r'name="fingerprint" value="([0-9a-f]{64})"', page).group(1)}
         refused = client.post("/approve", data=form)
-        assert refused.status_code == 409 and "tick &#x27;approve despite&#x27;" in refused.text
+        assert refused.status_code == 409 and "confirm it (&#x27;approve despite&#x27; on the review page" in refused.text
         assert client.post("/approve", data={**form, "despite": "yes"}).status_code == 303
         approved = client.get("/review", params={"date": str(DAY)}).text
         assert "(preview) approved snapshot v1" in approved
@@ -138,3 +138,29 @@ def test_a_broken_email_gets_each_failure_named_where_it_is():
     failed = {r.name: r.problems for r in run_checklist(msg, selection, config) if not r.passed}
     # the logo's link is the email's first: it now goes nowhere safe
     assert failed == {"no active content": ("<script> in the HTML", "href='javascript:ridgeline.example' on <a>")}
+
+
+def test_digest_approve_needs_despite_while_a_check_fails(runtime, db_url, monkeypatch):
+    """The shell asks what the page asks: without ``--despite`` the approval is refused and
+    nothing is recorded; with it the approval records the failed check."""
+    from click.testing import CliRunner
+
+    from digest.cli import main
+
+    runtime = with_review(runtime, approval="required")
+    seed_unflagged_sponsored_draft(runtime, DAY, NOW)
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("USER", "desk")
+    runner = CliRunner()
+    refused = runner.invoke(main, ["approve", "--date", str(DAY)])
+    assert refused.exit_code != 0
+    assert "fails 1 check(s) of the email checklist ([gold] disclosures next to each item)" in refused.output
+    assert "'digest approve --despite'" in refused.output
+    with runtime.session() as session:
+        assert session.scalars(select(EditionApproval)).all() == []
+    given = runner.invoke(main, ["approve", "--date", str(DAY), "--despite"])
+    assert given.exit_code == 0, given.output
+    assert given.output.endswith(", despite: [gold] disclosures next to each item\n")
+    with runtime.session() as session:
+        assert [a.failed_checks for a in session.scalars(select(EditionApproval))] == [
+            "[gold] disclosures next to each item"]

@@ -47,17 +47,23 @@ def _print_draft(state: State, day, report) -> None:
 @_date
 @click.option("--fingerprint", metavar="HEX", help="The snapshot fingerprint you looked at (refused if it changed).")
 @click.option("--by", "by", metavar="NAME", help="Who approves (default: your login name).")
+@click.option("--despite", is_flag=True,
+              help="Approve even though a body fails a check of the email checklist (recorded with the approval).")
 @pass_state
-def approve_command(state: State, edition_date, fingerprint, by) -> None:
+def approve_command(state: State, edition_date, fingerprint, by, despite) -> None:
     """Approve the edition's current snapshot: its readers get it from the next tick on
-    (those whose hour passed meanwhile at once, within the catch-up window)."""
+    (those whose hour passed meanwhile at once, within the catch-up window). While a body
+    fails a check of the email checklist, only with ``--despite``, as the review page asks
+    for its 'approve despite' box."""
     from ..review.approval import approve
 
     day = edition_date.date() if edition_date else state.today()
     with state.runtime.sessions() as session:
-        approval = approve(session, day, by=by or _editor(), now=datetime.now(timezone.utc), fingerprint=fingerprint)
+        approval = approve(session, day, by=by or _editor(), now=datetime.now(timezone.utc), fingerprint=fingerprint,
+                           despite=despite)
         click.echo(f"edition {day}: snapshot {approval.fingerprint[:12]} approved by {approval.approved_by} at "
-                   f"{approval.approved_at:%Y-%m-%d %H:%M:%S}Z")
+                   f"{approval.approved_at:%Y-%m-%d %H:%M:%S}Z"
+                   + (f", despite: {approval.failed_checks.replace(chr(10), ', ')}" if approval.failed_checks else ""))
 
 
 @main.command("hold")

@@ -59,7 +59,8 @@ def approve(session: Session, day: date, *, by: str, now: datetime, fingerprint:
     failed = failing_checks(session, snapshot.id)
     if failed and despite is False:
         raise ReviewError(f"edition {day} fails {len(failed)} check(s) of the email checklist ({'; '.join(failed)}): "
-                          "tick 'approve despite' to approve it anyway, or fix the items and redraft")
+                          "confirm it ('approve despite' on the review page, 'digest approve --despite') to approve it anyway, "
+                          "or fix the items and redraft")
     approval = EditionApproval(edition_id=edition.id, snapshot_id=snapshot.id, fingerprint=snapshot.fingerprint,
                                approved_by=by[:200], approved_at=now, failed_checks="\n".join(failed) or None)
     session.add(approval)
