@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import ssl
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -124,8 +123,7 @@ def _without_host(headers: dict[str, str]) -> dict[str, str]:
 
 
 def _https_context(provider: SendGridProvider) -> ssl.SSLContext | None:
-    [handler] = [h for h in provider._opener.handlers if isinstance(h, urllib.request.HTTPSHandler)]
-    return handler._context
+    return provider._opener.tls_context  # every connection's (sendgrid_transport.KeptAliveOpener)
 
 
 # ------------------------------------------------------------ it works, and the same

@@ -13,8 +13,16 @@ dropped without an answer), ``drop_next()`` (the request is read and the connect
 dropped before it is accepted: nothing delivered, and the client cannot tell),
 ``delay_next(seconds)`` (delivered, answered late), ``refuse_after_next(seconds)``,
 ``hold_next()`` (delivered, answered once the test says so: to stage a race).
-``refuse_connections()`` closes the listening socket, so
-connections are refused by the kernel until ``accept_connections()`` (or a timer).
+``refuse_connections()`` closes the listening socket (and the idle kept-alive
+connections), so connections are refused by the kernel until ``accept_connections()`` (or
+a timer).
+
+Connections are kept alive (HTTP/1.1) as SendGrid keeps them, unless the client asks to
+close: ``connections`` counts the TCP connections accepted, ``idle_timeout`` (seconds)
+closes a connection idle that long, and ``close_idle_connections()`` closes every idle one
+at once (a server dropping kept-alive connections between requests); ``most_in_flight``
+is the most requests it was handling at once. ``received_at``
+keeps each request's arrival time (``time.time()``) with its addresses, to show who waited.
 
 Standing faults, kept until changed: ``refuse_addresses`` (answered as SendGrid answers an
 address it will not take: 400, ``personalizations.N.to.0.email``, the request delivering
@@ -51,8 +59,10 @@ class _Plan:
 
 
 class FakeSendGrid:
-    def __init__(self, api_key: str = "SG.test-key", host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, api_key: str = "SG.test-key", host: str = "127.0.0.1", port: int = 0, *,
+                 idle_timeout: float | None = None):
         self.api_key = api_key
+        self.idle_timeout = idle_timeout
         self.host = host
         self.port = port
         self.lock = threading.Lock()
@@ -64,6 +74,11 @@ class FakeSendGrid:
         self.max_body_bytes = MAX_BODY_BYTES
         self.posted: list[tuple[int, list[str]]] = []  # (status, the request's addresses), in order
         self.on_request = None  # callable(addresses) run before a request is judged
+        self.connections = 0  # TCP connections accepted
+        self.in_flight = 0  # requests being read or answered now
+        self.most_in_flight = 0
+        self.received_at: list[tuple[float, list[str]]] = []  # (time.time() on arrival, addresses)
+        self._idle: dict[socket.socket, bool] = {}  # open connection -> waiting for a request
         self._plans: list[_Plan] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -92,6 +107,21 @@ class FakeSendGrid:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        # A stopped server keeps no connection: the idle ones are closed now, a busy one
+        # once its answer is written (see _answer).
+        self.close_idle_connections()
+
+    def close_idle_connections(self) -> int:
+        """Close every kept-alive connection waiting for a request (as a server does
+        after its idle timeout); the number closed."""
+        with self.lock:
+            idle = [conn for conn, waiting in self._idle.items() if waiting]
+        for conn in idle:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        return len(idle)
 
     def __enter__(self) -> "FakeSendGrid":
         return self.start()
@@ -218,10 +248,40 @@ def _handler_for(fake: FakeSendGrid) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
+        timeout = fake.idle_timeout  # a kept-alive connection idle this long is closed
+
         def log_message(self, format, *args):  # keep test output quiet
             pass
 
+        def setup(self):
+            super().setup()
+            with fake.lock:
+                fake.connections += 1
+                fake._idle[self.connection] = True
+
+        def finish(self):
+            with fake.lock:
+                fake._idle.pop(self.connection, None)
+            try:
+                super().finish()
+            except OSError:
+                pass
+
+        def handle_one_request(self):
+            try:
+                super().handle_one_request()
+            except OSError:  # closed under it (close_idle_connections, stop)
+                self.close_connection = True
+            with fake.lock:
+                if fake._idle.get(self.connection) is False:
+                    fake._idle[self.connection] = True
+                    fake.in_flight -= 1
+
         def do_POST(self):
+            with fake.lock:
+                fake._idle[self.connection] = False
+                fake.in_flight += 1
+                fake.most_in_flight = max(fake.most_in_flight, fake.in_flight)
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
             with fake.lock:
@@ -229,6 +289,8 @@ def _handler_for(fake: FakeSendGrid) -> type[BaseHTTPRequestHandler]:
             if self.path.rstrip("/") != "/v3/mail/send":
                 return self._answer(404, {"errors": [{"message": "not found", "field": None, "help": None}]})
             addresses = _addresses(raw)
+            with fake.lock:
+                fake.received_at.append((time.time(), addresses))
             if fake.on_request is not None:
                 fake.on_request(addresses)
             plan = fake._next_plan()
@@ -264,18 +326,22 @@ def _handler_for(fake: FakeSendGrid) -> type[BaseHTTPRequestHandler]:
             data = b"" if body is None else json.dumps(body).encode()
             with fake.lock:
                 fake.responses[status] += 1
+            # Kept alive unless the client asked to close (BaseHTTPRequestHandler read its
+            # Connection header) or the server has stopped listening.
+            closing = self.close_connection or fake._server is not self.server
             try:
                 self.send_response(status)
                 for name, value in (headers or {}).items():
                     self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
-                self.send_header("Connection", "close")
+                if closing:
+                    self.send_header("Connection", "close")
                 self.end_headers()
                 self.wfile.write(data)
             except OSError:
-                pass  # the client went away (killed, timed out)
-            self.close_connection = True
+                closing = True  # the client went away (killed, timed out)
+            self.close_connection = closing
 
     return Handler
 

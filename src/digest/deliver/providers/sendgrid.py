@@ -20,8 +20,8 @@ How each failure is sorted (the only part that needs care):
 * Once part of a batch went out (after a refusal or a split), a later part's failure
   becomes those recipients' own outcome (``unsent`` or ``ambiguous``), not the batch's.
 * No connection (refused, DNS, connect timeout, a TLS handshake that failed: certificate
-  not trusted, wrong hostname): urllib wraps every failure *before the request was fully
-  written* in ``URLError``, so nothing reached SendGrid. Retried.
+  not trusted, wrong hostname), or a request that could not be written whole: nothing
+  reached SendGrid (:class:`~.sendgrid_transport.RequestNotSent`). Retried.
 * The request was written but its answer was lost (read timeout, reset, closed): the
   mail may have been accepted. Raised at once as ``ambiguous``; never resent here.
 
@@ -34,26 +34,27 @@ log messages whether DEBUG is on or not, and wanted the orjson bytes as a ``str`
 encode them again. The URL, the Authorization/User-Agent/Accept headers and the sending
 itself (``Client._make_request``, which turns HTTP errors into python_http_client's
 ``HTTPError`` subclasses) still come from sendgrid-python's client, so the request on the
-wire and the errors sorted above are the same; the body is the encoded bytes, untouched,
-and one opener serves every request. Neither the body nor the headers are put into any
-log message. python_http_client's own request logging (headers, Authorization included,
-at DEBUG) is no longer on this path; its logger is still held at INFO in case anything
-else in the process sends through sendgrid-python's client.
+wire and the errors sorted above are the same; the body is the encoded bytes, untouched.
+Neither the body nor the headers are put into any log message. python_http_client's own
+request logging (headers, Authorization included, at DEBUG) is not on this path; its
+logger is still held at INFO in case anything else in the process sends through
+sendgrid-python's client.
 
-HTTPS requests share one TLS context per provider (``_tls_context``), made when the
-provider is built, as ``http.client`` would make it for each connection: certificate and
-hostname verification on, the default CA paths (``SSL_CERT_FILE``/``SSL_CERT_DIR`` are
-read then, not per request), ALPN ``http/1.1``. Left to urllib, every request made its
-own and loaded the CA bundle again (~20-25 ms of CPU each).
+The transport is not sendgrid-python's (urllib: a new TCP connection and TLS handshake
+per request) but kept-alive connections, one pool per provider shared by its threads, at
+most one connection per thread sending (:mod:`.sendgrid_transport`, which says why and
+what SendGrid documents). The TLS context is made once, when the provider is built.
+
+A 429 slows every sender, not just the one that got it (:mod:`.rate_limit`): the reset
+time it names becomes this provider's :attr:`SendGridProvider.pause`, which every thread
+waits out before its next request, and which the batch layer shares with the other
+processes sending the same edition (:mod:`digest.deliver.batch`).
 """
 
 from __future__ import annotations
 
-import http.client
 import logging
-import socket
-import ssl
-import urllib.error
+import time
 import urllib.request
 from dataclasses import replace
 
@@ -64,9 +65,11 @@ from sendgrid import SendGridAPIClient
 from ...errors import ConfigError
 from ...settings import Settings
 from .base import OutgoingBatch, ProviderError, Recipient, SendResult
+from .rate_limit import RateLimitPause
 from .retry import RetryPolicy, Retryable, call_with_retry
 from .sendgrid_answers import RecipientsRefused, classify_http_error
 from .sendgrid_payload import MAX_PERSONALIZATIONS, PayloadTooLarge, build_payload, encode_payload
+from .sendgrid_transport import AnswerLost, KeptAliveOpener, RequestNotSent, connections_per_process
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +92,7 @@ class SendGridProvider:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
+        connections: int | None = None,
     ):
         if not settings.sendgrid_api_key:
             raise ConfigError("SENDGRID_API_KEY is not set (needed with DIGEST_PROVIDER=sendgrid)")
@@ -99,21 +103,16 @@ class SendGridProvider:
         # host + "/v3" + "/mail/send", built by python_http_client itself, as its
         # ``client.mail.send.post()`` would for every request.
         self._url = self._client.client.mail.send._build_url(None)
-        # The same handlers python_http_client builds for each request, built once and
-        # shared by every request and thread, except that the HTTPS handler is given one
-        # TLS context made here (see _tls_context: without it every request made its own,
-        # ~20-25 ms of CPU each). OpenerDirector.open keeps no per-request state on the
-        # opener or its handlers (CPython 3.11 urllib/request.py): it sets the timeout and
-        # the added headers on the Request itself, the processors only read their own
-        # configuration (ProxyHandler's proxies, HTTPSHandler's context, the opener's
-        # addheaders), HTTP(S)Handler.do_open makes a new connection per request, and
-        # HTTPRedirectHandler keeps its loop count on the Request (``redirect_dict``). So
-        # concurrent sends need no lock.
-        self._opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=_tls_context()))
+        # In place of the urllib opener python_http_client builds per request: kept-alive
+        # connections, at most one per thread sending (each process of a send has its own
+        # pool; together they stay within SendGrid's documented figure).
+        self._opener = KeptAliveOpener(
+            connections=connections or connections_per_process(settings.send_processes), timeout=timeout)
         # Authorization, User-Agent and Accept from sendgrid-python, then ours.
         self._headers = {**self._client.client.request_headers, **JSON_UTF8}
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
+        self.pause = RateLimitPause()  # shared by this provider's threads
 
     def __repr__(self) -> str:
         return f"SendGridProvider(host={self._host!r})"
@@ -133,7 +132,7 @@ class SendGridProvider:
                 # Encoded once: the size check and the wire use the same bytes, sent as they
                 # are (for a big edition the JSON encoding is most of the provider's own work).
                 body = encode_payload(build_payload(replace(batch, recipients=recipients), self._config))
-                response = call_with_retry(lambda: self._post(body, what), self.retry, what=what)
+                response = call_with_retry(lambda: self._post(body, what, batch.edition_id), self.retry, what=what)
             except RecipientsRefused as exc:
                 if max(exc.reasons) >= len(recipients):  # names no recipient of ours: about the request
                     self._part_failed(ProviderError(f"{exc}: {exc.reasons}", permanent=True), recipients, result)
@@ -174,52 +173,28 @@ class SendGridProvider:
             result.halt = str(exc)
 
     def close(self) -> None:
-        """Nothing to release: urllib opens one connection per request."""
+        """Close the kept-alive connections."""
+        self._opener.close()
 
-    def _post(self, body: bytes, what: str) -> SendGridResponse:
+    def _post(self, body: bytes, what: str, edition_id: int | None = None) -> SendGridResponse:
+        self.pause.wait(self.retry)  # another sender's 429: not before its reset
         client = self._client.client
-        # A new Request per attempt: urllib adds Host, Content-Length and the timeout to it.
+        # A new Request per attempt: it only carries the URL, headers and body to the opener.
         request = urllib.request.Request(self._url, data=body, headers=self._headers, method="POST")
         try:
             # _make_request maps an HTTP error answer to python_http_client's HTTPError
             # subclasses, as client.mail.send.post() does; nothing here logs the request.
             return SendGridResponse(client._make_request(self._opener, request, timeout=self.timeout))
         except SendGridHTTPError as exc:
-            raise classify_http_error(exc, what) from None
-        except urllib.error.URLError as exc:
-            # Raised by urllib only while connecting or writing the request.
-            raise Retryable(f"could not reach {self._host}: {exc.reason}") from None
-        except (TimeoutError, socket.timeout, ConnectionError, http.client.HTTPException, OSError) as exc:
+            error = classify_http_error(exc, what)
+            if int(exc.status_code) == 429 and isinstance(error, Retryable) and error.retry_after:
+                self.pause.extend(time.time() + error.retry_after, edition_id)
+            raise error from None
+        except RequestNotSent as exc:
+            raise Retryable(f"could not reach {self._host}: {exc}") from None
+        except AnswerLost as exc:
             raise ProviderError(
-                f"{what}: the request was sent but its answer was lost ({type(exc).__name__}: {exc}); "
+                f"{what}: the request was sent but its answer was lost ({exc}); "
                 "SendGrid may have accepted it, so it is not resent automatically",
                 ambiguous=True,
             ) from None
-
-
-def _tls_context() -> ssl.SSLContext:
-    """The TLS context every HTTPS request of one provider uses, made once.
-
-    Given no context, CPython 3.11's ``HTTPSHandler`` leaves it None and
-    ``http.client.HTTPSConnection`` makes a new one for every connection, loading the CA
-    bundle each time: about 20-25 ms of CPU per request, about a minute for an edition
-    of a million subscribers (~2,600 requests). This is the context it would make, set up as
-    ``HTTPSConnection.__init__`` sets up its own (CPython 3.11 http/client.py), so the
-    handshake is the same: ``create_default_context()`` (certificate and hostname
-    verification on, the default CA paths, which honour ``SSL_CERT_FILE`` and
-    ``SSL_CERT_DIR``, read here, when the provider is built), ALPN ``http/1.1``, TLS 1.3
-    post-handshake authentication allowed where OpenSSL supports it. (``http.client``
-    calls ``ssl._create_default_https_context``, which is ``create_default_context``
-    unless something in the process replaced it; such a replacement, e.g. one that turns
-    verification off, no longer reaches this provider.)
-
-    One context serves every thread: an ``SSLContext`` may be shared by threads wrapping
-    sockets, and nothing here changes it after this function returns. (For each connection
-    ``HTTPSConnection.__init__`` assigns ``context.check_hostname`` its own value, True
-    again, since urllib passes no ``check_hostname``: no change.)
-    """
-    context = ssl.create_default_context()
-    context.set_alpn_protocols(["http/1.1"])
-    if context.post_handshake_auth is not None:
-        context.post_handshake_auth = True
-    return context

@@ -1,0 +1,164 @@
+"""How SendGrid requests travel: over kept-alive HTTPS connections (httpx), a few at most.
+
+urllib, which sendgrid-python's client sends through, opens a new TCP connection and TLS
+handshake for every request (``HTTPHandler.do_open`` closes it after the answer): for an
+edition of a million readers, ~1,000 handshakes per 1,000 requests. httpx (already a
+dependency) keeps HTTP/1.1 connections alive in a pool, shared by every thread of the
+process. HTTP/1.1 keep-alive is enough here: one request per batch of up to 1,000 readers
+is few, large requests, which HTTP/2's multiplexing would not speed up, and it would need
+the ``h2`` package besides.
+
+:class:`KeptAliveOpener` is what python_http_client's ``Client._make_request(opener,
+request, timeout)`` calls ``opener.open`` on, in place of urllib's opener: it takes the
+same ``urllib.request.Request`` (URL, headers and body as sendgrid-python's client builds
+them), sends it on a pooled connection, and raises ``urllib.error.HTTPError`` for an
+error answer, so ``_make_request`` maps it to python_http_client's ``HTTPError``
+subclasses as before. Transport failures are sorted by whether the request can have
+reached SendGrid:
+
+* :class:`RequestNotSent`: the request was not written to the end (no connection:
+  refused, DNS, connect timeout, a TLS handshake that failed; or the connection failed
+  while it was being written). A server can only take a request it read to its last byte:
+  sending it again is safe.
+* :class:`AnswerLost`: the request was written whole but its answer did not come (read
+  timeout, reset, closed): SendGrid may have accepted it.
+
+Which of the two is told by httpcore's trace of the request (its
+``http11.send_request_body.complete`` event), not by the exception's type: httpcore
+swallows a failed write and goes on to read an answer (a server may answer early), so a
+request that was never written whole fails with a read error too.
+
+A kept-alive connection the server closed while it sat idle is never used for a request:
+before reusing one, httpcore checks that the idle socket has nothing to read (a closed
+connection reads as end-of-file) and opens a new one instead; and connections idle for
+:data:`KEEPALIVE_EXPIRY` are closed by us first, well before the idle timeouts HTTP
+servers use (a minute or more), so the server's close cannot race our next request.
+
+Connections are opened as requests need them (one thread sending one batch after another
+uses one connection), and at most ``connections`` requests are in flight at once (a
+semaphore: a thread that finds them all busy waits its turn), so the pool holds that many
+connections. The limit is ours, not the pool's: httpcore 1.0's pool, at its
+``max_connections``, closes an idle connection to open another and can pick one that
+was just handed to another thread's request (seen here as "Bad file descriptor"), so
+its own limit is left unreached.
+SendGrid documents no limit on concurrent connections to the v3 API (only its rate
+limits, answered with 429 and ``X-RateLimit-Reset``:
+https://www.twilio.com/docs/sendgrid/api-reference/how-to-use-the-sendgrid-v3-api/rate-limits);
+the one figure it gives is for SMTP: "You may open up to 10k concurrent connections from a
+single server" (https://docs.sendgrid.com/for-developers/sending-email/integrating-with-the-smtp-api).
+:func:`connections_per_process` keeps every send within that figure.
+"""
+
+from __future__ import annotations
+
+import io
+import ssl
+import threading
+import urllib.error
+import urllib.request
+
+import httpx
+
+#: SendGrid's documented ceiling on concurrent connections from one server (SMTP; none is
+#: documented for the v3 API): every process of one send together stays under it.
+DOCUMENTED_MAX_CONNECTIONS = 10_000
+#: The most threads that send from one process (``DIGEST_SEND_CONCURRENCY`` is at most 64,
+#: ``digest worker --threads`` at most 32): a process needs no more connections.
+MAX_SENDING_THREADS = 64
+#: Seconds an idle kept-alive connection is kept: less than any server's idle timeout.
+KEEPALIVE_EXPIRY = 5.0
+
+
+class RequestNotSent(Exception):
+    """Nothing of the request reached SendGrid whole: sending it again is safe."""
+
+
+class AnswerLost(Exception):
+    """The request was written; its answer never came."""
+
+
+def connections_per_process(processes: int) -> int:
+    """The connections one sending process may open: one per thread it may send from,
+    the send's ``processes`` together within :data:`DOCUMENTED_MAX_CONNECTIONS`."""
+    return max(1, min(MAX_SENDING_THREADS, DOCUMENTED_MAX_CONNECTIONS // max(1, processes)))
+
+
+class KeptAliveOpener:
+    """An ``opener`` for python_http_client's ``_make_request`` that sends over a pool of
+    kept-alive connections. Thread-safe (httpx's pool is); :meth:`close` closes them."""
+
+    def __init__(self, *, connections: int, timeout: float):
+        self.connections = connections
+        self.tls_context = tls_context()
+        self._turns = threading.BoundedSemaphore(connections)
+        self._client = httpx.Client(
+            verify=self.tls_context,
+            http1=True,
+            http2=False,
+            # Never reached (see the module's docstring): _turns keeps to ``connections``.
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=connections,
+                                keepalive_expiry=KEEPALIVE_EXPIRY),
+            timeout=timeout,  # connect, write and each read, as before
+            follow_redirects=False,
+        )
+
+    def open(self, request: urllib.request.Request, timeout: float | None = None) -> "_Answer":
+        written = False
+
+        def trace(event: str, info: dict) -> None:
+            nonlocal written
+            if event == "http11.send_request_body.complete":
+                written = True
+
+        try:
+            with self._turns:
+                response = self._client.post(
+                    request.full_url, content=request.data, headers=request.header_items(),
+                    timeout=timeout if timeout else httpx.USE_CLIENT_DEFAULT, extensions={"trace": trace},
+                )
+        except httpx.RequestError as exc:
+            message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            if written:
+                raise AnswerLost(message) from None
+            raise RequestNotSent(str(exc) or type(exc).__name__) from None
+        if response.status_code >= 400:
+            raise urllib.error.HTTPError(request.full_url, response.status_code, response.reason_phrase,
+                                         response.headers, io.BytesIO(response.content))
+        return _Answer(response)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class _Answer:
+    """What python_http_client's ``Response`` reads from urllib's answer."""
+
+    def __init__(self, response: httpx.Response):
+        self._response = response
+
+    def getcode(self) -> int:
+        return self._response.status_code
+
+    def read(self) -> bytes:
+        return self._response.content
+
+    def info(self) -> httpx.Headers:
+        return self._response.headers
+
+
+def tls_context() -> ssl.SSLContext:
+    """The TLS context every connection of one provider uses, made once, when it is built.
+
+    The context ``http.client.HTTPSConnection`` makes for itself (CPython 3.11
+    http/client.py), so the handshake is the one urllib made: ``create_default_context()``
+    (certificate and hostname verification on, the default CA paths, which honour
+    ``SSL_CERT_FILE`` and ``SSL_CERT_DIR``, read here), ALPN ``http/1.1``, TLS 1.3
+    post-handshake authentication allowed where OpenSSL supports it. Made per connection,
+    it cost ~20-25 ms of CPU (loading the CA bundle). One context serves every thread:
+    nothing changes it after this function returns.
+    """
+    context = ssl.create_default_context()
+    context.set_alpn_protocols(["http/1.1"])
+    if context.post_handshake_auth is not None:
+        context.post_handshake_auth = True
+    return context
