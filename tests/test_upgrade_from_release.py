@@ -160,5 +160,10 @@ def test_a_first_release_database_is_upgraded_keeping_every_row(empty_database):
                 (1, "reader@example.com", 8)]
             ids = conn.execute(text("SELECT id FROM schedule_changes ORDER BY id")).scalars().all()
         assert logged == 0 and len(ids) == 1
+        # sendgrid23_rate_limit: the first release's edition was never rate limited; a reset can be recorded
+        with engine.begin() as conn:
+            assert [tuple(r) for r in conn.execute(text("SELECT id, rate_limited_until FROM editions"))] == [(1, None)]
+            conn.execute(text(f"UPDATE editions SET rate_limited_until = {ts} WHERE id = 1"))
+            assert conn.execute(text("SELECT count(*) FROM editions WHERE rate_limited_until IS NOT NULL")).scalar() == 1
     finally:
         engine.dispose()

@@ -13,6 +13,11 @@ the runner starts no other (:mod:`.runners`).
 Each ledger step runs on a :class:`~digest.deliver.ledger.connection.LedgerConnection`,
 so a database connection lost while the provider was busy (or during the step) costs a
 reconnection, not the edition.
+
+A provider rate limited (SendGrid's 429 with a reset time) slows every sender of the
+edition: :meth:`Sender.open` lets the provider's pause record the reset on the edition,
+and each claim reads it back for this process's provider to wait out
+(:mod:`.providers.rate_limit`).
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ from ..report.guards import held_reason
 from ..runtime import Runtime
 from .ledger import Settlement, claim_batch, release_batch, settle_batch, worker_identity
 from .ledger.connection import LedgerConnection
+from .ledger.rate_limits import record_rate_limit
 from .providers import OutgoingBatch, Provider, ProviderError, SendResult
+from .providers.rate_limit import RateLimitPause
 from .recipients import build_outgoing, make_link_maker, queued_recipients
 
 log = logging.getLogger(__name__)
@@ -63,7 +70,18 @@ class Sender:
     @classmethod
     def open(cls, runtime: Runtime, provider: Provider, worker_id: str | None = None) -> "Sender":
         """Fails at once when the secret that signs links is missing."""
-        return cls(runtime, provider, worker_id or worker_identity(), make_link_maker(runtime))
+        sender = cls(runtime, provider, worker_id or worker_identity(), make_link_maker(runtime))
+        pause = _pause(provider)
+        if pause is not None:  # a 429's reset reaches the edition's other senders
+            pause.share = lambda until, edition_id: edition_id is not None and record_rate_limit(
+                runtime.engine, edition_id, datetime.fromtimestamp(until, timezone.utc))
+        return sender
+
+
+def _pause(provider: Provider) -> RateLimitPause | None:
+    """The provider's rate-limit pause, when it has one (SendGrid)."""
+    pause = getattr(provider, "pause", None)
+    return pause if isinstance(pause, RateLimitPause) else None
 
 
 def send_unrecorded(provider: Provider, outgoing: OutgoingBatch) -> SendResult:
@@ -140,6 +158,8 @@ def _prepare(conn, batch_id: int, sender: Sender, claimed_at: datetime):
         if claimed is None:
             conn.rollback()
             return None
+        if claimed.rate_limited_until is not None and (pause := _pause(sender.provider)) is not None:
+            pause.observe(claimed.rate_limited_until.timestamp())  # waited out before its request
         rows, suppressed = queued_recipients(conn, batch_id)
         outgoing = build_outgoing(conn, claimed, rows, sender.links, sender.runtime.settings.config)
         conn.commit()  # the claim and the suppression check, before anything is sent

@@ -21,6 +21,9 @@ class Edition(Base):
     date: Mapped[date] = mapped_column(Date)
     slot: Mapped[str] = mapped_column(String(32), default="daily")
     created_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow)
+    #: A sender got HTTP 429: no sender of this edition sends before this time (the
+    #: provider's rate-limit reset; digest.deliver.providers.rate_limit).
+    rate_limited_until: Mapped[datetime | None] = mapped_column(AwareDateTime(), nullable=True)
 
 
 class RenderedBody(Base):

@@ -54,6 +54,9 @@ _CLAIM = (  # pending, or already ours from this very claim (its commit's answer
         _batches.c.edition_id,
         select(_editions.c.date).where(_editions.c.id == _batches.c.edition_id).correlate(_batches).scalar_subquery(),
         select(_bodies.c.fingerprint).where(_bodies.c.id == _batches.c.body_id).correlate(_batches).scalar_subquery(),
+        # Another sender's rate-limit reset, read with the claim (no query of its own).
+        select(_editions.c.rate_limited_until).where(_editions.c.id == _batches.c.edition_id)
+        .correlate(_batches).scalar_subquery(),
     )
 )
 _SETTLE_BATCH = (
@@ -100,6 +103,8 @@ class ClaimedBatch:
     edition_id: int
     edition_date: date
     body_fingerprint: str
+    #: No request before this time: a sender of the edition was rate limited (HTTP 429).
+    rate_limited_until: datetime | None = None
 
 
 def claim_batch(
