@@ -16,7 +16,7 @@ from digest.deliver.providers.sendgrid import SendGridProvider
 from digest.deliver.providers.sendgrid_transport import connections_per_process
 
 from fakes.batches import make_batch
-from fakes.fixtures import FAST_RETRY, TEST_API_KEY, fake_sendgrid, sendgrid_settings  # noqa: F401
+from fakes.fixtures import FAST_RETRY, TEST_API_KEY, fake_sendgrid, sendgrid_env, sendgrid_settings  # noqa: F401
 from fakes.sendgrid_server import FakeSendGrid
 
 
@@ -140,3 +140,22 @@ def test_a_refused_reconnection_after_the_server_went_away_is_retried_not_ambigu
     assert result.message_id and fake_sendgrid.attempts == 2
     assert _each_once(fake_sendgrid, [first, second])
     provider.close()
+
+
+def test_digest_send_sends_an_edition_of_four_requests_over_one_connection(sendgrid_env, fake_sendgrid):
+    from datetime import datetime, timezone
+
+    from click.testing import CliRunner
+
+    from digest.cli import main
+    from digest.settings import load_settings
+
+    from fakes.edition_seed import seed_edition
+
+    seed_edition(load_settings(sendgrid_env), 2500)  # four batches (by body), sent one after another
+
+    result = CliRunner().invoke(main, ["send", "--date", datetime.now(timezone.utc).date().isoformat()])
+
+    assert result.exit_code == 0, result.output + str(result.exception)
+    assert fake_sendgrid.responses == {202: 4} and len(fake_sendgrid.delivery_counts()) == 2500
+    assert fake_sendgrid.connections == 1
