@@ -15,7 +15,7 @@ from digest.deliver.providers.base import ProviderError
 from digest.deliver.providers.sendgrid import SendGridProvider
 from digest.deliver.providers.sendgrid_transport import connections_per_process
 
-from fakes.batches import make_batch
+from fakes.batches import make_batch, rendered_email
 from fakes.fixtures import FAST_RETRY, TEST_API_KEY, fake_sendgrid, sendgrid_env, sendgrid_settings  # noqa: F401
 from fakes.sendgrid_server import FakeSendGrid
 
@@ -126,6 +126,22 @@ def test_an_answer_lost_on_a_kept_alive_connection_is_ambiguous_and_not_resent(
     assert fake_sendgrid.connections == 2 and fake_sendgrid.attempts == 3
     delivered = {m.to.lower() for m in fake_sendgrid.delivered}
     assert {r.email.lower() for r in third.recipients} <= delivered
+    provider.close()
+
+
+def test_a_request_whose_write_failed_is_sent_again_not_reported_ambiguous(sendgrid_settings, fake_sendgrid):
+    """The connection is reset while a 20 MB request is being written: httpcore swallows the
+    failed write and fails reading the answer, but nothing of it was taken (the server
+    never read it to the end), so it is retried, once, on a new connection."""
+    provider = SendGridProvider(sendgrid_settings, timeout=5, retry=FAST_RETRY)
+    batch = make_batch(sendgrid_settings, 2, body=rendered_email("<p>" + "x" * 20_000_000 + "</p>"))
+    fake_sendgrid.cut_next()
+
+    result = provider.send(batch)
+
+    assert result.message_id and not (result.ambiguous or result.unsent)
+    assert fake_sendgrid.attempts == 2 and fake_sendgrid.responses == {202: 1}
+    assert _each_once(fake_sendgrid, [batch])
     provider.close()
 
 

@@ -12,7 +12,9 @@ normal answer, to aim the next fault at a later batch), ``fail_next(429, headers
 dropped without an answer), ``drop_next()`` (the request is read and the connection
 dropped before it is accepted: nothing delivered, and the client cannot tell),
 ``delay_next(seconds)`` (delivered, answered late), ``refuse_after_next(seconds)``,
-``hold_next()`` (delivered, answered once the test says so: to stage a race).
+``hold_next()`` (delivered, answered once the test says so: to stage a race),
+``cut_next()`` (the connection is reset once the request's headers are read, its body
+unread: a big body's write fails, nothing delivered).
 ``refuse_connections()`` closes the listening socket (and the idle kept-alive
 connections), so connections are refused by the kernel until ``accept_connections()`` (or
 a timer).
@@ -37,7 +39,9 @@ Usable from another process: point ``SENDGRID_API_HOST`` at :attr:`FakeSendGrid.
 from __future__ import annotations
 
 import json
+import os
 import socket
+import struct
 import threading
 import time
 import uuid
@@ -50,7 +54,7 @@ from .sendgrid_rules import MAX_BODY_BYTES, DeliveredMessage, Rejection, validat
 
 @dataclass
 class _Plan:
-    kind: str  # "pass" | "status" | "lose_answer" | "drop" | "delay" | "refuse_after" | "hold"
+    kind: str  # "pass" | "status" | "lose_answer" | "drop" | "delay" | "refuse_after" | "hold" | "cut"
     status: int = 0
     headers: dict[str, str] = field(default_factory=dict)
     body: dict | None = None
@@ -156,6 +160,11 @@ class FakeSendGrid:
         """Read the next request(s), then drop the connection without accepting them."""
         with self.lock:
             self._plans.extend(_Plan("drop") for _ in range(times))
+
+    def cut_next(self) -> None:
+        """Reset the next request's connection before reading its body (nothing delivered)."""
+        with self.lock:
+            self._plans.append(_Plan("cut"))
 
     def delay_next(self, seconds: float, times: int = 1) -> None:
         """Deliver the next request(s), then wait ``seconds`` before answering."""
@@ -282,6 +291,15 @@ def _handler_for(fake: FakeSendGrid) -> type[BaseHTTPRequestHandler]:
                 fake._idle[self.connection] = False
                 fake.in_flight += 1
                 fake.most_in_flight = max(fake.most_in_flight, fake.in_flight)
+                cut = bool(fake._plans) and fake._plans[0].kind == "cut" and fake._plans.pop(0)
+            if cut:
+                with fake.lock:
+                    fake.attempts += 1
+                # Closed with its body unread and no lingering: the kernel resets the connection.
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                os.close(self.connection.detach())
+                self.close_connection = True
+                return
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
             with fake.lock:
