@@ -1,8 +1,8 @@
 """How SendGrid requests travel: over kept-alive HTTPS connections (httpx), a few at most.
 
 urllib, which sendgrid-python's client sends through, opens a new TCP connection and TLS
-handshake for every request (``HTTPHandler.do_open`` closes it after the answer): for an
-edition of a million readers, ~1,000 handshakes per 1,000 requests. httpx (already a
+handshake for every request (``HTTPHandler.do_open`` closes it after the answer): an
+edition of a million readers is 1,000 requests or more, each with its own. httpx (already a
 dependency) keeps HTTP/1.1 connections alive in a pool, shared by every thread of the
 process. HTTP/1.1 keep-alive is enough here: one request per batch of up to 1,000 readers
 is few, large requests, which HTTP/2's multiplexing would not speed up, and it would need
@@ -31,8 +31,10 @@ request that was never written whole fails with a read error too.
 A kept-alive connection the server closed while it sat idle is never used for a request:
 before reusing one, httpcore checks that the idle socket has nothing to read (a closed
 connection reads as end-of-file) and opens a new one instead; and connections idle for
-:data:`KEEPALIVE_EXPIRY` are closed by us first, well before the idle timeouts HTTP
-servers use (a minute or more), so the server's close cannot race our next request.
+:data:`KEEPALIVE_EXPIRY` are closed by us first, before the idle timeouts HTTP servers
+commonly use (a minute or more; SendGrid documents none), so the server's close seldom
+races our next request. Should it (the request written just as the server closes), the
+answer is lost and the batch ambiguous, as for any lost answer: never resent unasked.
 
 Connections are opened as requests need them (one thread sending one batch after another
 uses one connection), and at most ``connections`` requests are in flight at once (a
@@ -41,6 +43,7 @@ connections. The limit is ours, not the pool's: httpcore 1.0's pool, at its
 ``max_connections``, closes an idle connection to open another and can pick one that
 was just handed to another thread's request (seen here as "Bad file descriptor"), so
 its own limit is left unreached.
+
 SendGrid documents no limit on concurrent connections to the v3 API (only its rate
 limits, answered with 429 and ``X-RateLimit-Reset``:
 https://www.twilio.com/docs/sendgrid/api-reference/how-to-use-the-sendgrid-v3-api/rate-limits);
