@@ -1,7 +1,7 @@
 """editions.rate_limited_until: a 429's reset, shared by every sender of the edition
 
 Revision ID: sendgrid23_rate_limit
-Revises: tick23_changes
+Revises: checklist21_results
 Create Date: 2026-12-06 10:30:00
 
 When one sender gets HTTP 429 with ``X-RateLimit-Reset``, it records the reset on the
@@ -16,7 +16,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = 'sendgrid23_rate_limit'
-down_revision = 'tick23_changes'
+down_revision = 'checklist21_results'
 branch_labels = None
 depends_on = None
 
