@@ -21,6 +21,7 @@ from .common import pass_state, State  # noqa: F401  (re-exported for command mo
 #: Command name -> the module (in this package) that defines it.
 COMMAND_MODULES = {
     "approve": "review_commands",
+    "audit": "audit_commands",
     "cancel": "review_commands",
     "db": "db_commands",
     "demo": "demo_commands",

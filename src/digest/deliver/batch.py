@@ -36,6 +36,7 @@ from .ledger.rate_limits import record_rate_limit
 from .providers import OutgoingBatch, Provider, ProviderError, SendResult
 from .providers.rate_limit import RateLimitPause
 from .recipients import build_outgoing, make_link_maker, queued_recipients
+from .send_moments import record_send_moment, send_moment
 
 log = logging.getLogger(__name__)
 
@@ -161,8 +162,10 @@ def _prepare(conn, batch_id: int, sender: Sender, claimed_at: datetime):
         if claimed.rate_limited_until is not None and (pause := _pause(sender.provider)) is not None:
             pause.observe(claimed.rate_limited_until.timestamp())  # waited out before its request
         rows, suppressed = queued_recipients(conn, batch_id)
-        outgoing = build_outgoing(conn, claimed, rows, sender.links, sender.runtime.settings.config)
-        conn.commit()  # the claim and the suppression check, before anything is sent
+        record_send_moment(conn, batch_id, claimed_at, sender.provider.name)  # for digest audit
+        outgoing = build_outgoing(conn, claimed, rows, sender.links, sender.runtime.settings.config,
+                                  send_moment(claimed_at))  # the emails' Date header and heading date
+        conn.commit()  # the claim, the suppression check and the moment, before anything is sent
     except Exception:
         if conn.in_transaction() and not conn.invalidated:
             conn.rollback()

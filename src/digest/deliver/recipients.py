@@ -77,11 +77,13 @@ def _batch_rows(conn, batch_id: int, status: str) -> list[tuple]:
     return fetch_tuples(conn, _RECIPIENTS, {"b_id": batch_id, "b_status": status}, cached=True)
 
 
-def build_outgoing(conn, claimed: ClaimedBatch, rows, links: LinkMaker, config) -> OutgoingBatch:
+def build_outgoing(conn, claimed: ClaimedBatch, rows, links: LinkMaker, config,
+                   sent_at: datetime | None = None) -> OutgoingBatch:
     """The provider's view of a claimed batch: its body, dates that all its readers see
-    alike filled in once, and each recipient's tokens (links, and their own dates where
-    zones disagree: :mod:`.dates`) and headers."""
-    dated = _dated_bodies.get(conn, claimed.body_id, claimed.body_fingerprint, {row[3] for row in rows})
+    alike filled in once (the heading's date from ``sent_at``, default now), and each
+    recipient's tokens (links, and their own dates where zones disagree: :mod:`.dates`)
+    and headers."""
+    dated = _dated_bodies.get(conn, claimed.body_id, claimed.body_fingerprint, {row[3] for row in rows}, sent_at)
     return OutgoingBatch(
         batch_id=claimed.batch_id,
         edition_id=claimed.edition_id,
@@ -89,6 +91,7 @@ def build_outgoing(conn, claimed: ClaimedBatch, rows, links: LinkMaker, config) 
         body=dated.body,
         recipients=_recipients(rows, claimed.body_id, links, dated),
         headers=shared_headers(config),
+        sent_at=sent_at,
     )
 
 
@@ -146,9 +149,9 @@ class DatedBodies:
             self._store(self._bodies, key, body)
         return body
 
-    def get(self, conn, body_id: int, fingerprint: str, zones: set[str]) -> DatedBody:
+    def get(self, conn, body_id: int, fingerprint: str, zones: set[str], now: datetime | None = None) -> DatedBody:
         # The sending minute is part of the key: the heading's date is the day it is sent.
-        minute = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+        minute = (now or datetime.now(timezone.utc)).replace(second=0, microsecond=0)
         key = (body_id, fingerprint, frozenset(zones), minute)
         dated = self._cached(self._dated, key)
         if dated is None:
@@ -159,11 +162,20 @@ class DatedBodies:
 
 _dated_bodies = DatedBodies()
 _stored = RenderedBody.__table__
-_BODY = select(_stored.c.id, _stored.c.subject, _stored.c.preheader, _stored.c.html, _stored.c.text).where(
-    _stored.c.id == bindparam("b_id"))
+_BODY = select(_stored.c.id, _stored.c.subject, _stored.c.preheader, _stored.c.html, _stored.c.text,
+               _stored.c.pruned_at).where(_stored.c.id == bindparam("b_id"))
+
+
+class BodyPruned(ValueError):
+    """The body's content was pruned after ``[review] keep_bodies``."""
 
 
 def rendered_email(body) -> RenderedEmail:
-    """A stored body (a row or a :class:`RenderedBody`) as the provider-neutral value."""
+    """A stored body (a row or a :class:`RenderedBody`) as the provider-neutral value
+    (its html and text decompressed by their column type); :class:`BodyPruned` when its
+    content was pruned."""
+    if body.html is None or body.text is None:
+        raise BodyPruned(f"body {body.id} was pruned on {body.pruned_at:%Y-%m-%d} ([review] keep_bodies)"
+                         if body.pruned_at else f"body {body.id} has no content")
     used = tokens_in(body.subject) | tokens_in(body.html) | tokens_in(body.text)
     return RenderedEmail(body.subject, body.preheader, body.html, body.text, frozenset(used))

@@ -9,6 +9,7 @@ from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import AwareDateTime, Base, BigId, utcnow
+from .compressed import CompressedText
 
 
 class Edition(Base):
@@ -30,7 +31,11 @@ class RenderedBody(Base):
     """One rendered email body, stored once and shared by every batch that used it.
 
     Per-recipient values and dates stay as tokens here; sending fills the dates per batch,
-    and the archive fills both for the viewer.
+    and the archive fills both for the viewer. ``html`` and ``text`` are stored
+    zlib-compressed (:mod:`.compressed`), and kept for ``[review] keep_bodies`` after the
+    last edition that used them (``digest audit`` rebuilds a reader's email from them);
+    then they are pruned (``NULL``, ``pruned_at`` set), the row itself kept: its batches
+    point to it, and its fingerprint still says what the content was.
     """
 
     __tablename__ = "rendered_bodies"
@@ -39,9 +44,10 @@ class RenderedBody(Base):
     fingerprint: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of the content
     subject: Mapped[str] = mapped_column(String(500))
     preheader: Mapped[str] = mapped_column(String(500), default="")
-    html: Mapped[str] = mapped_column(Text)
-    text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(CompressedText)  # None once pruned
+    text: Mapped[str | None] = mapped_column(CompressedText)
     created_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow)
+    pruned_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
 
 
 class BatchStatus:
@@ -87,6 +93,11 @@ class Batch(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(200))
     claimed_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    #: When each claim of this batch built its emails (UTC ISO 8601, space separated,
+    #: oldest first): to the second, their ``Date`` header and the heading's date. A
+    #: reader's is the last one at or before their delivery's ``sent_at`` (``digest
+    #: audit``, :mod:`digest.deliver.send_moments`). One short string per batch, nothing per reader.
+    send_moments: Mapped[str | None] = mapped_column(Text)
     #: Its readers' ``subscribers.last_digest_at`` has been set from it (once sent).
     readers_recorded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     #: Settled (sent or failed) with some readers still ``ambiguous`` (one recipient's

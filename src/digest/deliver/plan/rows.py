@@ -24,13 +24,14 @@ UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
 
 Reader = tuple[int, str, str]  # subscriber id, zone, address: what a queued delivery row keeps
 
-_STORE_BODY: dict[str, object] = {}  # dialect name -> prebuilt INSERT ... ON CONFLICT DO NOTHING RETURNING id
+_STORE_BODY: dict[str, object] = {}  # dialect name -> prebuilt INSERT ... ON CONFLICT (refill a pruned body) RETURNING id
 _BODY_ID = select(RenderedBody.__table__.c.id).where(RenderedBody.__table__.c.fingerprint == bindparam("fp"))
 
 
 def store_body(session: Session, rendered: RenderedEmail) -> int:
     """The id of the stored body with this content, inserting it if new (one statement
-    when it is new; a second to find it when another planner stored it first)."""
+    when it is new, or pruned and written again; a second to find it when another planner
+    stored it first). ``html`` and ``text`` are compressed by their column type."""
     dialect = session.get_bind().dialect.name
     stmt = _STORE_BODY.get(dialect)
     if stmt is None:
@@ -39,7 +40,10 @@ def store_body(session: Session, rendered: RenderedEmail) -> int:
             insert_for(session, table)
             .values(fingerprint=bindparam("fp"), subject=bindparam("subject"), preheader=bindparam("preheader"),
                     html=bindparam("html"), text=bindparam("text"), created_at=bindparam("at"))
-            .on_conflict_do_nothing(index_elements=["fingerprint"])
+            # A body pruned after [review] keep_bodies and rendered again gets its content back.
+            .on_conflict_do_update(index_elements=["fingerprint"], set_={
+                "html": bindparam("html"), "text": bindparam("text"), "pruned_at": None},
+                where=table.c.pruned_at.is_not(None))
             .returning(table.c.id)
         )
     fingerprint = rendered.fingerprint

@@ -10,7 +10,7 @@ is permanent, transient, or ambiguous (the request may have reached the provider
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Mapping, Protocol, Sequence
 
 from ...content import RenderedEmail
@@ -36,6 +36,9 @@ class OutgoingBatch:
     #: A confirmation or welcome to one reader, not list mail: no List-Unsubscribe
     #: headers (:func:`digest.message.build_message`), no open or click tracking.
     transactional: bool = False
+    #: When this claim built the emails (their Date header, the heading's date): recorded
+    #: on the batch (``Batch.send_moments``) so ``digest audit`` can build them again.
+    sent_at: datetime | None = None
 
 
 @dataclass

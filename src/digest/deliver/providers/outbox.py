@@ -17,12 +17,13 @@ import os
 import re
 import shutil
 import tempfile
+from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
-from ...message import build_message, message_domain
+from ...message import build_message, delivery_message_id, message_domain
 from ...settings import Settings
-from .base import OutgoingBatch, ProviderError, SendResult
+from .base import OutgoingBatch, ProviderError, Recipient, SendResult
 
 #: Free space the folder must have before sending starts (a digest is ~100 KB a reader).
 MIN_FREE_BYTES = 10_000_000
@@ -34,6 +35,7 @@ class OutboxProvider:
 
     def __init__(self, settings: Settings, *, min_free_bytes: int = MIN_FREE_BYTES):
         self.config = settings.config
+        self.secret = settings.secret_key
         self.folder = Path(settings.outbox_dir)
         self.min_free_bytes = min_free_bytes
         self._checked = False
@@ -80,21 +82,11 @@ class OutboxProvider:
         if not self._checked:
             self.check()
             self._checked = True
-        domain = message_domain(self.config)
         ids: dict[str, str] = {}
         result = SendResult(message_id=f"outbox-batch-{batch.batch_id}", per_recipient_ids=ids)
         for index, recipient in enumerate(batch.recipients):
-            message_id = make_msgid(domain=domain)
-            message = build_message(
-                batch.body,
-                config=self.config,
-                to=recipient.email,
-                tokens=recipient.tokens,
-                message_id=message_id,
-                extra_headers={"X-Digest-Edition": batch.edition_date.isoformat(),
-                               "X-Digest-Batch": str(batch.batch_id)},
-                transactional=batch.transactional,
-            )
+            message = self.message(batch, recipient)
+            message_id = str(message["Message-ID"])
             try:
                 _write_atomically(self.folder / self.file_name(batch, recipient.delivery_id, message_id),
                                   message.as_bytes())
@@ -103,11 +95,37 @@ class OutboxProvider:
                 result.unsent.update((r.email, reason) for r in batch.recipients[index:])
                 result.halt = reason
                 break
-            ids[recipient.email] = message_id
+            if batch.edition_id == 0:  # an edition's are derived again from the ledger (digest audit)
+                ids[recipient.email] = message_id
         return result
+
+    def message(self, batch: OutgoingBatch, recipient: Recipient) -> EmailMessage:
+        """The file's message. An edition's email is dated by its batch's moment and
+        its Message-ID derived from the edition and the reader (:func:`delivery_message_id`),
+        so ``digest audit`` builds the same bytes again; other emails get a random one."""
+        domain = message_domain(self.config)
+        if batch.edition_id and self.secret:
+            message_id = delivery_message_id(self.secret, batch.edition_id, recipient.subscriber_id, domain)
+        else:
+            message_id = make_msgid(domain=domain)
+        return build_message(
+            batch.body,
+            config=self.config,
+            to=recipient.email,
+            tokens=recipient.tokens,
+            message_id=message_id,
+            date=batch.sent_at,
+            extra_headers=outbox_headers(batch),
+            transactional=batch.transactional,
+        )
 
     def close(self) -> None:
         pass
+
+
+def outbox_headers(batch: OutgoingBatch) -> dict[str, str]:
+    """The headers the outbox adds to every file: which edition and batch it is from."""
+    return {"X-Digest-Edition": batch.edition_date.isoformat(), "X-Digest-Batch": str(batch.batch_id)}
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -1,0 +1,57 @@
+"""When a batch's emails were built: the one thing about a sent email that cannot be
+computed again from the ledger (its Date header, and the heading's date in each reader's
+zone). Each claim that builds a batch's emails appends its time to
+``batches.send_moments`` in the claim's transaction (and the provider's name to
+``batches.provider``), before anything is sent: one short
+string per batch, nothing per reader. ``digest audit`` reads it back (:func:`moment_for`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import bindparam, func, update
+from sqlalchemy.engine import Connection
+
+from ..models import Batch
+
+_batches = Batch.__table__
+_APPEND = (
+    update(_batches).where(_batches.c.id == bindparam("m_id"))
+    .values(send_moments=func.coalesce(_batches.c.send_moments + " ", "") + bindparam("m_at"),
+            provider=bindparam("m_provider"))
+)
+
+
+def send_moment(claimed_at: datetime) -> datetime:
+    """The moment the emails of a claim at ``claimed_at`` carry: UTC, to the second (a
+    Date header's precision)."""
+    return claimed_at.astimezone(timezone.utc).replace(microsecond=0)
+
+
+def record_send_moment(conn: Connection, batch_id: int, claimed_at: datetime, provider: str) -> None:
+    """Append the claim's time (to the microsecond: see :func:`moment_for`) to the batch's
+    moments, and name the provider it goes to (``batches.provider``); the caller commits."""
+    conn.execute(_APPEND, {"m_id": batch_id, "m_at": claimed_at.astimezone(timezone.utc).isoformat(),
+                           "m_provider": provider[:20]})
+
+
+def claims(stored: str | None) -> list[datetime]:
+    """The claims' times a batch recorded, oldest first (a claim run again after a lost
+    connection may have recorded its time twice: once here)."""
+    return sorted({datetime.fromisoformat(part) for part in (stored or "").split()})
+
+
+def moment_for(stored: str | None, sent_at: datetime | None) -> datetime | None:
+    """The moment (:func:`send_moment`) a reader's email carries: that of the batch's last
+    claim at or before the reader's ``sent_at`` (settled after their claim, by the same
+    clock; a later claim only resent readers not sent before it, and was made after that
+    settlement); the last claim's when ``sent_at`` is unknown; ``None`` when the batch
+    recorded none (sent before claims were recorded)."""
+    recorded = claims(stored)
+    if not recorded:
+        return None
+    if sent_at is None:
+        return send_moment(recorded[-1])
+    earlier = [m for m in recorded if m <= sent_at]
+    return send_moment(earlier[-1] if earlier else recorded[0])
