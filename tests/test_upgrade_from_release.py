@@ -10,15 +10,20 @@ there with its values, on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import uuid
+from datetime import date
+import zlib
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from digest import db
 from digest.cli import main
-from digest.settings import bundled_config_path
+from digest.models import RenderedBody
+from digest.review.audit import audit_reader
+from digest.runtime import Runtime
+from digest.settings import bundled_config_path, load_settings
 
 #: One row per table of revision 0001, parents first. Timestamps are written in each
 #: dialect's own literal form ({ts}); booleans as TRUE/FALSE (both dialects take them).
@@ -165,5 +170,18 @@ def test_a_first_release_database_is_upgraded_keeping_every_row(empty_database):
             assert [tuple(r) for r in conn.execute(text("SELECT id, rate_limited_until FROM editions"))] == [(1, None)]
             conn.execute(text(f"UPDATE editions SET rate_limited_until = {ts} WHERE id = 1"))
             assert conn.execute(text("SELECT count(*) FROM editions WHERE rate_limited_until IS NOT NULL")).scalar() == 1
+        # audit21_bodies: the first release's body is stored compressed and reads back as it was
+        with engine.connect() as conn:
+            html, body_text, pruned_at = conn.execute(text("SELECT html, text, pruned_at FROM rendered_bodies")).one()
+            assert (zlib.decompress(html), zlib.decompress(body_text), pruned_at) == (b"<html></html>", b"text", None)
+            assert conn.execute(select(RenderedBody.html, RenderedBody.text)).one() == ("<html></html>", "text")
+            assert [tuple(r) for r in conn.execute(text("SELECT id, provider, send_moments FROM batches"))] == [
+                (1, "sendgrid", None)]
+        # ... and its reader's email is rebuilt (dated by the batch's settling: no send moment was recorded then)
+        settings = load_settings(env | {"DIGEST_SECRET_KEY": "upgrade-secret-key-0123"})
+        audit = audit_reader(Runtime(settings, engine, db.make_session_factory(engine)), "reader@example.com",
+                             date(2026, 11, 27))
+        assert audit.html == "<html></html>" and audit.email is not None
+        assert [w for w in audit.warnings if "sent before send moments were recorded" in w]
     finally:
         engine.dispose()

@@ -1,4 +1,4 @@
-"""``digest db ...``: schema migrations."""
+"""``digest db ...``: schema migrations, and pruning old email bodies."""
 
 from __future__ import annotations
 
@@ -31,3 +31,18 @@ def upgrade(state: State, revision: str) -> None:
         click.echo(f"database already at {after}")
     else:
         click.echo(f"database upgraded from {before or 'empty'} to {after}")
+
+
+@db_group.command("prune-bodies")
+@pass_state
+def prune_bodies_command(state: State) -> None:
+    """Prune the email bodies no edition younger than [review] keep_bodies uses (the
+    worker does it daily); digest audit of a reader of a pruned body says so."""
+    from datetime import datetime, timezone
+
+    from ..review.prune import prune_bodies
+
+    keep = state.settings.config.review.keep_bodies
+    with state.runtime.sessions() as session:
+        pruned = prune_bodies(session, keep, datetime.now(timezone.utc))
+    click.echo(f"pruned {pruned} body(ies) no edition of the last {keep.days} days uses ([review] keep_bodies)")

@@ -21,6 +21,7 @@ INGEST_JOB = "ingest"
 LOCK_JOB = "scheduler-lock"
 RECOVER_JOB = "recover-stale-batches"
 PURGE_JOB = "purge-pending-signups"
+PRUNE_JOB = "prune-bodies"
 #: How often batches left ``sending`` by a dead process are looked for: a SIGKILLed
 #: worker's batch is reported ambiguous within this, not at the next tick.
 RECOVER_EVERY_SECONDS = 15
@@ -42,8 +43,8 @@ class JobSpec:
 
 
 def scheduled_jobs(schedule: Schedule) -> list[JobSpec]:
-    """The scheduled jobs: the delivery tick, ingestion and the purge of unconfirmed
-    signups (run by the lock holder), and
+    """The scheduled jobs: the delivery tick, ingestion, the purge of unconfirmed
+    signups and the pruning of old bodies (run by the lock holder), and
     stale-batch recovery with the follow-up of ambiguous readers (run by every worker)."""
     every = schedule.ingest_every_minutes
     return [
@@ -56,6 +57,9 @@ def scheduled_jobs(schedule: Schedule) -> list[JobSpec]:
         JobSpec(PURGE_JOB, "forget signups left unconfirmed for 30 days (hourly, at :15)",
                 IntervalTrigger(hours=1, start_date=_EPOCH + timedelta(minutes=15), timezone=timezone.utc),
                 misfire_grace_time=1800),
+        # Daily at 03:45 UTC: bodies past [review] keep_bodies (digest.review.prune).
+        JobSpec(PRUNE_JOB, "prune email bodies past [review] keep_bodies (daily, 03:45 UTC)",
+                CronTrigger(hour=3, minute=45, timezone=timezone.utc), misfire_grace_time=6 * 3600),
         JobSpec(RECOVER_JOB, f"recover stale batches, settle ambiguous readers (every {RECOVER_EVERY_SECONDS} s, "
                 "on every worker)",
                 IntervalTrigger(seconds=RECOVER_EVERY_SECONDS, start_date=_EPOCH, timezone=timezone.utc),

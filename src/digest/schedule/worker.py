@@ -43,7 +43,7 @@ from ..deliver.providers.factory import make_provider
 from ..deliver.runners import make_runner
 from ..runtime import Runtime
 from .clock import Clock, SystemClock
-from .jobs import INGEST_JOB, LOCK_JOB, PURGE_JOB, RECOVER_JOB, TICK_JOB, scheduled_jobs
+from .jobs import INGEST_JOB, LOCK_JOB, PRUNE_JOB, PURGE_JOB, RECOVER_JOB, TICK_JOB, scheduled_jobs
 from .lock import DEFAULT_TTL, make_lock
 from .tick import DeliveryTick
 
@@ -161,7 +161,8 @@ class Worker:
         self.holds_lock = held
 
     def _add_scheduled_jobs(self) -> None:
-        work = {TICK_JOB: self.tick, INGEST_JOB: self._ingest, PURGE_JOB: self._purge_pending}
+        work = {TICK_JOB: self.tick, INGEST_JOB: self._ingest, PURGE_JOB: self._purge_pending,
+                PRUNE_JOB: self._prune_bodies}
         for spec in scheduled_jobs(self.runtime.settings.config.schedule):
             if spec.id not in work:
                 continue  # run by every worker (see run())
@@ -172,7 +173,7 @@ class Worker:
             )
 
     def _remove_scheduled_jobs(self) -> None:
-        for job_id in (TICK_JOB, INGEST_JOB, PURGE_JOB):
+        for job_id in (TICK_JOB, INGEST_JOB, PURGE_JOB, PRUNE_JOB):
             if self.scheduler.get_job(job_id):
                 self.scheduler.remove_job(job_id)
 
@@ -194,6 +195,15 @@ class Worker:
             purged = purge_pending(session)
         if purged:
             log.info("forgot %d signup(s) left unconfirmed for 30 days", purged)
+
+    def _prune_bodies(self) -> None:
+        from ..review.prune import prune_bodies
+
+        keep = self.runtime.settings.config.review.keep_bodies
+        with self.runtime.session() as session:
+            pruned = prune_bodies(session, keep, datetime.now(timezone.utc))
+        if pruned:
+            log.info("pruned %d email body(ies) past [review] keep_bodies (%s)", pruned, keep)
 
     def _ingest(self) -> None:
         if self.stop.is_set():

@@ -42,7 +42,7 @@ def _filled_body(ctx: WebContext, subscriber_id: int, body_id: int | None) -> st
     with ctx.runtime.session() as session:
         body = session.get(RenderedBody, body_id)
         subscriber = session.get(Subscriber, subscriber_id)
-        if body is None or subscriber is None:
+        if body is None or body.html is None or subscriber is None:  # html None: pruned ([review] keep_bodies)
             return None
         values = public_token_values(ctx.links, ctx.links.archive_url(subscriber.id, body.id))
         zone, sent_at = _zone_sent_in(session, subscriber, body.id)

@@ -72,7 +72,7 @@ def _body_html(ctx, draft_body_id: int) -> str | None:
     with ctx.runtime.sessions() as session:
         body = session.scalars(select(RenderedBody).join(DraftBody, DraftBody.body_id == RenderedBody.id)
                                .where(DraftBody.id == draft_body_id)).first()
-        if body is None:
+        if body is None or body.html is None:  # html None: pruned ([review] keep_bodies)
             return None
         values = public_token_values(ctx.links, f"{ctx.runtime.settings.base_url}/editor/review/body/{draft_body_id}")
         return fill_dates(fill_tokens(body.html, values), ctx.runtime.settings.config.schedule.default_timezone,
