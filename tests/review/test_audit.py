@@ -19,12 +19,13 @@ from digest.deliver import send_edition
 from digest.deliver.providers import outbox as outbox_module
 from digest.deliver.providers.outbox import OutboxProvider
 from digest.deliver.send_moments import moment_for
-from digest.models import Batch, Subscriber
+from digest.models import Batch, EditionApproval, EditionSnapshot, Subscriber
 from digest.runtime import Runtime
 from digest.settings import bundled_config_path, load_settings
 
 from fakes.edition_seed import seed_edition
 from fakes.fixtures import fake_sendgrid, sendgrid_env  # noqa: F401
+from review.test_review_commands import query, review_env, seed_briefings
 
 SECRET = "test-secret-key-0123456789"
 #: Zones on both sides of UTC, so the heading's date and the items' dates are each filled
@@ -192,3 +193,24 @@ def test_a_reader_gets_the_moment_of_the_claim_that_sent_them():
     assert moment_for(stored, None) == at("2026-12-06T07:40:02+00:00")
     assert moment_for(stored, at("2026-12-06T06:00:00+00:00")) == at("2026-12-06T07:00:00+00:00")
     assert moment_for(None, at("2026-12-06T07:00:01+00:00")) is None
+
+
+def test_audit_of_an_approved_edition_names_the_approval_and_the_snapshot(monkeypatch, tmp_path, db_url):
+    outbox = review_env(monkeypatch, tmp_path, db_url)
+    runner = CliRunner()
+    assert runner.invoke(main, ["subscribers", "add", "ann@example.com", "--topics", "lithium"]).exit_code == 0
+    seed_briefings()
+    day = datetime.now(timezone.utc).date().isoformat()
+    assert runner.invoke(main, ["draft", "--date", day]).exit_code == 0
+    assert runner.invoke(main, ["approve", "--date", day, "--by", "compliance"]).exit_code == 0
+    assert runner.invoke(main, ["send", "--date", day]).exit_code == 0
+    [(fingerprint, taken_at)] = query(select(EditionSnapshot.fingerprint, EditionSnapshot.taken_at))
+    [(approved_at,)] = query(select(EditionApproval.approved_at))
+    [sent] = [p for p in outbox.glob("*.eml") if "-delivery" in p.name and b"To: ann@example.com" in p.read_bytes()]
+
+    result = runner.invoke(main, ["audit", "ann@example.com", "--date", day, "--output", str(tmp_path / "ann.eml")])
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "ann.eml").read_bytes() == sent.read_bytes()
+    lines = result.stderr.splitlines()
+    assert f"snapshot: version 1, fingerprint {fingerprint}, taken {taken_at:%Y-%m-%d %H:%M:%S}Z by tester" in lines
+    assert f"approval: by compliance at {approved_at:%Y-%m-%d %H:%M:%S}Z (fingerprint {fingerprint})" in lines
