@@ -37,7 +37,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -50,6 +50,7 @@ from digest import db  # noqa: E402
 from digest.deliver import send_edition  # noqa: E402
 from digest.deliver.providers.factory import make_provider  # noqa: E402
 from digest.deliver.worker_processes import stop_fork_server  # noqa: E402
+from digest.models import RenderedBody  # noqa: E402
 from digest.runtime import Runtime  # noqa: E402
 from digest.settings import load_settings, normalise_database_url  # noqa: E402
 
@@ -202,8 +203,9 @@ def edition_bodies(database_url: str, most: int = 64) -> list[tuple[str, str, st
     requests to carry bodies of the edition's size."""
     engine = create_engine(normalise_database_url(database_url))
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT subject, text, html FROM rendered_bodies ORDER BY id LIMIT :n"),
-                            {"n": most}).all()
+        # Through the model's columns: html and text are stored compressed (CompressedText).
+        rows = conn.execute(select(RenderedBody.subject, RenderedBody.text, RenderedBody.html)
+                            .order_by(RenderedBody.id).limit(most)).all()
     engine.dispose()
     return [tuple(row) for row in rows]
 

@@ -203,8 +203,8 @@ class ReviewConfig(_Strict):
     seed: tuple[str, ...] = ()
     #: Proofs per seed address: one per distinct topic set, the ones with most readers first.
     seed_proofs: int = Field(default=5, ge=0, le=100)
-    #: How long sent bodies are to be kept for an audit of what a reader was sent (reserved:
-    #: nothing reads it yet).
+    #: How long a sent email's body is kept for ``digest audit`` after the last edition that
+    #: used it; then pruned (:mod:`digest.review.prune`).
     keep_bodies: timedelta = timedelta(days=400)
 
     @field_validator("draft_lead", "keep_bodies", mode="before")
