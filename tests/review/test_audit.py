@@ -93,7 +93,7 @@ def test_audit_returns_the_bytes_the_outbox_wrote(db_url, tmp_path):
     assert unknown.stderr.strip() == "nobody@example.com: no subscriber with this address (never subscribed, or " \
         "forgotten: 'digest subscribers forget' erases a reader's ledger too)"
     other_day = _audit(env, emails[0], "2020-01-01")
-    assert other_day.exit_code == 1 and other_day.stderr.strip() == f"{emails[0]}: no edition of 2020-01-01 was sent"
+    assert other_day.exit_code == 1 and other_day.stderr.strip() == f"{emails[0]}: there is no edition of 2020-01-01"
 
 
 def test_a_reader_skipped_or_not_in_the_edition_gets_one_line(db_url, tmp_path):

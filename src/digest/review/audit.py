@@ -75,7 +75,7 @@ def audit_reader(runtime: Runtime, address: str, day: date) -> Audit:
         if found is None:
             editions = session.scalar(select(func.count()).select_from(Edition).where(Edition.date == day))
             audit.reason = (f"{address}: not in the edition of {day}" if editions
-                            else f"{address}: no edition of {day} was sent")
+                            else f"{address}: there is no edition of {day}")
             return audit
         delivery, edition = found
         if delivery.status == DeliveryStatus.SKIPPED:
@@ -93,12 +93,12 @@ def audit_reader(runtime: Runtime, address: str, day: date) -> Audit:
             audit.reason = (f"{address}: the email of {day} cannot be rebuilt: its body was pruned on "
                             f"{body.pruned_at:%Y-%m-%d} ([review] keep_bodies); it was sha256 {body.fingerprint}")
             return audit
-        audit.email = _rebuild(runtime, session, edition, batch, body, delivery, subscriber, audit)
+        audit.email = _rebuild(runtime, edition, batch, body, delivery, subscriber, audit)
     return audit
 
 
-def _rebuild(runtime: Runtime, session: Session, edition: Edition, batch: Batch, body: RenderedBody,
-             delivery: Delivery, subscriber: Subscriber, audit: Audit) -> bytes:
+def _rebuild(runtime: Runtime, edition: Edition, batch: Batch, body: RenderedBody, delivery: Delivery,
+             subscriber: Subscriber, audit: Audit) -> bytes:
     """The reader's message as the outbox wrote it (see the module docstring)."""
     settings = runtime.settings
     moment = moment_for(batch.send_moments, delivery.sent_at)

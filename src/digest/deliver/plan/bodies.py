@@ -34,6 +34,7 @@ from concurrent.futures import wait as wait_for_futures
 from typing import NamedTuple, Protocol
 
 from ...content import RenderedEmail, Selection
+from ...models.compressed import compressed_parts
 from ...render.isolation import IsolatingRenderer, LeftOutItem, RenderOutcome
 from ..worker_processes import leave_with_owner, owner, worker_context
 
@@ -76,6 +77,7 @@ def _render_in_worker(selection: Selection) -> tuple[RenderOutcome, float]:
     outcome = _worker_renderer.render(selection)
     if outcome.rendered is not None:
         outcome.rendered.fingerprint  # computed here (cached on the object), not in the planning process
+        compressed_parts(outcome.rendered)  # likewise the compressed parts it is stored as
     return outcome, time.perf_counter() - started
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from ...content import RenderedEmail
 from ...models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, RenderedBody, utcnow
+from ...models.compressed import compressed_parts
 from ..ledger import insert_for
 from .result import PlanSummary, SkipReason
 
@@ -31,7 +32,7 @@ _BODY_ID = select(RenderedBody.__table__.c.id).where(RenderedBody.__table__.c.fi
 def store_body(session: Session, rendered: RenderedEmail) -> int:
     """The id of the stored body with this content, inserting it if new (one statement
     when it is new, or pruned and written again; a second to find it when another planner
-    stored it first). ``html`` and ``text`` are compressed by their column type."""
+    stored it first). ``html`` and ``text`` are stored compressed (:func:`compressed_parts`)."""
     dialect = session.get_bind().dialect.name
     stmt = _STORE_BODY.get(dialect)
     if stmt is None:
@@ -47,8 +48,9 @@ def store_body(session: Session, rendered: RenderedEmail) -> int:
             .returning(table.c.id)
         )
     fingerprint = rendered.fingerprint
+    html_z, text_z = compressed_parts(rendered)  # compressed in the render worker when it rendered there
     new_id = session.execute(stmt, {"fp": fingerprint, "subject": rendered.subject, "preheader": rendered.preheader,
-                                    "html": rendered.html, "text": rendered.text, "at": utcnow()}).scalar()
+                                    "html": html_z, "text": text_z, "at": utcnow()}).scalar()
     if new_id is not None:
         return new_id
     return session.execute(_BODY_ID, {"fp": fingerprint}).scalar_one()
