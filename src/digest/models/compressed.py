@@ -1,9 +1,11 @@
 """Text stored zlib-compressed: the rendered bodies, kept for months for audits.
 
 A body's HTML is 50-70 KB of repetitive markup; zlib keeps about a ninth of it (the
-sample edition's: 51 KB -> 5.5 KB, its text 9.3 -> 2.1 KB), in the process that writes it, so SQLite and PostgreSQL store (and back up) the same small
-value. Read back through the model or its table's columns, the text comes back as it was
-written; a raw SQL reader gets the compressed bytes (``zlib.decompress(...).decode()``).
+sample edition's: 51 KB -> 5.5 KB, its text 9.3 -> 2.1 KB), so SQLite and PostgreSQL store
+(and back up) the same small value. It is compressed where the body was rendered (a render
+worker: :func:`compressed_parts`). Read back through the model or its table's columns, the
+text comes back as it was written; a raw SQL reader gets the compressed bytes
+(``zlib.decompress(...).decode()``).
 """
 
 from __future__ import annotations

@@ -115,17 +115,12 @@ class OutboxProvider:
             tokens=recipient.tokens,
             message_id=message_id,
             date=batch.sent_at,
-            extra_headers=outbox_headers(batch),
+            extra_headers={"X-Digest-Edition": batch.edition_date.isoformat(), "X-Digest-Batch": str(batch.batch_id)},
             transactional=batch.transactional,
         )
 
     def close(self) -> None:
         pass
-
-
-def outbox_headers(batch: OutgoingBatch) -> dict[str, str]:
-    """The headers the outbox adds to every file: which edition and batch it is from."""
-    return {"X-Digest-Edition": batch.edition_date.isoformat(), "X-Digest-Batch": str(batch.batch_id)}
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
