@@ -12,14 +12,14 @@ from email.parser import BytesParser
 from pathlib import Path
 
 from click.testing import CliRunner
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from digest.cli import main
 from digest.deliver import send_edition
 from digest.deliver.providers import outbox as outbox_module
 from digest.deliver.providers.outbox import OutboxProvider
 from digest.deliver.send_moments import moment_for
-from digest.models import Batch, EditionApproval, EditionSnapshot, Subscriber
+from digest.models import Batch, DraftBody, EditionApproval, EditionSnapshot, Subscriber
 from digest.runtime import Runtime
 from digest.settings import bundled_config_path, load_settings
 
@@ -83,6 +83,16 @@ def test_audit_returns_the_bytes_the_outbox_wrote(db_url, tmp_path):
         assert result.exit_code == 0, result.stderr
         assert result.stdout_bytes == files[email], email
         assert "provider: outbox" in result.stderr and "approval: none recorded" in result.stderr
+    # A reader whose address changed since: found by either address, the email as it was sent.
+    runtime = Runtime.open(settings)
+    try:
+        with runtime.session() as session:
+            session.execute(update(Subscriber).where(Subscriber.email == emails[1]).values(email="moved@example.com"))
+    finally:
+        runtime.close()
+    for address in (emails[1], "moved@example.com"):
+        moved = _audit(env, address, day.isoformat())
+        assert moved.exit_code == 0 and moved.stdout_bytes == files[emails[1]], moved.stderr
     # The Message-ID is the reader's own, and the same when audited again.
     ids = {str(BytesParser(policy=policy.default).parsebytes(data)["Message-ID"]) for data in files.values()}
     assert len(ids) == 10
@@ -214,3 +224,15 @@ def test_audit_of_an_approved_edition_names_the_approval_and_the_snapshot(monkey
     lines = result.stderr.splitlines()
     assert f"snapshot: version 1, fingerprint {fingerprint}, taken {taken_at:%Y-%m-%d %H:%M:%S}Z by tester" in lines
     assert f"approval: by compliance at {approved_at:%Y-%m-%d %H:%M:%S}Z (fingerprint {fingerprint})" in lines
+
+    # Redrafted and approved again after she was sent, for a reader who came since: the same
+    # body is in version 2, but her email went out under version 1's approval.
+    assert runner.invoke(main, ["subscribers", "add", "bob@example.com", "--topics", "lithium"]).exit_code == 0
+    assert runner.invoke(main, ["redraft", "--date", day]).exit_code == 0
+    assert query(select(func.count(func.distinct(DraftBody.body_id)))) == [(1,)]  # one body, in both versions
+    assert runner.invoke(main, ["approve", "--date", day, "--by", "second-look"]).exit_code == 0
+    assert query(select(func.count()).select_from(EditionSnapshot)) == [(2,)]
+    again = runner.invoke(main, ["audit", "ann@example.com", "--date", day, "--output", "-"])
+    assert again.exit_code == 0 and again.stdout_bytes == sent.read_bytes()
+    assert f"approval: by compliance at {approved_at:%Y-%m-%d %H:%M:%S}Z (fingerprint {fingerprint})" in \
+        again.stderr.splitlines()

@@ -64,14 +64,21 @@ def audit_reader(runtime: Runtime, address: str, day: date) -> Audit:
     """The email ``address`` was sent in the edition of ``day``, built again."""
     audit = Audit(address, day)
     with runtime.sessions() as session:
-        subscriber = session.scalar(select(Subscriber).where(func.lower(Subscriber.email) == address.strip().lower()))
+        wanted = address.strip().lower()
+        subscriber = session.scalar(select(Subscriber).where(func.lower(Subscriber.email) == wanted))
+        of_the_day = select(Delivery, Edition).join(Edition, Edition.id == Delivery.edition_id).where(
+            Edition.date == day).order_by(Edition.id)
+        found = None
+        if subscriber is not None:
+            found = session.execute(of_the_day.where(Delivery.subscriber_id == subscriber.id)).first()
+        if found is None:  # the address the email went to, since changed (one edition's rows, read once)
+            found = session.execute(of_the_day.where(func.lower(Delivery.email) == wanted)).first()
+            if found is not None:
+                subscriber = session.get(Subscriber, found[0].subscriber_id)
         if subscriber is None:
             audit.reason = (f"{address}: no subscriber with this address (never subscribed, or forgotten: "
                             "'digest subscribers forget' erases a reader's ledger too)")
             return audit
-        found = session.execute(
-            select(Delivery, Edition).join(Edition, Edition.id == Delivery.edition_id)
-            .where(Delivery.subscriber_id == subscriber.id, Edition.date == day).order_by(Edition.id)).first()
         if found is None:
             editions = session.scalar(select(func.count()).select_from(Edition).where(Edition.date == day))
             audit.reason = (f"{address}: not in the edition of {day}" if editions
@@ -129,10 +136,13 @@ def _describe(session: Session, audit: Audit, edition: Edition, batch: Batch, bo
                  f"{f' at {delivery.sent_at:%Y-%m-%d %H:%M:%S}Z' if delivery.sent_at else ''}, "
                  f"zone {delivery.timezone or 'UTC'})")
     lines.append(f"edition: {edition.date} ({edition.slot}); body {body.id}, sha256 {body.fingerprint}")
-    snapshot = session.scalars(
-        select(EditionSnapshot).join(DraftBody, DraftBody.snapshot_id == EditionSnapshot.id)
-        .where(EditionSnapshot.edition_id == edition.id, DraftBody.body_id == body.id)
-        .order_by(EditionSnapshot.version.desc()).limit(1)).first()
+    # The latest snapshot with this body taken before it was sent (a redraft may carry the same body again).
+    sent = delivery.sent_at or batch.sent_at
+    snapshots = select(EditionSnapshot).join(DraftBody, DraftBody.snapshot_id == EditionSnapshot.id).where(
+        EditionSnapshot.edition_id == edition.id, DraftBody.body_id == body.id)
+    if sent is not None:
+        snapshots = snapshots.where(EditionSnapshot.taken_at <= sent)
+    snapshot = session.scalars(snapshots.order_by(EditionSnapshot.version.desc()).limit(1)).first()
     if snapshot is None:
         lines.append("snapshot: none (the edition was not drafted for review: [review] approval = \"none\")")
         lines.append("approval: none recorded")
