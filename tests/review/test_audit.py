@@ -19,7 +19,7 @@ from digest.deliver import send_edition
 from digest.deliver.providers import outbox as outbox_module
 from digest.deliver.providers.outbox import OutboxProvider
 from digest.deliver.send_moments import moment_for
-from digest.models import Batch, DraftBody, EditionApproval, EditionSnapshot, Subscriber
+from digest.models import Batch, Delivery, DraftBody, EditionApproval, EditionSnapshot, Subscriber
 from digest.runtime import Runtime
 from digest.settings import bundled_config_path, load_settings
 
@@ -93,6 +93,21 @@ def test_audit_returns_the_bytes_the_outbox_wrote(db_url, tmp_path):
     for address in (emails[1], "moved@example.com"):
         moved = _audit(env, address, day.isoformat())
         assert moved.exit_code == 0 and moved.stdout_bytes == files[emails[1]], moved.stderr
+    # An ambiguous reader's email is rebuilt with a warning; a failed one is one line.
+    runtime = Runtime.open(settings)
+    try:
+        with runtime.session() as session:
+            session.execute(update(Delivery).where(Delivery.subscriber_id == 3).values(status="ambiguous"))
+            session.execute(update(Delivery).where(Delivery.subscriber_id == 4)
+                            .values(status="failed", error="550 no such user"))
+    finally:
+        runtime.close()
+    ambiguous = _audit(env, emails[2], day.isoformat())
+    assert ambiguous.exit_code == 0 and ambiguous.stdout_bytes == files[emails[2]]
+    assert "warning: this delivery is ambiguous: the provider may or may not have delivered it" in ambiguous.stderr
+    failed = _audit(env, emails[3], day.isoformat())
+    assert failed.exit_code == 1 and failed.stdout_bytes == b""
+    assert failed.stderr.strip() == f"{emails[3]}: not sent the edition of {day}: failed: 550 no such user"
     # The Message-ID is the reader's own, and the same when audited again.
     ids = {str(BytesParser(policy=policy.default).parsebytes(data)["Message-ID"]) for data in files.values()}
     assert len(ids) == 10
