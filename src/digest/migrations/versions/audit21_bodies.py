@@ -1,7 +1,7 @@
 """rendered bodies zlib-compressed and prunable; each batch's sending moments
 
 Revision ID: audit21_bodies
-Revises: tick23_changes
+Revises: sendgrid23_rate_limit
 Create Date: 2026-12-06 10:10:00
 
 ``digest audit`` (issue 21, part 6) rebuilds the email a reader was sent, months later,
@@ -26,7 +26,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = 'audit21_bodies'
-down_revision = 'tick23_changes'
+down_revision = 'sendgrid23_rate_limit'
 branch_labels = None
 depends_on = None
 
