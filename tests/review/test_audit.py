@@ -24,7 +24,7 @@ from digest.runtime import Runtime
 from digest.settings import bundled_config_path, load_settings
 
 from fakes.edition_seed import seed_edition
-from fakes.fixtures import fake_sendgrid, sendgrid_env  # noqa: F401
+from fakes.fixtures import fake_sendgrid, fake_smtp, sendgrid_env  # noqa: F401
 from review.test_review_commands import query, review_env, seed_briefings
 
 SECRET = "test-secret-key-0123456789"
@@ -205,6 +205,23 @@ def test_audit_of_a_sendgrid_reader_has_the_html_the_stand_in_recorded(sendgrid_
         [request_id] = {r["custom_args"]["batch_id"] for r in fake_sendgrid.requests
                         if any(p["to"][0]["email"] == email for p in r["personalizations"])}
         assert f"batch: {request_id} " in audited.stderr
+
+
+def test_audit_of_an_smtp_reader_is_the_message_the_server_received(db_url, tmp_path, fake_smtp):
+    """Over SMTP digest frames each message itself, as the outbox does: the audit is the
+    DATA the server received, byte for byte but for SMTP's CRLF line endings."""
+    env = {**_env(db_url, tmp_path / "outbox"), "DIGEST_PROVIDER": "smtp", "SMTP_URL": fake_smtp.url}
+    emails = _seed_in_zones(load_settings(env), 5)
+    day = datetime.now(timezone.utc).date().isoformat()
+    result = CliRunner().invoke(main, ["send", "--date", day], env=env)
+    assert result.exit_code == 0, result.output
+    received = {r.rcpt_tos[0].lower(): r.raw for r in fake_smtp.received}
+    assert sorted(received) == sorted(emails)
+    for email in emails:
+        audited = _audit(env, email, day)
+        assert audited.exit_code == 0, audited.stderr
+        assert audited.stdout_bytes.replace(b"\r\n", b"\n") == received[email].replace(b"\r\n", b"\n"), email
+        assert "provider: smtp" in audited.stderr and "framed the MIME message itself" not in audited.stderr
 
 
 def test_a_reader_gets_the_moment_of_the_claim_that_sent_them():

@@ -11,8 +11,10 @@ the email is built again from
   the heading's date), and the Message-ID derived from the edition and the reader
   (:func:`digest.message.delivery_message_id`),
 
-through the code that built it the first time (the outbox provider's message), so an
-edition sent through the outbox audits to the same bytes as its ``.eml`` file. SendGrid
+through the code that built it the first time (:func:`digest.deliver.providers.base.frame_message`,
+which the outbox and SMTP providers frame each reader's message with), so an edition sent
+through the outbox audits to the same bytes as its ``.eml`` file, and one sent over SMTP to
+the message handed to the server (line endings aside: SMTP's are CRLF). SendGrid
 was handed the same parts (subject, headers, text, HTML with this reader's substitutions)
 and framed the MIME message itself, with its own Message-ID.
 
@@ -31,8 +33,7 @@ from sqlalchemy.orm import Session
 
 from ..content import fill_tokens
 from ..deliver.dates import dated_for_zones
-from ..deliver.providers.base import OutgoingBatch, Recipient
-from ..deliver.providers.outbox import OutboxProvider
+from ..deliver.providers.base import OutgoingBatch, Recipient, frame_message
 from ..deliver.recipients import make_link_maker, rendered_email
 from ..deliver.send_moments import claims, moment_for
 from ..message import recipient_headers, shared_headers
@@ -40,6 +41,9 @@ from ..models import (
     Batch, Delivery, DeliveryStatus, DraftBody, Edition, EditionApproval, EditionSnapshot, RenderedBody, Subscriber,
 )
 from ..runtime import Runtime
+
+#: Providers whose messages digest frames itself (the rest frame their own, e.g. SendGrid).
+FRAMED_HERE = ("outbox", "smtp")
 
 
 @dataclass
@@ -122,9 +126,9 @@ def _rebuild(runtime: Runtime, edition: Edition, batch: Batch, body: RenderedBod
     outgoing = OutgoingBatch(batch_id=batch.id, edition_id=edition.id, edition_date=edition.date, body=dated.body,
                              recipients=[recipient], headers=shared_headers(settings.config), sent_at=moment)
     audit.html, audit.text = fill_tokens(dated.body.html, tokens), fill_tokens(dated.body.text, tokens)
-    message = OutboxProvider(settings).message(outgoing, recipient)
+    message = frame_message(outgoing, recipient, config=settings.config, secret=settings.secret_key)
     audit.lines.append(f"Message-ID: {message['Message-ID']}" + (
-        "" if batch.provider in (None, "outbox") else " (as built here; the provider's own is above)"))
+        "" if batch.provider in (None, *FRAMED_HERE) else " (as built here; the provider's own is above)"))
     return message.as_bytes()
 
 
@@ -161,7 +165,7 @@ def _describe(session: Session, audit: Audit, edition: Edition, batch: Batch, bo
                  f"{f'{batch.sent_at:%Y-%m-%d %H:%M:%S}Z' if batch.sent_at else '-'}")
     if delivery.status == DeliveryStatus.AMBIGUOUS:
         audit.warnings.append("this delivery is ambiguous: the provider may or may not have delivered it")
-    if batch.provider and batch.provider != "outbox":
+    if batch.provider and batch.provider not in FRAMED_HERE:
         audit.warnings.append(f"{batch.provider} framed the MIME message itself (its own Message-ID): this is the "
                               "message as it was handed over, subject, headers, text and HTML with this "
                               "reader's values filled")

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from email.message import EmailMessage
+from email.utils import make_msgid
 from typing import Mapping, Protocol, Sequence
 
 from ...content import RenderedEmail
+from ...message import build_message, delivery_message_id, message_domain
 
 
 @dataclass(frozen=True)
@@ -90,3 +93,20 @@ class Provider(Protocol):
     def send(self, batch: OutgoingBatch) -> SendResult: ...
 
     def close(self) -> None: ...
+
+
+def frame_message(batch: OutgoingBatch, recipient: Recipient, *, config, secret: str | None,
+                  extra_headers: Mapping[str, str] | None = None) -> EmailMessage:
+    """One reader's MIME message, as every provider that frames its own (the outbox, SMTP)
+    builds it: an edition's email is dated by its batch's moment and its Message-ID derived
+    from the edition and the reader (:func:`digest.message.delivery_message_id`), so
+    ``digest audit`` builds the same bytes again; other emails get a random Message-ID."""
+    domain = message_domain(config)
+    if batch.edition_id and secret:
+        message_id = delivery_message_id(secret, batch.edition_id, recipient.subscriber_id, domain)
+    else:
+        message_id = make_msgid(domain=domain)
+    headers = {"X-Digest-Edition": batch.edition_date.isoformat(), "X-Digest-Batch": str(batch.batch_id)}
+    return build_message(batch.body, config=config, to=recipient.email, tokens=recipient.tokens,
+                         message_id=message_id, date=batch.sent_at,
+                         extra_headers={**headers, **(extra_headers or {})}, transactional=batch.transactional)

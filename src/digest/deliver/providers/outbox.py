@@ -18,12 +18,10 @@ import re
 import shutil
 import tempfile
 from email.message import EmailMessage
-from email.utils import make_msgid
 from pathlib import Path
 
-from ...message import build_message, delivery_message_id, message_domain
 from ...settings import Settings
-from .base import OutgoingBatch, ProviderError, Recipient, SendResult
+from .base import OutgoingBatch, ProviderError, Recipient, SendResult, frame_message
 
 #: Free space the folder must have before sending starts (a digest is ~100 KB a reader).
 MIN_FREE_BYTES = 10_000_000
@@ -100,24 +98,8 @@ class OutboxProvider:
         return result
 
     def message(self, batch: OutgoingBatch, recipient: Recipient) -> EmailMessage:
-        """The file's message. An edition's email is dated by its batch's moment and
-        its Message-ID derived from the edition and the reader (:func:`delivery_message_id`),
-        so ``digest audit`` builds the same bytes again; other emails get a random one."""
-        domain = message_domain(self.config)
-        if batch.edition_id and self.secret:
-            message_id = delivery_message_id(self.secret, batch.edition_id, recipient.subscriber_id, domain)
-        else:
-            message_id = make_msgid(domain=domain)
-        return build_message(
-            batch.body,
-            config=self.config,
-            to=recipient.email,
-            tokens=recipient.tokens,
-            message_id=message_id,
-            date=batch.sent_at,
-            extra_headers={"X-Digest-Edition": batch.edition_date.isoformat(), "X-Digest-Batch": str(batch.batch_id)},
-            transactional=batch.transactional,
-        )
+        """The file's message (:func:`.base.frame_message`: what ``digest audit`` builds again)."""
+        return frame_message(batch, recipient, config=self.config, secret=self.secret)
 
     def close(self) -> None:
         pass

@@ -38,9 +38,9 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import unquote, urlsplit
 
 from ...errors import ConfigError
-from ...message import build_message, recipient_headers, shared_headers
+from ...message import recipient_headers, shared_headers
 from ...settings import Settings
-from .base import OutgoingBatch, ProviderError, Recipient, SendResult
+from .base import OutgoingBatch, ProviderError, Recipient, SendResult, frame_message
 from tenacity import Retrying, retry_if_exception_type, stop_before_delay
 
 from .retry import RetryPolicy, Retryable, backoff_wait, call_with_retry
@@ -111,6 +111,7 @@ class SmtpProvider:
                  retry: RetryPolicy | None = None, ssl_context: ssl.SSLContext | None = None):
         self.target = SmtpTarget.parse(settings.smtp_url)
         self._config = settings.config
+        self._secret = settings.secret_key  # an edition's Message-IDs (frame_message), for digest audit
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self._ssl_context = ssl_context or ssl.create_default_context()
@@ -186,8 +187,7 @@ class SmtpProvider:
 
     def _send_one(self, conn: smtplib.SMTP, batch: OutgoingBatch, r: Recipient, result: SendResult) -> None:
         extra = {k: v for k, v in {**batch.headers, **r.headers}.items() if k.lower() not in self._built_in}
-        msg = build_message(batch.body, config=self._config, to=r.email, tokens=r.tokens, extra_headers=extra,
-                            transactional=batch.transactional)
+        msg = frame_message(batch, r, config=self._config, secret=self._secret, extra_headers=extra)
         data = msg.as_bytes()
         options = ["BODY=8BITMIME"] if not data.isascii() and conn.has_extn("8bitmime") else []
 
