@@ -288,8 +288,9 @@ def main(argv=None) -> int:
           f"{r['cpu_machine']:.1f} of {cores * r['seconds']:.1f} core-seconds (PostgreSQL and the sink included)")
     print(f"peak RSS (edition process): {r['peak_rss_mb']:.0f} MB")
     print(f"peak memory of the process tree (the edition process, its fork server and worker processes, up to "
-          f"{tree.most_processes} at once; sampled every {tree.interval * 1000:.0f} ms): RSS summed "
-          f"{tree_peak_mb:.0f} MB (shared pages counted in each process), PSS summed {tree_pss_mb:.0f} MB")
+          f"{tree.most_processes} at once; RSS sampled every {tree.interval * 1000:.0f} ms, PSS at its peaks; the "
+          f"sampler's CPU {tree.cpu_seconds:.2f} s): RSS summed {tree_peak_mb:.0f} MB (shared pages counted in each "
+          f"process), PSS summed {tree_pss_mb:.0f} MB")
     floor_seconds = round(ledger_floor.seconds, 2) if ledger_floor else None
     print(json.dumps({"subscribers": n, "seconds": round(r["seconds"], 2), "floor_seconds": floor_seconds,
                       "ratio": round(r["seconds"] / ledger_floor.seconds, 2) if ledger_floor else None,
