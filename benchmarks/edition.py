@@ -189,7 +189,7 @@ def timed_edition(database_url: str, sink_url: str, results) -> None:
     planned_at = clock.planned_at or finished
     results.put({
         "seconds": finished - started, "plan_seconds": planned_at - started, "send_seconds": finished - planned_at,
-        "render_seconds": summary.render_seconds, "bodies": summary.bodies_rendered, "batches": clock.batches,
+        "render_seconds": summary.render_seconds, "render_cpu_seconds": summary.render_cpu_seconds, "bodies": summary.bodies_rendered, "batches": clock.batches,
         "render_processes": settings.render_processes, "send_processes": settings.send_processes,
         "cpu_own": own.ru_utime + own.ru_stime - cpu_at_start, "cpu_workers": workers.ru_utime + workers.ru_stime,
         "cpu_machine": busy,
@@ -268,7 +268,8 @@ def main(argv=None) -> int:
     print(f"plan (select, render, ledger): {r['plan_seconds']:8.2f} s")
     print(f"  render: {bodies} distinct bodies, {r['render_seconds']:.2f} s summed over "
           f"{r['render_processes'] or 'no'} worker process(es) and the planner, "
-          f"{1000 * r['render_seconds'] / max(bodies, 1):.1f} ms per body")
+          f"{1000 * r['render_seconds'] / max(bodies, 1):.1f} ms per body; CPU {r['render_cpu_seconds']:.2f} s, "
+          f"{1000 * r['render_cpu_seconds'] / max(bodies, 1):.1f} ms per body (the rest: waiting for a core)")
     print(f"send ({r['batches']} batches: tokens, requests, ledger): {r['send_seconds']:8.2f} s")
     print(f"edition total:                 {r['seconds']:8.2f} s  ({r['sent'] / r['seconds']:,.0f} recipients/s)")
     if ledger_floor:
@@ -297,7 +298,8 @@ def main(argv=None) -> int:
                       "first_request_seconds": round(first_request, 2) if first_request is not None else None,
                       "peak_rss_mb": round(r["peak_rss_mb"]), "tree_peak_rss_mb": round(tree_peak_mb),
                       "tree_peak_pss_mb": round(tree_pss_mb),
-                      "bodies": bodies, "ms_per_body": round(1000 * r["render_seconds"] / max(bodies, 1), 1)}))
+                      "bodies": bodies, "ms_per_body": round(1000 * r["render_seconds"] / max(bodies, 1), 1),
+                      "cpu_ms_per_body": round(1000 * r["render_cpu_seconds"] / max(bodies, 1), 1)}))
     return 0
 
 

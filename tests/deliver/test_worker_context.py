@@ -167,6 +167,8 @@ def test_an_editions_render_and_send_pools_share_the_context_and_send_the_same(m
         assert summaries[name].sent == 300 and summaries[name].bodies_rendered == 3
         assert outbox_recipients(Path(settings.outbox_dir)) == Counter({e.lower(): 1 for e in emails})
     assert summaries["pooled"].render_seconds > 0
+    # The renders' CPU time comes back from the worker processes too (a body costs CPU).
+    assert summaries["pooled"].render_cpu_seconds > 0 and summaries["inline"].render_cpu_seconds > 0
     # The pooled run's batches were claimed by the send workers, not by this process.
     assert str(os.getpid()) not in {c.rsplit(":", 2)[1] for c in _claimants(pooled)}
     # The same bodies, rendered in worker processes or here.

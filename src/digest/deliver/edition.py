@@ -150,6 +150,7 @@ def _add_plan(summary: EditionSummary, plan: PlanSummary) -> None:
     summary.skipped.update(plan.skipped)
     summary.bodies_rendered = plan.bodies_rendered
     summary.render_seconds = plan.render_seconds
+    summary.render_cpu_seconds = plan.render_cpu_seconds
     summary.blocked_reason = plan.blocked_reason
     summary.render_problems = plan.render_problems
 

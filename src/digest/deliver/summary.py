@@ -54,6 +54,7 @@ class EditionSummary:
     skipped: Counter = field(default_factory=Counter)  # SkipReason -> subscribers
     bodies_rendered: int = 0
     render_seconds: float = 0.0  # summed over the processes that rendered
+    render_cpu_seconds: float = 0.0  # CPU time of the same renders
     batches: Counter = field(default_factory=Counter)  # this run: BatchStatus -> batches
     recovered: list[int] = field(default_factory=list)  # stale batches marked ambiguous
     reset: list[int] = field(default_factory=list)  # ambiguous batches put back by the operator

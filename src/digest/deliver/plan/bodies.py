@@ -72,13 +72,15 @@ def _start_worker(config, started_by: tuple[int, str | None]) -> None:
     _worker_renderer = IsolatingRenderer(Renderer(config))
 
 
-def _render_in_worker(selection: Selection) -> tuple[RenderOutcome, float]:
-    started = time.perf_counter()
+def _render_in_worker(selection: Selection) -> tuple[RenderOutcome, float, float]:
+    """The outcome, with the render's wall time and CPU time (they differ by the time the
+    worker waited for a core: on a busy machine, most of it)."""
+    started, started_cpu = time.perf_counter(), time.thread_time()
     outcome = _worker_renderer.render(selection)
     if outcome.rendered is not None:
         outcome.rendered.fingerprint  # computed here (cached on the object), not in the planning process
         compressed_parts(outcome.rendered)  # likewise the compressed parts it is stored as
-    return outcome, time.perf_counter() - started
+    return outcome, time.perf_counter() - started, time.thread_time() - started_cpu
 
 
 def _complete(source: Future, target: Future) -> None:
@@ -126,6 +128,7 @@ class EditionBodies:
         self._pending: dict[str, Future] = {}
         self.renders = 0
         self.render_seconds = 0.0  # summed over renders, whichever process did them
+        self.render_cpu_seconds = 0.0  # the same renders' CPU time
 
     def submit(self, fingerprint: str, selection: Selection) -> None:
         """Make sure ``selection`` (whose fingerprint this is) is, or is being, rendered."""
@@ -141,9 +144,10 @@ class EditionBodies:
             if pool is not None:  # else it is starting: rendered here meanwhile
                 self._pending[fingerprint] = pool.submit(_render_in_worker, selection)
                 return
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.thread_time()
         outcome = self._inline_renderer().render(selection)
         self.render_seconds += time.perf_counter() - started
+        self.render_cpu_seconds += time.thread_time() - started_cpu
         self._done[fingerprint] = outcome
 
     def ready(self, fingerprint: str) -> bool:
@@ -163,8 +167,9 @@ class EditionBodies:
         render still running."""
         done = self._done.get(fingerprint)
         if done is None:
-            done, seconds = self._pending.pop(fingerprint).result()
+            done, seconds, cpu_seconds = self._pending.pop(fingerprint).result()
             self.render_seconds += seconds
+            self.render_cpu_seconds += cpu_seconds
         if isinstance(done, TakenBody):
             return done
         rendered = done.rendered

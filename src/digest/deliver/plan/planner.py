@@ -87,6 +87,7 @@ def plan_edition(
             bodies.close()
         summary.bodies_rendered = bodies.renders
         summary.render_seconds = bodies.render_seconds
+        summary.render_cpu_seconds = bodies.render_cpu_seconds
         summary.render_problems.note_cleaned(getattr(selector, "cleaned", ()))  # the real selector's
         if summary.render_problems:
             summary.render_problems.name_items(read_session)

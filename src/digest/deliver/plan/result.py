@@ -28,6 +28,7 @@ class PlanSummary:
     batches: int = 0
     bodies_rendered: int = 0  # renders done: one per distinct selection
     render_seconds: float = 0.0  # time spent rendering, summed over the processes that did it
+    render_cpu_seconds: float = 0.0  # CPU time of the same renders
     skipped: Counter = field(default_factory=Counter)  # SkipReason -> subscribers
     blocked_reason: str | None = None  # the first SelectionBlocked message
     render_problems: RenderProblems = field(default_factory=RenderProblems)  # items left out, bodies failed
