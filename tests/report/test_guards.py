@@ -152,3 +152,30 @@ def test_the_limits_come_from_the_config(runtime):
         assert held_reason(conn, 4, now, Guards(complaint_rate=0.2, min_readers=10)) is None  # 10% <= 20%
         assert held_reason(conn, 4, now, Guards(complaint_rate=0.05, min_readers=10)) == (
             "spam complaints over the last 7 days are 10.00% (1 of 10 delivered), over the 5.0% limit")
+
+
+def test_held_reason_reads_in_one_statement_and_a_released_guard_stays_released(runtime):
+    """It runs before every batch: one statement when nothing holds sending. A released
+    hard-bounce guard is not tripped again for that edition (its readers are what they are)."""
+    from sqlalchemy import event
+
+    from digest.report.guards import held_reason, release
+    now = datetime(2026, 12, 1, 12, tzinfo=timezone.utc)
+    day = int(now.timestamp())
+    delivered = [{"sg_event_id": f"d{n}", "event": "delivered", "timestamp": day, "edition_id": "4",
+                  "subscriber_id": str(n)} for n in range(1, 101)]
+    record_events(runtime, delivered + [{**e, "sg_event_id": f"b{n}", "event": "bounce", "type": "bounce",
+                                         "subscriber_id": str(200 + n)} for n, e in enumerate(delivered[:7])])
+    statements: list[str] = []
+    event.listen(runtime.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    with runtime.engine.connect() as conn:
+        assert held_reason(conn, 5, now) is None  # edition 5 has no outcomes
+        assert len(statements) == 1
+        tripped = held_reason(conn, 4, now)
+        assert tripped.startswith("hard bounces of edition 4 are 6.54% (7 of 107 with an outcome)")
+        assert held_reason(conn, 5, now) == tripped  # held for every edition
+        assert release(conn, now) == [tripped]
+        conn.commit()
+        statements.clear()
+        assert held_reason(conn, 4, now) is None  # released: not tripped again for edition 4
+        assert len(statements) == 1

@@ -21,7 +21,7 @@ from collections import Counter
 from datetime import date, datetime, timezone
 from typing import Any, Iterable
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -79,7 +79,26 @@ def count_sent(session, edition_id: int, readers: int, day: date | None = None) 
     in one statement of the caller's transaction (the settle of a batch, or of an
     ambiguous reader), so a report never counts the delivery table."""
     if readers:
-        _add(session, Counter({(edition_id, day or datetime.now(timezone.utc).date(), SENT, ""): readers}), {})
+        session.execute(_one_sent_statement(session), {"c_edition": edition_id, "c_count": readers,
+                                                       "c_day": day or datetime.now(timezone.utc).date()})
+
+
+_ONE_SENT: dict[str, Any] = {}  # dialect name -> the upsert of count_sent, built once
+
+
+def _one_sent_statement(session: Session | Connection):
+    """:func:`_add`'s upsert for the one ``sent`` counter of a settled batch, built and
+    compiled once per process: it runs once per batch (thousands per edition)."""
+    dialect = _dialect_name(session)
+    statement = _ONE_SENT.get(dialect)
+    if statement is None:
+        statement = _insert_for(session)(_counters).values(edition_id=bindparam("c_edition"), day=bindparam("c_day"), figure=SENT,
+                                             item="", url=None, count=bindparam("c_count"))
+        statement = _ONE_SENT[dialect] = statement.on_conflict_do_update(
+            index_elements=["edition_id", "day", "figure", "item"],
+            set_={"count": _counters.c.count + statement.excluded.count},
+        )
+    return statement
 
 
 def count_own_unsubscribe(session: Session, subscriber_id: int, *, now: datetime | None = None) -> int | None:
@@ -148,9 +167,12 @@ def _add(session: Session, changes: Counter[Key], urls: dict[str, str]) -> None:
         session.execute(statement)
 
 
+def _dialect_name(session: Session | Connection) -> str:
+    return (session.dialect if isinstance(session, Connection) else session.get_bind().dialect).name
+
+
 def _insert_for(session: Session | Connection):
-    dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
-    return postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+    return postgresql.insert if _dialect_name(session) == "postgresql" else sqlite.insert
 
 
 def custom_arg_id(event: dict[str, Any], name: str) -> int | None:

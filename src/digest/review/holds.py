@@ -5,6 +5,8 @@ Only the models here: the batch path imports it."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -22,9 +24,15 @@ def edition_hold(db: Session | Connection, edition_id: int) -> str | None:
                      .where(_controls.c.edition_id == edition_id)).first()
     if row is None:
         return None
-    if row.cancelled_at is not None:
-        return f"edition {row.date} was cancelled"
-    if row.held_at is not None:
-        return (f"edition {row.date} is held by {row.held_by} since {row.held_at:%Y-%m-%d %H:%M}Z; "
-                f"'digest resume --date {row.date}' goes on")
+    return hold_message(row.held_at, row.held_by, row.cancelled_at, row.date)
+
+
+def hold_message(held_at: datetime | None, held_by: str | None, cancelled_at: datetime | None,
+                 edition_date: date) -> str | None:
+    """What :func:`edition_hold` answers for an edition's control row (its columns)."""
+    if cancelled_at is not None:
+        return f"edition {edition_date} was cancelled"
+    if held_at is not None:
+        return (f"edition {edition_date} is held by {held_by} since {held_at:%Y-%m-%d %H:%M}Z; "
+                f"'digest resume --date {edition_date}' goes on")
     return None
