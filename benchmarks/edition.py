@@ -284,8 +284,10 @@ def main(argv=None) -> int:
     print(f"sink: {received['requests']} requests, {received['personalizations']:,} personalizations, "
           f"{received['bytes'] / 1e6:,.0f} MB, sink peak RSS {received['peak_rss_mb']:.0f} MB")
     cores = os.cpu_count() or 1
+    renders = (f" (renders {r['render_cpu_seconds']:.1f} s, the rest sending and the fork server's imports)"
+               if r["render_processes"] else "")
     print(f"CPU: edition process {r['cpu_own']:.1f} s, its {r['render_processes']} render and "
-          f"{r['send_processes']} send worker processes {r['cpu_workers']:.1f} s; whole machine busy "
+          f"{r['send_processes']} send worker processes {r['cpu_workers']:.1f} s{renders}; whole machine busy "
           f"{r['cpu_machine']:.1f} of {cores * r['seconds']:.1f} core-seconds (PostgreSQL and the sink included)")
     print(f"peak RSS (edition process): {r['peak_rss_mb']:.0f} MB")
     print(f"peak memory of the process tree (the edition process, its fork server and worker processes, up to "
