@@ -173,7 +173,15 @@ def skip_in_flight(session: Session, edition_id: int | None, subscriber_ids, sum
                     _subscribers.c.id.in_(in_flight_readers(edition_id)))
              .order_by(_subscribers.c.id))
     if subscriber_ids is not None:
-        query = query.where(_subscribers.c.id.in_(sorted(set(subscriber_ids))))
+        # Given readers (the worker's tick: a zone's hour, tens of thousands) are first met
+        # with the readers in flight, here: in one statement with both, PostgreSQL probes
+        # the list once per delivery in flight (16-24 s at a million readers, when the
+        # tick plans one day while the other's batches are pending).
+        wanted = set(session.scalars(in_flight_readers(edition_id))).intersection(subscriber_ids)
+        if not wanted:
+            session.rollback()
+            return
+        query = query.where(_subscribers.c.id.in_(sorted(wanted)))
     ids = list(session.execute(query).scalars())
     session.rollback()
     if not ids:

@@ -20,6 +20,7 @@ from typing import Iterator
 
 from ..batch import BatchOutcome, Sender, send_batch
 from .base import Runner
+from .loop import POLL_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -62,17 +63,25 @@ class QueueRunner(Runner):
     # ------------------------------------------------------------ producer (the scheduler)
 
     def outcomes(self) -> Iterator[BatchOutcome]:
-        """Enqueues the pending batches not enqueued lately; yields nothing (the consumers send)."""
-        batch_ids = self.batches.take()
-        now = time.monotonic()
-        fresh = [b for b in batch_ids if now - self._enqueued.get(b, -1e18) >= REQUEUE_AFTER_SECONDS]
-        for batch_id in fresh:
-            self.broker.enqueue(self.actor.message(batch_id))
-            self._enqueued[batch_id] = now
-        if fresh:
-            log.info("enqueued %d batch(es) on %s", len(fresh), QUEUE_NAME)
-        still_pending = set(batch_ids)
-        self._enqueued = {b: t for b, t in self._enqueued.items() if b in still_pending}
+        """Enqueues the pending batches not enqueued lately, and those planning commits until
+        it is done (the tick plans while this runs on a thread of its own); yields nothing
+        (the consumers send)."""
+        taken: set[int] = set()
+        while True:
+            final = self.batches.complete()  # read first: the take below then sees every batch
+            batch_ids = self.batches.take()
+            taken.update(batch_ids)
+            now = time.monotonic()
+            fresh = [b for b in batch_ids if now - self._enqueued.get(b, -1e18) >= REQUEUE_AFTER_SECONDS]
+            for batch_id in fresh:
+                self.broker.enqueue(self.actor.message(batch_id))
+                self._enqueued[batch_id] = now
+            if fresh:
+                log.info("enqueued %d batch(es) on %s", len(fresh), QUEUE_NAME)
+            if final or self.batches.stopping():
+                break
+            self.batches.wait_for_more(POLL_SECONDS)
+        self._enqueued = {b: t for b, t in self._enqueued.items() if b in taken}
         return iter(())
 
     # ------------------------------------------------------------ consumer (every worker)

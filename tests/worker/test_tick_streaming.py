@@ -1,0 +1,95 @@
+"""The tick of a zone's hour starts sending before its plan is done (issue 23): the first
+slice of the hour's readers is planned, committed and sent while the rest is planned; and
+the tick's readers with a delivery in flight in another edition are skipped, only they."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, datetime, timezone
+
+from sqlalchemy import select
+
+from digest.models import Batch, Delivery, DeliveryStatus, Edition, RenderedBody
+from digest.schedule import tick as tick_module
+
+from .helpers import AlwaysSomethingSelector, add_subscriber
+
+UTC = timezone.utc
+LONG_AGO = datetime(2026, 1, 1, tzinfo=UTC)
+START = datetime(2026, 3, 9, 7, 1, tzinfo=UTC)  # London's 07:00 window of the 9th is open
+
+
+def _rows(runtime, day: date) -> list[tuple[str, str, str | None]]:
+    from digest.models import Subscriber
+
+    with runtime.sessions() as session:
+        return sorted(session.execute(
+            select(Subscriber.email, Delivery.status, Delivery.skip_reason)
+            .join(Delivery, Delivery.subscriber_id == Subscriber.id)
+            .join(Edition, Edition.id == Delivery.edition_id).where(Edition.date == day)).all())
+
+
+def test_the_first_readers_are_sent_while_the_rest_are_planned(runtime, make_tick, monkeypatch):
+    monkeypatch.setattr(tick_module, "SLICED_FROM", 5)
+    monkeypatch.setattr(tick_module, "FIRST_SLICE", 2)
+    emails = [f"r{n}@example.com" for n in range(6)]
+    for email in emails:
+        add_subscriber(runtime, email, "Europe/London", 7, created_at=LONG_AGO)
+    tick, clock, provider = make_tick(runtime, START)
+    first_sent = threading.Event()
+    in_time: list[bool] = []  # for each reader of the second slice: the first had gone out
+
+    class WaitingSelector(AlwaysSomethingSelector):
+        """Selects the second slice's readers only once the first slice has gone out (or
+        gives up after 10 s): without sending while planning goes on, it would give up."""
+
+        def for_subscriber(self, subscriber, edition_date):
+            if subscriber.email not in emails[:2]:
+                in_time.append(first_sent.wait(timeout=10))
+            return super().for_subscriber(subscriber, edition_date)
+
+    class SignallingProvider(type(provider)):
+        def send(self, batch):
+            result = super().send(batch)
+            first_sent.set()
+            return result
+
+    provider.__class__ = SignallingProvider
+    tick.selector_factory = lambda session, now: WaitingSelector()
+
+    report = tick.run()
+
+    assert in_time == [True] * 4, "the rest was planned before anyone was sent"
+    sent = [s.email for s in provider.sent]
+    assert sorted(sent[:2]) == emails[:2], "the first slice was sent first"
+    assert sorted(sent) == emails
+    assert (report.due, report.planned, report.sent, report.batches) == (6, 6, 6, 2)
+    assert _rows(runtime, date(2026, 3, 9)) == [(e, DeliveryStatus.SENT, None) for e in emails]
+    clock.set(START.replace(minute=2))
+    again = tick.run()  # every window of the hour is settled: nobody due, nothing sent twice
+    assert (again.due, again.sent, len(provider.sent)) == (0, 0, 6)
+
+
+def test_only_the_ticks_readers_in_flight_elsewhere_are_skipped(runtime, make_tick):
+    ids = {email: add_subscriber(runtime, email, zone, 7, created_at=LONG_AGO) for email, zone in [
+        ("a@example.com", "Europe/London"), ("b@example.com", "Europe/London"), ("c@example.com", "Europe/London"),
+        ("ny@example.com", "America/New_York")]}  # New York's 07:00 (12:00 UTC) is not due at 07:01
+    with runtime.session() as session:  # a and ny are ambiguous in the edition of the 8th
+        body = RenderedBody(fingerprint="0" * 64, subject="s", html="<p>h</p>", text="t")
+        edition = Edition(date=date(2026, 3, 8))
+        session.add_all([body, edition])
+        session.flush()
+        batch = Batch(edition_id=edition.id, number=1, body_id=body.id, status="ambiguous")
+        session.add(batch)
+        session.flush()
+        session.add_all([Delivery(edition_id=edition.id, subscriber_id=ids[email], batch_id=batch.id,
+                                  status=DeliveryStatus.AMBIGUOUS, email=email) for email in ("a@example.com", "ny@example.com")])
+    tick, clock, provider = make_tick(runtime, START)
+
+    report = tick.run()
+
+    assert sorted(s.email for s in provider.sent) == ["b@example.com", "c@example.com"]
+    assert (report.due, report.planned, report.skipped["in-flight"]) == (3, 2, 1)
+    assert _rows(runtime, date(2026, 3, 9)) == [
+        ("a@example.com", DeliveryStatus.SKIPPED, "in-flight"),
+        ("b@example.com", DeliveryStatus.SENT, None), ("c@example.com", DeliveryStatus.SENT, None)]
