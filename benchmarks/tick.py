@@ -16,8 +16,9 @@ N/24: due, planned, sent), then at hh:01:30 and hh:30:00 ticks with nobody due. 
 tick with nobody due it prints its cost: the process's CPU time (``time.process_time``)
 plus the database's, taken as the wall time of the tick's statements (SQLAlchemy's
 cursor events: PostgreSQL's execution and the round trip). For an hour's tick: readers
-due, the time to plan them (the tick's start to its first batch handed to the
-runner), the first request at the sink, and the whole tick.
+due, the time to plan them (the tick's start to the end of its planning: the tick sends
+while it plans, so batches may be going out before then), the time to the first request
+at the sink, and the whole tick.
 """
 
 from __future__ import annotations
@@ -110,15 +111,21 @@ class StatementClock:
 
 
 class PlanClock:
-    """Wraps the worker's runner: the moment a tick, its planning done, starts sending."""
+    """Wraps the worker's runner: the moment a tick's planning is done (the tick starts its
+    runner before planning, and says when no more batches will come)."""
 
     def __init__(self, runner) -> None:
         self.runner = runner
-        self.handed_at: float | None = None
+        self.planned_at: float | None = None
 
     def start(self, batches) -> None:
-        if self.handed_at is None:
-            self.handed_at = time.perf_counter()
+        finished = batches.planning_finished
+
+        def planning_finished() -> None:
+            self.planned_at = time.perf_counter()
+            finished()
+
+        batches.planning_finished = planning_finished
         self.runner.start(batches)
 
     def __getattr__(self, name):
@@ -143,14 +150,14 @@ def walk(worker: Worker, clock: FakeClock, sink: edition.Sink, hours: int):
     for hour in range(hours):
         at = START + timedelta(hours=hour)
         clock.set(at + timedelta(seconds=30))
-        planner.handed_at = None
+        planner.planned_at = None
         requests_before = sink.stats()["requests"]
         started_epoch, started = time.time(), time.perf_counter()
         with measured(statements) as figures:
             report = worker.tick.run()
         arrivals = sink.stats()["arrivals"][requests_before:]
         figures.update(hour=at, due=report.due, planned=report.planned, sent=report.sent, batches=report.batches,
-                       plan=(planner.handed_at - started) if planner.handed_at else None,
+                       plan=(planner.planned_at - started) if planner.planned_at else None,
                        first_request=(arrivals[0] - started_epoch) if arrivals else None)
         due.append(figures)
         print(f"{at:%H:%M} tick: {report.due:,} due, {report.planned:,} planned, {report.sent:,} sent in "
