@@ -93,3 +93,20 @@ def test_only_the_ticks_readers_in_flight_elsewhere_are_skipped(runtime, make_ti
     assert _rows(runtime, date(2026, 3, 9)) == [
         ("a@example.com", DeliveryStatus.SKIPPED, "in-flight"),
         ("b@example.com", DeliveryStatus.SENT, None), ("c@example.com", DeliveryStatus.SENT, None)]
+
+
+def test_the_readers_last_digest_is_recorded_when_the_tick_has_sent(runtime, make_tick):
+    """Not left to the next hour's plan, where it would come before that hour's first batch."""
+    from digest.models import Subscriber
+
+    for n in range(3):
+        add_subscriber(runtime, f"r{n}@example.com", "Europe/London", 7, created_at=LONG_AGO)
+    tick, clock, provider = make_tick(runtime, START)
+    assert tick.run().sent == 3
+    with runtime.sessions() as session:
+        pairs = session.execute(select(Subscriber.last_digest_at, Delivery.sent_at)
+                                .join(Delivery, Delivery.subscriber_id == Subscriber.id)
+                                .where(Delivery.status == DeliveryStatus.SENT)).all()
+        recorded = session.scalars(select(Batch.readers_recorded)).all()
+    assert len(pairs) == 3 and all(sent is not None and last == sent for last, sent in pairs)
+    assert recorded == [True]

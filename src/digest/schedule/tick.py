@@ -30,7 +30,7 @@ from typing import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..deliver.ledger import get_or_create_edition, insert_for, recover_stale_batches
+from ..deliver.ledger import get_or_create_edition, insert_for, record_last_digests, recover_stale_batches
 from ..deliver.batch import NOT_CLAIMED, BatchOutcome
 from ..deliver.plan import BodyRenderer, SkipReason, SubscriberSelector, plan_edition
 from ..deliver.run import EditionRun
@@ -146,10 +146,19 @@ class DeliveryTick:
             outcomes = sending.join()
         else:
             outcomes = self.runner.outcomes()
+        settled = False
         for outcome in outcomes:
             if outcome.status != NOT_CLAIMED:
                 report.add(outcome)
+                settled = True
         report.batches = len(batches.handed_out())
+        if settled and not self.should_stop():
+            # As `digest send` does once its batches are settled: the readers' last digest,
+            # in one statement per part of the table, now rather than first thing in the
+            # next hour's plan, before its first batch.
+            settings = self.runtime.settings
+            with self.runtime.sessions() as session:
+                record_last_digests(session, parts=settings.send_processes, open_session=self.runtime.sessions)
         report.stopped_early = report.stopped_early or self.should_stop()
         return report
 
