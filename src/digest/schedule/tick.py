@@ -51,7 +51,7 @@ RECENT_EDITION_DAYS = 2
 #: :data:`FIRST_SLICE` of them, then the rest (see the module's docstring). Fewer are
 #: planned in one go, in a few seconds, without the extra batches.
 SLICED_FROM = 10_000
-FIRST_SLICE = 500
+FIRST_SLICE = 200
 
 
 @dataclass
