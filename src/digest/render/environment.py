@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -118,6 +119,7 @@ def host(url: str) -> str:
 #: once per process (bounded: an edition has a few thousand distinct strings). Jinja may
 #: hand over Markup: they key on the plain string, all the functions look at.
 FILTER_CACHE_SIZE = 8192
+ITEM_CACHE_SIZE = 4096  # an item's card or text part: a few KB each
 _html_to_text = lru_cache(maxsize=FILTER_CACHE_SIZE)(html_to_text)
 _wrap = lru_cache(maxsize=FILTER_CACHE_SIZE)(wrap)
 
@@ -132,6 +134,22 @@ def body_filter(styles: Styles):
         return Markup(inline_body_html(clean_html(html), styles.body_css, BODY_CLASS))
 
     return lambda html: safe_body(str(html))
+
+
+def item_part_function(env: Environment, constants: dict[str, Any]) -> Callable[..., str]:
+    """``item_part(template, item, first=False)``: a template rendered for one item alone
+    (``item``, ``first``, and the renderer's ``constants``), once per item and renderer.
+
+    An item is in many of an edition's bodies (bodies are combinations of a day's items), so
+    its card and text are written once, not once per body: each body then only joins them.
+    The result depends on nothing else, which is why the template sees nothing else."""
+
+    @lru_cache(maxsize=ITEM_CACHE_SIZE)
+    def item_part(name: str, item: Any, first: bool = False) -> str:
+        text = env.get_template(name).render(constants, item=item, first=first)
+        return Markup(text) if _autoescape(name) else text
+
+    return item_part
 
 
 def make_environment(templates_dir: Path) -> Environment:
