@@ -119,7 +119,7 @@ def host(url: str) -> str:
 #: once per process (bounded: an edition has a few thousand distinct strings). Jinja may
 #: hand over Markup: they key on the plain string, all the functions look at.
 FILTER_CACHE_SIZE = 8192
-ITEM_CACHE_SIZE = 4096  # an item's card or text part: a few KB each
+PART_CACHE_SIZE = 4096  # an item's card (a few KB) or a smaller part
 _html_to_text = lru_cache(maxsize=FILTER_CACHE_SIZE)(html_to_text)
 _wrap = lru_cache(maxsize=FILTER_CACHE_SIZE)(wrap)
 
@@ -136,20 +136,21 @@ def body_filter(styles: Styles):
     return lambda html: safe_body(str(html))
 
 
-def item_part_function(env: Environment, constants: dict[str, Any]) -> Callable[..., str]:
-    """``item_part(template, item, first=False)``: a template rendered for one item alone
-    (``item``, ``first``, and the renderer's ``constants``), once per item and renderer.
+def part_function(env: Environment, constants: dict[str, Any]) -> Callable[..., str]:
+    """``part(template, item=None, first=False)``: a part of the email that depends on one
+    item (or on nothing) and the renderer's ``constants`` only, written once per renderer.
 
     An item is in many of an edition's bodies (bodies are combinations of a day's items), so
-    its card and text are written once, not once per body: each body then only joins them.
-    The result depends on nothing else, which is why the template sees nothing else."""
+    its card is written once, not once per body; the footer is the same in every body. The
+    template sees ``item``, ``first`` and the constants, nothing else: what it writes can
+    depend on nothing else."""
 
-    @lru_cache(maxsize=ITEM_CACHE_SIZE)
-    def item_part(name: str, item: Any, first: bool = False) -> str:
+    @lru_cache(maxsize=PART_CACHE_SIZE)
+    def part(name: str, item: Any = None, first: bool = False) -> str:
         text = env.get_template(name).render(constants, item=item, first=first)
         return Markup(text) if _autoescape(name) else text
 
-    return item_part
+    return part
 
 
 def make_environment(templates_dir: Path) -> Environment:

@@ -27,7 +27,7 @@ from ..paths import email_templates_dir
 from ..settings import PublicationConfig
 from ..utm import add_utm
 from .budget import fit_to_budget
-from .environment import body_filter, item_part_function, make_environment
+from .environment import body_filter, part_function, make_environment
 from .errors import RenderError
 from .guard import drop_unsafe_urls, require_disclosures
 from .mjml import compile_mjml
@@ -86,9 +86,23 @@ class Renderer:
         self.env = make_environment(self.templates_dir)
         self.styles = load_styles(self.env, config.branding)
         self.env.filters["safe_body"] = body_filter(self.styles)
-        self.env.globals["item_part"] = item_part_function(self.env, {"css": self.styles.elements,
-                                                                      "pub": config.publication})
-        self._accent_on_dark = config.branding.accent_on_dark  # a contrast search: once, not per body
+        #: What every body shares: a part of the email that needs nothing else is written once.
+        self._constants = {
+            "config": config,
+            "pub": config.publication,
+            "branding": config.branding,
+            "disclaimer": config.disclaimer.text,
+            # The heading's date: the reader's own date when the email is sent (a token:
+            # a Sunday-morning email in Sydney must not say Saturday).
+            "sent_date": SENT_DATE,
+            # The related block lists at most max_related headlines, then "and N more":
+            # when the budget moves 180 briefings there, a wall of headlines helps nobody.
+            "related_limit": config.selection.max_related,
+            "links": {name: token(name) for name in TOKEN_NAMES},
+            "css": self.styles.elements,
+            "accent_on_dark": config.branding.accent_on_dark,  # a contrast search: once, not per body
+        }
+        self.env.globals["part"] = part_function(self.env, self._constants)
         self.timings = StageTimings()
         self._templates = {
             name: self._load(name) for name in (HTML_TEMPLATE, SUBJECT_TEMPLATE, PREHEADER_TEMPLATE, TEXT_TEMPLATE)
@@ -112,30 +126,18 @@ class Renderer:
 
     def _context(self, selection: Selection) -> dict[str, Any]:
         sections = [s for s in selection.sections if s.briefings]
-        return {
-            "config": self.config,
-            "pub": self.config.publication,
-            "branding": self.config.branding,
-            "disclaimer": self.config.disclaimer.text,
+        briefing_count = sum(len(s.briefings) for s in sections)
+        return self._constants | {
             "selection": selection,
             "edition_date": selection.edition_date,
             "sections": sections,
             "topic_titles": [s.title for s in sections],
-            "briefing_count": sum(len(s.briefings) for s in sections),
-            "show_contents": sum(len(s.briefings) for s in sections) + len(selection.recommended) > CONTENTS_AFTER,
-            # The heading's date: the reader's own date when the email is sent (a token:
-            # a Sunday-morning email in Sydney must not say Saturday).
-            "sent_date": SENT_DATE,
+            "briefing_count": briefing_count,
+            "show_contents": briefing_count + len(selection.recommended) > CONTENTS_AFTER,
             "videos": selection.videos,
             "recommended": selection.recommended,
             "related": selection.related,
-            # The related block lists at most max_related headlines, then "and N more":
-            # when the budget moves 180 briefings there, a wall of headlines helps nobody.
-            "related_limit": self.config.selection.max_related,
             "note": selection.note,
-            "links": {name: token(name) for name in TOKEN_NAMES},
-            "css": self.styles.elements,
-            "accent_on_dark": self._accent_on_dark,
         }
 
     # ------------------------------------------------------------ stages
