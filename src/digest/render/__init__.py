@@ -2,6 +2,6 @@
 per-recipient values left as tokens. See :mod:`digest.render.renderer`."""
 
 from .errors import RenderError
-from .renderer import Renderer, StageTimings
+from .renderer import Renderer
 
-__all__ = ["Renderer", "RenderError", "StageTimings"]
+__all__ = ["Renderer", "RenderError"]

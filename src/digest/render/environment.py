@@ -114,14 +114,11 @@ def host(url: str) -> str:
     return urlsplit(url).netloc or url
 
 
-#: Item texts repeat across the ~1,000-2,000 bodies of an edition; these filters are pure
-#: functions of their arguments, so each distinct text is converted, wrapped or inlined
-#: once per process (bounded: an edition has a few thousand distinct strings). Jinja may
-#: hand over Markup: they key on the plain string, all the functions look at.
-FILTER_CACHE_SIZE = 8192
-PART_CACHE_SIZE = 4096  # an item's card (a few KB) or a smaller part
-_html_to_text = lru_cache(maxsize=FILTER_CACHE_SIZE)(html_to_text)
-_wrap = lru_cache(maxsize=FILTER_CACHE_SIZE)(wrap)
+#: Texts repeat across an edition's ~1,000-2,000 bodies: a title is wrapped, a briefing's
+#: body inlined, a part written once per renderer (bounded: an edition has a few thousand).
+#: Jinja may hand over Markup: the filters key on the plain string.
+CACHE_SIZE = 4096
+_wrap = lru_cache(maxsize=CACHE_SIZE)(wrap)
 
 
 def body_filter(styles: Styles):
@@ -129,25 +126,25 @@ def body_filter(styles: Styles):
     (defence in depth), given the styles table's ``[briefing-body]`` rules by premailer,
     then trusted; once per distinct body and renderer."""
 
-    @lru_cache(maxsize=FILTER_CACHE_SIZE)
+    @lru_cache(maxsize=CACHE_SIZE)
     def safe_body(html: str) -> Markup:
         return Markup(inline_body_html(clean_html(html), styles.body_css, BODY_CLASS))
 
     return lambda html: safe_body(str(html))
 
 
-def part_function(env: Environment, constants: dict[str, Any]) -> Callable[..., str]:
+def part_function(env: Environment) -> Callable[..., str]:
     """``part(template, item=None, first=False)``: a part of the email that depends on one
-    item (or on nothing) and the renderer's ``constants`` only, written once per renderer.
+    item (or on nothing) and the template globals only, written once per renderer.
 
     An item is in many of an edition's bodies (bodies are combinations of a day's items), so
     its card is written once, not once per body; the footer is the same in every body. The
-    template sees ``item``, ``first`` and the constants, nothing else: what it writes can
-    depend on nothing else."""
+    template sees ``item``, ``first`` and the globals (the renderer's constants), nothing
+    else: what it writes can depend on nothing else."""
 
-    @lru_cache(maxsize=PART_CACHE_SIZE)
+    @lru_cache(maxsize=CACHE_SIZE)
     def part(name: str, item: Any = None, first: bool = False) -> str:
-        text = env.get_template(name).render(constants, item=item, first=first)
+        text = env.get_template(name).render(item=item, first=first)
         return Markup(text) if _autoescape(name) else text
 
     return part
@@ -174,7 +171,7 @@ def make_environment(templates_dir: Path) -> Environment:
         long_date=long_date,
         sponsor_lines=sponsor_lines,
         sponsor_short=sponsor_short,
-        html_to_text=lambda html: _html_to_text(str(html)),
+        html_to_text=lambda html: html_to_text(str(html)),
         wrap=lambda text, width=WIDTH: _wrap(str(text), width),
         join_topics=join_topics,
         contact_href=contact_href,

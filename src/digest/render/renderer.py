@@ -15,8 +15,6 @@ the same selection.
 from __future__ import annotations
 
 import re
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,7 @@ from ..paths import email_templates_dir
 from ..settings import PublicationConfig
 from ..utm import add_utm
 from .budget import fit_to_budget
-from .environment import body_filter, part_function, make_environment
+from .environment import body_filter, make_environment, part_function
 from .errors import RenderError
 from .guard import drop_unsafe_urls, require_disclosures
 from .mjml import compile_mjml
@@ -41,26 +39,6 @@ PREHEADER_MAX = 150
 #: An email carrying more pieces than this (briefings and recommended) opens with an
 #: "In this issue" list: past a phone screen or two a reader needs to know what is inside.
 CONTENTS_AFTER = 4
-
-#: Where a body's time goes; "jinja" includes premailer on a briefing body seen for the first time.
-STAGES = ("jinja", "mjml", "text")
-
-
-@dataclass
-class StageTimings:
-    """Seconds spent per stage since the last :meth:`reset` (read by the benchmark)."""
-
-    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
-    html_renders: int = 0
-
-    def reset(self) -> None:
-        for stage in self.seconds:
-            self.seconds[stage] = 0.0
-        self.html_renders = 0
-
-    def add(self, stage: str, started: float) -> None:
-        self.seconds[stage] += time.perf_counter() - started
-
 
 #: Not ``\n{3,}``: a pattern that starts with a literal is searched for by its prefix, 20x faster.
 _BLANK_LINES = re.compile(r"\n\n\n+")
@@ -86,24 +64,24 @@ class Renderer:
         self.env = make_environment(self.templates_dir)
         self.styles = load_styles(self.env, config.branding)
         self.env.filters["safe_body"] = body_filter(self.styles)
-        #: What every body shares: a part of the email that needs nothing else is written once.
-        self._constants = {
-            "config": config,
-            "pub": config.publication,
-            "branding": config.branding,
-            "disclaimer": config.disclaimer.text,
+        # What every body shares, as template globals: a part of the email that needs
+        # nothing else is written once per renderer (part()).
+        self.env.globals.update(
+            config=config,
+            pub=config.publication,
+            branding=config.branding,
+            disclaimer=config.disclaimer.text,
             # The heading's date: the reader's own date when the email is sent (a token:
             # a Sunday-morning email in Sydney must not say Saturday).
-            "sent_date": SENT_DATE,
+            sent_date=SENT_DATE,
             # The related block lists at most max_related headlines, then "and N more":
             # when the budget moves 180 briefings there, a wall of headlines helps nobody.
-            "related_limit": config.selection.max_related,
-            "links": {name: token(name) for name in TOKEN_NAMES},
-            "css": self.styles.elements,
-            "accent_on_dark": config.branding.accent_on_dark,  # a contrast search: once, not per body
-        }
-        self.env.globals["part"] = part_function(self.env, self._constants)
-        self.timings = StageTimings()
+            related_limit=config.selection.max_related,
+            links={name: token(name) for name in TOKEN_NAMES},
+            css=self.styles.elements,
+            accent_on_dark=config.branding.accent_on_dark,  # a contrast search: once, not per body
+            part=part_function(self.env),
+        )
         self._templates = {
             name: self._load(name) for name in (HTML_TEMPLATE, SUBJECT_TEMPLATE, PREHEADER_TEMPLATE, TEXT_TEMPLATE)
         }
@@ -127,7 +105,7 @@ class Renderer:
     def _context(self, selection: Selection) -> dict[str, Any]:
         sections = [s for s in selection.sections if s.briefings]
         briefing_count = sum(len(s.briefings) for s in sections)
-        return self._constants | {
+        return {
             "selection": selection,
             "edition_date": selection.edition_date,
             "sections": sections,
@@ -145,14 +123,7 @@ class Renderer:
     def _html(self, selection: Selection, preheader: str, subject: str) -> str:
         """One full HTML candidate (the budget may ask for several)."""
         context = self._context(selection) | {"preheader": preheader, "subject": subject}
-        started = time.perf_counter()
-        source = self._render_template(HTML_TEMPLATE, context)
-        self.timings.add("jinja", started)
-        self.timings.html_renders += 1
-        started = time.perf_counter()
-        html = compile_mjml(source, HTML_TEMPLATE)
-        self.timings.add("mjml", started)
-        return html
+        return compile_mjml(self._render_template(HTML_TEMPLATE, context), HTML_TEMPLATE)
 
     def _subject_and_preheader(self, selection: Selection) -> tuple[str, str]:
         context = self._context(selection)
@@ -161,7 +132,6 @@ class Renderer:
         return subject, preheader
 
     def render(self, selection: Selection) -> RenderedEmail:
-        self.timings.reset()
         selection = drop_unsafe_urls(require_disclosures(selection, strict=self.config.selection.strict))
         selection = add_utm(selection, self.config.tracking)  # links as sent, in previews and proofs too
 
@@ -174,10 +144,8 @@ class Renderer:
         fitted, html = fit_to_budget(selection, candidate_html, self.config.selection.max_html_bytes)
         subject, preheader = heads if fitted is selection else self._subject_and_preheader(fitted)
 
-        started = time.perf_counter()
         text = self._render_template(TEXT_TEMPLATE, self._context(fitted) | {"preheader": preheader})
         text = _BLANK_LINES.sub("\n\n", text).strip() + "\n"
-        self.timings.add("text", started)
 
         used = tokens_in(html) | tokens_in(text) | tokens_in(subject)
         return RenderedEmail(subject=subject, preheader=preheader, html=html, text=text, tokens=frozenset(used))
