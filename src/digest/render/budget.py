@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import Callable
 
 from ..content import BriefingItem, RelatedItem, Selection
 from .errors import RenderError
 
 log = logging.getLogger(__name__)
-
-RenderHtml = Callable[[Selection], str]
-
 
 def html_size(html: str) -> int:
     """Bytes of the decoded HTML, which is what Gmail counts."""
@@ -39,15 +36,8 @@ def demotion_order(selection: Selection) -> list[BriefingItem]:
 
 
 def as_related(item: BriefingItem) -> RelatedItem:
-    return RelatedItem(
-        id=item.id,
-        url=item.url,
-        title=item.title,
-        published_at=item.published_at,
-        date_label=item.date_label,
-        excerpt=item.excerpt,
-        sponsor=item.sponsor,  # a demoted sponsored piece stays labelled, with its payer
-    )
+    """The briefing as a headline: a sponsored piece stays labelled, with its payer."""
+    return RelatedItem(**{f.name: getattr(item, f.name) for f in fields(RelatedItem)})
 
 
 def demote(selection: Selection, order: list[BriefingItem], count: int) -> Selection:
@@ -89,7 +79,7 @@ def _fewest_that_fit(count: int, size_of: Callable[[int], int], limit: int) -> i
     return hi if hi <= count else None
 
 
-def fit_to_budget(selection: Selection, render_html: RenderHtml, max_bytes: int) -> tuple[Selection, str]:
+def fit_to_budget(selection: Selection, render_html: Callable[[Selection], str], max_bytes: int) -> tuple[Selection, str]:
     """The selection actually rendered and its HTML, at most ``max_bytes``."""
     html = render_html(selection)
     size = html_size(html)

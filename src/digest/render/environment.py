@@ -25,10 +25,8 @@ from .styles import BODY_CLASS, Styles
 from .text import WIDTH, html_to_text, wrap
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-MONTHS_LONG = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)
+MONTHS_LONG = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+               "November", "December")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 HTML_SUFFIXES = (".mjml.j2", ".mjml", ".html.j2", ".html")
 
@@ -134,17 +132,17 @@ def body_filter(styles: Styles):
 
 
 def part_function(env: Environment) -> Callable[..., str]:
-    """``part(template, item=None, first=False)``: a part of the email that depends on one
-    item (or on nothing) and the template globals only, written once per renderer.
+    """``part(template, item=None)``: a part of the email that depends on one item (or on
+    nothing) and the template globals only, written once per renderer.
 
     An item is in many of an edition's bodies (bodies are combinations of a day's items), so
     its card is written once, not once per body; the footer is the same in every body. The
-    template sees ``item``, ``first`` and the globals (the renderer's constants), nothing
-    else: what it writes can depend on nothing else."""
+    template sees ``item`` and the globals (the renderer's constants), nothing else: what it
+    writes can depend on nothing else."""
 
     @lru_cache(maxsize=CACHE_SIZE)
-    def part(name: str, item: Any = None, first: bool = False) -> str:
-        text = env.get_template(name).render(item=item, first=first)
+    def part(name: str, item: Any = None) -> str:
+        text = env.get_template(name).render(item=item)
         return Markup(text) if _autoescape(name) else text
 
     return part

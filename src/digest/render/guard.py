@@ -51,20 +51,17 @@ def require_disclosures(selection: Selection, *, strict: bool) -> Selection:
 def drop_unsafe_urls(selection: Selection) -> Selection:
     """Unsafe item links become plain titles; a video without a safe link is left out."""
 
-    def safe(url: str | None) -> str | None:
-        return None if url is None else safe_http_url(url)
-
     def briefing(item):  # a briefing or a related headline: an unsafe link, a plain title
-        url = safe(item.url)
+        url = safe_http_url(item.url)
         return item if url == item.url else replace(item, url=url)
 
     videos: list[VideoItem] = []
     for video in selection.videos:
-        url = safe(video.url)
+        url = safe_http_url(video.url)
         if url is None:
             log.warning("video %s (%r) has no http(s) link: left out of the edition", video.id, video.title)
             continue
-        thumbnail = safe(video.thumbnail_url)
+        thumbnail = safe_http_url(video.thumbnail_url)
         same = (url, thumbnail) == (video.url, video.thumbnail_url)
         videos.append(video if same else replace(video, url=url, thumbnail_url=thumbnail))
     sections = tuple(replace(s, briefings=tuple(map(briefing, s.briefings))) for s in selection.sections)

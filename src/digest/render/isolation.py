@@ -19,6 +19,7 @@ import logging
 from dataclasses import dataclass, replace
 
 from ..content import BriefingItem, RelatedItem, RenderedEmail, Selection, TopicSection, VideoItem
+from ..errors import DigestError
 from .errors import DisclosureMissing
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,6 @@ class RenderOutcome:
 
 def describe(exc: BaseException) -> str:
     """One line for an operator: our own errors say what failed; others add their type."""
-    from ..errors import DigestError
-
     text = " ".join(str(exc).split())
     return text if isinstance(exc, DigestError) else f"{type(exc).__name__}: {text}"
 
@@ -99,37 +98,32 @@ class IsolatingRenderer:
         self._verdicts: dict[Item, str] = {}  # item -> its error alone, or "" when it renders
 
     def render(self, selection: Selection) -> RenderOutcome:
-        try:
-            return RenderOutcome(self.renderer.render(selection))
-        except DisclosureMissing:
-            raise
-        except Exception as exc:  # noqa: BLE001 - whatever broke this body is isolated below
-            error = describe(exc)
+        rendered, error = self._attempt(selection)
+        if rendered is not None:
+            return RenderOutcome(rendered)
         left_out = [LeftOutItem(_kind(item), item.id, item.title, failure)
                     for item, alone in _items(selection) if (failure := self._fails_alone(item, alone))]
         if left_out:
-            try:
-                rendered = self.renderer.render(without(selection, {(i.kind, i.id) for i in left_out}))
-            except DisclosureMissing:
-                raise
-            except Exception as exc:  # noqa: BLE001
-                error = describe(exc)
-            else:
+            rendered, error = self._attempt(without(selection, {(i.kind, i.id) for i in left_out}))
+            if rendered is not None:
                 return RenderOutcome(rendered, tuple(left_out))
         log.info("a body could not be rendered: %s", error)
         return RenderOutcome(None, error=error)
+
+    def _attempt(self, selection: Selection) -> tuple[RenderedEmail | None, str]:
+        """The body, or None and what broke it (strict mode's DisclosureMissing is raised)."""
+        try:
+            return self.renderer.render(selection), ""
+        except DisclosureMissing:
+            raise
+        except Exception as exc:  # noqa: BLE001 - whatever broke it is isolated by the caller
+            return None, describe(exc)
 
     def _fails_alone(self, item: Item, alone: Selection) -> str:
         """The error this item's selection alone raises ("" when it renders)."""
         verdict = self._verdicts.get(item)
         if verdict is None:
-            try:
-                self.renderer.render(alone)
-                verdict = ""
-            except DisclosureMissing:
-                raise
-            except Exception as exc:  # noqa: BLE001
-                verdict = describe(exc)
+            verdict = self._attempt(alone)[1]
             if len(self._verdicts) >= VERDICT_CACHE_SIZE:
                 self._verdicts.clear()  # bounded; a new edition's items start afresh
             self._verdicts[item] = verdict

@@ -3,14 +3,13 @@ plain-text part, all from the same data.
 
 One path: the templates write each element's styles from the styles table
 (:mod:`.styles`), a briefing's own HTML is inlined by premailer once per distinct body
-(the ``|safe_body`` filter), and MJML's output is the email. No whole body goes through
-premailer.
+(the ``|safe_body`` filter), and MJML's output is the email. A body is a combination of
+the day's items: what depends on one item only (its card, its text) or on nothing (the
+footer) is written once per renderer (``part()``), so a body mostly joins parts.
 
-One :class:`Renderer` is built per process (or per edition) and reused: the Jinja
-environment and compiled templates are cached on it. It never touches the database, and
-per-recipient values stay as ``%%tokens%%`` so one body serves every subscriber who got
-the same selection.
-"""
+One :class:`Renderer` is built per process (or per edition) and reused. It never touches
+the database, and per-recipient values stay as ``%%tokens%%`` so one body serves every
+subscriber who got the same selection."""
 
 from __future__ import annotations
 
