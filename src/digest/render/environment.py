@@ -131,18 +131,19 @@ def body_filter(styles: Styles):
     return lambda html: safe_body(str(html))
 
 
-def part_function(env: Environment) -> Callable[..., str]:
-    """``part(template, item=None)``: a part of the email that depends on one item (or on
-    nothing) and the template globals only, written once per renderer.
+def part_function(env: Environment, constants: dict[str, Any]) -> Callable[..., str]:
+    """``part(template, item=None, first=False)``: a part of the email that depends on one
+    item (or on nothing; ``first``: the first of its block) and the renderer's ``constants``
+    only, written once per renderer.
 
     An item is in many of an edition's bodies (bodies are combinations of a day's items), so
     its card is written once, not once per body; the footer is the same in every body. The
-    template sees ``item`` and the globals (the renderer's constants), nothing else: what it
-    writes can depend on nothing else."""
+    template sees ``item``, ``first`` and the constants, nothing else: what it writes can
+    depend on nothing else."""
 
     @lru_cache(maxsize=CACHE_SIZE)
-    def part(name: str, item: Any = None) -> str:
-        text = env.get_template(name).render(item=item)
+    def part(name: str, item: Any = None, first: bool = False) -> str:
+        text = env.get_template(name).render(constants, item=item, first=first)
         return Markup(text) if _autoescape(name) else text
 
     return part

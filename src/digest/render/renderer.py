@@ -63,24 +63,25 @@ class Renderer:
         self.env = make_environment(self.templates_dir)
         self.styles = load_styles(self.env, config.branding)
         self.env.filters["safe_body"] = body_filter(self.styles)
-        # What every body shares, as template globals: a part of the email that needs
-        # nothing else is written once per renderer (part()).
-        self.env.globals.update(
-            config=config,
-            pub=config.publication,
-            branding=config.branding,
-            disclaimer=config.disclaimer.text,
+        # What every body shares. A part of the email that needs nothing else is written once
+        # per renderer (part()); the constants are passed, not made template globals: each
+        # Jinja context copies the globals, ~3 us a render or include for these.
+        self._constants = {
+            "config": config,
+            "pub": config.publication,
+            "branding": config.branding,
+            "disclaimer": config.disclaimer.text,
             # The heading's date: the reader's own date when the email is sent (a token:
             # a Sunday-morning email in Sydney must not say Saturday).
-            sent_date=SENT_DATE,
+            "sent_date": SENT_DATE,
             # The related block lists at most max_related headlines, then "and N more":
             # when the budget moves 180 briefings there, a wall of headlines helps nobody.
-            related_limit=config.selection.max_related,
-            links={name: token(name) for name in TOKEN_NAMES},
-            css=self.styles.elements,
-            accent_on_dark=config.branding.accent_on_dark,  # a contrast search: once, not per body
-            part=part_function(self.env),
-        )
+            "related_limit": config.selection.max_related,
+            "links": {name: token(name) for name in TOKEN_NAMES},
+            "css": self.styles.elements,
+            "accent_on_dark": config.branding.accent_on_dark,  # a contrast search: once, not per body
+        }
+        self.env.globals["part"] = part_function(self.env, self._constants)
         self._templates = {
             name: self._load(name) for name in (HTML_TEMPLATE, SUBJECT_TEMPLATE, PREHEADER_TEMPLATE, TEXT_TEMPLATE)
         }
@@ -104,7 +105,7 @@ class Renderer:
     def _context(self, selection: Selection) -> dict[str, Any]:
         sections = [s for s in selection.sections if s.briefings]
         briefing_count = sum(len(s.briefings) for s in sections)
-        return {
+        return self._constants | {
             "selection": selection,
             "edition_date": selection.edition_date,
             "sections": sections,

@@ -29,13 +29,10 @@ class _TextExtractor(HTMLParser):
         self._current = []
 
     def handle_starttag(self, tag, attrs):
-        if tag in _BLOCKS:
+        if tag in _BLOCKS or tag in ("li", "br"):
             self._flush()
-        elif tag == "li":
-            self._flush()
-            self._current.append("- ")
-        elif tag == "br":
-            self._flush()
+            if tag == "li":
+                self._current.append("- ")
         elif tag in ("td", "th"):
             self._current.append(" ")
         elif tag == "a":
