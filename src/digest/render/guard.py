@@ -22,12 +22,8 @@ log = logging.getLogger(__name__)
 
 
 def missing_disclosures(item: BriefingItem) -> list[str]:
-    missing = []
-    if not (item.attribution and item.attribution.strip()):
-        missing.append("source attribution")
-    if not (item.author_disclosure and item.author_disclosure.strip()):
-        missing.append("author disclosure")
-    return missing
+    required = (("source attribution", item.attribution), ("author disclosure", item.author_disclosure))
+    return [name for name, text in required if not (text and text.strip())]
 
 
 def require_disclosures(selection: Selection, *, strict: bool) -> Selection:
