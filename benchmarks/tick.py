@@ -18,7 +18,8 @@ plus the database's, taken as the wall time of the tick's statements (SQLAlchemy
 cursor events: PostgreSQL's execution and the round trip). For an hour's tick: readers
 due, the time to plan them (the tick's start to the end of its planning: the tick sends
 while it plans, so batches may be going out before then), the time to the first request
-at the sink, and the whole tick.
+at the sink, and the whole tick, then the three statements that took longest in it
+(summed over their runs; the sending thread's statements included).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import os
 import statistics
 import sys
 import time
+from collections import Counter
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -96,6 +98,7 @@ class StatementClock:
     def __init__(self, engine) -> None:
         self.seconds = 0.0
         self.statements = 0
+        self.by_statement: Counter = Counter()  # the statement's first words -> seconds
         self._started: dict[int, float] = {}
         event.listen(engine, "before_cursor_execute", self._before)
         event.listen(engine, "after_cursor_execute", self._after)
@@ -106,8 +109,10 @@ class StatementClock:
     def _after(self, conn, cursor, statement, parameters, context, executemany):
         started = self._started.pop(id(cursor), None)
         if started is not None:
-            self.seconds += time.perf_counter() - started
+            took = time.perf_counter() - started
+            self.seconds += took
             self.statements += 1
+            self.by_statement[" ".join(statement.split())[:90]] += took
 
 
 class PlanClock:
@@ -134,12 +139,14 @@ class PlanClock:
 
 @contextmanager
 def measured(statements: StatementClock):
-    before = (time.perf_counter(), time.process_time(), statements.seconds, statements.statements)
+    before = (time.perf_counter(), time.process_time(), statements.seconds, statements.statements,
+              Counter(statements.by_statement))
     figures: dict = {}
     yield figures
-    wall, cpu, db, count = before
+    wall, cpu, db, count, by_statement = before
     figures.update(wall=time.perf_counter() - wall, cpu=time.process_time() - cpu,
-                   db=statements.seconds - db, statements=statements.statements - count)
+                   db=statements.seconds - db, statements=statements.statements - count,
+                   slowest=(statements.by_statement - by_statement).most_common(3))
 
 
 def walk(worker: Worker, clock: FakeClock, sink: edition.Sink, hours: int):
@@ -165,6 +172,8 @@ def walk(worker: Worker, clock: FakeClock, sink: edition.Sink, hours: int):
               + (f"{figures['plan']:.2f} s" if figures["plan"] is not None else "-")
               + ", first request " + (f"{figures['first_request']:.2f} s" if figures["first_request"] is not None else "-")
               + f", whole tick {figures['wall']:.2f} s", flush=True)
+        for text, seconds in figures["slowest"]:  # summed over the tick (its sending thread's too)
+            print(f"    {seconds:6.2f} s  {text}", flush=True)
         for offset in (timedelta(minutes=1, seconds=30), timedelta(minutes=30)):
             clock.set(at + offset)
             with measured(statements) as figures:
