@@ -127,6 +127,8 @@ class DeliveryTick:
         report.due = owed.due_count
         owed = hold_unapproved(self.runtime, owed, now)  # [review] approval (digest.review.gate)
 
+        if not owed.due:
+            self._record_closed_windows(now, report)  # nothing to plan first
         batches = LedgerBatches(self.runtime, _recent_pending(now.date()), planning_done=not owed.due,
                                 should_stop=self.should_stop)
         self.runner.start(batches)
@@ -144,10 +146,11 @@ class DeliveryTick:
                 sending.join()
                 raise
             batches.planning_finished()
-            self._record_closed_windows(now, report)  # while the planned batches go out
-            outcomes = sending.join()
+            try:
+                self._record_closed_windows(now, report)  # while the planned batches go out
+            finally:
+                outcomes = sending.join()  # the batches handed out settle, whatever happened here
         else:
-            self._record_closed_windows(now, report)
             outcomes = self.runner.outcomes()
         settled = False
         for outcome in outcomes:
