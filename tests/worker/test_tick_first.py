@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from sqlalchemy import select
+
 import digest.schedule.tick as tick_module
+from digest.models import Batch, Delivery
 
 from .helpers import add_subscriber
 from .test_tick_settled import Statements
@@ -57,3 +60,21 @@ def test_the_oldest_last_digest_is_asked_once_a_tick_of_two_plans(runtime, make_
     clock.advance(timedelta(days=1))  # the next day's tick asks again: last digests have moved
     statements.during(tick.run)
     assert len([s for s in statements.seen if "min(subscribers.last_digest_at)" in s]) == 1
+
+
+def test_the_newest_windows_are_planned_before_the_older_open_ones(runtime, make_tick):
+    """A worker that was down: London's 05:00 window (open until 11:00) and its 07:00 one are
+    both owed at 07:01. The 07:00 readers are found and planned first (batch 1), those of the
+    window opened two hours ago after (batch 2); both sent, once."""
+    late = add_subscriber(runtime, "london5@example.com", "Europe/London", 5, created_at=LONG_AGO)
+    now = add_subscriber(runtime, "london7@example.com", "Europe/London", 7, created_at=LONG_AGO)
+    tick, clock, provider = make_tick(runtime, START)
+    report = tick.run()
+    assert (report.due, report.sent, report.batches) == (2, 2, 2)
+    with runtime.session() as session:
+        numbers = dict(session.execute(select(Delivery.subscriber_id, Batch.number)
+                                       .join(Batch, Batch.id == Delivery.batch_id)).all())
+    assert numbers == {now: 1, late: 2}
+    clock.advance(timedelta(minutes=1))
+    assert tick.run().sent == 0
+    assert sorted(s.email for s in provider.sent) == ["london5@example.com", "london7@example.com"]

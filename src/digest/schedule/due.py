@@ -69,7 +69,8 @@ class _Group:
 
 
 def find_due(session: Session, schedule: Schedule, now: datetime, settled: SettledWindows | None = None,
-             *, kinds: tuple[str, ...] = ("due", "missed"), refresh: bool = True) -> DueSubscribers:
+             *, kinds: tuple[str, ...] = ("due", "missed"), refresh: bool = True,
+             opened_since: datetime | None = None, opened_before: datetime | None = None) -> DueSubscribers:
     """Active subscribers owed an edition at ``now`` (aware), and those whose window closed.
 
     The clock arithmetic is done once per (time zone, send hour) group, read with one
@@ -86,6 +87,9 @@ def find_due(session: Session, schedule: Schedule, now: datetime, settled: Settl
     yesterday and today are most of the subscriber table (seconds at a million readers)
     that the readers due now need not wait for. Its second call passes ``refresh=False``:
     the change log's signature is read once a tick, before any window is looked at.
+    ``opened_since`` / ``opened_before`` keep the open windows whose send instant is at or
+    after / before that moment: the tick asks about the windows opened in the last hour
+    first (the ones a worker that kept ticking finds readers in), the older ones after.
     """
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
@@ -110,8 +114,9 @@ def find_due(session: Session, schedule: Schedule, now: datetime, settled: Settl
         group = _Group(tz_name, hour)
         zone = zone_of(tz_name)
         if zone is None:
-            log.warning("unknown time zone %r for %d subscriber(s); using %s",
-                        tz_name, members, schedule.default_timezone)
+            if refresh:  # once a tick, not once per question
+                log.warning("unknown time zone %r for %d subscriber(s); using %s",
+                            tz_name, members, schedule.default_timezone)
             zone = default_zone
         today = now.astimezone(zone).date()
         for day in (today - timedelta(days=1), today):
@@ -121,7 +126,9 @@ def find_due(session: Session, schedule: Schedule, now: datetime, settled: Settl
             if now < start:
                 continue
             if now < start + grace:
-                if "due" in kinds and ("due", day, group) not in known:
+                if ("due" in kinds and ("due", day, group) not in known
+                        and (opened_since is None or start >= opened_since)
+                        and (opened_before is None or start < opened_before)):
                     due[day].append(group)
             elif "missed" in kinds and ("missed", day, group) not in known:
                 missed[day].append((group, start + grace))

@@ -54,6 +54,8 @@ RECENT_EDITION_DAYS = 2
 #: in one go, without the extra batches (its full batches are written as planning fills them).
 SLICED_FROM = 25_000
 FIRST_SLICE = 200
+#: The open send windows that opened this long before the tick are asked about first.
+RECENT_WINDOWS = timedelta(hours=1)
 
 
 @dataclass
@@ -122,7 +124,16 @@ class DeliveryTick:
         with self.runtime.sessions() as session:
             # Claims are stamped with the real time, so staleness is judged on it too.
             report.recovered = recover_stale_batches(session)
-            owed = find_due(session, schedule, now, self.settled, kinds=("due",))
+            # The windows opened in the last hour first: a new worker knows none settled, and
+            # asking about every open one (most of a grace period's readers) would come
+            # before the first batch; the older ones are asked about once these are planned.
+            recent = now - RECENT_WINDOWS
+            owed = find_due(session, schedule, now, self.settled, kinds=("due",), opened_since=recent)
+            older_asked = not owed.due
+            if older_asked:  # nobody in the newest windows: ask about the rest at once
+                older = find_due(session, schedule, now, self.settled, kinds=("due",), refresh=False,
+                                 opened_before=recent)
+                owed = older
             session.rollback()
         report.due = owed.due_count
         owed = hold_unapproved(self.runtime, owed, now)  # [review] approval (digest.review.gate)
@@ -136,11 +147,9 @@ class DeliveryTick:
             self._content_since = None  # asked once a tick, by the first plan (:meth:`_selector`)
             sending = _Sending(self.runner)  # sends each batch as soon as planning commits it
             try:
-                for day, subscriber_ids in owed.due.items():
-                    if self.should_stop():
-                        report.stopped_early = True
-                        break
-                    self._plan(day, subscriber_ids, now, report)
+                self._plan_days(owed, now, report)
+                if not older_asked and not self.should_stop():
+                    self._plan_days(self._owed_in_older_windows(now, recent, report), now, report)
             except BaseException:
                 batches.abort()  # batches already claimed settle; no more are taken
                 sending.join()
@@ -167,6 +176,23 @@ class DeliveryTick:
                 record_last_digests(session, parts=settings.send_processes, open_session=self.runtime.sessions)
         report.stopped_early = report.stopped_early or self.should_stop()
         return report
+
+    def _plan_days(self, owed, now: datetime, report: TickReport) -> None:
+        for day, subscriber_ids in owed.due.items():
+            if self.should_stop():
+                report.stopped_early = True
+                return
+            self._plan(day, subscriber_ids, now, report)
+
+    def _owed_in_older_windows(self, now: datetime, recent: datetime, report: TickReport):
+        """Readers owed in open windows opened before ``recent`` (a worker that was down, or
+        a new one: asked once the newest windows' readers are planned)."""
+        with self.runtime.sessions() as session:
+            owed = find_due(session, self.runtime.settings.config.schedule, now, self.settled, kinds=("due",),
+                            refresh=False, opened_before=recent)
+            session.rollback()
+        report.due += owed.due_count
+        return hold_unapproved(self.runtime, owed, now) if owed.due else owed
 
     def _plan(self, day: date, subscriber_ids: list[int], now: datetime, report: TickReport) -> None:
         written = blocked = 0
