@@ -16,6 +16,12 @@ at a million) in two slices (:func:`_slices`): a small first one, whose batches 
 committed within seconds, then the rest in one plan, so the first readers do not wait
 for the whole hour's plan. A body shared by both slices costs one batch more, so a day
 with fewer readers owed (:data:`SLICED_FROM`) is planned in one.
+
+For the same reason the tick asks the ledger in three steps: the send windows opened in
+the last hour (:data:`RECENT_WINDOWS`: those a worker that kept ticking finds readers in),
+planned at once; then the older open windows; then, while the batches go out, the closed
+ones (who missed a window). A new worker knows no window settled (:mod:`.settled`), and
+at a million readers the older and closed windows are most of the subscriber table.
 """
 
 from __future__ import annotations
