@@ -9,7 +9,7 @@ or enqueued for every worker). Running it twice, late, or in two processes at on
 sends nothing twice.
 
 Sending starts while planning goes on, as ``digest send``'s does: the runner is started
-before planning and driven on a thread of its own (:class:`_Sending`), taking each batch
+before planning and driven on a thread of its own (:class:`.sending.SendingThread`), taking each batch
 once planning has committed it. Planning writes a body's readers as full batches while
 it goes and the rest at its end, so the tick plans a zone's hour (about 40,000 readers
 at a million) in two slices (:func:`_slices`): a small first one, whose batches are
@@ -27,7 +27,6 @@ at a million readers the older and closed windows are most of the subscriber tab
 from __future__ import annotations
 
 import logging
-import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -47,6 +46,7 @@ from ..runtime import Runtime
 from ..select import Selector, content_since
 from .clock import Clock
 from .due import MISSED_SEND_WINDOW, find_due
+from .sending import SendingThread
 from .settled import SettledWindows
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ class DeliveryTick:
         self.runner.start(batches)
         if owed.due:
             self._content_since = None  # asked once a tick, by the first plan (:meth:`_selector`)
-            sending = _Sending(self.runner)  # sends each batch as soon as planning commits it
+            sending = SendingThread(self.runner)  # sends each batch as soon as planning commits it
             try:
                 self._plan_days(owed, now, report)
                 if not older_asked and not self.should_stop():
@@ -274,29 +274,6 @@ def _slices(subscriber_ids: list[int]) -> list[list[int]]:
     if len(subscriber_ids) <= max(SLICED_FROM, FIRST_SLICE):
         return [subscriber_ids]
     return [subscriber_ids[:FIRST_SLICE], subscriber_ids[FIRST_SLICE:]]
-
-
-class _Sending:
-    """The runner's outcomes, drained on a thread of their own while the tick plans."""
-
-    def __init__(self, runner: Runner) -> None:
-        self._outcomes: list[BatchOutcome] = []
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._drain, args=(runner,), name="digest-tick-send", daemon=True)
-        self._thread.start()
-
-    def _drain(self, runner: Runner) -> None:
-        try:
-            self._outcomes.extend(runner.outcomes())
-        except BaseException as exc:  # handed to the tick's thread by join()
-            self._error = exc
-
-    def join(self) -> list[BatchOutcome]:
-        """Once every batch handed out has settled: their outcomes (or what stopped the sending)."""
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._outcomes
 
 
 def _recent_pending(today: date):
