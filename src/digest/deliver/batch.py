@@ -36,7 +36,7 @@ from .ledger.rate_limits import record_rate_limit
 from .providers import OutgoingBatch, Provider, ProviderError, SendResult
 from .providers.rate_limit import RateLimitPause
 from .recipients import build_outgoing, make_link_maker, queued_recipients
-from .send_moments import record_send_moment, send_moment
+from .send_moments import send_moment
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +94,9 @@ def send_unrecorded(provider: Provider, outgoing: OutgoingBatch) -> SendResult:
 def send_batch(sender: Sender, batch_id: int) -> BatchOutcome:
     """Claim, send and settle one batch. Returns ``NOT_CLAIMED`` when another worker won.
 
-    One connection, two transactions: (claim, suppression check, the batch's reads)
-    committed before the provider call, then the settlement; each run again on a new
-    connection if the database connection is lost. Should preparing fail otherwise, that
+    One connection, two transactions: (claim, suppression check, the batch's reads, the
+    guards' verdict) committed before the provider call, then the settlement; each run
+    again on a new connection if the database connection is lost. Should preparing fail otherwise, that
     transaction is rolled back and the batch claimed again on its own to record the
     failure, as if the claim had been committed first.
     """
@@ -112,11 +112,10 @@ def send_batch(sender: Sender, batch_id: int) -> BatchOutcome:
             return _settle(ledger, batch_id, worker_id, Settlement(BatchStatus.FAILED, error=f"not sent: {exc}"), None)
         if prepared is None:
             return BatchOutcome(batch_id, NOT_CLAIMED)
-        outgoing, suppressed = prepared
+        outgoing, suppressed, held = prepared
 
         if not outgoing.recipients:
             return _settle(ledger, batch_id, worker_id, Settlement(BatchStatus.SENT), outgoing, suppressed)
-        held = ledger.run(lambda conn: held_reason(conn, outgoing.edition_id, _now(), runtime.settings.config.guards))
         if held:  # a guard protecting the sender's reputation: back in the queue until released
             log.warning("batch %s put back in the queue: sending is held: %s", batch_id, held)
             ledger.run(lambda conn: release_batch(conn, batch_id, worker_id, f"held: {held}"))
@@ -152,25 +151,30 @@ def _now() -> datetime:
 
 
 def _prepare(conn, batch_id: int, sender: Sender, claimed_at: datetime):
-    """Claim the batch and read what sending it needs, committed together; ``None`` when
+    """Claim the batch and read what sending it needs, committed together: its outgoing
+    request, the readers suppressed, and why sending is held (or None); ``None`` when
     another worker holds it. One ledger step (run again, whole, on a lost connection)."""
     try:
-        claimed = claim_batch(conn, batch_id, sender.worker_id, now=claimed_at, commit=False)
+        claimed = claim_batch(conn, batch_id, sender.worker_id, now=claimed_at, commit=False,
+                              provider=sender.provider.name)  # its moment, for digest audit
         if claimed is None:
             conn.rollback()
             return None
         if claimed.rate_limited_until is not None and (pause := _pause(sender.provider)) is not None:
             pause.observe(claimed.rate_limited_until.timestamp())  # waited out before its request
         rows, suppressed = queued_recipients(conn, batch_id)
-        record_send_moment(conn, batch_id, claimed_at, sender.provider.name)  # for digest audit
-        outgoing = build_outgoing(conn, claimed, rows, sender.links, sender.runtime.settings.config,
+        config = sender.runtime.settings.config
+        outgoing = build_outgoing(conn, claimed, rows, sender.links, config,
                                   send_moment(claimed_at))  # the emails' Date header and heading date
-        conn.commit()  # the claim, the suppression check and the moment, before anything is sent
+        held = None
+        if outgoing.recipients:  # read with the claim: no transaction of its own per batch
+            held = held_reason(conn, claimed.edition_id, _now(), config.guards)
+        conn.commit()  # the claim and its moment, the suppression check, a guard's trip: before anything is sent
     except Exception:
         if conn.in_transaction() and not conn.invalidated:
             conn.rollback()
         raise
-    return outgoing, suppressed
+    return outgoing, suppressed, held
 
 
 def _sent(result: SendResult, outgoing: OutgoingBatch) -> Settlement:

@@ -1,26 +1,26 @@
 """When a batch's emails were built: the one thing about a sent email that cannot be
 computed again from the ledger (its Date header, and the heading's date in each reader's
 zone). Each claim that builds a batch's emails appends its time to
-``batches.send_moments`` in the claim's transaction (and the provider's name to
-``batches.provider``), before anything is sent: one short
-string per batch, nothing per reader. ``digest audit`` reads it back (:func:`moment_for`).
+``batches.send_moments`` in the claim's own UPDATE (and the provider's name to
+``batches.provider``: :data:`CLAIM_MOMENT`, used by
+:func:`~digest.deliver.ledger.claims.claim_batch`), before anything is sent: one short
+string per batch, nothing per reader, and no statement of its own. ``digest audit`` reads
+it back (:func:`moment_for`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import bindparam, func, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import bindparam, func
 
 from ..models import Batch
 
 _batches = Batch.__table__
-_APPEND = (
-    update(_batches).where(_batches.c.id == bindparam("m_id"))
-    .values(send_moments=func.coalesce(_batches.c.send_moments + " ", "") + bindparam("m_at"),
-            provider=bindparam("m_provider"))
-)
+#: The claim's values that record its moment: its time appended (to the microsecond: see
+#: :func:`moment_for`) and the provider named; bound by :func:`moment_params`.
+CLAIM_MOMENT = {"send_moments": func.coalesce(_batches.c.send_moments + " ", "") + bindparam("m_at"),
+                "provider": bindparam("m_provider")}
 
 
 def send_moment(claimed_at: datetime) -> datetime:
@@ -29,11 +29,9 @@ def send_moment(claimed_at: datetime) -> datetime:
     return claimed_at.astimezone(timezone.utc).replace(microsecond=0)
 
 
-def record_send_moment(conn: Connection, batch_id: int, claimed_at: datetime, provider: str) -> None:
-    """Append the claim's time (to the microsecond: see :func:`moment_for`) to the batch's
-    moments, and name the provider it goes to (``batches.provider``); the caller commits."""
-    conn.execute(_APPEND, {"m_id": batch_id, "m_at": claimed_at.astimezone(timezone.utc).isoformat(),
-                           "m_provider": provider[:20]})
+def moment_params(claimed_at: datetime, provider: str) -> dict[str, str]:
+    """:data:`CLAIM_MOMENT`'s parameters for a claim at ``claimed_at`` sending to ``provider``."""
+    return {"m_at": claimed_at.astimezone(timezone.utc).isoformat(), "m_provider": provider[:20]}
 
 
 def claims(stored: str | None) -> list[datetime]:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from ...models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, RenderedBody
 from ...report.counting import count_sent
+from ..send_moments import CLAIM_MOMENT, moment_params
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ _deliveries = Delivery.__table__
 _bodies = RenderedBody.__table__
 _editions = Edition.__table__
 
-_CLAIM = (  # pending, or already ours from this very claim (its commit's answer was lost)
+_CLAIM_UPDATE = (  # pending, or already ours from this very claim (its commit's answer was lost)
     update(_batches)
     .where(_batches.c.id == bindparam("claim_id"),
            or_(_batches.c.status == BatchStatus.PENDING,
@@ -49,16 +50,19 @@ _CLAIM = (  # pending, or already ours from this very claim (its commit's answer
                     _batches.c.claimed_at == bindparam("own_at"))))
     .values(status=BatchStatus.SENDING, claimed_by=bindparam("claim_by"), claimed_at=bindparam("claim_at"),
             attempts=_batches.c.attempts + 1)
-    .returning(
-        _batches.c.body_id,
-        _batches.c.edition_id,
-        select(_editions.c.date).where(_editions.c.id == _batches.c.edition_id).correlate(_batches).scalar_subquery(),
-        select(_bodies.c.fingerprint).where(_bodies.c.id == _batches.c.body_id).correlate(_batches).scalar_subquery(),
-        # Another sender's rate-limit reset, read with the claim (no query of its own).
-        select(_editions.c.rate_limited_until).where(_editions.c.id == _batches.c.edition_id)
-        .correlate(_batches).scalar_subquery(),
-    )
 )
+_CLAIMED = (  # what a claim returns
+    _batches.c.body_id,
+    _batches.c.edition_id,
+    select(_editions.c.date).where(_editions.c.id == _batches.c.edition_id).correlate(_batches).scalar_subquery(),
+    select(_bodies.c.fingerprint).where(_bodies.c.id == _batches.c.body_id).correlate(_batches).scalar_subquery(),
+    # Another sender's rate-limit reset, read with the claim (no query of its own).
+    select(_editions.c.rate_limited_until).where(_editions.c.id == _batches.c.edition_id)
+    .correlate(_batches).scalar_subquery(),
+)
+_CLAIM = _CLAIM_UPDATE.returning(*_CLAIMED)
+# A claim that builds the batch's emails also records its moment (digest audit), in the same UPDATE.
+_CLAIM_TO_SEND = _CLAIM_UPDATE.values(**CLAIM_MOMENT).returning(*_CLAIMED)
 _SETTLE_BATCH = (
     update(_batches)
     .where(_batches.c.id == bindparam("settle_id"), _batches.c.status == BatchStatus.SENDING,
@@ -108,18 +112,24 @@ class ClaimedBatch:
 
 
 def claim_batch(
-    session: Session | Connection, batch_id: int, worker_id: str, *, now: datetime | None = None, commit: bool = True
+    session: Session | Connection, batch_id: int, worker_id: str, *, now: datetime | None = None, commit: bool = True,
+    provider: str | None = None,
 ) -> ClaimedBatch | None:
     """Compare-and-set ``pending -> sending``; the claimed batch when this caller won, else
     ``None``. Committed, unless ``commit=False``: then the caller commits it (with its
-    other writes) before sending.
+    other writes) before sending. With ``provider`` (the claim builds the batch's emails
+    for it), the claim's time and the provider are recorded on the batch in the same
+    statement (:mod:`digest.deliver.send_moments`).
 
     Run again with the same ``now`` after the connection was lost, it finds the batch
     already claimed by this very claim and returns it again (the lost commit had landed).
     """
     now = now or _now()
-    row = session.execute(_CLAIM, {"claim_id": batch_id, "claim_by": worker_id, "claim_at": now,
-                                   "own_by": worker_id, "own_at": now}).first()
+    params = {"claim_id": batch_id, "claim_by": worker_id, "claim_at": now, "own_by": worker_id, "own_at": now}
+    if provider is None:
+        row = session.execute(_CLAIM, params).first()
+    else:
+        row = session.execute(_CLAIM_TO_SEND, params | moment_params(now, provider)).first()
     if commit:
         session.commit()
     return ClaimedBatch(batch_id, *row) if row is not None else None
