@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from typing import Iterable
 
 from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -25,35 +26,46 @@ UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
 
 Reader = tuple[int, str, str]  # subscriber id, zone, address: what a queued delivery row keeps
 
-_STORE_BODY: dict[str, object] = {}  # dialect name -> prebuilt INSERT ... ON CONFLICT (refill a pruned body) RETURNING id
-_BODY_ID = select(RenderedBody.__table__.c.id).where(RenderedBody.__table__.c.fingerprint == bindparam("fp"))
+_BODY_IDS = select(RenderedBody.__table__.c.id, RenderedBody.__table__.c.fingerprint).where(
+    RenderedBody.__table__.c.fingerprint.in_(bindparam("fps", expanding=True)))
+#: Bodies per INSERT: about 0.8 MB of compressed HTML and text at the edition's 8 KB a body.
+BODIES_PER_STATEMENT = 100
 
 
 def store_body(session: Session, rendered: RenderedEmail) -> int:
-    """The id of the stored body with this content, inserting it if new (one statement
-    when it is new, or pruned and written again; a second to find it when another planner
-    stored it first). ``html`` and ``text`` are stored compressed (:func:`compressed_parts`)."""
-    dialect = session.get_bind().dialect.name
-    stmt = _STORE_BODY.get(dialect)
-    if stmt is None:
-        table = RenderedBody.__table__
-        stmt = _STORE_BODY[dialect] = (
-            insert_for(session, table)
-            .values(fingerprint=bindparam("fp"), subject=bindparam("subject"), preheader=bindparam("preheader"),
-                    html=bindparam("html"), text=bindparam("text"), created_at=bindparam("at"))
-            # A body pruned after [review] keep_bodies and rendered again gets its content back.
-            .on_conflict_do_update(index_elements=["fingerprint"], set_={
-                "html": bindparam("html"), "text": bindparam("text"), "pruned_at": None},
-                where=table.c.pruned_at.is_not(None))
-            .returning(table.c.id)
-        )
-    fingerprint = rendered.fingerprint
-    html_z, text_z = compressed_parts(rendered)  # compressed in the render worker when it rendered there
-    new_id = session.execute(stmt, {"fp": fingerprint, "subject": rendered.subject, "preheader": rendered.preheader,
-                                    "html": html_z, "text": text_z, "at": utcnow()}).scalar()
-    if new_id is not None:
-        return new_id
-    return session.execute(_BODY_ID, {"fp": fingerprint}).scalar_one()
+    """The id of the stored body with this content, inserting it if new (:func:`store_bodies`)."""
+    return store_bodies(session, [rendered])[rendered.fingerprint]
+
+
+def store_bodies(session: Session, bodies: Iterable[RenderedEmail]) -> dict[str, int]:
+    """Each body's id by its fingerprint, inserting those that are new (or pruned, and so
+    written again) in one statement per :data:`BODIES_PER_STATEMENT` bodies; those another
+    planner stored first are found by one more. ``html`` and ``text`` are stored
+    compressed (:func:`compressed_parts`). A planner stores up to hundreds of new bodies
+    at a time; one statement each took about 1.5x the time of 100 to a statement (the
+    100,000-reader edition's 1,072 bodies, 8.2 MB compressed, on PostgreSQL)."""
+    table = RenderedBody.__table__
+    at = utcnow()
+    rows: dict[str, dict] = {}
+    for rendered in bodies:  # one row per content: an upsert may not touch a row twice
+        html_z, text_z = compressed_parts(rendered)  # compressed in the render worker when it rendered there
+        rows.setdefault(rendered.fingerprint, {"fingerprint": rendered.fingerprint, "subject": rendered.subject,
+                                               "preheader": rendered.preheader, "html": html_z, "text": text_z,
+                                               "created_at": at})
+    ids: dict[str, int] = {}
+    values = list(rows.values())
+    for start in range(0, len(values), BODIES_PER_STATEMENT):
+        stmt = insert_for(session, table).values(values[start:start + BODIES_PER_STATEMENT])
+        # A body pruned after [review] keep_bodies and rendered again gets its content back.
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["fingerprint"], set_={"html": stmt.excluded.html, "text": stmt.excluded.text,
+                                                  "pruned_at": None},
+            where=table.c.pruned_at.is_not(None)).returning(table.c.id, table.c.fingerprint)
+        ids.update((fingerprint, body_id) for body_id, fingerprint in session.execute(stmt))
+    missing = [fingerprint for fingerprint in rows if fingerprint not in ids]
+    if missing:
+        ids.update((fingerprint, body_id) for body_id, fingerprint in session.execute(_BODY_IDS, {"fps": missing}))
+    return ids
 
 
 def write_batches(

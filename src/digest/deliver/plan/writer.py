@@ -11,7 +11,7 @@ from ...content import RenderedEmail
 from ...runtime import Runtime
 from .bodies import EditionBodies
 from .result import PlanSummary, SkipReason
-from .rows import Reader, store_body, write_batches
+from .rows import Reader, store_bodies, write_batches
 
 #: Delivery rows per transaction (at least one batch) in a plan's last write (see
 #: :meth:`BatchWriter.flush`).
@@ -136,7 +136,8 @@ class BatchWriter:
     def _write(self, groups, new_bodies: dict[str, RenderedEmail], skips, failed: dict[str, list[int]]) -> None:
         """On the writer thread: the new bodies, then the batches, in one transaction."""
         with self.runtime.session() as session:
-            stored = {body: store_body(session, rendered) for body, rendered in new_bodies.items()}
+            ids = store_bodies(session, new_bodies.values())
+            stored = {body: ids[rendered.fingerprint] for body, rendered in new_bodies.items()}
             if groups or skips or failed:
                 write_batches(session, self.edition_id, [(self.body_ids.get(body) or stored[body], readers)
                                                          for body, readers in groups], skips, self.summary,
