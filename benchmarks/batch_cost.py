@@ -1,0 +1,118 @@
+"""What one batch costs the send path: statements, commits, CPU and wall time per batch.
+
+    DATABASE_URL=postgresql://... python benchmarks/batch_cost.py --subscribers 30000 --rounds 3
+
+Setup (not timed): a fresh database (``DATABASE_URL``, PostgreSQL; dropped and created
+again), the edition workload of ``benchmarks/edition.py`` for N readers, and the edition
+planned through :func:`digest.deliver.send_edition` with a provider that halts at its
+first batch, so every batch is left pending. That database becomes the template of each
+round's copy.
+
+Timed, in each round on a fresh copy: every pending batch sent one after another in this
+process through :func:`digest.deliver.batch.send_batch` (claim, recipients, tokens, the
+guards, settle) to a provider that takes every recipient at once and does nothing else,
+so what is left is the send path's own work and its database round trips. Statements and
+commits are counted on the engine (the driver's implicit BEGIN and the pool's ping are not
+statements SQLAlchemy sees).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, select, text
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import dataset  # noqa: E402  (benchmarks/ is not a package)
+import edition  # noqa: E402
+
+from digest.deliver import send_edition  # noqa: E402
+from digest.deliver.batch import Sender, send_batch  # noqa: E402
+from digest.deliver.providers import ProviderError, SendResult  # noqa: E402
+from digest.models import Batch, BatchStatus  # noqa: E402
+from digest.runtime import Runtime  # noqa: E402
+from digest.settings import load_settings, normalise_database_url  # noqa: E402
+
+
+class HaltsAtOnce:
+    """Plans the edition and sends nothing: its first batch goes back to the queue."""
+
+    name = "sendgrid"
+    max_recipients = 1000
+
+    def send(self, outgoing):
+        raise ProviderError("batch_cost: plan only", halt=True)
+
+    def close(self) -> None:
+        pass
+
+
+class TakesEveryone(HaltsAtOnce):
+    def send(self, outgoing):
+        return SendResult(message_id="batch-cost")
+
+
+def open_runtime(database_url: str) -> Runtime:
+    env = edition.environment(database_url, "http://127.0.0.1:9")  # the provider is this module's
+    return Runtime.open(load_settings(env | {"DIGEST_SEND_PROCESSES": "1", "DIGEST_SEND_CONCURRENCY": "1"}))
+
+
+def copy_database(template_url: str, name: str) -> str:
+    url = make_url(template_url)
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{url.database}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def one_round(database_url: str) -> str:
+    runtime = open_runtime(database_url)
+    try:
+        with runtime.session() as session:
+            pending = list(session.scalars(select(Batch.id).where(Batch.status == BatchStatus.PENDING)
+                                           .order_by(Batch.id)))
+        sender = Sender.open(runtime, TakesEveryone())
+        send_batch(sender, pending.pop(0))  # statements compiled, a connection in the pool: not timed
+        counted = {"statements": 0, "commits": 0}
+        event.listen(runtime.engine, "before_cursor_execute", lambda *_: counted.update(statements=counted["statements"] + 1))
+        event.listen(runtime.engine, "commit", lambda *_: counted.update(commits=counted["commits"] + 1))
+        cpu, wall = time.process_time(), time.perf_counter()
+        sent = sum(send_batch(sender, batch_id).sent for batch_id in pending)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    finally:
+        runtime.close()
+    n = max(len(pending), 1)
+    return (f"{len(pending)} batches, {sent:,} readers sent; per batch: {counted['statements'] / n:.2f} statements, "
+            f"{counted['commits'] / n:.2f} commits, {1000 * wall / n:.2f} ms wall, {1000 * cpu / n:.2f} ms CPU")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="The send path's cost per batch, on PostgreSQL.")
+    parser.add_argument("--subscribers", type=int, default=30_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    database_url = edition.database_choice(os.environ.get("DATABASE_URL"), allow_sqlite=False)
+    template = edition.fresh_database(database_url)
+    edition.seed(template, args.subscribers)
+    runtime = open_runtime(template)
+    try:
+        send_edition(runtime, HaltsAtOnce(), dataset.EDITION_DATE, now=dataset.NOW)
+    finally:
+        runtime.close()
+    copy_name = make_url(normalise_database_url(template)).database + "_round"
+    for round_number in range(1, args.rounds + 1):
+        print(f"round {round_number}: {one_round(copy_database(template, copy_name))}; "
+              f"{os.popen('uptime').read().strip()}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
