@@ -128,6 +128,8 @@ def test_a_first_release_database_is_upgraded_keeping_every_row(empty_database):
             assert [tuple(r) for r in conn.execute(text(
                 "SELECT edition_id, CAST(day AS VARCHAR(10)), figure, item, count FROM edition_counters"))] == [
                 (1, "2026-11-27", "sent", "", 1)]
+            # sendpath23_counter_shards: an existing counter is its shard 0
+            assert [tuple(r) for r in conn.execute(text("SELECT shard FROM edition_counters"))] == [(0,)]
         # review21_snapshots, review21b_controls: the review tables take rows tied to the first release's edition and body
         ts = TIMESTAMP[engine.dialect.name]
         with engine.begin() as conn:

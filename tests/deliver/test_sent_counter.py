@@ -62,3 +62,19 @@ def test_settling_batches_counts_sent_readers_once_and_the_report_reads_only_cou
     [only] = report.editions
     assert only.figures["sent"] == 4
     assert all("sent" not in figures for figures in only.days.values())  # days are those of events
+
+
+def test_sent_counted_on_several_shards_is_one_exact_figure_in_the_report(runtime, monkeypatch):
+    from digest.report import counting
+
+    with runtime.session() as session:
+        edition = get_or_create_edition(session, EDITION)
+        for shard, readers in ((3, 1000), (11, 998), (3, 2)):  # two sending threads' rows, one added to twice
+            monkeypatch.setattr(counting, "sent_shard", lambda shard=shard: shard)
+            counting.count_sent(session, edition.id, readers, NOW.date())
+        session.commit()
+        rows = session.execute(select(EditionCounter.shard, EditionCounter.count)
+                               .where(EditionCounter.figure == "sent").order_by(EditionCounter.shard)).all()
+        assert [tuple(row) for row in rows] == [(3, 1002), (11, 998)]
+        report = read_report(session, EDITION - timedelta(days=1), EDITION)
+        assert report.editions[0].figures["sent"] == 2000

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, Index, JSON, String, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, Date, Index, JSON, SmallInteger, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import AwareDateTime, Base, BigId, utcnow
@@ -48,11 +48,14 @@ class EditionCounter(Base):
 
     ``item`` tells apart the counters of one figure: a topic's slug, or the SHA-256 of a
     clicked URL (the URL itself is kept in ``url``); empty for the edition's own figure.
-    The edition is not a foreign key, as for deliveries: counting must never refuse a post.
+    A counter is the sum of its rows over ``shard``: the ``sent`` figure is added to by
+    each sending thread on its own row (no lock shared by every settle), the webhook's
+    figures on shard 0. The edition is not a foreign key, as for deliveries: counting must
+    never refuse a post.
     """
 
     __tablename__ = "edition_counters"
-    __table_args__ = (UniqueConstraint("edition_id", "day", "figure", "item"),)
+    __table_args__ = (UniqueConstraint("edition_id", "day", "figure", "item", "shard"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     edition_id: Mapped[int] = mapped_column(BigId)
@@ -61,6 +64,7 @@ class EditionCounter(Base):
     item: Mapped[str] = mapped_column(String(100), default="")
     url: Mapped[str | None] = mapped_column(Text)
     count: Mapped[int] = mapped_column(BigInteger, default=0)
+    shard: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
 
 
 class ReaderFigure(Base):

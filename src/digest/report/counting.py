@@ -17,6 +17,8 @@ are stored by the webhook but not counted.
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 from collections import Counter
 from datetime import date, datetime, timezone
 from typing import Any, Iterable
@@ -33,6 +35,7 @@ from .figures import CLICKED, CLICKS, SENT, TOPIC_FIGURES, figure_of
 CHUNK = 500
 
 _counters = EditionCounter.__table__
+_KEY = ["edition_id", "day", "figure", "item", "shard"]  # a counter's row (a counter sums its shards)
 _readers = ReaderFigure.__table__
 
 Mark = tuple[int, int, str]  # (edition, subscriber, figure)
@@ -74,13 +77,26 @@ def count_events(session: Session, events: Iterable[dict[str, Any]]) -> int:
     return counted
 
 
+#: Rows the ``sent`` counter of an edition's day is spread over (``edition_counters.shard``).
+SENT_SHARDS = 16
+
+
+def sent_shard() -> int:
+    """This process's and thread's row of a ``sent`` counter: settles on other threads
+    (and in other send processes) mostly add to other rows, so a settle seldom waits for
+    another's commit to release the row it updates."""
+    return hash((os.getpid(), threading.get_ident())) % SENT_SHARDS
+
+
 def count_sent(session, edition_id: int, readers: int, day: date | None = None) -> None:
-    """Add ``readers`` the ledger has just marked sent to the edition's ``sent`` counter,
-    in one statement of the caller's transaction (the settle of a batch, or of an
-    ambiguous reader), so a report never counts the delivery table."""
+    """Add ``readers`` the ledger has just marked sent to the edition's ``sent`` counter
+    (on this thread's row of it: :func:`sent_shard`), in one statement of the caller's
+    transaction (the settle of a batch, or of an ambiguous reader), so a report never
+    counts the delivery table."""
     if readers:
         session.execute(_one_sent_statement(session), {"c_edition": edition_id, "c_count": readers,
-                                                       "c_day": day or datetime.now(timezone.utc).date()})
+                                                       "c_day": day or datetime.now(timezone.utc).date(),
+                                                       "c_shard": sent_shard()})
 
 
 _ONE_SENT: dict[str, Any] = {}  # dialect name -> the upsert of count_sent, built once
@@ -93,9 +109,9 @@ def _one_sent_statement(session: Session | Connection):
     statement = _ONE_SENT.get(dialect)
     if statement is None:
         statement = _insert_for(session)(_counters).values(edition_id=bindparam("c_edition"), day=bindparam("c_day"), figure=SENT,
-                                             item="", url=None, count=bindparam("c_count"))
+                                             item="", url=None, count=bindparam("c_count"), shard=bindparam("c_shard"))
         statement = _ONE_SENT[dialect] = statement.on_conflict_do_update(
-            index_elements=["edition_id", "day", "figure", "item"],
+            index_elements=_KEY,
             set_={"count": _counters.c.count + statement.excluded.count},
         )
     return statement
@@ -157,11 +173,11 @@ def _add(session: Session, changes: Counter[Key], urls: dict[str, str]) -> None:
     keys = sorted(key for key, n in changes.items() if n)
     insert = _insert_for(session)
     for start in range(0, len(keys), CHUNK):
-        rows = [{"edition_id": e, "day": d, "figure": f, "item": i, "url": urls.get(i), "count": changes[(e, d, f, i)]}
-                for e, d, f, i in keys[start:start + CHUNK]]
+        rows = [{"edition_id": e, "day": d, "figure": f, "item": i, "url": urls.get(i), "count": changes[(e, d, f, i)],
+                 "shard": 0} for e, d, f, i in keys[start:start + CHUNK]]
         statement = insert(_counters).values(rows)
         statement = statement.on_conflict_do_update(
-            index_elements=["edition_id", "day", "figure", "item"],
+            index_elements=_KEY,
             set_={"count": _counters.c.count + statement.excluded.count},
         )
         session.execute(statement)
