@@ -56,6 +56,10 @@ class TcpProxy:
                 _close(client)
                 continue
             with self._lock:
+                if self._listener is not listener:  # stopped while this one was being connected
+                    _close(client)
+                    _close(upstream)
+                    return
                 self.connections += 1
                 self._sockets += [client, upstream]
             threading.Thread(target=_pump, args=(client, upstream), daemon=True).start()
