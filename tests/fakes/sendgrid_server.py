@@ -82,6 +82,8 @@ class FakeSendGrid:
         self.in_flight = 0  # requests being read or answered now
         self.most_in_flight = 0
         self.received_at: list[tuple[float, list[str]]] = []  # (time.time() on arrival, addresses)
+        #: Batches (``custom_args.batch_id``) whose answer a :meth:`hold_next` plan is holding or held.
+        self.held_batches: set[str] = set()
         self._idle: dict[socket.socket, bool] = {}  # open connection -> waiting for a request
         self._plans: list[_Plan] = []
         self._server: ThreadingHTTPServer | None = None
@@ -335,6 +337,9 @@ def _handler_for(fake: FakeSendGrid) -> type[BaseHTTPRequestHandler]:
             if plan and plan.kind == "delay":
                 time.sleep(plan.seconds)
             if plan and plan.kind == "hold":
+                batch = str((json.loads(raw).get("custom_args") or {}).get("batch_id"))
+                with fake.lock:
+                    fake.held_batches.add(batch)
                 plan.release.wait(plan.seconds)
             if plan and plan.kind == "refuse_after":
                 fake.refuse_connections(plan.seconds)  # closed before the client hears back

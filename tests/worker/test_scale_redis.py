@@ -67,10 +67,14 @@ def test_three_workers_share_an_edition_and_survive_a_sigkill(
 
     def victim_mid_request() -> bool:
         """A non-scheduler holds a batch whose request SendGrid has received but not
-        answered: the moment a lost answer could turn into a duplicate."""
+        answered, and will not answer until the test lets go (a held answer, not one of
+        the first, merely delayed, that could still come before the kill): the moment a
+        lost answer could turn into a duplicate."""
         before = claimed()
         victims.clear()
-        victims.update(in_flight_elsewhere())
+        with fake_sendgrid.lock:
+            held = {int(b) for b in fake_sendgrid.held_batches if b.isdigit()}
+        victims.update({pid: ids for pid, ids in in_flight_elsewhere().items() if set(ids) & held})
         arrived = len(fake_sendgrid.requests)
         return bool(victims) and ledger.batches()[BatchStatus.SENT] >= 2 and arrived >= claimed() == before
 
