@@ -47,6 +47,8 @@ from .jobs import INGEST_JOB, LOCK_JOB, PRUNE_JOB, PURGE_JOB, RECOVER_JOB, TICK_
 from .lock import DEFAULT_TTL, make_lock
 from .tick import DeliveryTick
 
+#: The scheduler lock's own thread (see ``executors`` in :class:`Worker`).
+LOCK_EXECUTOR = "lock"
 log = logging.getLogger(__name__)
 
 #: Leaves Heroku's SIGTERM-to-SIGKILL 30 s a margin, and meets our own 25 s promise.
@@ -106,7 +108,10 @@ class Worker:
         self._scheduler_done = False
         self.scheduler = BlockingScheduler(
             timezone=timezone.utc,
-            executors={"default": ThreadPoolExecutor(4)},
+            executors={"default": ThreadPoolExecutor(4),
+                       # the lock's renewal never waits behind the work it guards (a tick or an
+                       # ingest stuck on a database that went away holds a default thread)
+                       LOCK_EXECUTOR: ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1},
         )
 
@@ -229,6 +234,7 @@ class Worker:
         interval = max(1.0, min(10.0, self.lock_ttl.total_seconds() / 4))
         self.scheduler.add_job(self._keep_lock, IntervalTrigger(seconds=interval), id=LOCK_JOB,
                                name="scheduler lock", replace_existing=True, misfire_grace_time=None,
+                               executor=LOCK_EXECUTOR,
                                next_run_time=datetime.now(timezone.utc))
         recover = next(spec for spec in scheduled_jobs(self.runtime.settings.config.schedule) if spec.id == RECOVER_JOB)
         self.scheduler.add_job(self.running.wrap(self._recover, RECOVER_JOB), recover.trigger, id=RECOVER_JOB,
