@@ -98,6 +98,7 @@ def test_chromium_shows_the_plots_and_asks_nothing_of_another_site(sqlite_url, m
     seed_editions(runtime)
     requests: list[str] = []
     errors: list[str] = []
+    expect = playwright_api.expect  # retries until the page a click leads to is there
     try:
         with live_server(create_app(runtime), port, "web server"), playwright_api.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
@@ -109,7 +110,7 @@ def test_chromium_shows_the_plots_and_asks_nothing_of_another_site(sqlite_url, m
                 page.goto(f"{base}/editor/report")
                 page.get_by_label("Editor token").fill(TOKEN)
                 page.get_by_role("button", name="Sign in").click()
-                assert page.get_by_role("heading", level=1).inner_text() == "What happened after send"
+                expect(page.get_by_role("heading", level=1)).to_have_text("What happened after send")
                 assert page.locator("svg.plot").count() == 5
                 assert page.locator("svg.plot rect.bar").count() > 0
                 assert page.locator("svg.plot polyline.line").count() == 3

@@ -39,7 +39,8 @@ def _editor_site(sqlite_url, make_settings) -> tuple[int, str, Runtime]:
 def _sign_in(page, base: str) -> None:
     page.goto(f"{base}/editor/review?date={DAY}")
     page.get_by_label("Editor token").fill(TOKEN)
-    page.get_by_role("button", name="Sign in").click()
+    with page.expect_navigation():  # signed in (the cookie set) before the caller goes on
+        page.get_by_role("button", name="Sign in").click()
 
 
 def test_the_page_and_its_buttons_need_the_editor_and_a_form_of_its_own(sqlite_url, make_settings):
@@ -73,6 +74,7 @@ def test_chromium_lists_views_and_approves_and_refuses_a_changed_snapshot(sqlite
     requests: list[str] = []
     errors: list[str] = []
     failed: list[tuple[str, int]] = []
+    expect = playwright_api.expect  # retries until the page a click leads to is there
     try:
         with live_server(create_app(runtime), port, "web server"), playwright_api.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
@@ -93,7 +95,8 @@ def test_chromium_lists_views_and_approves_and_refuses_a_changed_snapshot(sqlite
                 assert "Not approved" in page.locator("#waiting").inner_text()
 
                 rows.nth(0).get_by_role("link", name="view").click()  # a body's view
-                assert "Gold holds" in page.content() and "Lithium moves" not in page.content()
+                expect(page.locator("body")).to_contain_text("Gold holds")
+                assert "Lithium moves" not in page.content()
                 page.go_back()
 
                 page.get_by_role("button", name="Approve snapshot v1").click()

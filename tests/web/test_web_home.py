@@ -73,7 +73,7 @@ def test_home_lists_sent_editions_whose_web_version_holds_no_reader(live, chromi
             assert listed.get_attribute("href") == f"/editions/{edition_id}"
 
             listed.click()
-            assert page.url == f"{base}/editions/{edition_id}"
+            page.wait_for_url(f"{base}/editions/{edition_id}")  # there and loaded, not just committed
             html = page.content()
             # The all-topics body, though this reader follows gold alone.
             assert "Gold today" in html and "Copper today" in html and "Lithium today" in html

@@ -24,6 +24,7 @@ def test_weekly_pause_and_resume_in_chromium(live, chromium_path, playwright_api
     runtime, links = live
     sid = add_subscriber(runtime, f"browser-{javascript}@example.com", timezone="Europe/London")
     until = datetime.now(timezone.utc).date() + timedelta(days=14)
+    expect = playwright_api.expect  # retries until the page a click leads to is there
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
         try:
@@ -35,14 +36,14 @@ def test_weekly_pause_and_resume_in_chromium(live, chromium_path, playwright_api
             page.get_by_label("Day of the week (once a week)").select_option("wed")
             page.get_by_label("Pause until").fill(until.isoformat())
             page.get_by_role("button", name="Save preferences").click()
-            assert "Your preferences are saved." in page.content()
+            expect(page.locator("body")).to_contain_text("Your preferences are saved.")
             assert cadence(runtime, sid) == ("weekly", "wed", until)
             assert page.get_by_role("radio", name="Once a week").is_checked()
             assert page.get_by_label("Pause until").input_value() == until.isoformat()
             assert f"paused until {until.isoformat()}" in page.inner_text("main").replace("\n", " ")
 
             page.get_by_role("button", name="Resume now").click()
-            assert "Your digest resumes with the next one." in page.content()
+            expect(page.locator("body")).to_contain_text("Your digest resumes with the next one.")
             assert cadence(runtime, sid) == ("weekly", "wed", None)
             assert page.get_by_role("button", name="Resume now").count() == 0
         finally:

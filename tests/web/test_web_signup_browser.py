@@ -60,6 +60,7 @@ def add_briefings(runtime: Runtime, slugs: tuple[str, ...]) -> None:
 @pytest.mark.parametrize("javascript", [True, False], ids=["javascript", "no-javascript"])
 def test_a_reader_signs_up_confirms_and_gets_just_their_topics(live, chromium_path, javascript):
     sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    expect = pytest.importorskip("playwright.sync_api").expect  # retries until the next page is there
     runtime, database_url, base = live
     outbox = Path(runtime.settings.outbox_dir)
     with sync_playwright() as p:
@@ -79,7 +80,7 @@ def test_a_reader_signs_up_confirms_and_gets_just_their_topics(live, chromium_pa
             page.get_by_label("Copper").check()
             page.locator("#send_hour").select_option("6")
             page.get_by_role("button", name="Subscribe").click()
-            assert page.get_by_role("heading").inner_text() == "Check your inbox"
+            expect(page.get_by_role("heading")).to_have_text("Check your inbox")
 
             (confirmation,) = messages(outbox)
             assert confirmation["To"] == ADDRESS
@@ -91,7 +92,7 @@ def test_a_reader_signs_up_confirms_and_gets_just_their_topics(live, chromium_pa
             page.goto(confirm_url)
             assert subscriber_state(runtime, sid)["status"] == "pending"  # the GET changes nothing
             page.get_by_role("button", name="Yes, send me the digest").click()
-            assert page.get_by_role("heading").inner_text() == "You are subscribed"
+            expect(page.get_by_role("heading")).to_have_text("You are subscribed")
         finally:
             browser.close()
     state = subscriber_state(runtime, sid)
@@ -119,6 +120,7 @@ def test_a_reader_signs_up_confirms_and_gets_just_their_topics(live, chromium_pa
 
 def test_the_unsubscribe_page_leads_to_other_topics_instead(live, chromium_path):
     sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    expect = pytest.importorskip("playwright.sync_api").expect  # retries until the next page is there
     runtime, _, base = live
     sid = add_subscriber(runtime, "staying@example.com")
     links = LinkMaker(base, runtime.settings.secret_key)
@@ -128,7 +130,7 @@ def test_the_unsubscribe_page_leads_to_other_topics_instead(live, chromium_path)
             page = browser.new_page(java_script_enabled=False)
             page.goto(links.unsubscribe_url(sid))
             page.get_by_role("link", name="Choose other topics or another hour instead").click()
-            assert page.get_by_role("heading", level=1).inner_text() == "Your preferences"
+            expect(page.get_by_role("heading", level=1)).to_have_text("Your preferences")
         finally:
             browser.close()
     assert subscriber_state(runtime, sid)["status"] == "active"
