@@ -5,7 +5,8 @@ reader in it (no address, no signed per-reader link)."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,11 @@ from sqlalchemy import select
 
 from digest.cli import main
 from digest.links import LinkMaker
-from digest.models import Edition
+from digest.models import Edition, Topic
+from digest.preview.build import edition_moment
 from digest.settings import bundled_config_path
-from test_web_signup_browser import add_briefings, live, messages  # noqa: F401  (live is a fixture)
+from fakes.edition_seed import fresh_briefings
+from test_web_signup_browser import live, messages  # noqa: F401  (live is a fixture)
 from web_helpers import add_subscriber
 
 READER = "private.reader@example.com"
@@ -43,10 +46,19 @@ def test_home_lists_sent_editions_whose_web_version_holds_no_reader(live, chromi
     sid = add_subscriber(runtime, READER, topics=("gold",), timezone="UTC")
     with runtime.session() as session:  # a draft of another day: never sent, never listed
         session.add(Edition(date=date(2026, 1, 2)))
-    add_briefings(runtime, ("gold", "copper", "lithium"))
+    # The public web version shows what was due at the edition's regular hour (07:00 in the
+    # publication's zone), so the briefings are published before that moment, whatever the
+    # time of day the test runs (after 13:00 UTC "an hour ago" was after it).
+    zone = runtime.settings.config.schedule.default_timezone
+    today = datetime.now(ZoneInfo(zone)).date()
+    _, moment = edition_moment(today, zone, runtime.settings.config.schedule.default_send_hour)
+    with runtime.session() as session:
+        topics = {t.slug: t for t in session.scalars(select(Topic))}
+        session.add_all(fresh_briefings(topics, ("gold", "copper", "lithium"),
+                                        min(datetime.now(timezone.utc), moment) - timedelta(minutes=5)))
     env = {"DATABASE_URL": database_url, "DIGEST_OUTBOX": str(outbox), "DIGEST_CONFIG": str(bundled_config_path()),
            "DIGEST_SECRET_KEY": runtime.settings.secret_key, "DIGEST_BASE_URL": base, "DIGEST_PROVIDER": "outbox"}
-    sent = CliRunner().invoke(main, ["send"], env=env)
+    sent = CliRunner().invoke(main, ["send", "--date", today.isoformat()], env=env)
     assert sent.exit_code == 0, sent.output
     (digest,) = messages(outbox)
     assert digest["To"] == READER
