@@ -19,6 +19,7 @@ statements SQLAlchemy sees).
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
 import sys
 import time
@@ -73,7 +74,7 @@ def copy_database(template_url: str, name: str) -> str:
     return url.set(database=name).render_as_string(hide_password=False)
 
 
-def one_round(database_url: str) -> str:
+def one_round(database_url: str, profile: str | None = None) -> str:
     runtime = open_runtime(database_url)
     try:
         with runtime.session() as session:
@@ -84,32 +85,48 @@ def one_round(database_url: str) -> str:
         counted = {"statements": 0, "commits": 0}
         event.listen(runtime.engine, "before_cursor_execute", lambda *_: counted.update(statements=counted["statements"] + 1))
         event.listen(runtime.engine, "commit", lambda *_: counted.update(commits=counted["commits"] + 1))
+        profiler = cProfile.Profile(time.process_time) if profile else None  # CPU, not waits
         cpu, wall = time.process_time(), time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
         sent = sum(send_batch(sender, batch_id).sent for batch_id in pending)
+        if profiler is not None:
+            profiler.disable()
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        if profiler is not None:
+            profiler.dump_stats(profile)
     finally:
         runtime.close()
     n = max(len(pending), 1)
+    per_reader = 1e6 * cpu / max(sent, 1)
     return (f"{len(pending)} batches, {sent:,} readers sent; per batch: {counted['statements'] / n:.2f} statements, "
-            f"{counted['commits'] / n:.2f} commits, {1000 * wall / n:.2f} ms wall, {1000 * cpu / n:.2f} ms CPU")
+            f"{counted['commits'] / n:.2f} commits, {1000 * wall / n:.2f} ms wall, {1000 * cpu / n:.2f} ms CPU; "
+            f"{per_reader:.1f} us CPU per reader")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="The send path's cost per batch, on PostgreSQL.")
     parser.add_argument("--subscribers", type=int, default=30_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", metavar="FILE", help="cProfile the timed loop of each round into FILE "
+                        "(overwritten each round; the per-batch figures then include the profiler's overhead)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the planned database of an earlier run with the same DATABASE_URL (no setup)")
     args = parser.parse_args(argv)
     database_url = edition.database_choice(os.environ.get("DATABASE_URL"), allow_sqlite=False)
-    template = edition.fresh_database(database_url)
-    edition.seed(template, args.subscribers)
-    runtime = open_runtime(template)
-    try:
-        send_edition(runtime, HaltsAtOnce(), dataset.EDITION_DATE, now=dataset.NOW)
-    finally:
-        runtime.close()
+    if args.reuse:
+        template = normalise_database_url(database_url)
+    else:
+        template = edition.fresh_database(database_url)
+        edition.seed(template, args.subscribers)
+        runtime = open_runtime(template)
+        try:
+            send_edition(runtime, HaltsAtOnce(), dataset.EDITION_DATE, now=dataset.NOW)
+        finally:
+            runtime.close()
     copy_name = make_url(normalise_database_url(template)).database + "_round"
     for round_number in range(1, args.rounds + 1):
-        print(f"round {round_number}: {one_round(copy_database(template, copy_name))}; "
+        print(f"round {round_number}: {one_round(copy_database(template, copy_name), args.profile)}; "
               f"{os.popen('uptime').read().strip()}", flush=True)
     return 0
 
