@@ -12,8 +12,7 @@ import threading
 from collections import OrderedDict
 from datetime import datetime, timezone
 
-from sqlalchemy import BigInteger, any_, bindparam, cast, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import bindparam, select, update
 
 from ..content import RenderedEmail, tokens_in
 from ..db import fetch_tuples
@@ -39,42 +38,32 @@ _SKIP_SUPPRESSED = (
     .where(_deliveries.c.id.in_(bindparam("ids", expanding=True)), _deliveries.c.status == DeliveryStatus.QUEUED)
     .values(status=DeliveryStatus.SKIPPED, skip_reason=SkipReason.SUPPRESSED)
 )
-_RECIPIENTS = (  # (delivery id, subscriber id, email, zone): the batch's own rows, as planned
-    select(_deliveries.c.id, _deliveries.c.subscriber_id, _deliveries.c.email, _deliveries.c.timezone)
-    .where(_deliveries.c.batch_id == bindparam("b_id"), _deliveries.c.status == bindparam("b_status"))
+#: Whether a reader left since planning (unsubscribed, bounced): a probe of the partial
+#: index ``ix_subscribers_inactive`` per row, read with the batch's rows.
+_LEFT = (select(_subscribers.c.id)
+         .where(_subscribers.c.id == _deliveries.c.subscriber_id, _subscribers.c.status != SubscriberStatus.ACTIVE)
+         .correlate(_deliveries).exists())
+_RECIPIENTS = (  # (delivery id, subscriber id, email, zone, left): the batch's own rows, as planned
+    select(_deliveries.c.id, _deliveries.c.subscriber_id, _deliveries.c.email, _deliveries.c.timezone, _LEFT)
+    .where(_deliveries.c.batch_id == bindparam("b_id"), _deliveries.c.status == DeliveryStatus.QUEUED)
     .order_by(_deliveries.c.id)
 )
-#: Which of these subscribers are no longer subscribed: answered from the partial index
-#: ``ix_subscribers_inactive`` (a probe per reader), not by reading every reader's row. On
-#: PostgreSQL the ids go as one array, not a thousand bind parameters.
-_INACTIVE = select(_subscribers.c.id).where(
-    _subscribers.c.id.in_(bindparam("s_ids", expanding=True)), _subscribers.c.status != SubscriberStatus.ACTIVE)
-_INACTIVE_PG = select(_subscribers.c.id).where(
-    _subscribers.c.id == any_(cast(bindparam("s_ids"), ARRAY(BigInteger))),
-    _subscribers.c.status != SubscriberStatus.ACTIVE)
 
 
 def queued_recipients(conn, batch_id: int) -> tuple[list, int]:
-    """The batch's queued recipients who are still subscribed, and how many are not:
-    those who unsubscribed (or bounced) since planning are marked skipped, not sent (the
-    UPDATE runs only when someone left)."""
-    rows = _batch_rows(conn, batch_id, DeliveryStatus.QUEUED)
-    inactive = _inactive(conn, [row[1] for row in rows]) if rows else set()
-    if not inactive:
-        return rows, 0
-    gone = [row[0] for row in rows if row[1] in inactive]
+    """The batch's queued recipients (delivery id, subscriber id, email, zone) who are
+    still subscribed, and how many are not: those who unsubscribed (or bounced) since
+    planning are marked skipped, not sent (the UPDATE runs only when someone left).
+
+    One statement reads the rows and whether each reader left (was two: the rows, then
+    their subscriber ids sent back as an array to ask which left: a thousand ids dumped
+    and a second round trip per batch)."""
+    rows = fetch_tuples(conn, _RECIPIENTS, {"b_id": batch_id}, cached=True)
+    gone = [row[0] for row in rows if row[4]]
+    if not gone:
+        return [row[:4] for row in rows], 0
     suppressed = conn.execute(_SKIP_SUPPRESSED, {"ids": gone}).rowcount
-    return [row for row in rows if row[1] not in inactive], suppressed
-
-
-def _inactive(conn, subscriber_ids: list[int]) -> set[int]:
-    if conn.dialect.name == "postgresql":
-        return {sid for (sid,) in fetch_tuples(conn, _INACTIVE_PG, {"s_ids": subscriber_ids}, cached=True)}
-    return set(conn.execute(_INACTIVE, {"s_ids": subscriber_ids}).scalars())
-
-
-def _batch_rows(conn, batch_id: int, status: str) -> list[tuple]:
-    return fetch_tuples(conn, _RECIPIENTS, {"b_id": batch_id, "b_status": status}, cached=True)
+    return [row[:4] for row in rows if not row[4]], suppressed
 
 
 def build_outgoing(conn, claimed: ClaimedBatch, rows, links: LinkMaker, config,
@@ -93,15 +82,6 @@ def build_outgoing(conn, claimed: ClaimedBatch, rows, links: LinkMaker, config,
         headers=shared_headers(config),
         sent_at=sent_at,
     )
-
-
-def batch_recipients(conn, batch_id: int, body_id: int, body: RenderedEmail, links: LinkMaker,
-                     status: str) -> tuple[RenderedEmail, list[Recipient]]:
-    """A batch's deliveries in ``status`` (one read), as the send path builds them: the body
-    dated for their zones, and each reader's token values and one-click headers."""
-    rows = _batch_rows(conn, batch_id, status)
-    dated = dated_for_zones(body, {row[3] for row in rows})
-    return dated.body, _recipients(rows, body_id, links, dated)
 
 
 def _recipients(rows, body_id: int, links: LinkMaker, dated: DatedBody) -> list[Recipient]:
