@@ -11,7 +11,7 @@ from digest.deliver.run import EditionRun
 from digest.deliver.ledger import Settlement, claim_batch, get_or_create_edition, settle_batch
 from digest.deliver.plan import plan_edition
 from digest.deliver.ledger.settlement import settle_delivery
-from digest.models import Batch, BatchStatus, Delivery, EditionCounter
+from digest.models import Batch, BatchStatus, Delivery, DeliveryStatus, EditionCounter
 from digest.report.reading import read_report
 
 from .conftest import EDITION, NOW, CountingRenderer, FakeSelector, add_subscribers
@@ -78,3 +78,30 @@ def test_sent_counted_on_several_shards_is_one_exact_figure_in_the_report(runtim
         assert [tuple(row) for row in rows] == [(3, 1002), (11, 998)]
         report = read_report(session, EDITION - timedelta(days=1), EDITION)
         assert report.editions[0].figures["sent"] == 2000
+
+
+def test_a_batch_everyone_got_settles_in_one_statement_and_counts_once_when_run_again(runtime):
+    """A sent batch with no reader of its own outcome: on PostgreSQL the batch and its
+    queued rows are settled by one statement (then the counter's), on SQLite by two; run
+    again (its commit's answer lost), the settlement finds itself recorded and counts
+    nothing more; another worker's settlement of it changes nothing."""
+    from sqlalchemy import event
+
+    add_subscribers(runtime, 3)
+    with runtime.session() as session:
+        edition = get_or_create_edition(session, EDITION)
+    plan_edition(runtime, edition, EditionRun(NOW), renderer=CountingRenderer(), selector=FakeSelector(), max_recipients=3)
+    statements: list[str] = []
+    event.listen(runtime.engine, "before_cursor_execute", lambda _c, _cur, sql, *_: statements.append(sql))
+    with runtime.session() as session:
+        batch_id = session.scalar(select(Batch.id))
+        assert claim_batch(session, batch_id, "w:1:1", now=NOW)
+        statements.clear()
+        assert settle_batch(session, batch_id, "w:1:1", Settlement(BatchStatus.SENT, message_id="m1"), now=NOW)
+        assert len(statements) == (2 if runtime.engine.dialect.name == "postgresql" else 3)
+        assert settle_batch(session, batch_id, "w:1:1", Settlement(BatchStatus.SENT, message_id="m1"), now=NOW)
+        assert not settle_batch(session, batch_id, "v:2:2", Settlement(BatchStatus.SENT, message_id="m2"), now=NOW)
+        assert sent_counters(session) == [(EDITION, "", 3)]
+        assert session.execute(select(Batch.status, Batch.provider_message_id, Batch.sent_at)).one() == (
+            BatchStatus.SENT, "m1", NOW)
+        assert session.execute(select(Delivery.status, Delivery.sent_at).distinct()).all() == [(DeliveryStatus.SENT, NOW)]

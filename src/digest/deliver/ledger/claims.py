@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
-from sqlalchemy import Connection, and_, bindparam, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ...models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, RenderedBody
@@ -92,6 +92,18 @@ _QUEUED_SENT = (  # the batch's message id stays on the batch (see Delivery.prov
     update(_deliveries).where(*_QUEUED_IN_BATCH)
     .values(status=DeliveryStatus.SENT, sent_at=bindparam("settle_sent_at"))
 )
+#: A batch sent to everyone, settled in one statement on PostgreSQL (was two: the batch's
+#: UPDATE, then its queued rows'): the rows are marked only when the batch's UPDATE
+#: matched (it is still this worker's), and the statement returns the batch's edition
+#: (NULL when it did not match) and how many rows it marked sent.
+_SETTLED_CTE = _SETTLE_BATCH.cte("settled")
+_MARKED_CTE = (
+    update(_deliveries).where(*_QUEUED_IN_BATCH, exists(select(_SETTLED_CTE.c.edition_id)))
+    .values(status=DeliveryStatus.SENT, sent_at=bindparam("settle_sent_at"))
+    .returning(_deliveries.c.id).cte("marked")
+)
+_SETTLE_ALL_SENT = select(select(_SETTLED_CTE.c.edition_id).scalar_subquery(),
+                          select(func.count()).select_from(_MARKED_CTE).scalar_subquery())
 _QUEUED_UNSENT = (
     update(_deliveries).where(*_QUEUED_IN_BATCH)
     .values(status=bindparam("settle_status"), error=bindparam("settle_error"))
@@ -169,15 +181,17 @@ def settle_batch(
     params = {"settle_id": batch_id, "settle_by": worker_id, "settle_status": settlement.status,
               "settle_message_id": settlement.message_id, "settle_error": settlement.error,
               "settle_sent_at": now if sent else None, "settle_in_doubt": bool(settlement.ambiguous)}
+    if sent and _one_statement(session) and not (settlement.rejected or settlement.unsent or settlement.ambiguous
+                                                  or settlement.message_ids):
+        edition_id, readers = session.execute(_SETTLE_ALL_SENT, params).one()
+        if edition_id is None:
+            return _not_settled(session, params, batch_id, worker_id, settlement)
+        count_sent(session, edition_id, readers, now.astimezone(timezone.utc).date())
+        session.commit()
+        return True
     settled = session.execute(_SETTLE_BATCH, params).first()
     if settled is None:
-        already = session.execute(_SETTLED_AS, params).first()
-        session.rollback()
-        if already is not None and tuple(already) == (settlement.status, worker_id):
-            return True  # recorded by this settlement before the connection was lost
-        log.warning("batch %s is no longer held by %s; its outcome (%s) was not recorded",
-                    batch_id, worker_id, settlement.status)
-        return False
+        return _not_settled(session, params, batch_id, worker_id, settlement)
 
     for status, refused, reasons in ((DeliveryStatus.FAILED, True, settlement.rejected),
                                      (DeliveryStatus.FAILED, False, settlement.unsent),
@@ -198,6 +212,24 @@ def settle_batch(
     session.commit()
     return True
 
+
+
+def _one_statement(session: Session | Connection) -> bool:
+    """Whether the database runs :data:`_SETTLE_ALL_SENT` (UPDATEs in a WITH: PostgreSQL)."""
+    dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
+    return dialect.name == "postgresql"
+
+
+def _not_settled(session, params: dict, batch_id: int, worker_id: str, settlement: Settlement) -> bool:
+    """The settle's UPDATE matched nothing: True when this very settlement had landed
+    before the connection was lost, else False (a recovery overtook the batch). Rolled back."""
+    already = session.execute(_SETTLED_AS, params).first()
+    session.rollback()
+    if already is not None and tuple(already) == (settlement.status, worker_id):
+        return True  # recorded by this settlement before the connection was lost
+    log.warning("batch %s is no longer held by %s; its outcome (%s) was not recorded",
+                batch_id, worker_id, settlement.status)
+    return False
 
 
 def release_batch(session: Session | Connection, batch_id: int, worker_id: str, reason: str) -> bool:
