@@ -181,6 +181,8 @@ def _sent(result: SendResult, outgoing: OutgoingBatch) -> Settlement:
     """Each reader's outcome on their own row; the batch is ``sent`` when anyone got it,
     else ``ambiguous`` when anyone may have, else ``failed``. A batch that went out with
     readers it did not reach says so in its error."""
+    if not (result.rejected or result.unsent or result.ambiguous or result.per_recipient_ids):
+        return Settlement(BatchStatus.SENT, message_id=result.message_id)  # everyone taken: nobody's own row
     by_email = {r.email.casefold(): r.delivery_id for r in outgoing.recipients}
 
     def rows(outcomes: dict[str, str]) -> dict[int, str]:
