@@ -15,7 +15,8 @@ so what is left is the send path's own work and its database round trips. Statem
 counted on the driver's cursors (SQLAlchemy's and those :func:`digest.db.fetch_tuples`
 runs on the driver's own cursor alike, and the pool's ping at each checkout; an
 executemany counts once; the driver's implicit BEGIN is not counted), commits on the
-engine. (Before, statements were counted on SQLAlchemy's cursor events, which see neither
+engine; the PostgreSQL backends' CPU time for the same loop is read from /proc (the
+server must run on this machine). (Before, statements were counted on SQLAlchemy's cursor events, which see neither
 the ping nor ``fetch_tuples``: 5.99 then is 8.99 now, same code.)
 """
 
@@ -78,8 +79,27 @@ class CountingCursor(psycopg.Cursor):
         return super().executemany(*args, **kwargs)
 
 
+#: The PostgreSQL backends (server processes) of the connections the send path checked out.
+BACKENDS: set[int] = set()
+
+
 def _count_on(dbapi_connection, *_):
     dbapi_connection.cursor_factory = CountingCursor
+    BACKENDS.add(dbapi_connection.info.backend_pid)
+
+
+def backend_cpu(pids) -> dict[int, float]:
+    """CPU seconds (user + system) each PostgreSQL backend has used so far, from /proc: the
+    server runs on this machine, and each connection is one backend process, so its CPU
+    is the server's work for the statements sent on it (0 where it cannot be read)."""
+    used = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            used[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            used[pid] = 0.0
+    return used
 
 
 def open_runtime(database_url: str) -> Runtime:
@@ -104,10 +124,11 @@ def one_round(database_url: str, profile: str | None = None) -> str:
             pending = list(session.scalars(select(Batch.id).where(Batch.status == BatchStatus.PENDING)
                                            .order_by(Batch.id)))
         sender = Sender.open(runtime, TakesEveryone())
-        send_batch(sender, pending.pop(0))  # statements compiled, a connection in the pool: not timed
         event.listen(runtime.engine.pool, "checkout", _count_on)
         event.listen(runtime.engine, "commit", lambda *_: COUNTED.update(commits=COUNTED["commits"] + 1))
+        send_batch(sender, pending.pop(0))  # statements compiled, a connection in the pool: not timed
         COUNTED.update(statements=0, commits=0)
+        server_before = backend_cpu(BACKENDS)
         profiler = cProfile.Profile(time.process_time) if profile else None  # CPU, not waits
         cpu, wall = time.process_time(), time.perf_counter()
         if profiler is not None:
@@ -116,6 +137,9 @@ def one_round(database_url: str, profile: str | None = None) -> str:
         if profiler is not None:
             profiler.disable()
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        server_after = backend_cpu(BACKENDS)
+        server = sum(used - server_before.get(pid, 0.0) for pid, used in server_after.items())
+        BACKENDS.clear()
         if profiler is not None:
             profiler.dump_stats(profile)
     finally:
@@ -124,7 +148,8 @@ def one_round(database_url: str, profile: str | None = None) -> str:
     per_reader = 1e6 * cpu / max(sent, 1)
     return (f"{len(pending)} batches, {sent:,} readers sent; per batch: {COUNTED['statements'] / n:.2f} statements, "
             f"{COUNTED['commits'] / n:.2f} commits, {1000 * wall / n:.2f} ms wall, {1000 * cpu / n:.2f} ms CPU; "
-            f"{per_reader:.1f} us CPU per reader")
+            f"{1000 * server / n:.2f} ms server CPU ({len(server_after)} backend(s)); "
+            f"{per_reader:.1f} us CPU per reader, {1e6 * (cpu + server) / max(sent, 1):.1f} with the server's")
 
 
 def main(argv=None) -> int:
