@@ -102,6 +102,55 @@ def backend_cpu(pids) -> dict[int, float]:
     return used
 
 
+#: The send path's steps whose CPU ``--phases`` prints: (module, attribute, label). Nested
+#: steps are inside their callers' figures (the dated body inside the outgoing batch).
+PHASES = (
+    ("digest.deliver.batch", "claim_batch", "claim"),
+    ("digest.deliver.batch", "queued_recipients", "recipients' rows"),
+    ("digest.deliver.batch", "build_outgoing", "outgoing batch"),
+    ("digest.deliver.recipients", "_recipients", "  tokens and headers"),
+    ("digest.deliver.batch", "held_reason", "guards"),
+    ("digest.deliver.batch", "settle_batch", "settle"),
+    ("digest.deliver.ledger.claims", "count_sent", "  sent counter"),
+)
+
+
+def time_phases() -> dict[str, list[float]]:
+    """Wrap each of :data:`PHASES` to add up its CPU time (and calls) from now on."""
+    import functools
+    import importlib
+
+    spent: dict[str, list[float]] = {}
+    for module_name, attribute, label in PHASES:
+        module = importlib.import_module(module_name)
+        step, spent[label] = getattr(module, attribute), [0.0, 0]
+
+        @functools.wraps(step)
+        def timed(*args, __step=step, __spent=spent[label], **kwargs):
+            started = time.process_time()
+            try:
+                return __step(*args, **kwargs)
+            finally:
+                __spent[0] += time.process_time() - started
+                __spent[1] += 1
+        setattr(module, attribute, timed)
+    dated = importlib.import_module("digest.deliver.recipients")._dated_bodies
+    for attribute, label in (("get", "  dated body"), ("body", "    body read")):
+        step, spent[label] = getattr(dated, attribute), [0.0, 0]
+
+        def timed(*args, __step=step, __spent=spent[label], **kwargs):
+            started = time.process_time()
+            try:
+                return __step(*args, **kwargs)
+            finally:
+                __spent[0] += time.process_time() - started
+                __spent[1] += 1
+        setattr(dated, attribute, timed)
+    order = [label for _, _, label in PHASES]
+    order[order.index("  tokens and headers"):order.index("  tokens and headers")] = ["  dated body", "    body read"]
+    return {label: spent[label] for label in order}
+
+
 def open_runtime(database_url: str) -> Runtime:
     env = edition.environment(database_url, "http://127.0.0.1:9")  # the provider is this module's
     return Runtime.open(load_settings(env | {"DIGEST_SEND_PROCESSES": "1", "DIGEST_SEND_CONCURRENCY": "1"}))
@@ -117,7 +166,7 @@ def copy_database(template_url: str, name: str) -> str:
     return url.set(database=name).render_as_string(hide_password=False)
 
 
-def one_round(database_url: str, profile: str | None = None) -> str:
+def one_round(database_url: str, profile: str | None = None, phases: bool = False) -> str:
     runtime = open_runtime(database_url)
     try:
         with runtime.session() as session:
@@ -128,6 +177,7 @@ def one_round(database_url: str, profile: str | None = None) -> str:
         event.listen(runtime.engine, "commit", lambda *_: COUNTED.update(commits=COUNTED["commits"] + 1))
         send_batch(sender, pending.pop(0))  # statements compiled, a connection in the pool: not timed
         COUNTED.update(statements=0, commits=0)
+        spent = time_phases() if phases else {}
         server_before = backend_cpu(BACKENDS)
         profiler = cProfile.Profile(time.process_time) if profile else None  # CPU, not waits
         cpu, wall = time.process_time(), time.perf_counter()
@@ -146,10 +196,11 @@ def one_round(database_url: str, profile: str | None = None) -> str:
         runtime.close()
     n = max(len(pending), 1)
     per_reader = 1e6 * cpu / max(sent, 1)
+    split = "".join(f"\n  {label:<22} {1000 * seconds / n:6.3f} ms CPU per batch" for label, (seconds, _) in spent.items())
     return (f"{len(pending)} batches, {sent:,} readers sent; per batch: {COUNTED['statements'] / n:.2f} statements, "
             f"{COUNTED['commits'] / n:.2f} commits, {1000 * wall / n:.2f} ms wall, {1000 * cpu / n:.2f} ms CPU; "
             f"{1000 * server / n:.2f} ms server CPU ({len(server_after)} backend(s)); "
-            f"{per_reader:.1f} us CPU per reader, {1e6 * (cpu + server) / max(sent, 1):.1f} with the server's")
+            f"{per_reader:.1f} us CPU per reader, {1e6 * (cpu + server) / max(sent, 1):.1f} with the server's" + split)
 
 
 def main(argv=None) -> int:
@@ -158,6 +209,8 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", metavar="FILE", help="cProfile the timed loop of each round into FILE "
                         "(overwritten each round; the per-batch figures then include the profiler's overhead)")
+    parser.add_argument("--phases", action="store_true",
+                        help="also print each step's CPU per batch (steps wrapped in a timer: about 1 us each)")
     parser.add_argument("--reuse", action="store_true",
                         help="keep the planned database of an earlier run with the same DATABASE_URL (no setup)")
     args = parser.parse_args(argv)
@@ -174,8 +227,8 @@ def main(argv=None) -> int:
             runtime.close()
     copy_name = make_url(normalise_database_url(template)).database + "_round"
     for round_number in range(1, args.rounds + 1):
-        print(f"round {round_number}: {one_round(copy_database(template, copy_name), args.profile)}; "
-              f"{os.popen('uptime').read().strip()}", flush=True)
+        outcome = one_round(copy_database(template, copy_name), args.profile, args.phases).split("\n", 1)
+        print(f"round {round_number}: {outcome[0]}; {os.popen('uptime').read().strip()}", *outcome[1:], sep="\n", flush=True)
     return 0
 
 
