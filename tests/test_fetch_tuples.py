@@ -32,3 +32,17 @@ def test_same_rows_as_sqlalchemy(runtime):
         for _ in range(2):  # compiled once, different values each call
             assert fetch_tuples(conn, _BY_ID, {"wanted": ids[0]}, cached=True) == [(ids[0], "r0@example.com")]
             assert fetch_tuples(conn, _BY_ID, {"wanted": ids[5]}, cached=True) == [(ids[5], "r5@example.com")]
+
+
+def test_timestamps_come_back_in_utc_itself(runtime):
+    """PostgreSQL sessions run in UTC (``digest.db.SESSION_OPTIONS``), so the driver's own
+    rows carry ``timezone.utc``, as the models' ``AwareDateTime`` does, and planning need
+    not convert each reader's last digest (a server whose zone is ``Etc/UTC``, Debian's
+    default, gave ``ZoneInfo("Etc/UTC")``)."""
+    when = datetime(2026, 3, 2, 7, 30, tzinfo=timezone.utc)
+    with runtime.session() as session:
+        session.add(Subscriber(email="r@example.com", timezone="Asia/Kolkata", send_hour=7, last_digest_at=when))
+        session.commit()
+        conn = session.connection()
+        [(value,)] = fetch_tuples(conn, select(_subscribers.c.last_digest_at))
+    assert value == when and value.tzinfo is timezone.utc

@@ -40,6 +40,14 @@ UNREACHABLE = (OperationalError, InterfaceError)
 #: become one clear line, not a process hanging for minutes.
 CONNECT_TIMEOUT = 10
 
+#: Every PostgreSQL session in UTC: the driver then gives timestamps with
+#: ``datetime.timezone.utc`` (what the models' ``AwareDateTime`` gives), not the server's
+#: zone as a ``ZoneInfo`` (Debian's default is ``Etc/UTC``), which planning converted
+#: row by row (``astimezone``: 0.45 s of CPU per 180,000 readers with a last digest) and
+#: which makes every comparison of such datetimes look its offset up. No statement
+#: depends on the session's zone otherwise (no casts of timestamps to dates in SQL).
+SESSION_OPTIONS = "-c TimeZone=UTC"
+
 
 def make_engine(url: str, **kwargs) -> Engine:
     if url.startswith("sqlite"):
@@ -56,8 +64,12 @@ def make_engine(url: str, **kwargs) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    connect_args = {}
     if "connect_timeout" not in url:
-        kwargs.setdefault("connect_args", {"connect_timeout": CONNECT_TIMEOUT})
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT
+    if "options" not in url:
+        connect_args["options"] = SESSION_OPTIONS
+    kwargs.setdefault("connect_args", connect_args)
     return create_engine(url, **kwargs)
 
 
