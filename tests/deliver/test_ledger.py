@@ -364,6 +364,37 @@ def test_rows_another_planner_wrote_first_are_skipped_not_an_error(runtime):
     assert sorted(r.subscriber_id for r in rows) == sorted(ids)
 
 
+def test_delivery_rows_keep_each_readers_values_whatever_they_hold(runtime):
+    """On PostgreSQL a column's values travel joined by a separator and are split again
+    there; a column one of whose values holds the separator (or is empty) goes as an
+    array instead, and skipped rows' columns of NULLs stay NULL. Every row gets its own
+    reader's values, whatever order the readers came in."""
+    from digest.deliver.plan.rows import SEPARATOR, insert_deliveries
+    from digest.models import utcnow
+
+    ids = add_subscribers(runtime, 5)
+    odd = f"odd{SEPARATOR}name@example.com"
+    with runtime.session() as session:
+        edition = get_or_create_edition(session, EDITION)
+        queued = insert_deliveries(session, edition.id, DeliveryStatus.QUEUED, None, utcnow(),
+                                   [ids[2], ids[0], ids[1]], [5, 6, 5], ["Europe/Paris", "", "Asia/Tokyo"],
+                                   ["c@example.com", odd, "a,b@example.com"])
+        skipped = insert_deliveries(session, edition.id, DeliveryStatus.SKIPPED, "no-new-items", utcnow(),
+                                    [ids[4], ids[3]], [None, None], [None, None], [None, None])
+        session.commit()
+    assert (queued, skipped) == ({5: 2, 6: 1}, {None: 2})
+    with runtime.session() as session:
+        rows = session.execute(select(Delivery.subscriber_id, Delivery.batch_id, Delivery.timezone, Delivery.email,
+                                      Delivery.status)).all()
+    assert {sid: tuple(values) for sid, *values in rows} == {
+        ids[0]: (6, "", odd, "queued"),
+        ids[1]: (5, "Asia/Tokyo", "a,b@example.com", "queued"),
+        ids[2]: (5, "Europe/Paris", "c@example.com", "queued"),
+        ids[3]: (None, None, None, "skipped"),
+        ids[4]: (None, None, None, "skipped"),
+    }
+
+
 def test_the_last_write_is_sliced_into_transactions_with_the_same_batches(runtime, monkeypatch):
     from digest.deliver.plan import writer
 
