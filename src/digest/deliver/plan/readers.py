@@ -6,12 +6,11 @@ flight in another edition, who get a ``skipped`` row here)."""
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterator, Protocol, runtime_checkable
 
-from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy import String, bindparam, cast, exists, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from ...content import Selection
@@ -66,9 +65,18 @@ _SUBSCRIBER_COLUMNS = (_subscribers.c.id, _subscribers.c.email, _subscribers.c.t
                        window_start_column())
 
 
+#: A subscriber's topic ids as one string (``"3,7"``, in no set order), one row per
+#: subscriber: the chunk's readers are matched to their topics with one dictionary, and
+#: each distinct string is turned into sorted slugs once. Read as one row per (subscriber,
+#: topic) and grouped here, that grouping was 2.3-3 us of Python per reader; PostgreSQL
+#: spends 0.4 us more per reader grouping them (5,000-reader chunks, measured apart).
+#: (The separator is a literal in the SQL: as a bound value it would be rendered inline
+#: at compile time, which then wants every other parameter's value.)
+_TOPIC_KEY = func.aggregate_strings(cast(subscriber_topics.c.topic_id, String), literal_column("','"))
 _TOPICS_IN_RANGE = (
-    select(subscriber_topics.c.subscriber_id, subscriber_topics.c.topic_id)
+    select(subscriber_topics.c.subscriber_id, _TOPIC_KEY)
     .where(subscriber_topics.c.subscriber_id.between(bindparam("first_id"), bindparam("last_id")))
+    .group_by(subscriber_topics.c.subscriber_id)
 )
 
 
@@ -85,22 +93,23 @@ def _load_chunk(session: Session, query, slug_of: dict[int, str], *, dense: bool
     if dense:
         topic_rows = fetch_tuples(conn, _TOPICS_IN_RANGE, {"first_id": rows[0][0], "last_id": rows[-1][0]}, cached=True)
     else:
-        topic_rows = fetch_tuples(conn, select(subscriber_topics.c.subscriber_id, subscriber_topics.c.topic_id)
-                                  .where(subscriber_topics.c.subscriber_id.in_([r[0] for r in rows])))
-    topic_ids: dict[int, list[int]] = defaultdict(list)
-    for subscriber_id, topic_id in topic_rows:
-        topic_ids[subscriber_id].append(topic_id)
+        topic_rows = fetch_tuples(conn, select(subscriber_topics.c.subscriber_id, _TOPIC_KEY)
+                                  .where(subscriber_topics.c.subscriber_id.in_([r[0] for r in rows]))
+                                  .group_by(subscriber_topics.c.subscriber_id))
+    topic_key = dict(topic_rows).get
     # A list has a few dozen distinct topic sets: each is turned into sorted slugs once.
-    slug_sets: dict[tuple[int, ...], tuple[str, ...]] = {}
+    slug_sets: dict[str, tuple[str, ...]] = {}
     chunk = []
+    append = chunk.append
     for subscriber_id, email, zone, send_hour, last_digest_at in rows:
-        ids = tuple(topic_ids.get(subscriber_id, ()))
-        slugs = slug_sets.get(ids)
+        key = topic_key(subscriber_id, "")
+        slugs = slug_sets.get(key)
         if slugs is None:
-            slugs = slug_sets[ids] = tuple(sorted(slug_of[t] for t in ids))
+            slugs = slug_sets[key] = tuple(sorted(slug_of[int(t)] for t in key.split(",") if t))
         if last_digest_at is not None and last_digest_at.tzinfo is not timezone.utc:
-            last_digest_at = last_digest_at.astimezone(timezone.utc)  # as the ORM's AwareDateTime gives it
-        chunk.append((subscriber_id, email, zone, send_hour, last_digest_at, slugs))
+            # As the ORM's AwareDateTime gives it (PostgreSQL sessions are in UTC: digest.db).
+            last_digest_at = last_digest_at.astimezone(timezone.utc)
+        append((subscriber_id, email, zone, send_hour, last_digest_at, slugs))
     return chunk
 
 
