@@ -40,14 +40,6 @@ UNREACHABLE = (OperationalError, InterfaceError)
 #: become one clear line, not a process hanging for minutes.
 CONNECT_TIMEOUT = 10
 
-#: Every PostgreSQL session in UTC: the driver then gives timestamps with
-#: ``datetime.timezone.utc`` (what the models' ``AwareDateTime`` gives), not the server's
-#: zone as a ``ZoneInfo`` (Debian's default is ``Etc/UTC``), which planning converted
-#: row by row (``astimezone``: 0.45 s of CPU per 180,000 readers with a last digest) and
-#: which makes every comparison of such datetimes look its offset up. No statement
-#: depends on the session's zone otherwise (no casts of timestamps to dates in SQL).
-SESSION_OPTIONS = "-c TimeZone=UTC"
-
 
 def make_engine(url: str, **kwargs) -> Engine:
     if url.startswith("sqlite"):
@@ -64,13 +56,26 @@ def make_engine(url: str, **kwargs) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    connect_args = {}
     if "connect_timeout" not in url:
-        connect_args["connect_timeout"] = CONNECT_TIMEOUT
-    if "options" not in url:
-        connect_args["options"] = SESSION_OPTIONS
-    kwargs.setdefault("connect_args", connect_args)
-    return create_engine(url, **kwargs)
+        kwargs.setdefault("connect_args", {"connect_timeout": CONNECT_TIMEOUT})
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "connect", _session_in_utc)
+    return engine
+
+
+def _session_in_utc(dbapi_conn, _record) -> None:
+    """Every PostgreSQL session in UTC: the driver then gives timestamps with
+    ``datetime.timezone.utc`` (what the models' ``AwareDateTime`` gives), not the server's
+    zone as a ``ZoneInfo`` (Debian's default is ``Etc/UTC``), which planning converted row
+    by row (``astimezone``: 0.45 s of CPU per 180,000 readers with a last digest) and which
+    makes every comparison of such datetimes look its offset up. No statement depends on
+    the session's zone otherwise (no casts of timestamps to dates in SQL). A ``SET`` once
+    per new connection, not a startup option, which connection poolers such as PgBouncer
+    refuse; where a pooler hands the session to others, values are still converted where
+    read (planning checks each one's zone)."""
+    with dbapi_conn.cursor() as cursor:
+        cursor.execute("SET TIME ZONE 'UTC'")
+    dbapi_conn.commit()
 
 
 def check_reachable(engine: Engine) -> None:
