@@ -134,7 +134,8 @@ def _time_phases() -> dict[str, float]:
     return spent
 
 
-def one_round(database_url: str, renderer: KeptBodies, profile: int, phases: dict | None = None) -> str:
+def one_round(database_url: str, renderer: KeptBodies, profile: int, phases: dict | None = None,
+              chunk_size: int | None = None) -> str:
     runtime = batch_cost.open_runtime(database_url)
     try:
         with runtime.session() as session:
@@ -145,7 +146,8 @@ def one_round(database_url: str, renderer: KeptBodies, profile: int, phases: dic
         cpu, wall = time.process_time(), time.perf_counter()
         if profiler:
             profiler.enable()
-        summary = plan_edition(runtime, planned, EditionRun(dataset.NOW), renderer=renderer, max_recipients=1000)
+        sized = {"chunk_size": chunk_size} if chunk_size else {}
+        summary = plan_edition(runtime, planned, EditionRun(dataset.NOW), renderer=renderer, max_recipients=1000, **sized)
         if profiler:
             profiler.disable()
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -171,6 +173,7 @@ def main(argv=None) -> int:
     parser.add_argument("--subscribers", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", type=int, default=0, metavar="N")
+    parser.add_argument("--chunk-size", type=int, help="readers per chunk (default: plan_edition's)")
     parser.add_argument("--phases", action="store_true", help="print the thread CPU time of the planner's parts")
     parser.add_argument("--reuse", action="store_true",
                         help="plan from the template a previous run left (same --subscribers), not a new one")
@@ -192,7 +195,7 @@ def main(argv=None) -> int:
     copy_name = make_url(normalise_database_url(template)).database + "_round"
     for round_number in range(1, args.rounds + 1):
         copy = batch_cost.copy_database(template, copy_name)
-        print(f"round {round_number}: {one_round(copy, renderer, args.profile, phases)}; "
+        print(f"round {round_number}: {one_round(copy, renderer, args.profile, phases, args.chunk_size)}; "
               f"{os.popen('uptime').read().strip()}", flush=True)
     return 0
 

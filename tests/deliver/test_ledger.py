@@ -364,6 +364,22 @@ def test_rows_another_planner_wrote_first_are_skipped_not_an_error(runtime):
     assert sorted(r.subscriber_id for r in rows) == sorted(ids)
 
 
+def test_the_first_chunk_is_small_the_others_chunk_size(runtime, monkeypatch):
+    """A plan's first chunk is at most FIRST_CHUNK readers (its full batches go out once it
+    is selected), the later ones chunk_size: paging through the whole list and through
+    given readers alike, every reader once, in id order."""
+    from digest.deliver.plan import readers
+    from digest.subscribers.cadence import due_on
+
+    monkeypatch.setattr(readers, "FIRST_CHUNK", 2)
+    ids = add_subscribers(runtime, 8)
+    with runtime.session() as session:
+        edition = get_or_create_edition(session, EDITION)
+    for given in (None, ids[::-1]):
+        chunks = list(readers.active_unplanned(runtime, edition.id, given, 3, due=due_on(EDITION)))
+        assert [[row[0] for row in chunk] for chunk in chunks] == [ids[:2], ids[2:5], ids[5:8]]
+
+
 def test_delivery_rows_keep_each_readers_values_whatever_they_hold(runtime):
     """On PostgreSQL a column's values travel joined by a separator and are split again
     there; a column one of whose values holds the separator (or is empty) goes as an

@@ -47,7 +47,7 @@ def plan_edition(
     selector: SubscriberSelector | None = None,
     subscriber_ids: Sequence[int] | None = None,
     max_recipients: int,
-    chunk_size: int = 5000,
+    chunk_size: int = 20000,
     render_processes: int | None = None,
 ) -> PlanSummary:
     """Write batches and ``queued`` delivery rows for every active subscriber not yet in

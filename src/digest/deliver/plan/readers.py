@@ -124,31 +124,46 @@ def _no_row(edition_id: int | None, *, after: int | None = None):
     return ~exists().where(*condition)
 
 
+#: Readers in a plan's first chunk at most: its full batches are written (and can be sent)
+#: once it is selected, so it stays small; the later ones are ``chunk_size``.
+FIRST_CHUNK = 5000
+
+
+def _chunk_sizes(chunk_size: int) -> Iterator[int]:
+    yield min(chunk_size, FIRST_CHUNK)
+    while True:
+        yield chunk_size
+
+
 def active_unplanned(runtime: Runtime, edition_id: int | None, subscriber_ids, chunk_size: int, *,
                      due) -> Iterator[list[SubscriberRow]]:
     """Active subscribers due this edition (``due``: their frequency and pause,
     :func:`digest.subscribers.cadence.due_on`) without a delivery row, in id order, one
-    chunk (and session) at a time."""
+    chunk (and session) at a time: the first of at most :data:`FIRST_CHUNK`, the others
+    of ``chunk_size``."""
     with runtime.sessions() as session:  # topic id -> slug, read once per plan
         slug_of = dict(session.execute(select(Topic.__table__.c.id, Topic.__table__.c.slug)).all())
     active = (select(*_SUBSCRIBER_COLUMNS)
               .where(_subscribers.c.status == SubscriberStatus.ACTIVE, due,
                      _subscribers.c.id.not_in(in_flight_readers(edition_id)))
               .order_by(_subscribers.c.id))
+    sizes = _chunk_sizes(chunk_size)
     if subscriber_ids is not None:
         ids = sorted(set(subscriber_ids))
         base = active.where(_no_row(edition_id))
-        for start in range(0, len(ids), chunk_size):
+        start = 0
+        while start < len(ids):
+            wanted = ids[start:start + next(sizes)]
+            start += len(wanted)
             with runtime.sessions() as session:
-                chunk = _load_chunk(session, base.where(_subscribers.c.id.in_(ids[start:start + chunk_size])), slug_of,
-                                    dense=False)
+                chunk = _load_chunk(session, base.where(_subscribers.c.id.in_(wanted)), slug_of, dense=False)
             if chunk:
                 yield chunk
         return
     last_id = 0
     while True:
         with runtime.sessions() as session:
-            query = active.where(_subscribers.c.id > last_id, _no_row(edition_id, after=last_id)).limit(chunk_size)
+            query = active.where(_subscribers.c.id > last_id, _no_row(edition_id, after=last_id)).limit(next(sizes))
             chunk = _load_chunk(session, query, slug_of, dense=True)
         if not chunk:
             return
