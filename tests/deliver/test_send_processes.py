@@ -9,16 +9,21 @@ exactly one email.
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
+import psutil
 import pytest
 from sqlalchemy import select
 
 from digest.deliver import edition as edition_module
+from digest.deliver.batch import Sender
 from digest.deliver.edition import send_edition
 from digest.deliver.providers.factory import make_provider
+from digest.deliver.runners import GivenBatches
+from digest.deliver.runners.processes import ProcessRunner
 from digest.models import Batch
 from digest.runtime import Runtime
 
@@ -72,3 +77,31 @@ def test_a_planning_failure_stops_the_senders_and_the_next_run_sends_the_rest(se
         runtime.close()
     assert outbox_recipients(Path(settings.outbox_dir)) == Counter({e.lower(): 1 for e in emails})
     assert {status for status, _ in ledger(settings).values()} == {"sent"}
+
+
+def _fork_server_children() -> set[int]:
+    """This process's grandchildren: the worker processes its fork server forked."""
+    return {p.pid for p in psutil.Process().children(recursive=True) if p.ppid() != os.getpid()}
+
+
+def test_the_send_workers_start_before_the_first_batch_is_written(settings):
+    """A worker's start (a fork, opening the database and the provider) came between the
+    first batch's commit and its request: the runner now starts every worker at once."""
+    runtime = Runtime.open(settings)
+    try:
+        runner = ProcessRunner(Sender.open(runtime, make_provider(settings)), processes=2)
+        before = _fork_server_children()
+        batches = GivenBatches([], planning_done=False)  # planning has written nothing yet
+        runner.start(batches)
+        started = set()
+        for _ in range(300):  # the fork server's imports come first (up to 30 s on a busy machine)
+            started = _fork_server_children() - before
+            if len(started) == 2:
+                break
+            time.sleep(0.1)
+        batches.planning_finished()
+        assert list(runner.outcomes()) == []
+    finally:
+        runtime.close()
+    assert len(started) == 2
+

@@ -107,6 +107,12 @@ class ProcessRunner(Runner):
             stop = context.Event()  # set when the parent stops: workers claim nothing more
             with ProcessPoolExecutor(self.processes, mp_context=context, initializer=_start_worker,
                                      initargs=(self.sender.runtime.settings, stop, owner())) as pool:
+                # Every worker is started now, while planning writes the first batches: a pool
+                # starts a worker only when work is submitted, and a worker's start (a fork,
+                # opening the database and the provider: about half a second) came between
+                # the first batch's commit and its request.
+                for _ in range(self.processes):
+                    pool.submit(int)
                 for outcome in drive(batches, lambda chunk: pool.submit(_send_chunk, chunk),
                                      capacity=2 * self.processes, chunk_size=self.chunk_size, on_stopping=stop.set):
                     self._results.put(outcome)
