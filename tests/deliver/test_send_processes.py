@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from digest.deliver import edition as edition_module
 from digest.deliver.batch import Sender
@@ -24,7 +24,7 @@ from digest.deliver.edition import send_edition
 from digest.deliver.providers.factory import make_provider
 from digest.deliver.runners import GivenBatches
 from digest.deliver.runners.processes import ProcessRunner
-from digest.models import Batch
+from digest.models import Batch, Subscriber
 from digest.runtime import Runtime
 
 from fakes.edition_seed import batch_statuses, ledger, outbox_recipients, read, seed_edition
@@ -105,3 +105,16 @@ def test_the_send_workers_start_before_the_first_batch_is_written(settings):
         runtime.close()
     assert len(started) == 2
 
+
+def test_the_runner_counts_readers_only_as_far_as_it_needs(settings):
+    seed_edition(settings, 5)
+    runtime = Runtime.open(settings)
+    try:
+        with runtime.session() as session:
+            session.execute(update(Subscriber).where(Subscriber.id == 5).values(status="unsubscribed"))
+        assert edition_module._active_readers(runtime, None, 3) == 3
+        assert edition_module._active_readers(runtime, None, 10) == 4  # the unsubscribed one is not counted
+        assert edition_module._active_readers(runtime, [1, 2, 3], 2) == 2
+        assert edition_module._active_readers(runtime, [1, 2], 5) == 2
+    finally:
+        runtime.close()

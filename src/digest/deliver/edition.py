@@ -100,7 +100,8 @@ def send_edition(
         return _dry_run_result(runtime, summary, existing, subscriber_ids)
 
     # A resend is never big; a new plan's runner may send while planning goes on.
-    runner = make_runner(sender, readers=None if resending else lambda: _active_readers(runtime, subscriber_ids))
+    runner = make_runner(sender, readers=None if resending else lambda most: _active_readers(runtime, subscriber_ids,
+                                                                                             most))
     batches = LedgerBatches.of_edition(runtime, edition.id, planning_done=False, should_stop=run.should_stop)
     runner.start(batches)
     try:
@@ -155,12 +156,14 @@ def _add_plan(summary: EditionSummary, plan: PlanSummary) -> None:
     summary.render_problems = plan.render_problems
 
 
-def _active_readers(runtime: Runtime, subscriber_ids: Sequence[int] | None) -> int:
+def _active_readers(runtime: Runtime, subscriber_ids: Sequence[int] | None, most: int) -> int:
+    """The active readers, counted up to ``most``: the runner only asks whether the list is
+    that big, and counting a million readers took 0.1-0.4 s before planning started."""
     if subscriber_ids is not None:
-        return len(subscriber_ids)
+        return min(len(subscriber_ids), most)
     with runtime.sessions() as session:
-        return session.scalar(select(func.count()).select_from(Subscriber)
-                              .where(Subscriber.status == SubscriberStatus.ACTIVE)) or 0
+        some = select(Subscriber.id).where(Subscriber.status == SubscriberStatus.ACTIVE).limit(most).subquery()
+        return session.scalar(select(func.count()).select_from(some)) or 0
 
 
 def _dry_run_result(runtime: Runtime, summary: EditionSummary, existing, subscriber_ids) -> EditionSummary:

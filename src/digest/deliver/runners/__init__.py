@@ -24,7 +24,7 @@ from .base import Runner
 from .batches import Batches, GivenBatches, LedgerBatches
 
 
-def make_runner(sender: Sender, *, readers: Callable[[], int] | None = None, queue_options: dict | None = None
+def make_runner(sender: Sender, *, readers: Callable[[int], int] | None = None, queue_options: dict | None = None
                 ) -> Runner:
     """The runner settings ask for.
 
@@ -32,8 +32,9 @@ def make_runner(sender: Sender, *, readers: Callable[[], int] | None = None, que
     else one batch after another in the worker. For an edition (``digest send``, the
     benchmark): worker processes when ``DIGEST_SEND_PROCESSES`` > 1, the provider is the
     configured one (workers build theirs from settings, not a test's or a proof's), and
-    the list is big (``readers()`` at least ``DIGEST_READERS_PER_SEND_PROCESS`` per
-    process; ``readers`` None: a resend, never big); else threads
+    the list is big (``readers(n)``, the readers counted up to ``n``, reaches ``n``:
+    ``DIGEST_READERS_PER_SEND_PROCESS`` per process; ``readers`` None: a resend, never
+    big); else threads
     (``DIGEST_SEND_CONCURRENCY``), or one after another.
     """
     settings = sender.runtime.settings
@@ -45,8 +46,9 @@ def make_runner(sender: Sender, *, readers: Callable[[], int] | None = None, que
         from .in_process import InlineRunner
 
         return InlineRunner(sender)
+    big = settings.readers_per_send_process * settings.send_processes
     if (readers is not None and settings.send_processes > 1 and sender.provider.name == settings.provider
-            and readers() >= settings.readers_per_send_process * settings.send_processes):
+            and readers(big) >= big):
         from .processes import ProcessRunner
 
         return ProcessRunner(sender, processes=settings.send_processes)
