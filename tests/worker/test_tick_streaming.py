@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from datetime import date, datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from digest.models import Batch, Delivery, DeliveryStatus, Edition, RenderedBody
 from digest.schedule import tick as tick_module
@@ -110,3 +110,35 @@ def test_the_readers_last_digest_is_recorded_when_the_tick_has_sent(runtime, mak
         recorded = session.scalars(select(Batch.readers_recorded)).all()
     assert len(pairs) == 3 and all(sent is not None and last == sent for last, sent in pairs)
     assert recorded == [True]
+
+
+def test_a_days_first_slice_is_planned_before_the_hours_other_local_date(runtime, make_tick, monkeypatch):
+    """At 07:01 UTC, London's 07:00 readers are owed the 9th's edition and Honolulu's 21:00
+    readers the 8th's: one hour, two local dates. The 8th is the smaller (planned whole,
+    every render before its first batch) and came first, so the first request waited for
+    its whole plan; the 9th's first slice is now planned (and sent) before it."""
+    monkeypatch.setattr(tick_module, "SLICED_FROM", 3)
+    monkeypatch.setattr(tick_module, "FIRST_SLICE", 1)
+    london = [add_subscriber(runtime, f"london{n}@example.com", "Europe/London", 7, created_at=LONG_AGO)
+              for n in range(4)]
+    for n in range(2):
+        add_subscriber(runtime, f"honolulu{n}@example.com", "Pacific/Honolulu", 21, created_at=LONG_AGO)
+    tick, clock, provider = make_tick(runtime, START)
+
+    report = tick.run()
+
+    with runtime.sessions() as session:
+        batches = session.execute(select(Batch.id, Edition.date, Batch.number, func.count(Delivery.id))
+                                  .join(Edition, Edition.id == Batch.edition_id)
+                                  .join(Delivery, Delivery.batch_id == Batch.id)
+                                  .group_by(Batch.id, Edition.date, Batch.number).order_by(Batch.id)).all()
+        first_batch = session.scalars(select(Delivery.subscriber_id).where(Delivery.batch_id == batches[0][0])).all()
+    assert [(day, number, readers) for _, day, number, readers in batches] == [
+        (date(2026, 3, 9), 1, 1), (date(2026, 3, 8), 1, 2), (date(2026, 3, 9), 2, 3)]
+    assert first_batch == [london[0]]
+    assert (report.due, report.planned, report.sent, report.batches) == (6, 6, 6, 3)
+    sent_on_the_8th = {e for e, status, _ in _rows(runtime, date(2026, 3, 8)) if status == DeliveryStatus.SENT}
+    assert sent_on_the_8th == {"honolulu0@example.com", "honolulu1@example.com"}
+    clock.set(START.replace(minute=2))
+    again = tick.run()  # both days' windows are settled: nobody due, nothing sent twice
+    assert (again.due, again.sent, len(provider.sent)) == (0, 0, 6)

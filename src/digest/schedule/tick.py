@@ -15,7 +15,8 @@ it goes and the rest at its end, so the tick plans a zone's hour (about 40,000 r
 at a million) in two slices (:func:`_slices`): a small first one, whose batches are
 committed within seconds, then the rest in one plan, so the first readers do not wait
 for the whole hour's plan. A body shared by both slices costs one batch more, so a day
-with fewer readers owed (:data:`SLICED_FROM`) is planned in one.
+with fewer readers owed (:data:`SLICED_FROM`) is planned in one, after that first slice:
+an hour's readers fall on two local dates, and the smaller one is such a day.
 
 For the same reason the tick asks the ledger in three steps: the send windows opened in
 the last hour (:data:`RECENT_WINDOWS`: those a worker that kept ticking finds readers in),
@@ -37,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from ..deliver.ledger import get_or_create_edition, insert_for, record_last_digests, recover_stale_batches
 from ..deliver.batch import NOT_CLAIMED, BatchOutcome
-from ..deliver.plan import BodyRenderer, SkipReason, SubscriberSelector, plan_edition
+from ..deliver.plan import BodyRenderer, PlanSummary, SkipReason, SubscriberSelector, plan_edition
 from ..deliver.run import EditionRun
 from ..deliver.runners import LedgerBatches, Runner
 from ..models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, utcnow
@@ -184,11 +185,26 @@ class DeliveryTick:
         return report
 
     def _plan_days(self, owed, now: datetime, report: TickReport) -> None:
-        for day, subscriber_ids in owed.due.items():
+        """Each day's readers, in its slices (:func:`_slices`); a day's first slice, when it
+        has one, before any other day's plan: the readers of a zone's hour fall on two local
+        dates, and the smaller date (planned whole: every render before its first batch) came
+        first, so the first request waited for its whole plan (about 7,000 readers at a million)."""
+        days = {day: _slices(subscriber_ids) for day, subscriber_ids in owed.due.items()}
+        order = [(day, 0) for day, parts in days.items() if len(parts) > 1]
+        order += [(day, i) for day, parts in days.items() for i in range(len(parts)) if (day, i) not in order]
+        written: Counter = Counter()  # per day: readers with a row now, and readers blocked
+        blocked: Counter = Counter()
+        logged: dict[date, set[str]] = {day: set() for day in days}
+        for day, i in order:
             if self.should_stop():
                 report.stopped_early = True
                 return
-            self._plan(day, subscriber_ids, now, report)
+            summary = self._plan(day, days[day][i], now, report, logged[day])
+            written[day] += summary.queued + sum(n for reason, n in summary.skipped.items()
+                                                 if reason != SkipReason.BLOCKED)
+            blocked[day] += summary.skipped[SkipReason.BLOCKED]
+            if i == len(days[day]) - 1 and written[day] == len(owed.due[day]) and not blocked[day]:
+                self.settled.written("due", day)  # every reader owed has a row now
 
     def _owed_in_older_windows(self, now: datetime, recent: datetime, report: TickReport):
         """Readers owed in open windows opened before ``recent`` (a worker that was down, or
@@ -200,33 +216,27 @@ class DeliveryTick:
         report.due += owed.due_count
         return hold_unapproved(self.runtime, owed, now) if owed.due else owed
 
-    def _plan(self, day: date, subscriber_ids: list[int], now: datetime, report: TickReport) -> None:
-        written = blocked = 0
-        logged: set[str] = set()
-        for part in _slices(subscriber_ids):
-            if self.should_stop():
-                report.stopped_early = True
-                return
-            with self.runtime.sessions() as session:
-                edition = get_or_create_edition(session, day)
-                selector = self._selector(session, now)
-                summary = plan_edition(
-                    self.runtime, edition, EditionRun(now), renderer=self.renderer, selector=selector,
-                    subscriber_ids=part, max_recipients=self.max_recipients,
-                )
-            report.planned += summary.queued
-            report.skipped.update({reason: n for reason, n in summary.skipped.items() if n})
-            written += summary.queued + sum(n for reason, n in summary.skipped.items() if reason != SkipReason.BLOCKED)
-            blocked += summary.skipped[SkipReason.BLOCKED]
-            lines = [(logging.ERROR, summary.blocked_reason)] if summary.blocked_reason else []
-            lines += [(logging.WARNING, line) for line in summary.render_problems.lines()]  # items left out, failed renders
-            lines += [(logging.INFO, line) for line in summary.render_problems.cleaned_lines()]  # harmless: said once a tick
-            for level, line in lines:
-                if line not in logged:  # once per tick, not once per slice
-                    logged.add(line)
-                    log.log(level, "edition %s: %s", day, line)
-        if written == len(subscriber_ids) and not blocked:
-            self.settled.written("due", day)  # every reader owed has a row now
+    def _plan(self, day: date, subscriber_ids: list[int], now: datetime, report: TickReport,
+              logged: set[str]) -> PlanSummary:
+        """One plan of a day's readers (a slice of them); its problems are logged once a
+        day's plans (``logged``), not once per slice."""
+        with self.runtime.sessions() as session:
+            edition = get_or_create_edition(session, day)
+            selector = self._selector(session, now)
+            summary = plan_edition(
+                self.runtime, edition, EditionRun(now), renderer=self.renderer, selector=selector,
+                subscriber_ids=subscriber_ids, max_recipients=self.max_recipients,
+            )
+        report.planned += summary.queued
+        report.skipped.update({reason: n for reason, n in summary.skipped.items() if n})
+        lines = [(logging.ERROR, summary.blocked_reason)] if summary.blocked_reason else []
+        lines += [(logging.WARNING, line) for line in summary.render_problems.lines()]  # items left out, failed renders
+        lines += [(logging.INFO, line) for line in summary.render_problems.cleaned_lines()]  # harmless: said once a tick
+        for level, line in lines:
+            if line not in logged:
+                logged.add(line)
+                log.log(level, "edition %s: %s", day, line)
+        return summary
 
     def _selector(self, session: Session, now: datetime) -> SubscriberSelector:
         """A plan's selector; where it loads content from is asked once a tick, not per plan
