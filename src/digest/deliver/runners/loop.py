@@ -18,6 +18,9 @@ from .batches import Batches
 
 #: Seconds between looks at the ledger for new pending batches while planning goes on.
 POLL_SECONDS = 0.2
+#: ... until the first batch is handed out: the first request waits for that look (on
+#: average half of it), later batches are queued behind those in flight anyway.
+FIRST_POLL_SECONDS = 0.05
 
 
 def drive(batches: Batches, submit: Callable[[Sequence[int]], "Future[list[BatchOutcome]]"], *, capacity: int,
@@ -27,6 +30,7 @@ def drive(batches: Batches, submit: Callable[[Sequence[int]], "Future[list[Batch
     final = False  # the source was complete before the last read: nothing more will come
     halted = False
     stop_told = False
+    handed_out = False
     try:
         while True:
             stopping = halted or batches.stopping()
@@ -43,11 +47,13 @@ def drive(batches: Batches, submit: Callable[[Sequence[int]], "Future[list[Batch
                         break
                 chunk, waiting = waiting[:chunk_size], waiting[chunk_size:]
                 in_flight.add(submit(chunk))
+                handed_out = True
                 stopping = batches.stopping()
             if not in_flight:
                 if stopping or (final and not waiting):
                     return
-                batches.wait_for_more(POLL_SECONDS)  # planning has not written the next batch yet
+                # Planning has not written the next batch yet.
+                batches.wait_for_more(POLL_SECONDS if handed_out else FIRST_POLL_SECONDS)
                 continue
             done, _ = wait(in_flight, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
             for future in done:
