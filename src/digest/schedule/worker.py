@@ -41,6 +41,7 @@ from ..deliver.ledger import recover_stale_batches, worker_identity
 from ..deliver.ledger.settlement import follow_up_ambiguous
 from ..deliver.providers.factory import make_provider
 from ..deliver.runners import make_runner
+from ..deliver.worker_processes import start_fork_server
 from ..runtime import Runtime
 from .clock import Clock, SystemClock
 from .jobs import INGEST_JOB, LOCK_JOB, PRUNE_JOB, PURGE_JOB, RECOVER_JOB, TICK_JOB, scheduled_jobs
@@ -90,6 +91,11 @@ class Worker:
                  consumer_threads: int = 2):
         self.runtime = runtime
         self.clock = clock or SystemClock()
+        if runtime.settings.render_processes:
+            # The ticks' plans render in worker processes forked by this process's fork server:
+            # started now, its imports (a second of CPU, several on a busy machine) no longer
+            # come before a new worker's first batch.
+            start_fork_server()
         self.worker_id = worker_identity()
         self.stop = threading.Event()
         self.shutdown_timeout = shutdown_timeout
