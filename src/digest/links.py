@@ -61,12 +61,16 @@ def _signature(secret: str, purpose: str, value: str) -> str:
     """HMAC-SHA1 of ``value`` under the purpose's key, from its precomputed inner and
     outer hashes (RFC 2104: the same bytes as ``hmac``, without its per-token key setup
     and Python-level copies)."""
-    inner, outer = _keyed_pads(secret, purpose)
-    inner = inner.copy()
-    inner.update(value.encode())
-    outer = outer.copy()
+    return _mac(_keyed_pads(secret, purpose), value.encode()).decode()
+
+
+def _mac(pads, value: bytes) -> bytes:
+    """base64url HMAC-SHA1 of ``value`` from a key's (inner, outer) SHA-1 states."""
+    inner = pads[0].copy()
+    inner.update(value)
+    outer = pads[1].copy()
     outer.update(inner.digest())
-    return _b64(outer.digest())
+    return binascii.b2a_base64(outer.digest(), newline=False).translate(_URLSAFE).rstrip(b"=")
 
 
 @lru_cache(maxsize=64)
@@ -143,29 +147,14 @@ class LinkMaker:
             archive = self.archive_url(subscriber_id, body_id or 0)
             return {"unsubscribe_url": unsubscribe, "preferences_url": preferences, "archive_url": archive,
                     "email": email}
-        (u_in, u_out), (p_in, p_out), (a_in, a_out), (u_url, p_url, a_url) = self._signing
+        unsubscribe, preferences, archive, (u_url, p_url, a_url) = self._signing
         b64, urlsafe = binascii.b2a_base64, _URLSAFE
         reader = b64(b"[%d]" % subscriber_id, newline=False).translate(urlsafe).rstrip(b"=")
         edition = b64(b"[%d,%d]" % (subscriber_id, body_id or 0), newline=False).translate(urlsafe).rstrip(b"=")
-        inner = u_in.copy()
-        inner.update(reader)
-        outer = u_out.copy()
-        outer.update(inner.digest())
-        unsubscribe = b64(outer.digest(), newline=False).translate(urlsafe).rstrip(b"=")
-        inner = p_in.copy()
-        inner.update(reader)
-        outer = p_out.copy()
-        outer.update(inner.digest())
-        preferences = b64(outer.digest(), newline=False).translate(urlsafe).rstrip(b"=")
-        inner = a_in.copy()
-        inner.update(edition)
-        outer = a_out.copy()
-        outer.update(inner.digest())
-        archive = b64(outer.digest(), newline=False).translate(urlsafe).rstrip(b"=")
         reader_text = reader.decode()
-        return {"unsubscribe_url": f"{u_url}{reader_text}.{unsubscribe.decode()}",
-                "preferences_url": f"{p_url}{reader_text}.{preferences.decode()}",
-                "archive_url": f"{a_url}{edition.decode()}.{archive.decode()}",
+        return {"unsubscribe_url": f"{u_url}{reader_text}.{_mac(unsubscribe, reader).decode()}",
+                "preferences_url": f"{p_url}{reader_text}.{_mac(preferences, reader).decode()}",
+                "archive_url": f"{a_url}{edition.decode()}.{_mac(archive, edition).decode()}",
                 "email": email}
 
     def __getstate__(self) -> dict[str, str]:
