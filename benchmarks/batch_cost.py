@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 import psycopg
-from sqlalchemy import create_engine, event, select, text
+from sqlalchemy import event, select
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -121,9 +121,10 @@ def time_phases() -> dict[str, list[float]]:
     import importlib
 
     spent: dict[str, list[float]] = {}
-    for module_name, attribute, label in PHASES:
-        module = importlib.import_module(module_name)
-        step, spent[label] = getattr(module, attribute), [0.0, 0]
+
+    def wrap(owner, attribute: str, label: str) -> None:
+        """``owner.attribute`` replaced by the same callable adding its CPU time and calls to ``spent[label]``."""
+        step, spent[label] = getattr(owner, attribute), [0.0, 0]
 
         @functools.wraps(step)
         def timed(*args, __step=step, __spent=spent[label], **kwargs):
@@ -133,19 +134,13 @@ def time_phases() -> dict[str, list[float]]:
             finally:
                 __spent[0] += time.process_time() - started
                 __spent[1] += 1
-        setattr(module, attribute, timed)
+        setattr(owner, attribute, timed)
+
+    for module_name, attribute, label in PHASES:
+        wrap(importlib.import_module(module_name), attribute, label)
     dated = importlib.import_module("digest.deliver.recipients")._dated_bodies
     for attribute, label in (("get", "  dated body"), ("body", "    body read")):
-        step, spent[label] = getattr(dated, attribute), [0.0, 0]
-
-        def timed(*args, __step=step, __spent=spent[label], **kwargs):
-            started = time.process_time()
-            try:
-                return __step(*args, **kwargs)
-            finally:
-                __spent[0] += time.process_time() - started
-                __spent[1] += 1
-        setattr(dated, attribute, timed)
+        wrap(dated, attribute, label)
     order = [label for _, _, label in PHASES]
     order[order.index("  tokens and headers"):order.index("  tokens and headers")] = ["  dated body", "    body read"]
     return {label: spent[label] for label in order}
@@ -157,13 +152,9 @@ def open_runtime(database_url: str) -> Runtime:
 
 
 def copy_database(template_url: str, name: str) -> str:
-    url = make_url(template_url)
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{url.database}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
+    """A fresh copy of the template database, named ``name``; its URL."""
+    url = make_url(template_url).set(database=name).render_as_string(hide_password=False)
+    return edition.recreate_database(url, template_url=template_url)
 
 
 def one_round(database_url: str, profile: str | None = None, phases: bool = False) -> str:
@@ -214,12 +205,8 @@ def main(argv=None) -> int:
     parser.add_argument("--reuse", action="store_true",
                         help="keep the planned database of an earlier run with the same DATABASE_URL (no setup)")
     args = parser.parse_args(argv)
-    database_url = edition.database_choice(os.environ.get("DATABASE_URL"), allow_sqlite=False)
-    if args.reuse:
-        template = normalise_database_url(database_url)
-    else:
-        template = edition.fresh_database(database_url)
-        edition.seed(template, args.subscribers)
+    template = edition.template_database(args.subscribers, reuse=args.reuse)
+    if not args.reuse:
         runtime = open_runtime(template)
         try:
             send_edition(runtime, HaltsAtOnce(), dataset.EDITION_DATE, now=dataset.NOW)

@@ -89,17 +89,36 @@ def fresh_database(database_url: str | None) -> str:
         url = normalise_database_url(database_url)
         Path(make_url(url).database).unlink(missing_ok=True)
     else:
-        url = normalise_database_url(database_url)
-        parsed = make_url(url)
-        admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-        admin.dispose()
+        url = recreate_database(normalise_database_url(database_url))
     engine = db.make_engine(url)
     db.upgrade(engine)
     engine.dispose()
     return url
+
+
+def recreate_database(url: str, *, template_url: str | None = None) -> str:
+    """The PostgreSQL database named by ``url`` dropped and created again, empty or as a
+    copy of ``template_url``'s (``CREATE DATABASE ... TEMPLATE``); returns ``url``."""
+    parsed = make_url(url)
+    template = f' TEMPLATE "{make_url(template_url).database}"' if template_url else ""
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{parsed.database}"{template}'))
+    admin.dispose()
+    return url
+
+
+def template_database(subscribers: int, *, reuse: bool) -> str:
+    """The planning benchmarks' template (``DATABASE_URL``, PostgreSQL): made afresh with
+    the edition workload for ``subscribers`` readers, or, with ``reuse``, the one a
+    previous run left there."""
+    database_url = database_choice(os.environ.get("DATABASE_URL"), allow_sqlite=False)
+    if reuse:
+        return normalise_database_url(database_url)
+    template = fresh_database(database_url)
+    seed(template, subscribers)
+    return template
 
 
 def seed(database_url: str, subscribers: int) -> None:

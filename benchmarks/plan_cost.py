@@ -178,12 +178,7 @@ def main(argv=None) -> int:
     parser.add_argument("--reuse", action="store_true",
                         help="plan from the template a previous run left (same --subscribers), not a new one")
     args = parser.parse_args(argv)
-    database_url = edition.database_choice(os.environ.get("DATABASE_URL"), allow_sqlite=False)
-    if args.reuse:
-        template = normalise_database_url(database_url)
-    else:
-        template = edition.fresh_database(database_url)
-        edition.seed(template, args.subscribers)
+    template = edition.template_database(args.subscribers, reuse=args.reuse)
     runtime = batch_cost.open_runtime(template)
     renderer = KeptBodies(runtime.settings.config)
     try:  # every distinct selection rendered once, nothing written
