@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sqlite3
 import uuid
 from pathlib import Path
 
@@ -82,6 +83,17 @@ def _truncate_all(url: str) -> None:
 # ---------------------------------------------------------------- SQLite
 
 
+def copy_sqlite(source: Path, target: Path) -> None:
+    """A consistent copy of a SQLite database through SQLite's backup API. Our databases
+    run in WAL mode: a file copy leaves out what is still in the ``-wal`` file (a
+    connection left open keeps it there), and copies made a moment apart could then
+    differ; ``test_benchmark_path`` once got a copy without some of a seed's rows."""
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+
+
 @pytest.fixture(scope="session")
 def _sqlite_template(tmp_path_factory) -> Path:
     """One migrated SQLite file, copied for every test (faster than migrating each time)."""
@@ -97,7 +109,7 @@ def db_url(request, tmp_path, _sqlite_template) -> str:
     """A migrated, empty database: SQLite, then PostgreSQL."""
     if request.param == "sqlite":
         path = tmp_path / "digest.db"
-        shutil.copy(_sqlite_template, path)
+        copy_sqlite(_sqlite_template, path)
         return f"sqlite:///{path}"
     url = request.getfixturevalue("postgres_url")
     _truncate_all(url)
@@ -126,7 +138,7 @@ class Databases:
 
     def _copy_file(self, source: Path, name: str) -> str:
         path = self._tmp / f"{name}.db"
-        shutil.copy(source, path)
+        copy_sqlite(source, path)
         return f"sqlite:///{path}"
 
     def _copy_postgres(self, source_url: str, name: str) -> str:
@@ -182,7 +194,7 @@ def databases(request, tmp_path, _sqlite_template):
 def sqlite_url(tmp_path, _sqlite_template) -> str:
     """A migrated, empty SQLite database, for tests that need only one backend."""
     path = tmp_path / "digest.db"
-    shutil.copy(_sqlite_template, path)
+    copy_sqlite(_sqlite_template, path)
     return f"sqlite:///{path}"
 
 
