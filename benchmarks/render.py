@@ -31,6 +31,7 @@ from digest.content import Selection, TopicSection
 from digest.render import Renderer
 from digest.render import renderer as renderer_module
 from digest.render.inline import make_premailer
+from digest.render.mjml_parts import MjmlParts
 
 # The sample editions are test support (tests/fakes/samples.py), shared with the tests.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -60,7 +61,7 @@ class StageClock:
         self.reset()
 
     def install(self) -> None:
-        render_template, compile_mjml = Renderer._render_template, renderer_module.compile_mjml
+        render_template, compile_mjml = Renderer._render_template, MjmlParts.compile
 
         def timed_template(renderer, name, context):
             started = time.perf_counter()
@@ -69,15 +70,15 @@ class StageClock:
             finally:
                 self.seconds["text" if name == renderer_module.TEXT_TEMPLATE else "jinja"] += time.perf_counter() - started
 
-        def timed_mjml(source, template):
+        def timed_mjml(parts, source, template):
             started = time.perf_counter()
             try:
-                return compile_mjml(source, template)
+                return compile_mjml(parts, source, template)
             finally:
                 self.seconds["mjml"] += time.perf_counter() - started
                 self.html_renders += 1
 
-        Renderer._render_template, renderer_module.compile_mjml = timed_template, timed_mjml
+        Renderer._render_template, MjmlParts.compile = timed_template, timed_mjml
 
     def reset(self) -> None:
         self.seconds, self.html_renders = dict.fromkeys(STAGES, 0.0), 0

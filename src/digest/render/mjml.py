@@ -37,10 +37,15 @@ def compile_mjml(source: str, template: str) -> str:
         html = mjml2html(source, fonts={}, disable_comments=False)
     except Exception as exc:  # MRML raises ValueError; anything else is equally fatal
         raise RenderError(f"{template}: MJML did not compile: {exc}{_where(source, str(exc))}") from exc
-    html = html.replace(_MRML_PREVIEW_STYLE, PREVIEW_STYLE, 1)
+    html = preview_fixed(html)
     for warning in lint(html):
         log.warning("%s: %s", template, warning)
     return html
+
+
+def preview_fixed(html: str) -> str:
+    """MRML's preview text hidden without the tiny white font (:data:`PREVIEW_STYLE`)."""
+    return html.replace(_MRML_PREVIEW_STYLE, PREVIEW_STYLE, 1)
 
 
 def _where(source: str, message: str) -> str:
@@ -56,12 +61,26 @@ def _where(source: str, message: str) -> str:
 
 def lint(html: str) -> list[str]:
     """What MRML lets through silently: leftover MJML tags, images without alt, no lang."""
-    warnings = [f"unknown MJML element <{tag}> copied to the HTML" for tag in sorted(set(_LEFTOVER_MJ_TAG.findall(html)))]
+    return lint_warnings([lint_counts(html)])
+
+
+def lint_counts(html: str) -> tuple[frozenset[str], int, int, int, bool]:
+    """What :func:`lint` counts in ``html``; the counts of a document's pieces add up
+    (:mod:`.mjml_parts` counts each section once)."""
     missing_alt = sum(1 for tag in _IMG_TAG.findall(html) if not re.search(r"\balt=", tag))
+    return (frozenset(_LEFTOVER_MJ_TAG.findall(html)), missing_alt, html.count("<!--[if"),
+            html.count("<![endif]-->"), 'lang="und"' in html)
+
+
+def lint_warnings(counts) -> list[str]:
+    """:func:`lint`'s warnings from the :func:`lint_counts` of a document's pieces."""
+    tags = frozenset().union(*(c[0] for c in counts))
+    warnings = [f"unknown MJML element <{tag}> copied to the HTML" for tag in sorted(tags)]
+    missing_alt = sum(c[1] for c in counts)
     if missing_alt:
         warnings.append(f"{missing_alt} image(s) without an alt attribute")
-    if 'lang="und"' in html:
+    if any(c[4] for c in counts):
         warnings.append('<html lang="und">: set <mjml lang="...">')
-    if html.count("<!--[if") != html.count("<![endif]-->"):
+    if sum(c[2] for c in counts) != sum(c[3] for c in counts):
         warnings.append("unbalanced MSO conditional comments")
     return warnings

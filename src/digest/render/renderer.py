@@ -27,7 +27,7 @@ from .budget import fit_to_budget
 from .environment import body_filter, make_environment, part_function
 from .errors import RenderError
 from .guard import drop_unsafe_urls, require_disclosures
-from .mjml import compile_mjml
+from .mjml_parts import MjmlParts
 from .styles import load_styles
 
 HTML_TEMPLATE = "base.mjml.j2"
@@ -82,6 +82,7 @@ class Renderer:
             "accent_on_dark": config.branding.accent_on_dark,  # a contrast search: once, not per body
         }
         self.env.globals["part"] = part_function(self.env, self._constants)
+        self.mjml = MjmlParts()  # each distinct top-level section compiled once (mjml_parts)
         self._templates = {
             name: self._load(name) for name in (HTML_TEMPLATE, SUBJECT_TEMPLATE, PREHEADER_TEMPLATE, TEXT_TEMPLATE)
         }
@@ -123,7 +124,7 @@ class Renderer:
     def _html(self, selection: Selection, preheader: str, subject: str) -> str:
         """One full HTML candidate (the budget may ask for several)."""
         context = self._context(selection) | {"preheader": preheader, "subject": subject}
-        return compile_mjml(self._render_template(HTML_TEMPLATE, context), HTML_TEMPLATE)
+        return self.mjml.compile(self._render_template(HTML_TEMPLATE, context), HTML_TEMPLATE)
 
     def _subject_and_preheader(self, selection: Selection) -> tuple[str, str]:
         context = self._context(selection)

@@ -1,0 +1,185 @@
+"""MJML -> HTML one top-level section at a time: each distinct section compiled once.
+
+An edition's ~1,000-2,000 bodies are combinations of a few hundred sections (a topic's
+cards, the masthead, the footer...), and compiling the whole document was most of a
+body's CPU. MRML renders a document as its head, then each child of ``<mj-body>`` one
+after the other, each from its own MJML and what the head and ``<mj-body>`` say (the
+attributes, the body's width). What a child adds to the head (its columns' media
+queries, a component's style) is a set, written sorted. So:
+
+- a section is compiled once per renderer, alone in a document with the same head (its
+  title and preview blanked) and ``<mj-body>``; what it writes in the body is kept, with
+  the head that document got (its *head kind*);
+- a body is the HTML of a small *probe* document, compiled each time: the real head
+  (title, preview) and one known section per head kind among the body's sections, in the
+  order they first come, whose HTML is then swapped for the body's own sections' HTML.
+
+The result is MRML's own output for the whole document, byte for byte: tests/render
+compares the two on every body of the edition workload, the fixtures and hostile items.
+Anything this does not know to be safe compiles the whole document (:func:`compile_mjml`):
+a body child other than ``mj-section``/``mj-wrapper``, an element outside
+:data:`SAFE_ELEMENTS` (a carousel or navbar numbers its ids across the document), text
+around the sections, a probe whose output does not end with the sections' HTML.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from mjml import mjml2html
+
+from .mjml import compile_mjml, lint_counts, lint_warnings, preview_fixed
+
+log = logging.getLogger(__name__)
+
+#: Elements whose output depends on their own MJML, the head and their container only.
+SAFE_ELEMENTS = frozenset({
+    "mj-section", "mj-wrapper", "mj-group", "mj-column", "mj-text", "mj-raw", "mj-image", "mj-divider",
+    "mj-spacer", "mj-button", "mj-table",
+})
+#: Sections' HTML kept per renderer, in characters (LRU): an edition's distinct sections
+#: come to ~12 M characters at 100,000 readers (2 bytes each: "→" is outside Latin-1);
+#: past this, the least recently used go.
+CACHE_CHARS = 16_000_000
+
+_CLOSE = "</div></body></html>"
+_MJ_TAG = re.compile(r"<(mj-[a-z-]+)")
+_CHILD = re.compile(r"\s*<(mj-section|mj-wrapper)[\s>/]")
+_BLANKED = re.compile(r"(<mj-(title|preview)>).*?(</mj-\2>)", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class _Piece:
+    html: str  # what the section writes in the body
+    kind: int  # its head kind (see _Context.kinds)
+    counts: tuple  # lint_counts(html)
+
+
+class _Context:
+    """What every section of one head and ``<mj-body>`` tag shares."""
+
+    def __init__(self, head: str, body_tag: str) -> None:
+        self.head, self.body_tag = head, body_tag
+        empty = mjml2html(f"{head}{body_tag}</mj-body></mjml>", fonts={}, disable_comments=False)
+        self.body_open = empty[empty.rindex("<body"): -len(_CLOSE)]
+        self.key = hashlib.blake2b(f"{head}\0{body_tag}".encode(), digest_size=32).digest()
+        self.kinds: dict[str, int] = {}  # a section document's head -> its kind
+        self.examples: dict[int, str] = {}  # kind -> the shortest section MJML seen of that kind
+        self.example_html: dict[int, str] = {}
+
+
+class MjmlParts:
+    """``compile(source, template)``: :func:`compile_mjml`'s HTML (and warnings), compiling
+    each distinct top-level section once. One per renderer (per process)."""
+
+    def __init__(self, cache_chars: int = CACHE_CHARS) -> None:
+        self.cache_chars = cache_chars
+        self._chars = 0
+        self._pieces: OrderedDict[bytes, _Piece] = OrderedDict()
+        self._contexts: dict[tuple[str, str], _Context] = {}
+        self.fallbacks = 0
+
+    def compile(self, source: str, template: str) -> str:
+        html = self._assembled(source, template)
+        if html is None:
+            self.fallbacks += 1
+            return compile_mjml(source, template)
+        return html
+
+    # ------------------------------------------------------------ steps
+
+    def _assembled(self, source: str, template: str) -> str | None:
+        split = split_document(source)
+        if split is None:
+            return None
+        head, body_tag, children = split
+        normal = _BLANKED.sub(r"\1\3", head)
+        context = self._contexts.get((normal, body_tag))
+        if context is None:
+            if len(self._contexts) > 16:  # a renderer has one head: this is a test or a preview server
+                self._contexts.clear()
+            try:
+                context = self._contexts[(normal, body_tag)] = _Context(normal, body_tag)
+            except Exception:
+                return None
+        pieces = []
+        for child in children:
+            piece = self._piece(context, child)
+            if piece is None:
+                return None
+            pieces.append(piece)
+        kinds = list(dict.fromkeys(piece.kind for piece in pieces))
+        examples = "".join(context.examples[kind] for kind in kinds)
+        try:
+            probe = mjml2html(f"{head}{body_tag}{examples}</mj-body></mjml>", fonts={}, disable_comments=False)
+        except Exception:
+            return None
+        tail = "".join(context.example_html[kind] for kind in kinds) + _CLOSE
+        if not probe.endswith(tail):
+            return None
+        start = probe[: len(probe) - len(tail)]
+        counts = [lint_counts(start)] + [piece.counts for piece in pieces]
+        html = preview_fixed(start + "".join(piece.html for piece in pieces) + _CLOSE)
+        for warning in lint_warnings(counts):
+            log.warning("%s: %s", template, warning)
+        return html
+
+    def _piece(self, context: _Context, child: str) -> _Piece | None:
+        key = hashlib.blake2b(child.encode(), digest_size=16, key=context.key).digest()
+        piece = self._pieces.get(key)
+        if piece is not None:
+            self._pieces.move_to_end(key)
+            return piece
+        if not set(_MJ_TAG.findall(child)) <= SAFE_ELEMENTS:
+            return None
+        try:
+            out = mjml2html(f"{context.head}{context.body_tag}{child}</mj-body></mjml>", fonts={}, disable_comments=False)
+        except Exception:
+            return None
+        at = out.find(context.body_open)
+        if at < 0 or out.count(context.body_open) != 1 or not out.endswith(_CLOSE):
+            return None
+        html = out[at + len(context.body_open): -len(_CLOSE)]
+        kind = context.kinds.setdefault(out[:at], len(context.kinds))
+        if kind not in context.examples or len(child) < len(context.examples[kind]):
+            context.examples[kind], context.example_html[kind] = child, html
+        piece = self._pieces[key] = _Piece(html, kind, lint_counts(html))
+        self._chars += len(html)
+        while self._chars > self.cache_chars and len(self._pieces) > 1:
+            self._chars -= len(self._pieces.popitem(last=False)[1].html)
+        return piece
+
+
+def split_document(source: str) -> tuple[str, str, list[str]] | None:
+    """``(head, body_tag, children)``: everything before ``<mj-body``, the ``<mj-body ...>``
+    tag, and the text of each top-level ``mj-section``/``mj-wrapper``; None when the
+    document is anything else (then it is compiled whole)."""
+    start = source.find("<mj-body")
+    end = source.rfind("</mj-body>")
+    if start < 0 or end < 0 or source.count("<mj-body", start + 1) or not _only_close(source[end:]):
+        return None
+    tag_end = source.find(">", start) + 1
+    if not tag_end or source[tag_end - 2] == "/":
+        return None
+    body, children, at = source[tag_end:end], [], 0
+    while True:
+        match = _CHILD.match(body, at)
+        if match is None:
+            return None if body[at:].strip() else (source[:start], source[start:tag_end], children)
+        name = match.group(1)
+        close = body.find(f"</{name}>", match.end())
+        if close < 0:
+            return None
+        child = body[match.start(1) - 1: close + len(name) + 3]
+        if child.count(f"<{name}") != 1:
+            return None
+        children.append(child)
+        at = close + len(name) + 3
+
+
+def _only_close(tail: str) -> bool:
+    return not tail.replace("</mj-body>", "", 1).replace("</mjml>", "", 1).strip()
