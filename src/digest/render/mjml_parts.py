@@ -121,7 +121,10 @@ class MjmlParts:
             return None
         start = probe[: len(probe) - len(tail)]
         counts = [lint_counts(start)] + [piece.counts for piece in pieces]
-        html = preview_fixed(start + "".join(piece.html for piece in pieces) + _CLOSE)
+        fixed = preview_fixed(start)  # MRML's preview is in the head's part, if anywhere
+        html = fixed + "".join(piece.html for piece in pieces) + _CLOSE
+        if len(fixed) == len(start):  # no preview there (the fix is shorter): over the whole, as compile_mjml
+            html = preview_fixed(html)
         for warning in lint_warnings(counts):
             log.warning("%s: %s", template, warning)
         return html
@@ -156,28 +159,26 @@ class MjmlParts:
 def split_document(source: str) -> tuple[str, str, list[str]] | None:
     """``(head, body_tag, children)``: everything before ``<mj-body``, the ``<mj-body ...>``
     tag, and the text of each top-level ``mj-section``/``mj-wrapper``; None when the
-    document is anything else (then it is compiled whole)."""
+    document is anything else (then it is compiled whole). A second ``<mj-body`` can only
+    be inside a child, whose elements :meth:`MjmlParts._piece` checks."""
     start = source.find("<mj-body")
     end = source.rfind("</mj-body>")
-    if start < 0 or end < 0 or source.count("<mj-body", start + 1) or not _only_close(source[end:]):
+    if start < 0 or end < start or not _only_close(source[end:]):
         return None
     tag_end = source.find(">", start) + 1
     if not tag_end or source[tag_end - 2] == "/":
         return None
-    body, children, at = source[tag_end:end], [], 0
+    children, at = [], tag_end
     while True:
-        match = _CHILD.match(body, at)
+        match = _CHILD.match(source, at, end)
         if match is None:
-            return None if body[at:].strip() else (source[:start], source[start:tag_end], children)
-        name = match.group(1)
-        close = body.find(f"</{name}>", match.end())
-        if close < 0:
+            return None if source[at:end].strip() else (source[:start], source[start:tag_end], children)
+        opening, closing = f"<{match.group(1)}", f"</{match.group(1)}>"
+        close = source.find(closing, match.end(), end)
+        if close < 0 or source.find(opening, match.end(), close) >= 0:  # none nested
             return None
-        child = body[match.start(1) - 1: close + len(name) + 3]
-        if child.count(f"<{name}") != 1:
-            return None
-        children.append(child)
-        at = close + len(name) + 3
+        at = close + len(closing)
+        children.append(source[match.start(1) - 1: at])
 
 
 def _only_close(tail: str) -> bool:
