@@ -156,3 +156,20 @@ def test_split_document():
     assert split_document(f"{HEAD}<mj-body>{a}</mj-body></mjml><mj-body></mj-body>") is None
     assert split_document(f"{HEAD}<mj-body>{a}</mj-body></mjml>trailing") is None
     assert split_document(f"{HEAD}<mj-body><mj-section>{a}</mj-body></mjml>") is None
+
+
+@pytest.mark.parametrize("title", [
+    "Plain & simple — 27 Nov 2026 · Gold", "AT&amp;T &lt;b&gt; &#34;quoted&#34; &#39;s", "", "  spaced  ",
+    "Gold ⛏️ rallies", "\u202eRTL override\u202c", "two\nlines\tand a tab", "🚀 שלום مرحبا 👍🏽", "back\\slash",
+    "mjmlparts-title-4f1c mjmlparts-preview-4f1c",  # the markers' own text
+])
+def test_titles_and_previews_as_mrml_writes_them(title):
+    """The head part is written once per head kinds and the title and preview filled in,
+    when MRML writes each of their characters as it is (the aria-label escapes some)."""
+    parts = MjmlParts()
+    for preview in ("P", title, f"{title} {title}"):
+        for body in (SECTION.format("a"), TWO_COLUMNS + SECTION.format("b")):
+            source = (f'<mjml lang="en"><mj-head><mj-title>{title}</mj-title><mj-preview>{preview}</mj-preview>'
+                      f'</mj-head><mj-body>{body}</mj-body></mjml>')
+            assert parts.compile(source, "t.mjml") == compile_mjml(source, "t.mjml")
+    assert parts.fallbacks == 0

@@ -48,7 +48,13 @@ CACHE_CHARS = 24_000_000
 _CLOSE = "</div></body></html>"
 _MJ_TAG = re.compile(r"<(mj-[a-z-]+)")
 _CHILD = re.compile(r"\s*<(mj-section|mj-wrapper)[\s>/]")
-_BLANKED = re.compile(r"(<mj-(title|preview)>).*?(</mj-\2>)", re.DOTALL)
+_BLANKED = re.compile(r"(<mj-(title|preview)>)(.*?)(</mj-\2>)", re.DOTALL)
+#: Stand-ins for the title and preview in a body's head part, written once per head kinds.
+_MARKERS = {"title": "mjmlparts-title-4f1c", "preview": "mjmlparts-preview-4f1c"}
+_MARKED = re.compile("|".join(_MARKERS.values()))
+#: Characters MRML writes as they are in <title>, the aria-label and the preview (checked
+#: once each: the aria-label escapes some, as Rust's Debug does: "\u{fe0f}", "\n").
+_VERBATIM: dict[str, bool] = {}
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,9 @@ class _Context:
         self.kinds: dict[str, int] = {}  # a section document's head -> its kind
         self.examples: dict[int, str] = {}  # kind -> the shortest section MJML seen of that kind
         self.example_html: dict[int, str] = {}
+        #: head kinds -> the body's head part with markers (split at them, and the markers'
+        #: names), or None when that cannot be relied on
+        self.starts: dict[tuple[int, ...], tuple[list[str], list[str]] | None] = {}
 
 
 class MjmlParts:
@@ -95,7 +104,7 @@ class MjmlParts:
         if split is None:
             return None
         head, body_tag, children = split
-        normal = _BLANKED.sub(r"\1\3", head)
+        normal = _BLANKED.sub(r"\1\4", head)
         context = self._contexts.get((normal, body_tag))
         if context is None:
             if len(self._contexts) > 16:  # a renderer has one head: this is a test or a preview server
@@ -110,16 +119,10 @@ class MjmlParts:
             if piece is None:
                 return None
             pieces.append(piece)
-        kinds = list(dict.fromkeys(piece.kind for piece in pieces))
-        examples = "".join(context.examples[kind] for kind in kinds)
-        try:
-            probe = mjml2html(f"{head}{body_tag}{examples}</mj-body></mjml>", fonts={}, disable_comments=False)
-        except Exception:
+        kinds = tuple(dict.fromkeys(piece.kind for piece in pieces))
+        start = self._start(context, head, kinds)
+        if start is None:
             return None
-        tail = "".join(context.example_html[kind] for kind in kinds) + _CLOSE
-        if not probe.endswith(tail):
-            return None
-        start = probe[: len(probe) - len(tail)]
         counts = [lint_counts(start)] + [piece.counts for piece in pieces]
         fixed = preview_fixed(start)  # MRML's preview is in the head's part, if anywhere
         html = fixed + "".join(piece.html for piece in pieces) + _CLOSE
@@ -128,6 +131,27 @@ class MjmlParts:
         for warning in lint_warnings(counts):
             log.warning("%s: %s", template, warning)
         return html
+
+    def _start(self, context: _Context, head: str, kinds: tuple[int, ...]) -> str | None:
+        """The body's HTML before its sections: its head part for these head kinds with
+        the title and preview filled in, or the probe's own when their text has anything
+        MRML might not write as it is."""
+        texts = {m.group(2): m.group(3) for m in _BLANKED.finditer(head)}
+        if len(texts) == 2 and len(_BLANKED.findall(head)) == 2 and all(map(_verbatim, texts.values())):
+            if kinds not in context.starts:
+                marked = _BLANKED.sub(lambda m: m.group(1) + _MARKERS[m.group(2)] + m.group(4), head)
+                start = _probe(marked, context, kinds)
+                parts = _MARKED.split(start) if start is not None else []
+                names = [name for marker in _MARKED.findall(start or "") for name in _MARKERS if _MARKERS[name] == marker]
+                context.starts[kinds] = (parts, names) if sorted(names) == ["preview", "title", "title"] else None
+            template = context.starts[kinds]
+            if template is not None:
+                parts, names = template
+                filled = [parts[0]]
+                for name, part in zip(names, parts[1:]):
+                    filled += (texts[name], part)
+                return "".join(filled)
+        return _probe(head, context, kinds)
 
     def _piece(self, context: _Context, child: str) -> _Piece | None:
         key = (context, child)  # the text itself: no hashing beyond the dict's (~2 us a section)
@@ -154,6 +178,41 @@ class MjmlParts:
             (_, text), old = self._pieces.popitem(last=False)
             self._chars -= len(text) + len(old.html)
         return piece
+
+
+def _probe(head: str, context: _Context, kinds: tuple[int, ...]) -> str | None:
+    """The HTML before the sections of a document with this head and sections of these
+    kinds: compiled with one known section of each kind, whose HTML is then cut off."""
+    examples = "".join(context.examples[kind] for kind in kinds)
+    try:
+        probe = mjml2html(f"{head}{context.body_tag}{examples}</mj-body></mjml>", fonts={}, disable_comments=False)
+    except Exception:
+        return None
+    tail = "".join(context.example_html[kind] for kind in kinds) + _CLOSE
+    return probe[: len(probe) - len(tail)] if probe.endswith(tail) else None
+
+
+def _verbatim(text: str) -> bool:
+    if "<" in text:
+        return False
+    for char in set(text):
+        known = _VERBATIM.get(char)
+        if known is None:
+            known = _VERBATIM[char] = _char_verbatim(char)
+        if not known:
+            return False
+    return True
+
+
+def _char_verbatim(char: str) -> bool:
+    """Whether MRML writes ``char`` as it is, first in the title and preview and later."""
+    text = f"{char}a{char}"
+    try:
+        html = mjml2html(f"<mjml><mj-head><mj-title>{text}</mj-title><mj-preview>{text}</mj-preview></mj-head>"
+                         "<mj-body></mj-body></mjml>", fonts={}, disable_comments=False)
+    except Exception:
+        return False
+    return f"<title>{text}</title>" in html and f'aria-label="{text}"' in html and f'hidden;">{text}</div>' in html
 
 
 def split_document(source: str) -> tuple[str, str, list[str]] | None:
