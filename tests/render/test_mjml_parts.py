@@ -4,6 +4,7 @@ for the whole document, byte for byte, and its warnings; anything else compiles 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import replace
 
 import pytest
@@ -172,4 +173,26 @@ def test_titles_and_previews_as_mrml_writes_them(title):
             source = (f'<mjml lang="en"><mj-head><mj-title>{title}</mj-title><mj-preview>{preview}</mj-preview>'
                       f'</mj-head><mj-body>{body}</mj-body></mjml>')
             assert parts.compile(source, "t.mjml") == compile_mjml(source, "t.mjml")
+    assert parts.fallbacks == 0
+
+
+def test_threads_share_one_cache():
+    """A renderer serving threads (the preview server): the caches change under a lock."""
+    sources = [f'{HEAD}<mj-body>{SECTION.format(i % 7)}{TWO_COLUMNS if i % 3 else ""}{SECTION.format(i)}</mj-body></mjml>'
+               for i in range(60)]
+    parts = MjmlParts(cache_chars=30_000)  # small: evictions while the threads run
+    results: dict[tuple[int, int], str] = {}
+
+    def work(offset: int) -> None:
+        for i in range(offset, offset + len(sources)):
+            results[(i % len(sources), offset)] = parts.compile(sources[i % len(sources)], "t.mjml")
+
+    threads = [threading.Thread(target=work, args=(offset,)) for offset in (0, 15, 30, 45)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 4 * len(sources)
+    for (i, _), html in results.items():
+        assert html == compile_mjml(sources[i], "t.mjml")
     assert parts.fallbacks == 0

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -89,9 +90,13 @@ class MjmlParts:
         self._pieces: OrderedDict[tuple[_Context, str], _Piece] = OrderedDict()
         self._contexts: dict[tuple[str, str], _Context] = {}
         self.fallbacks = 0
+        # A renderer may serve threads (a preview server): the caches are changed under it.
+        # MRML holds the GIL while it compiles, so this costs no parallelism.
+        self._lock = threading.Lock()
 
     def compile(self, source: str, template: str) -> str:
-        html = self._assembled(source, template)
+        with self._lock:
+            html = self._assembled(source, template)
         if html is None:
             self.fallbacks += 1
             return compile_mjml(source, template)
