@@ -124,7 +124,7 @@ def test_documents_assembled_or_compiled_whole(body, assembled, caplog):
 def test_warnings_of_assembled_sections():
     source = f'<mjml><mj-body>{TWO_COLUMNS}{SECTION.format("<!--[if mso]>x")}</mj-body></mjml>'
     assert split_document(source) is not None
-    logger = logging.getLogger("digest.render.mjml_parts")
+    logger = logging.getLogger("digest.render.mjml")  # where compile_mjml warns
     records = []
     handler = logging.Handler()
     handler.emit = records.append

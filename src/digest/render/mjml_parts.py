@@ -10,21 +10,26 @@ queries, a component's style) is a set, written sorted. So:
 - a section is compiled once per renderer, alone in a document with the same head (its
   title and preview blanked) and ``<mj-body>``; what it writes in the body is kept, with
   the head that document got (its *head kind*);
-- a body is the HTML of a small *probe* document, compiled each time: the real head
-  (title, preview) and one known section per head kind among the body's sections, in the
-  order they first come, whose HTML is then swapped for the body's own sections' HTML.
+- the HTML before a body's sections comes from a *probe* document: the head, and one known
+  section of each head kind among the body's, in the order they first come; its sections'
+  HTML cut off. It is compiled once per set of head kinds, with markers for the title and
+  the preview that each body's text then replaces (when MRML writes each of its characters
+  as it is; otherwise the probe is compiled with the body's own head);
+- then the sections' HTML, joined.
 
-The result is MRML's own output for the whole document, byte for byte: tests/render
-compares the two on every body of the edition workload, the fixtures and hostile items.
-Anything this does not know to be safe compiles the whole document (:func:`compile_mjml`):
-a body child other than ``mj-section``/``mj-wrapper``, an element outside
-:data:`SAFE_ELEMENTS` (a carousel or navbar numbers its ids across the document), text
-around the sections, a probe whose output does not end with the sections' HTML.
+The result is MRML's own output for the whole document, byte for byte, and the same
+warnings: tests/render/test_mjml_parts.py compares the two on the render benchmark's
+workload, the baseline editions and hostile items (and they were compared on the 100,000-
+and million-reader edition workloads: benchmarks/RESULTS.md, "mjmlparts"). Anything this
+does not know to be safe compiles the whole document (:func:`compile_mjml`): a body child
+other than ``mj-section``/``mj-wrapper``, an element outside :data:`SAFE_ELEMENTS` (a
+carousel or navbar numbers its ids across the document), text around the sections, a
+compile error (reported as the whole document's), a probe that does not end with its
+sections' HTML.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 from collections import OrderedDict
@@ -32,9 +37,7 @@ from dataclasses import dataclass
 
 from mjml import mjml2html
 
-from .mjml import compile_mjml, lint_counts, lint_warnings, preview_fixed
-
-log = logging.getLogger(__name__)
+from .mjml import compile_mjml, lint_counts, lint_warnings, log, preview_fixed
 
 #: Elements whose output depends on their own MJML, the head and their container only.
 SAFE_ELEMENTS = frozenset({
