@@ -15,7 +15,7 @@ import zlib
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from digest import db
@@ -185,5 +185,12 @@ def test_a_first_release_database_is_upgraded_keeping_every_row(empty_database):
                              date(2026, 11, 27))
         assert audit.html == "<html></html>" and audit.email is not None
         assert [w for w in audit.warnings if "sent before send moments were recorded" in w]
+        # nofk23_subscriber_key: the ledger's subscriber is no foreign key (its row kept, above), and
+        # the table's trigger (rebuilt on SQLite) still logs a deleted row as a schedule change
+        assert inspect(engine).get_foreign_keys("deliveries") == []
+        with engine.begin() as conn:
+            before = conn.execute(text("SELECT max(id) FROM schedule_changes")).scalar()
+            conn.execute(text("DELETE FROM deliveries WHERE id = 1"))
+            assert conn.execute(text("SELECT max(id) FROM schedule_changes")).scalar() > before
     finally:
         engine.dispose()

@@ -72,7 +72,8 @@ def test_one_render_one_batch_each_reader_their_dates(runtime):
     assert summary.sent == 2 and summary.bodies_rendered == 1
     with runtime.session() as session:
         assert session.scalar(select(func.count()).select_from(Batch)) == 1
-        zones = dict(session.execute(select(Subscriber.email, Delivery.timezone).join(Delivery)).all())
+        zones = dict(session.execute(select(Subscriber.email, Delivery.timezone)
+                                     .join(Delivery, Delivery.subscriber_id == Subscriber.id)).all())
     assert zones == READERS  # each delivery keeps the zone its dates were filled in
     [batch] = provider.sent
     # What the provider is handed: the date the zones disagree on is a per-recipient token,

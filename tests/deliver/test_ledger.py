@@ -185,8 +185,8 @@ def test_rejected_recipient_fails_alone(runtime):
     summary = _send(runtime, provider)
     assert (summary.sent, summary.failed) == (2, 1)
     with runtime.session() as session:
-        failed = session.execute(select(Subscriber.email, Delivery.error).join(Delivery)
-                                 .where(Delivery.status == DeliveryStatus.FAILED)).all()
+        failed = session.execute(select(Subscriber.email, Delivery.error)
+                                 .join(Delivery, Delivery.subscriber_id == Subscriber.id).where(Delivery.status == DeliveryStatus.FAILED)).all()
         assert [tuple(r) for r in failed] == [("reader1@example.com", "550 no such user")]
         batch_id, message_id = session.execute(select(Batch.id, Batch.provider_message_id)).one()
         assert message_id == f"fake-{batch_id}"
@@ -201,7 +201,7 @@ def test_recipient_the_provider_is_unsure_of_is_ambiguous_not_sent(runtime):
     assert (summary.sent, summary.failed, summary.ambiguous) == (2, 0, 1)
     with runtime.session() as session:
         rows = session.execute(select(Subscriber.email, Delivery.status, Subscriber.last_digest_at)
-                               .join(Delivery).order_by(Subscriber.email)).all()
+                               .join(Delivery, Delivery.subscriber_id == Subscriber.id).order_by(Subscriber.email)).all()
     assert [(email, status) for email, status, _ in rows] == [
         ("reader0@example.com", DeliveryStatus.SENT),
         ("reader1@example.com", DeliveryStatus.SENT),

@@ -33,3 +33,23 @@ def test_only_signups_pending_for_30_days_are_forgotten(runtime):
         assert kept == ["left@example.com", "reader@example.com", "recent@example.com"]
         assert session.scalar(select(func.count()).select_from(ConsentRecord)) == 3
         assert session.scalar(select(func.count()).select_from(subscriber_topics)) == 3
+
+
+def test_a_purged_signup_keeps_no_ledger_row(runtime):
+    """The ledger's subscriber is no foreign key (digest.deliver.ledger.erasure): the purge
+    deletes a purged reader's delivery rows itself, and nobody else's."""
+    from digest.models import Delivery, Edition
+
+    with runtime.session() as session:
+        old = Subscriber(email="old@example.com", status="pending", status_changed_at=NOW - timedelta(days=31))
+        reader = Subscriber(email="reader@example.com", status="active", status_changed_at=NOW - timedelta(days=60))
+        edition = Edition(date=NOW.date())
+        session.add_all([old, reader, edition])
+        session.flush()
+        session.add_all([Delivery(edition_id=edition.id, subscriber_id=s.id, status="skipped", created_at=NOW)
+                         for s in (old, reader)])
+        reader_id = reader.id
+    with runtime.session() as session:
+        assert purge_pending(session, now=NOW) == 1
+    with runtime.session() as session:
+        assert session.execute(select(Delivery.subscriber_id, Delivery.status)).all() == [(reader_id, "skipped")]

@@ -27,6 +27,7 @@ from sqlalchemy import and_, delete, exists, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from ..deliver.ledger import find_edition, get_or_create_edition, insert_for
+from ..deliver.ledger.erasure import writing_deliveries
 from ..models import Batch, BatchStatus, Delivery, DeliveryStatus, EditionControl, Subscriber, SubscriberStatus
 from ..runtime import Runtime
 from .approval import ReviewError
@@ -166,6 +167,7 @@ def cancel(runtime: Runtime, day: date, *, by: str, now: datetime) -> Unplanned:
         edition_id = edition.id
     _wait_for_sending(runtime, edition_id, day)
     with runtime.sessions() as session:
+        writing_deliveries(session)  # first: rows for readers not being erased (digest.deliver.ledger.erasure)
         batch_ids = _take_apart_pending(session, edition_id)
         unplanned.batches = len(batch_ids)
         if batch_ids:

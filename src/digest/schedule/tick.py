@@ -36,12 +36,13 @@ from typing import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..deliver.ledger import get_or_create_edition, insert_for, record_last_digests, recover_stale_batches
+from ..deliver.ledger import get_or_create_edition, record_last_digests, recover_stale_batches
 from ..deliver.batch import NOT_CLAIMED, BatchOutcome
 from ..deliver.plan import BodyRenderer, PlanSummary, SkipReason, SubscriberSelector, plan_edition
+from ..deliver.plan.rows import insert_deliveries
 from ..deliver.run import EditionRun
 from ..deliver.runners import LedgerBatches, Runner
-from ..models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, utcnow
+from ..models import Batch, BatchStatus, DeliveryStatus, Edition, utcnow
 from ..review.gate import hold_unapproved
 from ..runtime import Runtime
 from ..select import Selector, content_since
@@ -264,13 +265,9 @@ class DeliveryTick:
         """``skipped`` rows for a window that closed unsent: reported, never sent late."""
         with self.runtime.sessions() as session:
             edition = get_or_create_edition(session, day)
-            now = utcnow()
-            rows = [{"edition_id": edition.id, "subscriber_id": sid, "status": DeliveryStatus.SKIPPED,
-                     "skip_reason": MISSED_SEND_WINDOW, "created_at": now} for sid in subscriber_ids]
-            stmt = (insert_for(session, Delivery)
-                    .on_conflict_do_nothing(index_elements=["subscriber_id", "edition_id"])
-                    .returning(Delivery.subscriber_id))
-            inserted = len(session.connection().execute(stmt, rows).all())
+            nothing = [None] * len(subscriber_ids)  # (readers erased meanwhile get no row)
+            inserted = sum(insert_deliveries(session, edition.id, DeliveryStatus.SKIPPED, MISSED_SEND_WINDOW,
+                                             utcnow(), subscriber_ids, nothing, nothing, nothing).values())
             session.commit()
         if inserted:
             log.warning("edition %s: %d subscriber(s) recorded as skipped (%s)", day, inserted, MISSED_SEND_WINDOW)

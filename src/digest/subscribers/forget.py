@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
+from ..deliver.ledger.erasure import erase_deliveries, erasing_readers
 from ..models import ConsentRecord, Delivery, ForgottenAddress, ProviderEvent, ReaderFigure, utcnow
 from .registry import SubscriberError, find, normalise_email
 
@@ -37,12 +38,13 @@ def forget(session: Session, secret: str, email: str, *, now: datetime | None = 
     subscriber = find(session, address)
     if subscriber is None:
         raise SubscriberError(f"no subscriber {email!r}")
+    erasing_readers(session)  # no planner is writing rows meanwhile (digest.deliver.ledger.erasure)
     delivery_ids = list(session.scalars(select(Delivery.id).where(Delivery.subscriber_id == subscriber.id)))
     about = ProviderEvent.email == address
     if delivery_ids:
         about = or_(about, ProviderEvent.delivery_id.in_(delivery_ids))
     session.execute(delete(ProviderEvent).where(about))
-    session.execute(delete(Delivery).where(Delivery.subscriber_id == subscriber.id))
+    erase_deliveries(session, [subscriber.id])
     session.execute(delete(ConsentRecord).where(ConsentRecord.subscriber_id == subscriber.id))
     session.execute(delete(ReaderFigure).where(ReaderFigure.subscriber_id == subscriber.id))
     session.delete(subscriber)

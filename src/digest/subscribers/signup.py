@@ -25,6 +25,7 @@ from typing import Any, Mapping, Sequence
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from ..deliver.ledger.erasure import erase_deliveries, erasing_readers
 from ..models import ConsentRecord, Subscriber, SubscriberStatus, utcnow
 from ..settings import PublicationConfig
 from .registry import SubscriberError, check_send_hour, check_timezone, find, find_topics, normalise_email
@@ -137,12 +138,15 @@ def _choose(session: Session, row: Subscriber, signup: Signup) -> None:
 
 
 def purge_pending(session: Session, *, now: datetime | None = None, days: int = PENDING_DAYS) -> int:
-    """Delete the subscribers pending (never confirmed) for ``days``, with their topics and
-    consent records; returns how many. The caller's session commits."""
+    """Delete the subscribers pending (never confirmed) for ``days``, with their topics,
+    consent records and any ledger rows (:mod:`digest.deliver.ledger.erasure`); returns
+    how many. The caller's session commits."""
     cutoff = (now or utcnow()) - timedelta(days=days)
     stale = list(session.scalars(select(Subscriber).where(
         Subscriber.status == SubscriberStatus.PENDING, Subscriber.status_changed_at < cutoff)))
     if stale:
+        erasing_readers(session)
+        erase_deliveries(session, [s.id for s in stale])
         session.execute(delete(ConsentRecord).where(ConsentRecord.subscriber_id.in_([s.id for s in stale])))
         for subscriber in stale:
             session.delete(subscriber)

@@ -1,13 +1,16 @@
 """The plan's ledger writes: a body stored once by its content, and numbered batches with
 their delivery rows, in one transaction (so a batch never exists without its body and
 recipients). The unique (subscriber, edition) row is the last guard: rows a concurrent
-planner wrote first are not inserted again, and those readers count ``already-sent``."""
+planner wrote first are not inserted again, and those readers count ``already-sent``
+(as do readers erased since they were read: :mod:`digest.deliver.ledger.erasure`)."""
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
 from typing import Iterable
+
+import json
 
 from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +20,7 @@ from ...content import RenderedEmail
 from ...models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, RenderedBody, utcnow
 from ...models.compressed import compressed_parts
 from ..ledger import insert_for
+from ..ledger.erasure import writing_deliveries
 from .result import PlanSummary, SkipReason
 
 log = logging.getLogger(__name__)
@@ -126,7 +130,8 @@ def write_batches(
     summary.skipped[SkipReason.NO_NEW_ITEMS] += skipped_inserted
     summary.skipped[SkipReason.ALREADY_SENT] += (len(subscriber_ids) - queued) + (len(skips) - skipped_inserted)
     if len(subscriber_ids) - queued:
-        log.info("%d subscriber(s) were planned concurrently by another process", len(subscriber_ids) - queued)
+        log.info("%d subscriber(s) were planned concurrently by another process, or erased",
+                 len(subscriber_ids) - queued)
 
 
 #: The rows' columns travel as text, each column's values joined by a separator (ids by
@@ -135,7 +140,8 @@ def write_batches(
 #: checked for quoting), joining 0.35-0.4 us, and PostgreSQL spends the same on either
 #: (measured on 5,000-row statements). A column whose values cannot be joined (one holds
 #: the separator, or is empty) goes as an array (``*_list``); a column of NULLs (skipped
-#: rows' batch, zone and address) as NULL, which ``unnest`` pads with NULLs.
+#: rows' batch, zone and address) as NULL, which ``unnest`` pads with NULLs. Only readers
+#: still in ``subscribers`` get a row (the join: :mod:`digest.deliver.ledger.erasure`).
 _PG_INSERT_DELIVERIES = """
     WITH inserted AS (
         INSERT INTO deliveries (edition_id, subscriber_id, batch_id, timezone, email, status, skip_reason, error,
@@ -146,6 +152,7 @@ _PG_INSERT_DELIVERIES = """
                     COALESCE(string_to_array(:zones, chr(31)), CAST(:zone_list AS varchar[])),
                     COALESCE(string_to_array(:emails, chr(31)), CAST(:email_list AS varchar[])))
              AS r(subscriber_id, batch_id, timezone, email)
+        JOIN subscribers s ON s.id = r.subscriber_id
         {on_conflict}
         RETURNING batch_id
     )
@@ -154,6 +161,20 @@ _PG_INSERT_DELIVERIES = """
 _PG_INSERT_NEW = text(_PG_INSERT_DELIVERIES.format(on_conflict=""))
 _PG_INSERT_SKIPPING = text(_PG_INSERT_DELIVERIES.format(on_conflict="ON CONFLICT (subscriber_id, edition_id) DO NOTHING"))
 SEPARATOR = chr(31)  # ASCII's unit separator: in no address or zone name
+#: SQLite: the rows as one JSON array of [subscriber, batch, zone, address], in their
+#: order (the CROSS JOIN keeps ``json_each`` the outer loop); only readers still in
+#: ``subscribers`` get a row. (``WHERE`` also keeps SQLite from reading ``ON CONFLICT``
+#: as the join's.)
+_SQLITE_INSERT = text("""
+    INSERT INTO deliveries (edition_id, subscriber_id, batch_id, timezone, email, status, skip_reason, error,
+                            created_at)
+    SELECT :edition_id, s.id, json_extract(r.value, '$[1]'), json_extract(r.value, '$[2]'),
+           json_extract(r.value, '$[3]'), :status, :skip_reason, :error, :created_at
+    FROM json_each(:rows) AS r CROSS JOIN subscribers AS s
+    WHERE s.id = json_extract(r.value, '$[0]')
+    ON CONFLICT (subscriber_id, edition_id) DO NOTHING
+    RETURNING batch_id
+""").bindparams(bindparam("created_at", type_=Delivery.__table__.c.created_at.type))
 
 
 def _joined_ids(values: list[int | None]) -> str | None:
@@ -182,14 +203,17 @@ def insert_deliveries(session: Session, edition_id: int, status: str, skip_reaso
                        emails: list[str | None], *, error: str | None = None) -> Counter:
     """Insert delivery rows (one per subscriber id, with its batch, zone and address),
     skipping any (subscriber, edition) already in the ledger; returns how many rows went
-    in per batch id. On PostgreSQL one statement over four columns of values sent as text
-    (:data:`_PG_INSERT_DELIVERIES`), counted there (not a row back per reader); elsewhere a
-    multi-row executemany."""
+    in per batch id, leaving out readers no longer in ``subscribers``. On PostgreSQL one
+    statement over four columns of values sent as text (:data:`_PG_INSERT_DELIVERIES`),
+    counted there (not a row back per reader); on SQLite one statement over a JSON array.
+    First, the lock that keeps erasures out until the transaction ends
+    (:func:`~digest.deliver.ledger.erasure.writing_deliveries`)."""
+    writing_deliveries(session)
     if session.get_bind().dialect.name == "postgresql":
-        # In subscriber order: each row's foreign-key check reads (and key-share locks) its
-        # subscriber's row, and its (subscriber, edition) index entry goes next to the
-        # previous one's; in batch order both hit a random page per row (measured at a
-        # million subscribers: 36 -> 19 us per row).
+        # In subscriber order: each row's lookup of its subscriber and its (subscriber,
+        # edition) index entry go next to the previous one's; in batch order both hit a
+        # random page per row (measured at a million subscribers, when each row's
+        # foreign-key check also locked its subscriber: 36 -> 19 us per row).
         order = sorted(range(len(subscriber_ids)), key=subscriber_ids.__getitem__)
         zones, zone_list = _joined_texts(list(map(zones.__getitem__, order)))
         emails, email_list = _joined_texts(list(map(emails.__getitem__, order)))
@@ -209,10 +233,7 @@ def insert_deliveries(session: Session, edition_id: int, status: str, skip_reaso
             if getattr(exc.orig, "sqlstate", None) != UNIQUE_VIOLATION:
                 raise
         return Counter(dict(session.execute(_PG_INSERT_SKIPPING, params).all()))
-    rows = [{"edition_id": edition_id, "subscriber_id": sid, "batch_id": bid, "timezone": zone, "email": email,
-             "status": status, "skip_reason": skip_reason, "error": error, "created_at": created_at}
-            for sid, bid, zone, email in zip(subscriber_ids, batch_ids, zones, emails, strict=True)]
-    stmt = (insert_for(session, Delivery)
-            .on_conflict_do_nothing(index_elements=["subscriber_id", "edition_id"])
-            .returning(Delivery.batch_id))
-    return Counter(batch_id for (batch_id,) in session.connection().execute(stmt, rows))
+    rows = json.dumps(list(zip(subscriber_ids, batch_ids, zones, emails, strict=True)), separators=(",", ":"))
+    params = {"edition_id": edition_id, "status": status, "skip_reason": skip_reason, "error": error,
+              "created_at": created_at, "rows": rows}
+    return Counter(batch_id for (batch_id,) in session.execute(_SQLITE_INSERT, params))
