@@ -183,3 +183,35 @@ def test_a_write_waits_for_an_erase_in_flight_then_leaves_the_reader_out(pg_runt
     assert _rows(runtime) == [(ids[0], "queued"), (ids[2], "queued")]
     with runtime.session() as session:
         assert session.scalar(select(Batch.id).where(Batch.edition_id == edition_id)) is not None
+
+
+def test_cancelling_waits_for_an_erase_in_flight_then_leaves_the_reader_out(pg_runtime):
+    """``digest cancel`` records every active reader not planned as skipped, reading them
+    in its INSERT: it too waits for an erase in flight, then no longer finds the reader."""
+    from digest.review.controls import cancel
+
+    runtime = pg_runtime
+    ids = add_subscribers(runtime, 3)
+    readers = _readers(runtime, ids)
+    erased, cancel_waits = threading.Event(), threading.Event()
+
+    def erase():
+        with runtime.session() as session:
+            forget(session, SECRET, readers[0][2])
+            erased.set()  # deleted, not committed
+            assert cancel_waits.wait(30)
+
+    eraser = threading.Thread(target=erase)
+    eraser.start()
+    assert erased.wait(30)
+    cancelled = []
+    canceller = threading.Thread(target=lambda: cancelled.append(cancel(runtime, EDITION, by="editor", now=NOW)))
+    canceller.start()
+    try:
+        _wait_for_lock_wait(runtime, canceller, "the cancel")
+    finally:
+        cancel_waits.set()
+        eraser.join()
+        canceller.join()
+    assert cancelled[0].not_planned == 2
+    assert _rows(runtime) == [(ids[1], "skipped"), (ids[2], "skipped")]
