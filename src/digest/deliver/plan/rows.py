@@ -143,9 +143,10 @@ def write_batches(
 #: rows' batch, zone and address) as NULL, which ``unnest`` pads with NULLs. Only readers
 #: still in ``subscribers`` get a row (:mod:`digest.deliver.ledger.erasure`), each looked up
 #: by its key: a LATERAL subquery with a LIMIT is never turned into a join, which
-#: PostgreSQL would make a hash join over every subscriber for a chunk of 20,000 rows
-#: (backend CPU a row, 20,000 rows of 200,000 readers: 6.5 us so, 8-8.5 as a join, 5-5.5
-#: with no look-up, 9.5-10 with the foreign key this replaced).
+#: PostgreSQL makes a hash join over every subscriber for a chunk of 20,000 rows, a cost
+#: that grows with the list. Backend CPU a row, 20,000-row statements into a planned
+#: ledger of 200,000 readers: 6.5-7 us with the look-ups, the same as a join or none at
+#: that size; 11-12 us with the foreign key this replaced.
 _PG_INSERT_DELIVERIES = """
     WITH inserted AS (
         INSERT INTO deliveries (edition_id, subscriber_id, batch_id, timezone, email, status, skip_reason, error,
