@@ -7,7 +7,7 @@ Two things it guaranteed are kept by hand:
 * whoever deletes subscriber rows deletes their delivery rows (:func:`erase_deliveries`);
 * a planner that read a reader before they were erased writes no row for them after.
   Every INSERT into ``deliveries`` takes its readers from ``subscribers`` in the same
-  statement (a join), so a reader already erased when it runs is left out; and on
+  statement (a look-up by key), so a reader already erased when it runs is left out; and on
   PostgreSQL the erasing transaction and every transaction that inserts delivery rows
   take one advisory lock, exclusive and shared (:func:`writing_deliveries`), so they do
   not overlap: an erase waits for the writes in flight to commit and then deletes their
@@ -16,7 +16,8 @@ Two things it guaranteed are kept by hand:
   was committed before it started, so the lock is taken by a statement of its own, before
   the INSERT or the DELETE. Each takes it before locking any delivery or subscriber row:
   an erase waits for it holding none, and a writer never holds a row an erase waiting
-  for it would delete (no deadlock).
+  for it would delete (no deadlock). New code that deletes subscribers or inserts
+  delivery rows must do the same (``insert_deliveries`` does both parts of a write).
 
 SQLite needs no lock: one writer at a time holds the database's write lock from its
 first write to its commit, and a writing statement reads the newest data under it; an

@@ -6,11 +6,10 @@ planner wrote first are not inserted again, and those readers count ``already-se
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from typing import Iterable
-
-import json
 
 from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
