@@ -142,20 +142,31 @@ class LinkMaker:
         made here from this maker's own SHA-1 states (:attr:`_signing`, no cache lookup
         per token), on bytes, with each base64 step one C call (as :func:`make_token`,
         whose tokens these are byte for byte: ``tests/perf/test_tokens.py``)."""
+        unsubscribe, preferences, archive = self._urls(subscriber_id, body_id)
+        return {"unsubscribe_url": unsubscribe, "preferences_url": preferences, "archive_url": archive,
+                "email": email}
+
+    def substitutions(self, subscriber_id: int, email: str, body_id: int | None) -> dict[str, str]:
+        """:meth:`token_values` keyed as SendGrid's substitutions (``%%name%%``), in the same
+        order: the send path builds each reader's one dict so, used as it is by the request
+        (:class:`digest.deliver.providers.Recipient`), instead of a second one per reader."""
+        unsubscribe, preferences, archive = self._urls(subscriber_id, body_id)
+        return {"%%unsubscribe_url%%": unsubscribe, "%%preferences_url%%": preferences,
+                "%%archive_url%%": archive, "%%email%%": email}
+
+    def _urls(self, subscriber_id: int, body_id: int | None) -> tuple[str, str, str]:
+        """The unsubscribe, preferences and archive URLs (see :meth:`token_values`)."""
         if type(subscriber_id) is not int or (body_id is not None and type(body_id) is not int):
-            unsubscribe, preferences = self.unsubscribe_url(subscriber_id), self.preferences_url(subscriber_id)
-            archive = self.archive_url(subscriber_id, body_id or 0)
-            return {"unsubscribe_url": unsubscribe, "preferences_url": preferences, "archive_url": archive,
-                    "email": email}
+            return (self.unsubscribe_url(subscriber_id), self.preferences_url(subscriber_id),
+                    self.archive_url(subscriber_id, body_id or 0))
         unsubscribe, preferences, archive, (u_url, p_url, a_url) = self._signing
         b64, urlsafe = binascii.b2a_base64, _URLSAFE
         reader = b64(b"[%d]" % subscriber_id, newline=False).translate(urlsafe).rstrip(b"=")
         edition = b64(b"[%d,%d]" % (subscriber_id, body_id or 0), newline=False).translate(urlsafe).rstrip(b"=")
         reader_text = reader.decode()
-        return {"unsubscribe_url": f"{u_url}{reader_text}.{_mac(unsubscribe, reader).decode()}",
-                "preferences_url": f"{p_url}{reader_text}.{_mac(preferences, reader).decode()}",
-                "archive_url": f"{a_url}{edition.decode()}.{_mac(archive, edition).decode()}",
-                "email": email}
+        return (f"{u_url}{reader_text}.{_mac(unsubscribe, reader).decode()}",
+                f"{p_url}{reader_text}.{_mac(preferences, reader).decode()}",
+                f"{a_url}{edition.decode()}.{_mac(archive, edition).decode()}")
 
     def __getstate__(self) -> dict[str, str]:
         """Pickled without :attr:`_signing` (hash states do not pickle; made again on use)."""

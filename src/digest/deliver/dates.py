@@ -20,7 +20,7 @@ only by the provider's limit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Iterable, Mapping
@@ -32,6 +32,8 @@ from ..content import RenderedEmail, date_slot, replace_dates, stamp_label, toke
 class DatedBody:
     body: RenderedEmail  # no date token left; ``%%date_N%%`` tokens where zones disagree
     values: Mapping[str, Mapping[str, str]]  # reader's zone -> {"date_N": label}
+    #: The same keyed as SendGrid's substitutions: reader's zone -> {"%%date_N%%": label}.
+    substitutions: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def values_for(self, timezone_name: str) -> Mapping[str, str]:
         return self.values[timezone_name]
@@ -67,4 +69,5 @@ def dated_for_zones(body: RenderedEmail, zones: Iterable[str], now: datetime | N
         tokens=body.tokens | frozenset(slots.values()),
     )
     values = {zone: {name: labels[i] for labels, name in slots.items()} for i, zone in enumerate(zones)}
-    return DatedBody(dated, values)
+    return DatedBody(dated, values, {zone: {token_pattern(name): label for name, label in named.items()}
+                                     for zone, named in values.items()})

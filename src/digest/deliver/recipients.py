@@ -24,6 +24,7 @@ from .dates import DatedBody, dated_for_zones
 from .ledger import ClaimedBatch
 from .plan.result import SkipReason
 from .providers import OutgoingBatch, Recipient
+from .providers.base import substituted
 
 
 def make_link_maker(runtime: Runtime) -> LinkMaker:
@@ -85,11 +86,16 @@ def build_outgoing(conn, claimed: ClaimedBatch, rows, links: LinkMaker, config,
 
 
 def _recipients(rows, body_id: int, links: LinkMaker, dated: DatedBody) -> list[Recipient]:
+    """Each reader's values in one dict keyed ``%%name%%`` (their links, then their zone's
+    dates, made once per batch), which SendGrid's request uses as it is and the other
+    providers read by name (:class:`~.providers.base.SubstitutedTokens`)."""
     recipients = []
+    substitutions, zone_dates = links.substitutions, dated.substitutions
     for delivery_id, subscriber_id, email, zone in rows:
-        tokens = links.token_values(subscriber_id, email, body_id)
-        tokens.update(dated.values_for(zone))
-        recipients.append(Recipient(delivery_id, subscriber_id, email, tokens, recipient_headers(tokens["unsubscribe_url"])))
+        values = substitutions(subscriber_id, email, body_id)
+        values.update(zone_dates[zone])
+        recipients.append(substituted(delivery_id, subscriber_id, email, values,
+                                      recipient_headers(values["%%unsubscribe_url%%"])))
     return recipients
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
-from typing import Mapping, Protocol, Sequence
+from typing import Iterator, Mapping, Protocol, Sequence
 
 from ...content import RenderedEmail
 from ...message import build_message, delivery_message_id, message_domain
@@ -26,6 +26,39 @@ class Recipient:
     email: str
     tokens: Mapping[str, str]  # every token name the body uses -> this recipient's value
     headers: Mapping[str, str]  # per-recipient headers: List-Unsubscribe, List-Unsubscribe-Post
+    #: The same tokens keyed ``%%name%%``, when the batch was built so (the send path,
+    #: :func:`substituted`): SendGrid's request takes this dict as it is, not a copy per reader.
+    substitutions: Mapping[str, str] | None = field(default=None, compare=False, repr=False)
+
+
+class SubstitutedTokens(Mapping[str, str]):
+    """A recipient's tokens by name, read through its ``%%name%%``-keyed substitutions:
+    one dict per reader serves SendGrid's request and the providers that fill tokens
+    themselves (SMTP, the outbox)."""
+
+    __slots__ = ("_substitutions",)
+
+    def __init__(self, substitutions: Mapping[str, str]):
+        self._substitutions = substitutions
+
+    def __getitem__(self, name: str) -> str:
+        return self._substitutions[f"%%{name}%%"]
+
+    def __iter__(self) -> Iterator[str]:
+        return (key[2:-2] for key in self._substitutions)
+
+    def __len__(self) -> int:
+        return len(self._substitutions)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+def substituted(delivery_id: int, subscriber_id: int, email: str, substitutions: dict[str, str],
+                headers: Mapping[str, str]) -> Recipient:
+    """A :class:`Recipient` from its ``%%name%%``-keyed values (every value a ``str``), its
+    tokens by name a view of them."""
+    return Recipient(delivery_id, subscriber_id, email, SubstitutedTokens(substitutions), headers, substitutions)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,9 @@ def build_payload(batch: OutgoingBatch, config: PublicationConfig) -> dict[str, 
 
     # Per-recipient parts, the same shape for every recipient: header names checked and
     # substitution keys built once per batch, not once per recipient (a million-reader
-    # edition builds a million of these).
+    # edition builds a million of these); a recipient built with its substitutions (the
+    # send path) and its headers as a dict gives them as they are: the request is encoded
+    # at once and nothing changes them.
     keys = {name: f"%%{name}%%" for r in batch.recipients[:1] for name in r.tokens}
     header_names = {name for r in batch.recipients for name in r.headers}
     _checked_headers(dict.fromkeys(header_names, ""))
@@ -57,8 +59,9 @@ def build_payload(batch: OutgoingBatch, config: PublicationConfig) -> dict[str, 
         "personalizations": [
             {
                 "to": [{"email": r.email}],
-                "substitutions": {keys.get(name) or f"%%{name}%%": str(value) for name, value in r.tokens.items()},
-                "headers": dict(r.headers),
+                "substitutions": r.substitutions if r.substitutions is not None else
+                {keys.get(name) or f"%%{name}%%": str(value) for name, value in r.tokens.items()},
+                "headers": r.headers if type(r.headers) is dict else dict(r.headers),
                 "custom_args": {"delivery_id": str(r.delivery_id), "subscriber_id": str(r.subscriber_id)},
             }
             for r in batch.recipients
