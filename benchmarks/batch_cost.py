@@ -109,7 +109,7 @@ PHASES = (
     ("digest.deliver.batch", "queued_recipients", "recipients' rows"),
     ("digest.deliver.batch", "build_outgoing", "outgoing batch"),
     ("digest.deliver.recipients", "_recipients", "  tokens and headers"),
-    ("digest.deliver.batch", "held_reason", "guards"),
+    ("digest.deliver.batch", "held_verdict held_reason", "guards"),  # the first the code has
     ("digest.deliver.batch", "settle_batch", "settle"),
     ("digest.deliver.ledger.claims", "count_sent", "  sent counter"),
 )
@@ -124,6 +124,7 @@ def time_phases() -> dict[str, list[float]]:
 
     def wrap(owner, attribute: str, label: str) -> None:
         """``owner.attribute`` replaced by the same callable adding its CPU time and calls to ``spent[label]``."""
+        attribute = next((name for name in attribute.split() if hasattr(owner, name)), attribute)
         step, spent[label] = getattr(owner, attribute), [0.0, 0]
 
         @functools.wraps(step)

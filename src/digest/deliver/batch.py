@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 
 from ..links import LinkMaker
 from ..models import BatchStatus
-from ..report.guards import held_reason
+from ..report.guards import held_verdict
 from ..runtime import Runtime
 from .ledger import Settlement, claim_batch, release_batch, settle_batch, worker_identity
 from .ledger.connection import LedgerConnection
@@ -167,8 +167,8 @@ def _prepare(conn, batch_id: int, sender: Sender, claimed_at: datetime):
         outgoing = build_outgoing(conn, claimed, rows, sender.links, config,
                                   send_moment(claimed_at))  # the emails' Date header and heading date
         held = None
-        if outgoing.recipients:  # read with the claim: no transaction of its own per batch
-            held = held_reason(conn, claimed.edition_id, _now(), config.guards)
+        if outgoing.recipients:  # read by the claim's statement: no statement of its own per batch
+            held = held_verdict(conn, claimed.edition_id, claimed.held_state, _now(), config.guards)
         conn.commit()  # the claim and its moment, the suppression check, a guard's trip: before anything is sent
     except Exception:
         if conn.in_transaction() and not conn.invalidated:

@@ -23,7 +23,7 @@ from collections import Counter
 from datetime import date, datetime, timezone
 from typing import Any, Iterable
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, Date, Integer, String, bindparam, literal, null, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -115,6 +115,24 @@ def _one_sent_statement(session: Session | Connection):
             set_={"count": _counters.c.count + statement.excluded.count},
         )
     return statement
+
+
+def sent_counter_upsert(edition_id, readers):
+    """:func:`count_sent`'s upsert as a PostgreSQL statement of its own to put in a WITH
+    (the settle of a batch everyone got: one statement, not two): adds ``readers`` (a SQL
+    expression) to the ``sent`` counter of ``edition_id`` (a SQL expression), nothing when
+    it is 0; bound by :func:`sent_params`."""
+    rows = select(edition_id, bindparam("c_day", type_=Date), literal(SENT, String), literal("", String),
+                  null(), readers, bindparam("c_shard", type_=Integer)).where(readers > 0)
+    statement = postgresql.insert(_counters).from_select(
+        ["edition_id", "day", "figure", "item", "url", "count", "shard"], rows)
+    return statement.on_conflict_do_update(index_elements=_KEY,
+                                           set_={"count": _counters.c.count + statement.excluded.count})
+
+
+def sent_params(day: date) -> dict[str, Any]:
+    """:func:`sent_counter_upsert`'s parameters for readers sent on ``day``, on this thread's row."""
+    return {"c_day": day, "c_shard": sent_shard()}
 
 
 def count_own_unsubscribe(session: Session, subscriber_id: int, *, now: datetime | None = None) -> int | None:

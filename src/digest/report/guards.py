@@ -45,42 +45,70 @@ def active_trip(db: Database):
     return db.execute(select(_trips).where(_trips.c.released_at.is_(None)).order_by(_trips.c.id).limit(1)).first()
 
 
+def _counted_query(figure: str, *conditions):
+    return select(func.coalesce(func.sum(_counters.c.count), 0)).where(
+        _counters.c.item == "", _counters.c.figure == figure, *conditions)
+
+
 def _counted(figure: str, *conditions):
-    return (select(func.coalesce(func.sum(_counters.c.count), 0))
-            .where(_counters.c.item == "", _counters.c.figure == figure, *conditions).scalar_subquery())
+    return _counted_query(figure, *conditions).scalar_subquery()
 
 
 _controls = EditionControl.__table__
 _editions = Edition.__table__
 _EDITION = bindparam("g_edition")
 _OUTCOMES = (DELIVERED, BOUNCED, BLOCKED, DROPPED)
+
+
+def held_state_columns(edition):
+    """Everything :func:`held_reason` reads, as labelled scalar subqueries about the edition
+    ``edition`` (a bound parameter, or a column of the statement they are put in, such as
+    the claim's ``batches.edition_id``): the editor's hold (the reads of
+    :func:`digest.review.holds.edition_hold`), the guard holding sending
+    (:func:`active_trip`), and what each guard's rate needs. Bound by :func:`held_state_params`."""
+    def one(query):
+        return query.correlate_except(_controls, _editions, _trips, _counters)
+    return (
+        *(one(select(column).where(_controls.c.edition_id == edition)).scalar_subquery().label(column.name)
+          for column in (_controls.c.held_at, _controls.c.held_by, _controls.c.cancelled_at)),
+        one(select(_editions.c.date).where(_editions.c.id == edition)).scalar_subquery().label("edition_date"),
+        select(_trips.c.reason).where(_trips.c.released_at.is_(None)).order_by(_trips.c.id).limit(1)
+        .scalar_subquery().label("active_reason"),
+        exists().where(_trips.c.guard == COMPLAINTS, _trips.c.released_at.is_not(None),
+                       _trips.c.released_at > bindparam("g_released_after")).label("complaints_released"),
+        _counted(DELIVERED, _counters.c.day >= bindparam("g_since")).label("delivered_lately"),
+        _counted(COMPLAINED, _counters.c.day >= bindparam("g_since")).label("complained_lately"),
+        one(exists().where(_trips.c.guard == HARD_BOUNCES, _trips.c.released_at.is_not(None),
+                           _trips.c.edition_id == edition)).label("bounces_released"),
+        *(one(_counted_query(figure, _counters.c.edition_id == edition)).scalar_subquery().label(figure)
+          for figure in _OUTCOMES),
+    )
+
+
+def held_state_params(now: datetime) -> dict:
+    """:func:`held_state_columns`' parameters at ``now``."""
+    return {"g_released_after": now - RELEASE_HOLDS, "g_since": _complaint_days_since(now)}
+
+
 #: Everything :func:`held_reason` reads, in one statement built once: it runs before every
 #: batch (a million readers are 2,000-3,000 batches), where six statements, each built
-#: anew, cost more CPU than the batch's own claim. The editor's hold (the reads of
-#: :func:`digest.review.holds.edition_hold`), the guard holding sending
-#: (:func:`active_trip`), and what each guard's rate needs.
-_HELD_STATE = select(
-    *(select(column).where(_controls.c.edition_id == _EDITION).scalar_subquery().label(column.name)
-      for column in (_controls.c.held_at, _controls.c.held_by, _controls.c.cancelled_at)),
-    select(_editions.c.date).where(_editions.c.id == _EDITION).scalar_subquery().label("edition_date"),
-    select(_trips.c.reason).where(_trips.c.released_at.is_(None)).order_by(_trips.c.id).limit(1)
-    .scalar_subquery().label("active_reason"),
-    exists().where(_trips.c.guard == COMPLAINTS, _trips.c.released_at.is_not(None),
-                   _trips.c.released_at > bindparam("g_released_after")).label("complaints_released"),
-    _counted(DELIVERED, _counters.c.day >= bindparam("g_since")).label("delivered_lately"),
-    _counted(COMPLAINED, _counters.c.day >= bindparam("g_since")).label("complained_lately"),
-    exists().where(_trips.c.guard == HARD_BOUNCES, _trips.c.released_at.is_not(None),
-                   _trips.c.edition_id == _EDITION).label("bounces_released"),
-    *(_counted(figure, _counters.c.edition_id == _EDITION).label(figure) for figure in _OUTCOMES),
-)
+#: anew, cost more CPU than the batch's own claim. The send path reads the same columns in
+#: the claim's own statement (:func:`digest.deliver.ledger.claim_batch`) and judges them with
+#: :func:`held_verdict`.
+_HELD_STATE = select(*held_state_columns(_EDITION))
 
 
 def held_reason(db: Database, edition_id: int, now: datetime, limits: Guards = Guards()) -> str | None:
     """Why no batch may start now, or None: an editor holds the edition
     (:mod:`digest.review.holds`), or a guard holds sending. Trips a guard whose limit is
     passed (committed at once: the trip must outlive whatever the caller does next)."""
-    state = db.execute(_HELD_STATE, {"g_edition": edition_id, "g_released_after": now - RELEASE_HOLDS,
-                                     "g_since": _complaint_days_since(now)}).one()
+    state = db.execute(_HELD_STATE, {"g_edition": edition_id, **held_state_params(now)}).one()
+    return held_verdict(db, edition_id, state, now, limits)
+
+
+def held_verdict(db: Database, edition_id: int, state, now: datetime, limits: Guards = Guards()) -> str | None:
+    """:func:`held_reason` from ``state``, the columns of :func:`held_state_columns` read
+    already (with the claim of a batch); commits, as :func:`held_reason` does."""
     hold = hold_message(state.held_at, state.held_by, state.cancelled_at, state.edition_date)
     if hold is not None:
         db.commit()

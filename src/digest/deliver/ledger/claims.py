@@ -17,7 +17,9 @@ from sqlalchemy import Connection, and_, bindparam, exists, func, or_, select, u
 from sqlalchemy.orm import Session
 
 from ...models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, RenderedBody
-from ...report.counting import count_sent
+from ...models import EditionCounter
+from ...report.guards import held_state_columns, held_state_params
+from ...report.counting import count_sent, sent_counter_upsert, sent_params
 from ..send_moments import CLAIM_MOMENT, moment_params
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,7 @@ _batches = Batch.__table__
 _deliveries = Delivery.__table__
 _bodies = RenderedBody.__table__
 _editions = Edition.__table__
+_counters = EditionCounter.__table__
 
 _CLAIM_UPDATE = (  # pending, or already ours from this very claim (its commit's answer was lost)
     update(_batches)
@@ -61,8 +64,9 @@ _CLAIMED = (  # what a claim returns
     .correlate(_batches).scalar_subquery(),
 )
 _CLAIM = _CLAIM_UPDATE.returning(*_CLAIMED)
-# A claim that builds the batch's emails also records its moment (digest audit), in the same UPDATE.
-_CLAIM_TO_SEND = _CLAIM_UPDATE.values(**CLAIM_MOMENT).returning(*_CLAIMED)
+# A claim that builds the batch's emails also records its moment (digest audit), in the same
+# UPDATE, and reads what the guards judge (was a statement of its own per batch).
+_CLAIM_TO_SEND = _CLAIM_UPDATE.values(**CLAIM_MOMENT).returning(*_CLAIMED, *held_state_columns(_batches.c.edition_id))
 _SETTLE_BATCH = (
     update(_batches)
     .where(_batches.c.id == bindparam("settle_id"), _batches.c.status == BatchStatus.SENDING,
@@ -102,8 +106,13 @@ _MARKED_CTE = (
     .values(status=DeliveryStatus.SENT, sent_at=bindparam("settle_sent_at"))
     .returning(_deliveries.c.id).cte("marked")
 )
-_SETTLE_ALL_SENT = select(select(_SETTLED_CTE.c.edition_id).scalar_subquery(),
-                          select(func.count()).select_from(_MARKED_CTE).scalar_subquery())
+_MARKED_COUNT = select(func.count()).select_from(_MARKED_CTE).scalar_subquery()
+#: ... and adds them to the edition's ``sent`` counter in the same statement (was a third
+#: statement, the upsert of :func:`count_sent`, with its own round trip).
+_COUNTED_CTE = sent_counter_upsert(select(_SETTLED_CTE.c.edition_id).scalar_subquery(), _MARKED_COUNT) \
+    .returning(_counters.c.id).cte("counted")
+_SETTLE_ALL_SENT = select(select(_SETTLED_CTE.c.edition_id).scalar_subquery(), _MARKED_COUNT,
+                          select(func.count()).select_from(_COUNTED_CTE).scalar_subquery())
 _QUEUED_UNSENT = (
     update(_deliveries).where(*_QUEUED_IN_BATCH)
     .values(status=bindparam("settle_status"), error=bindparam("settle_error"))
@@ -121,6 +130,9 @@ class ClaimedBatch:
     body_fingerprint: str
     #: No request before this time: a sender of the edition was rate limited (HTTP 429).
     rate_limited_until: datetime | None = None
+    #: What the guards judge (:func:`digest.report.guards.held_verdict`), read by a claim
+    #: that builds the batch's emails (``provider`` given), as of the claim.
+    held_state: object = field(default=None, compare=False, repr=False)
 
 
 def claim_batch(
@@ -131,7 +143,8 @@ def claim_batch(
     ``None``. Committed, unless ``commit=False``: then the caller commits it (with its
     other writes) before sending. With ``provider`` (the claim builds the batch's emails
     for it), the claim's time and the provider are recorded on the batch in the same
-    statement (:mod:`digest.deliver.send_moments`).
+    statement (:mod:`digest.deliver.send_moments`), which also reads what the guards judge
+    (:attr:`ClaimedBatch.held_state`).
 
     Run again with the same ``now`` after the connection was lost, it finds the batch
     already claimed by this very claim and returns it again (the lost commit had landed).
@@ -140,11 +153,13 @@ def claim_batch(
     params = {"claim_id": batch_id, "claim_by": worker_id, "claim_at": now, "own_by": worker_id, "own_at": now}
     if provider is None:
         row = session.execute(_CLAIM, params).first()
+        held_state = None
     else:
-        row = session.execute(_CLAIM_TO_SEND, params | moment_params(now, provider)).first()
+        row = session.execute(_CLAIM_TO_SEND, params | moment_params(now, provider) | held_state_params(now)).first()
+        held_state = row
     if commit:
         session.commit()
-    return ClaimedBatch(batch_id, *row) if row is not None else None
+    return ClaimedBatch(batch_id, *row[:len(_CLAIMED)], held_state=held_state) if row is not None else None
 
 
 @dataclass
@@ -183,10 +198,10 @@ def settle_batch(
               "settle_sent_at": now if sent else None, "settle_in_doubt": bool(settlement.ambiguous)}
     if sent and _one_statement(session) and not (settlement.rejected or settlement.unsent or settlement.ambiguous
                                                   or settlement.message_ids):
-        edition_id, readers = session.execute(_SETTLE_ALL_SENT, params).one()
+        edition_id, _, _ = session.execute(_SETTLE_ALL_SENT,
+                                           params | sent_params(now.astimezone(timezone.utc).date())).one()
         if edition_id is None:
             return _not_settled(session, params, batch_id, worker_id, settlement)
-        count_sent(session, edition_id, readers, now.astimezone(timezone.utc).date())
         session.commit()
         return True
     settled = session.execute(_SETTLE_BATCH, params).first()
