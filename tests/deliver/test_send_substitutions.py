@@ -11,7 +11,7 @@ import orjson
 from digest.content import RenderedEmail, date_token
 from digest.deliver.dates import dated_for_zones
 from digest.deliver.providers import OutgoingBatch, Recipient
-from digest.deliver.providers.base import SubstitutedTokens, frame_message
+from digest.deliver.providers.base import SubstitutedTokens, frame_message, substituted
 from digest.deliver.providers.sendgrid_payload import build_payload
 from digest.deliver.recipients import _recipients
 from digest.links import LinkMaker
@@ -70,6 +70,14 @@ def test_the_outbox_and_smtp_fill_the_same_values_by_name():
     assert text.strip() == (f"27 Nov 2026 {bob.tokens['unsubscribe_url']} {bob.tokens['preferences_url']} "
                             f"{bob.tokens['archive_url']} bob@example.com")
     assert message["List-Unsubscribe"] == f"<{bob.tokens['unsubscribe_url']}>"
+
+
+def test_a_substituted_recipient_is_the_one_its_init_makes():
+    values = LINKS.substitutions(5, "ann@example.com", 9)
+    made = substituted(101, 5, "ann@example.com", values, {"List-Unsubscribe-Post": "x"})
+    assert made == Recipient(101, 5, "ann@example.com", SubstitutedTokens(values), {"List-Unsubscribe-Post": "x"}, values)
+    assert (made.delivery_id, made.subscriber_id, made.email, made.substitutions) == (101, 5, "ann@example.com", values)
+    assert made.tokens["email"] == "ann@example.com" and made.headers == {"List-Unsubscribe-Post": "x"}
 
 
 def test_substituted_tokens_read_by_name():

