@@ -16,10 +16,9 @@ from datetime import date, datetime, timezone
 from sqlalchemy import Connection, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from ...models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, RenderedBody
-from ...models import EditionCounter
-from ...report.guards import held_state_columns, held_state_params
+from ...models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, EditionCounter, RenderedBody
 from ...report.counting import count_sent, sent_counter_upsert, sent_params
+from ...report.guards import held_state_columns, held_state_params
 from ..send_moments import CLAIM_MOMENT, moment_params
 
 log = logging.getLogger(__name__)
