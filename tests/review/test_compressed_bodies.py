@@ -30,3 +30,12 @@ def test_a_body_rendered_elsewhere_is_stored_compressed_and_reads_back_as_render
         assert (body.html, body.text, body.fingerprint) == (HTML, "Gold climbs — é\n" * 100, rendered.fingerprint)
         stored = session.execute(text("SELECT html FROM rendered_bodies")).scalar_one()
     assert zlib.decompress(stored).decode() == HTML and len(stored) < len(HTML.encode()) // 20
+
+
+def test_bodies_are_compressed_at_level_3_and_those_stored_at_6_still_read_back():
+    from digest.models.compressed import LEVEL, compress_text, decompress_text
+
+    assert LEVEL == 3
+    assert compress_text(HTML) == zlib.compress(HTML.encode("utf-8"), 3)
+    assert compress_text(HTML) != zlib.compress(HTML.encode("utf-8"), 6)
+    assert decompress_text(zlib.compress(HTML.encode("utf-8"), 6)) == HTML  # a body stored before
