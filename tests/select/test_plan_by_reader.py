@@ -4,6 +4,7 @@ one the per-reader path writes, reader for reader, including blocked and skipped
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from datetime import date, timedelta
 
@@ -118,3 +119,49 @@ def test_asking_once_per_topics_and_window_writes_the_per_reader_ledger(runtime,
         assert by_reader.skipped["blocked"] == 2 * 3 * 3 and "copper, undisclosed" in by_reader.blocked_reason
     else:
         assert by_reader.skipped["blocked"] == 0
+
+
+class ThresholdSeen(PerReader):
+    """Notes the cycle collector's thresholds each time planning asks about a reader."""
+
+    def __init__(self, selector: Selector):
+        super().__init__(selector)
+        self.thresholds: set[tuple[int, ...]] = set()
+
+    def for_subscriber(self, subscriber, edition_date):
+        self.thresholds.add(gc.get_threshold())
+        return super().for_subscriber(subscriber, edition_date)
+
+
+def test_the_cycle_collector_runs_less_often_while_planning_and_as_before_after(runtime, seed):
+    """Planning raises the young generation's threshold to PLAN_GC_THRESHOLD (100,000)
+    while it runs and puts the process's thresholds back when it is done, also when it
+    fails; a threshold already higher (or 0, collection off) is left as it is."""
+    from digest.deliver.plan import planner
+
+    seed.subscriber("a@example.com", topics=("gold",))
+    seed.session.commit()
+    with runtime.session() as session:
+        edition = Edition(date=EDITION, slot="daily")
+        session.add(edition)
+        session.commit()
+        session.expunge(edition)
+    before = gc.get_threshold()
+    try:
+        for start, during in (((700, 10, 10), (100_000, 10, 10)), ((500, 7, 9), (100_000, 7, 9)),
+                              ((200_000, 10, 10), (200_000, 10, 10)), ((0, 10, 10), (0, 10, 10))):
+            gc.set_threshold(*start)
+            with runtime.session() as session:
+                selector = ThresholdSeen(Selector(session, runtime.settings.config, NOW))
+                plan_edition(runtime, edition, EditionRun(NOW, dry_run=True), selector=selector,
+                             max_recipients=4, render_processes=0)
+            assert selector.calls == 1
+            assert selector.thresholds == {during}
+            assert gc.get_threshold() == start
+        gc.set_threshold(700, 10, 10)
+        with pytest.raises(ValueError, match="boom"), planner.fewer_collections():
+            assert gc.get_threshold() == (100_000, 10, 10)
+            raise ValueError("boom")
+        assert gc.get_threshold() == (700, 10, 10)
+    finally:
+        gc.set_threshold(*before)

@@ -22,8 +22,10 @@ another edition is not planned at all: they get a ``skipped`` row (``in-flight``
 
 from __future__ import annotations
 
+import gc
 import logging
-from typing import Sequence
+from contextlib import contextmanager
+from typing import Iterator, Sequence
 
 from ...models import Edition
 from ...runtime import Runtime
@@ -36,6 +38,30 @@ from .result import PlanSummary, SkipReason
 from .writer import BatchWriter
 
 log = logging.getLogger(__name__)
+
+#: Python's young-generation threshold while a plan runs (its default is 700): planning
+#: allocates a few tuples and lists per reader (rows read, delivery rows), and with the
+#: default the cycle collector ran 1,300 times per 200,000 readers, each pass walking the
+#: chunk's big lists, and three full collections over every object the plan holds:
+#: 2.5 us of the planner's 12 per reader. At 100,000 it runs twice (0.6 us a reader).
+PLAN_GC_THRESHOLD = 100_000
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """The cycle collector's young-generation threshold raised to :data:`PLAN_GC_THRESHOLD`
+    for the block, then put back (left alone when it is higher, or 0: collection is off).
+    Process-wide, so other threads collect less often meanwhile: at most that many more
+    objects wait for a collection. Cycles are still collected."""
+    threshold = gc.get_threshold()
+    if threshold[0] == 0 or threshold[0] >= PLAN_GC_THRESHOLD:
+        yield
+        return
+    gc.set_threshold(PLAN_GC_THRESHOLD, *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
 
 
 def plan_edition(
@@ -58,6 +84,13 @@ def plan_edition(
     processes while planning goes on): every render in those, from the first."""
     if max_recipients < 1:
         raise ValueError("max_recipients must be at least 1")
+    with fewer_collections():
+        return _plan(runtime, edition, run, renderer=renderer, selector=selector, subscriber_ids=subscriber_ids,
+                     max_recipients=max_recipients, chunk_size=chunk_size, render_processes=render_processes)
+
+
+def _plan(runtime: Runtime, edition: Edition, run: EditionRun, *, renderer, selector, subscriber_ids,
+          max_recipients: int, chunk_size: int, render_processes) -> PlanSummary:
     config = runtime.settings.config
     dry_run, now = run.dry_run, run.now
     summary = PlanSummary(edition.id)
