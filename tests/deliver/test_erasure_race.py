@@ -46,12 +46,16 @@ def _erase(runtime, email: str) -> None:
 
 def _wait_for_lock_wait(runtime, thread: threading.Thread, what: str) -> None:
     """Until another backend of this database waits for a lock; fails if ``thread``
-    finished first (nothing made it wait)."""
+    finished first (nothing made it wait). Each look in a transaction of its own:
+    PostgreSQL reads ``pg_stat_activity`` once per transaction, so looks in one transaction
+    all saw the backends as they were at the first (the test failed once when the first
+    look came before the other thread reached the lock)."""
     with runtime.engine.connect() as conn:
         for _ in range(600):
             waiting = conn.execute(text(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                 "AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'")).scalar()
+            conn.rollback()
             if waiting:
                 return
             if not thread.is_alive():
