@@ -66,8 +66,8 @@ class BatchWriter:
         """Write every full batch (``final``: every batch), for bodies already rendered
         (``final``: waiting for the rest). Selections rendering to the same body share it."""
         if final and not self.dry_run:
-            self._write_while_rendering()
-        for fingerprint in list(self.selected) if final else self._ready_in_order():
+            self._store_while_rendering()
+        for fingerprint in [f for f in self.selected if final or self.bodies.ready(f)]:
             body, rendered, left_out, error = self.bodies.take(fingerprint)
             readers = self.selected.pop(fingerprint)
             self.summary.render_problems.note(left_out, error, len(readers))
@@ -112,30 +112,28 @@ class BatchWriter:
             new_bodies, skips, failed = {}, [], {}
             self.wait()
 
-    def _ready_in_order(self) -> list[str]:
-        """The selections whose render is done, in the order they were first selected, up to
-        the first one still rendering. Their bodies are stored, and their batches numbered,
-        in that order whichever render finishes first in the worker processes (taken in the
-        order they finished, a body's id and its batches' numbers changed from run to run)."""
-        ready = []
-        for fingerprint in self.selected:
-            if not self.bodies.ready(fingerprint):
-                break
-            ready.append(fingerprint)
-        return ready
-
-    def _write_while_rendering(self) -> None:
-        """Every reader is selected; while the last renders run, the full batches of the
-        bodies rendered so far (in order, :meth:`_ready_in_order`) are written as they come,
-        with those bodies, as after each chunk. At 100,000 readers selecting took under a
-        second and the renders several more, and a body's first full batch, ready early,
-        waited for the last render (the first request at 4-5 s instead of 1.4-1.9)."""
+    def _store_while_rendering(self) -> None:
+        """Every reader is selected; while the last renders run, store the bodies already
+        rendered (on the writer thread), so the final write only has batches to write.
+        Bodies are stored in the order the final write would store them (up to the first
+        one still rendering), so their ids do not depend on which render finished first."""
+        order = list(self.selected)  # nothing is selected any more
+        stored_up_to = 0
         while True:
-            waiting = [fingerprint for fingerprint in self.selected if not self.bodies.ready(fingerprint)]
+            for fingerprint in order[stored_up_to:]:
+                if not self.bodies.ready(fingerprint):
+                    break
+                body, rendered, _left_out, _error = self.bodies.take(fingerprint)  # the body once; its key after
+                if rendered is not None:
+                    self.unstored[body] = rendered
+                stored_up_to += 1
+            waiting = order[stored_up_to:]
             if not waiting:
                 return
-            if self._in_flight is None or self._in_flight.done():
-                self.flush(final=False)
+            if self.unstored and (self._in_flight is None or self._in_flight.done()):
+                self.wait()
+                new_bodies, self.unstored = self.unstored, {}
+                self._in_flight = self._writes.submit(self._write, [], new_bodies, [], {})
             self.bodies.wait(waiting[0], timeout=STORE_POLL_SECONDS)
 
     def _write_first_alone(self, groups, new_bodies: dict[str, RenderedEmail], skips,
