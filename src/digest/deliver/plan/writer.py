@@ -113,17 +113,27 @@ class BatchWriter:
             self.wait()
 
     def _store_while_rendering(self) -> None:
-        """Every reader is selected; while the last renders run, the full batches of the
-        bodies rendered meanwhile are written as they come, with those bodies, as after each
-        chunk, so the final write only has the rest to write. At 100,000 readers selecting
-        took under a second and the renders several more, and every batch waited for the
-        last render (the first request at 4-5 s in six runs of seven)."""
+        """Every reader is selected; while the last renders run, store the bodies already
+        rendered (on the writer thread), so the final write only has batches to write.
+        Bodies are stored in the order the final write would store them (up to the first
+        one still rendering), so their ids do not depend on which render finished first."""
+        order = list(self.selected)  # nothing is selected any more
+        stored_up_to = 0
         while True:
-            waiting = [fingerprint for fingerprint in self.selected if not self.bodies.ready(fingerprint)]
+            for fingerprint in order[stored_up_to:]:
+                if not self.bodies.ready(fingerprint):
+                    break
+                body, rendered, _left_out, _error = self.bodies.take(fingerprint)  # the body once; its key after
+                if rendered is not None:
+                    self.unstored[body] = rendered
+                stored_up_to += 1
+            waiting = order[stored_up_to:]
             if not waiting:
                 return
-            if self._in_flight is None or self._in_flight.done():
-                self.flush(final=False)
+            if self.unstored and (self._in_flight is None or self._in_flight.done()):
+                self.wait()
+                new_bodies, self.unstored = self.unstored, {}
+                self._in_flight = self._writes.submit(self._write, [], new_bodies, [], {})
             self.bodies.wait(waiting[0], timeout=STORE_POLL_SECONDS)
 
     def _write_first_alone(self, groups, new_bodies: dict[str, RenderedEmail], skips,
