@@ -20,9 +20,9 @@ only by the provider's limit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Iterable, Mapping
 
 from ..content import RenderedEmail, date_slot, replace_dates, stamp_label, token_pattern
@@ -32,8 +32,13 @@ from ..content import RenderedEmail, date_slot, replace_dates, stamp_label, toke
 class DatedBody:
     body: RenderedEmail  # no date token left; ``%%date_N%%`` tokens where zones disagree
     values: Mapping[str, Mapping[str, str]]  # reader's zone -> {"date_N": label}
-    #: The same keyed as SendGrid's substitutions: reader's zone -> {"%%date_N%%": label}.
-    substitutions: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    @cached_property
+    def substitutions(self) -> Mapping[str, Mapping[str, str]]:
+        """:attr:`values` keyed as SendGrid's substitutions: reader's zone -> {"%%date_N%%":
+        label}, made once per dated body (a batch), not per reader."""
+        return {zone: {token_pattern(name): label for name, label in named.items()}
+                for zone, named in self.values.items()}
 
     def values_for(self, timezone_name: str) -> Mapping[str, str]:
         return self.values[timezone_name]
@@ -69,5 +74,4 @@ def dated_for_zones(body: RenderedEmail, zones: Iterable[str], now: datetime | N
         tokens=body.tokens | frozenset(slots.values()),
     )
     values = {zone: {name: labels[i] for labels, name in slots.items()} for i, zone in enumerate(zones)}
-    return DatedBody(dated, values, {zone: {token_pattern(name): label for name, label in named.items()}
-                                     for zone, named in values.items()})
+    return DatedBody(dated, values)
