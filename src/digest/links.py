@@ -46,9 +46,13 @@ _INNER_PAD = bytes(byte ^ 0x36 for byte in range(256))  # RFC 2104's ipad and op
 _OUTER_PAD = bytes(byte ^ 0x5C for byte in range(256))  # translation tables over the key
 
 
-def _b64(data: bytes) -> str:
+def _b64url(data: bytes) -> bytes:
     """base64url without padding, as itsdangerous encodes (one C call, not base64's three)."""
-    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode()
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
+
+
+def _b64(data: bytes) -> str:
+    return _b64url(data).decode()
 
 
 def _payload(subscriber_id: int, body_id: int | None) -> str:
@@ -70,7 +74,7 @@ def _mac(pads, value: bytes) -> bytes:
     inner.update(value)
     outer = pads[1].copy()
     outer.update(inner.digest())
-    return binascii.b2a_base64(outer.digest(), newline=False).translate(_URLSAFE).rstrip(b"=")
+    return _b64url(outer.digest())
 
 
 @lru_cache(maxsize=64)
@@ -160,9 +164,8 @@ class LinkMaker:
             return (self.unsubscribe_url(subscriber_id), self.preferences_url(subscriber_id),
                     self.archive_url(subscriber_id, body_id or 0))
         unsubscribe, preferences, archive, (u_url, p_url, a_url) = self._signing
-        b64, urlsafe = binascii.b2a_base64, _URLSAFE
-        reader = b64(b"[%d]" % subscriber_id, newline=False).translate(urlsafe).rstrip(b"=")
-        edition = b64(b"[%d,%d]" % (subscriber_id, body_id or 0), newline=False).translate(urlsafe).rstrip(b"=")
+        reader = _b64url(b"[%d]" % subscriber_id)
+        edition = _b64url(b"[%d,%d]" % (subscriber_id, body_id or 0))
         reader_text = reader.decode()
         return (f"{u_url}{reader_text}.{_mac(unsubscribe, reader).decode()}",
                 f"{p_url}{reader_text}.{_mac(preferences, reader).decode()}",

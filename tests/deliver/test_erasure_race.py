@@ -64,6 +64,33 @@ def _wait_for_lock_wait(runtime, thread: threading.Thread, what: str) -> None:
     pytest.fail(f"{what} never waited")
 
 
+def _blocked_by_an_uncommitted_erase(runtime, email: str, action, what: str):
+    """``action()`` run on a thread of its own while the erase of ``email`` is deleted but
+    not committed; seen waiting for the erase's lock, then the erase commits. Returns
+    what ``action`` returned."""
+    erased, go_on = threading.Event(), threading.Event()
+
+    def erase():
+        with runtime.session() as session:
+            forget(session, SECRET, email)
+            erased.set()  # deleted, not committed
+            assert go_on.wait(30)
+
+    eraser = threading.Thread(target=erase)
+    eraser.start()
+    assert erased.wait(30)
+    results = []
+    blocked = threading.Thread(target=lambda: results.append(action()))
+    blocked.start()
+    try:
+        _wait_for_lock_wait(runtime, blocked, what)
+    finally:
+        go_on.set()
+        eraser.join()
+        blocked.join()
+    return results[0]
+
+
 def test_a_reader_erased_after_planning_read_them_gets_no_row(runtime):
     """Planning reads its readers, the erase of one of them commits, then the plan is
     selected and written: the erased reader gets no row (the INSERT joins subscribers),
@@ -163,27 +190,9 @@ def test_a_write_waits_for_an_erase_in_flight_then_leaves_the_reader_out(pg_runt
     readers = _readers(runtime, ids)  # read before the erase
     with runtime.session() as session:
         edition_id = get_or_create_edition(session, EDITION).id
-    erased, write_waits = threading.Event(), threading.Event()
-
-    def erase():
-        with runtime.session() as session:
-            forget(session, SECRET, readers[1][2])
-            erased.set()  # deleted, not committed
-            assert write_waits.wait(30)
-
-    eraser = threading.Thread(target=erase)
-    eraser.start()
-    assert erased.wait(30)
-    writes: list[PlanSummary] = []
-    writer = threading.Thread(target=lambda: writes.append(_write(runtime, edition_id, readers)))
-    writer.start()
-    try:
-        _wait_for_lock_wait(runtime, writer, "the write")
-    finally:
-        write_waits.set()
-        eraser.join()
-        writer.join()
-    assert (writes[0].queued, writes[0].batches, writes[0].skipped[SkipReason.ALREADY_SENT]) == (2, 1, 1)
+    write = _blocked_by_an_uncommitted_erase(runtime, readers[1][2], lambda: _write(runtime, edition_id, readers),
+                                             "the write")
+    assert (write.queued, write.batches, write.skipped[SkipReason.ALREADY_SENT]) == (2, 1, 1)
     assert _rows(runtime) == [(ids[0], "queued"), (ids[2], "queued")]
     with runtime.session() as session:
         assert session.scalar(select(Batch.id).where(Batch.edition_id == edition_id)) is not None
@@ -197,25 +206,7 @@ def test_cancelling_waits_for_an_erase_in_flight_then_leaves_the_reader_out(pg_r
     runtime = pg_runtime
     ids = add_subscribers(runtime, 3)
     readers = _readers(runtime, ids)
-    erased, cancel_waits = threading.Event(), threading.Event()
-
-    def erase():
-        with runtime.session() as session:
-            forget(session, SECRET, readers[0][2])
-            erased.set()  # deleted, not committed
-            assert cancel_waits.wait(30)
-
-    eraser = threading.Thread(target=erase)
-    eraser.start()
-    assert erased.wait(30)
-    cancelled = []
-    canceller = threading.Thread(target=lambda: cancelled.append(cancel(runtime, EDITION, by="editor", now=NOW)))
-    canceller.start()
-    try:
-        _wait_for_lock_wait(runtime, canceller, "the cancel")
-    finally:
-        cancel_waits.set()
-        eraser.join()
-        canceller.join()
-    assert cancelled[0].not_planned == 2
+    cancelled = _blocked_by_an_uncommitted_erase(runtime, readers[0][2],
+                                                 lambda: cancel(runtime, EDITION, by="editor", now=NOW), "the cancel")
+    assert cancelled.not_planned == 2
     assert _rows(runtime) == [(ids[1], "skipped"), (ids[2], "skipped")]

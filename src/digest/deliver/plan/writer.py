@@ -68,21 +68,8 @@ class BatchWriter:
         if final and not self.dry_run:
             self._store_while_rendering()
         for fingerprint in [f for f in self.selected if final or self.bodies.ready(f)]:
-            body, rendered, left_out, error = self.bodies.take(fingerprint)
-            readers = self.selected.pop(fingerprint)
-            self.summary.render_problems.note(left_out, error, len(readers))
-            if body is None:  # only this body's readers miss this edition, recorded as such
-                self.render_failed[error].extend(sid for sid, _zone, _email in readers)
-                continue
-            if rendered is not None:
-                self.unstored[body] = rendered
-            self.pending[body].extend(readers)
-        groups: list[tuple[str, list[Reader]]] = []
-        for body_key, readers in self.pending.items():
-            size = len(readers) if final else len(readers) - len(readers) % self.max_recipients
-            for start in range(0, size, self.max_recipients):
-                groups.append((body_key, readers[start:start + self.max_recipients]))
-            del readers[:size]
+            self._collect(fingerprint)
+        groups = self._batches(final=final)
         skips, self.skips = self.skips, []
         failed, self.render_failed = dict(self.render_failed), defaultdict(list)
         if not groups and not skips and not failed and not self.unstored:
@@ -112,29 +99,53 @@ class BatchWriter:
             new_bodies, skips, failed = {}, [], {}
             self.wait()
 
+    def _collect(self, fingerprint: str) -> None:
+        """A selection's readers to its body's (rendered, or waiting for its render), or
+        to the render's failures."""
+        body, rendered, left_out, error = self.bodies.take(fingerprint)
+        readers = self.selected.pop(fingerprint)
+        self.summary.render_problems.note(left_out, error, len(readers))
+        if body is None:  # only this body's readers miss this edition, recorded as such
+            self.render_failed[error].extend(sid for sid, _zone, _email in readers)
+            return
+        if rendered is not None:
+            self.unstored[body] = rendered
+        self.pending[body].extend(readers)
+
+    def _batches(self, *, final: bool) -> list[tuple[str, list[Reader]]]:
+        """The pending readers' full batches (``final``: every batch), taken from them."""
+        groups: list[tuple[str, list[Reader]]] = []
+        for body_key, readers in self.pending.items():
+            size = len(readers) if final else len(readers) - len(readers) % self.max_recipients
+            for start in range(0, size, self.max_recipients):
+                groups.append((body_key, readers[start:start + self.max_recipients]))
+            del readers[:size]
+        return groups
+
     def _store_while_rendering(self) -> None:
-        """Every reader is selected; while the last renders run, store the bodies already
-        rendered (on the writer thread), so the final write only has batches to write.
-        Bodies are stored in the order the final write would store them (up to the first
-        one still rendering), so their ids do not depend on which render finished first."""
+        """Every reader is selected; while the last renders run, the bodies rendered
+        meanwhile are stored and their full batches written (on the writer thread), so the
+        final write only has the rest. At 100,000 readers selecting took under a second and
+        the renders several more, and the first request waited for the last render.
+        Bodies are taken in the order the final write would take them, up to the first
+        one still rendering, so their ids do not depend on which render finished first."""
         order = list(self.selected)  # nothing is selected any more
-        stored_up_to = 0
+        taken = 0
         while True:
-            for fingerprint in order[stored_up_to:]:
-                if not self.bodies.ready(fingerprint):
-                    break
-                body, rendered, _left_out, _error = self.bodies.take(fingerprint)  # the body once; its key after
-                if rendered is not None:
-                    self.unstored[body] = rendered
-                stored_up_to += 1
-            waiting = order[stored_up_to:]
-            if not waiting:
+            while taken < len(order) and self.bodies.ready(order[taken]):
+                self._collect(order[taken])
+                taken += 1
+            if taken == len(order):
                 return
-            if self.unstored and (self._in_flight is None or self._in_flight.done()):
-                self.wait()
-                new_bodies, self.unstored = self.unstored, {}
-                self._in_flight = self._writes.submit(self._write, [], new_bodies, [], {})
-            self.bodies.wait(waiting[0], timeout=STORE_POLL_SECONDS)
+            if self._in_flight is None or self._in_flight.done():
+                groups = self._batches(final=False)
+                if groups or self.unstored:
+                    self.wait()
+                    new_bodies, self.unstored = self.unstored, {}
+                    write = self._write if self._wrote_batches else self._write_first_alone
+                    self._wrote_batches = self._wrote_batches or bool(groups)
+                    self._in_flight = self._writes.submit(write, groups, new_bodies, [], {})
+            self.bodies.wait(order[taken], timeout=STORE_POLL_SECONDS)
 
     def _write_first_alone(self, groups, new_bodies: dict[str, RenderedEmail], skips,
                            failed: dict[str, list[int]]) -> None:
