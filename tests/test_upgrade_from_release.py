@@ -188,6 +188,9 @@ def test_a_first_release_database_is_upgraded_keeping_every_row(empty_database):
         # nofk23_subscriber_key: the ledger's subscriber is no foreign key (its row kept, above), and
         # the table's trigger (rebuilt on SQLite) still logs a deleted row as a schedule change
         assert inspect(engine).get_foreign_keys("deliveries") == []
+        # countersidx23_own_figures: the guards' index of the editions' own figures (the counter row kept, above)
+        assert [(i["column_names"], i["unique"]) for i in inspect(engine).get_indexes("edition_counters")
+                if i["name"] == "ix_edition_counters_own_figure_day"] == [(["figure", "day"], False)]
         with engine.begin() as conn:
             before = conn.execute(text("SELECT max(id) FROM schedule_changes")).scalar()
             conn.execute(text("DELETE FROM deliveries WHERE id = 1"))
