@@ -65,7 +65,8 @@ class EditionCounter(Base):
     the table, which grows by about 1,700 rows an edition (its topics' and links' rows, left
     out of the partial index). Sums for one edition go through the unique key, which leads
     with the edition. ``count`` is deliberately not in that index (``INCLUDE``): an UPDATE
-    that changes an indexed column is never HOT in PostgreSQL, and every counter's is one.
+    that changes an indexed column is never HOT in PostgreSQL, and every counter's UPDATE
+    changes its count.
     """
 
     __tablename__ = "edition_counters"
