@@ -26,6 +26,12 @@ other than ``mj-section``/``mj-wrapper``, an element outside :data:`SAFE_ELEMENT
 carousel or navbar numbers its ids across the document), text around the sections, a
 compile error (reported as the whole document's), a probe that does not end with its
 sections' HTML.
+
+What an ``mj-text`` or ``mj-raw`` holds ("In this issue", related headlines, a topic's
+cards) is compiled a top-level node at a time, each node once (:mod:`.mjml_html`): a
+section is compiled as its *frame* (each such content replaced by a marker: the contents
+list's frame is the same in every body), and the markers are filled in with the nodes'
+HTML (:meth:`MjmlParts._section_html`).
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from dataclasses import dataclass
 
 from mjml import mjml2html
 
+from . import mjml_html
 from .mjml import compile_mjml, lint_counts, lint_warnings, log, preview_fixed
 
 #: Elements whose output depends on their own MJML, the head and their container only.
@@ -170,9 +177,8 @@ class MjmlParts:
             return piece
         if not set(_MJ_TAG.findall(child)) <= SAFE_ELEMENTS:
             return None
-        try:
-            out = mjml2html(f"{context.head}{context.body_tag}{child}</mj-body></mjml>", fonts={}, disable_comments=False)
-        except Exception:
+        out = self._section_html(context, child)
+        if out is None:
             return None
         at = out.find(context.body_open)
         if at < 0 or out.count(context.body_open) != 1 or not out.endswith(_CLOSE):
@@ -181,12 +187,65 @@ class MjmlParts:
         kind = context.kinds.setdefault(out[:at], len(context.kinds))
         if kind not in context.examples or len(child) < len(context.examples[kind]):
             context.examples[kind], context.example_html[kind] = child, html
-        piece = self._pieces[key] = _Piece(html, kind, lint_counts(html))
-        self._chars += len(child) + len(html)
-        while self._chars > self.cache_chars and len(self._pieces) > 1:
-            (_, text), old = self._pieces.popitem(last=False)
-            self._chars -= len(text) + len(old.html)
+        piece = _Piece(html, kind, lint_counts(html))
+        self._remember(key, piece, len(child) + len(html))
         return piece
+
+    def _section_html(self, context: _Context, child: str) -> str | None:
+        """MRML's output for a document of this context holding only ``child``; None when
+        it does not compile. The HTML its elements hold is compiled once per distinct
+        content (see the module's doc)."""
+
+        def whole(body: str) -> str:
+            return f"{context.head}{context.body_tag}{body}</mj-body></mjml>"
+
+        spans = mjml_html.holders(child)
+        if not spans or mjml_html.MARK in child:
+            return _compiled(whole(child))
+        frame, at = [], 0
+        for start, end in spans:
+            frame += (child[at:start], mjml_html.MARK)
+            at = end
+        frame = "".join(frame) + child[at:]
+        out = self._cached((context, frame, "frame"), lambda: _compiled(whole(frame)))
+        parts = out.split(mjml_html.MARK) if out is not None else []
+        if len(parts) != len(spans) + 1:
+            return _compiled(whole(child))
+        html = [parts[0]]
+        for (start, end), after in zip(spans, parts[1:]):
+            for piece in mjml_html.pieces(child[start:end]):
+                written = self._cached((None, piece, "piece"), lambda piece=piece: mjml_html.piece_html(piece))
+                if written is None:
+                    return _compiled(whole(child))  # compiled whole: an error is reported as MRML's
+                html.append(written)
+            html.append(after)
+        return "".join(html)
+
+    def _cached(self, key: tuple, compile_it) -> str | None:
+        """A frame's or a piece's HTML (``key``: its context or None, its MJML, which of the
+        two), kept in the sections' LRU; None (not kept) when it does not compile."""
+        html = self._pieces.get(key)
+        if html is not None:
+            self._pieces.move_to_end(key)
+            return html
+        html = compile_it()
+        if html is not None:
+            self._remember(key, html, len(key[1]) + len(html))
+        return html
+
+    def _remember(self, key: tuple, value, chars: int) -> None:
+        self._pieces[key] = value
+        self._chars += chars
+        while self._chars > self.cache_chars and len(self._pieces) > 1:
+            (_, text, *_), old = self._pieces.popitem(last=False)
+            self._chars -= len(text) + len(old if isinstance(old, str) else old.html)
+
+
+def _compiled(document: str) -> str | None:
+    try:
+        return mjml2html(document, fonts={}, disable_comments=False)
+    except Exception:
+        return None
 
 
 def _probe(head: str, context: _Context, kinds: tuple[int, ...]) -> str | None:
