@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import pytest
 
+from digest.content import tokens_in
 from digest.settings import load_publication_config
 from digest.render import Renderer
 from digest.render.errors import RenderError
@@ -196,3 +197,29 @@ def test_threads_share_one_cache():
     for (i, _), html in results.items():
         assert html == compile_mjml(sources[i], "t.mjml")
     assert parts.fallbacks == 0
+
+
+def test_sizes_and_tokens_of_assembled_documents():
+    """A body's byte size (the size budget's) and tokens are added up from its sections':
+    the same figures as encoding and searching the whole HTML, for the bodies, the
+    budget's candidates, and a document compiled whole (not known: worked out)."""
+    renderer = checked_renderer(sample_config())
+    documents, sources = [], []
+    compile_document = renderer.mjml.compile
+
+    def kept(source, template):
+        sources.append(source)
+        documents.append(compile_document(source, template))
+        return documents[-1]
+
+    renderer.mjml.compile = kept
+    for selection in load_benchmark("render").edition_selections(30) + [hostile_items(), editions()["budget-200"]]:
+        rendered = renderer.render(selection)
+        assert renderer.mjml.tokens(rendered.html) == tokens_in(rendered.html)
+    known = [html for html in documents if id(html) in renderer.mjml._known]
+    assert len(known) >= 8 and any(not html.isascii() for html in known)
+    for html in documents[-8:]:
+        assert renderer.mjml.size(html) == len(html.encode("utf-8"))
+        assert renderer.mjml.tokens(html) == tokens_in(html) and tokens_in(html)
+    whole = compile_mjml(sources[-1], "t")
+    assert id(whole) not in renderer.mjml._known and renderer.mjml.size(whole) == len(whole.encode("utf-8"))

@@ -79,8 +79,10 @@ def _fewest_that_fit(count: int, size_of: Callable[[int], int], limit: int) -> i
     return hi if hi <= count else None
 
 
-def fit_to_budget(selection: Selection, render_html: Callable[[Selection], str], max_bytes: int) -> tuple[Selection, str]:
-    """The selection actually rendered and its HTML, at most ``max_bytes``."""
+def fit_to_budget(selection: Selection, render_html: Callable[[Selection], str], max_bytes: int,
+                  html_size: Callable[[str], int] = html_size) -> tuple[Selection, str]:
+    """The selection actually rendered and its HTML, at most ``max_bytes`` (as ``html_size``
+    counts them: :func:`html_size`'s figure, perhaps known without encoding the HTML)."""
     html = render_html(selection)
     size = html_size(html)
     if size <= max_bytes:

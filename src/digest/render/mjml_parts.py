@@ -43,6 +43,7 @@ from dataclasses import dataclass
 
 from mjml import mjml2html
 
+from ..content import tokens_in
 from . import mjml_html
 from .mjml import compile_mjml, lint_counts, lint_warnings, log, preview_fixed
 
@@ -56,6 +57,8 @@ SAFE_ELEMENTS = frozenset({
 #: the least recently used are rarely wanted again: at a million, one pass over the 2,210
 #: documents took the same CPU (within 3%) with 16 M (18 MB) as with all of them (37 MB).
 CACHE_CHARS = 16_000_000
+#: Documents whose size and tokens are kept (a body and the size budget's candidates).
+KNOWN_DOCUMENTS = 8
 
 _CLOSE = "</div></body></html>"
 _MJ_TAG = re.compile(r"<(mj-[a-z-]+)")
@@ -74,6 +77,8 @@ class _Piece:
     html: str  # what the section writes in the body
     kind: int  # its head kind (see _Context.kinds)
     counts: tuple  # lint_counts(html)
+    size: int  # bytes of html in UTF-8
+    tokens: frozenset  # tokens_in(html)
 
 
 class _Context:
@@ -101,9 +106,24 @@ class MjmlParts:
         self._pieces: OrderedDict[tuple[_Context, str], _Piece] = OrderedDict()
         self._contexts: dict[tuple[str, str], _Context] = {}
         self.fallbacks = 0
+        #: id of one of the last documents assembled -> (it, its size, its tokens); kept
+        #: alive here, so an id is not another document's while it is in here
+        self._known: dict[int, tuple[str, int, frozenset]] = {}
         # A renderer may serve threads (a preview server): the caches are changed under it.
         # MRML holds the GIL while it compiles, so this costs no parallelism.
         self._lock = threading.Lock()
+
+    def size(self, html: str) -> int:
+        """Bytes of ``html`` in UTF-8: added up from its sections' when it is one of the
+        last documents this assembled (a body's HTML is encoded once fewer)."""
+        known = self._known.get(id(html))
+        return known[1] if known is not None and known[0] is html else len(html.encode("utf-8"))
+
+    def tokens(self, html: str) -> set[str]:
+        """``tokens_in(html)``, from its sections' when it is one of the last documents
+        this assembled (a body's HTML is searched once fewer)."""
+        known = self._known.get(id(html))
+        return set(known[2]) if known is not None and known[0] is html else tokens_in(html)
 
     def compile(self, source: str, template: str) -> str:
         with self._lock:
@@ -144,6 +164,11 @@ class MjmlParts:
         html = fixed + "".join(piece.html for piece in pieces) + _CLOSE
         if len(fixed) == len(start):  # no preview there (the fix is shorter): over the whole, as compile_mjml
             html = preview_fixed(html)
+        elif fixed.endswith(">") and all(piece.html.endswith(">") for piece in pieces):  # no token across them
+            size = len(fixed.encode("utf-8")) + sum(piece.size for piece in pieces) + len(_CLOSE)
+            self._known[id(html)] = (html, size, frozenset(tokens_in(fixed)).union(*(p.tokens for p in pieces)))
+            while len(self._known) > KNOWN_DOCUMENTS:
+                del self._known[next(iter(self._known))]
         for warning in lint_warnings(counts):
             log.warning("%s: %s", template, warning)
         return html
@@ -187,7 +212,7 @@ class MjmlParts:
         kind = context.kinds.setdefault(out[:at], len(context.kinds))
         if kind not in context.examples or len(child) < len(context.examples[kind]):
             context.examples[kind], context.example_html[kind] = child, html
-        piece = _Piece(html, kind, lint_counts(html))
+        piece = _Piece(html, kind, lint_counts(html), len(html.encode("utf-8")), frozenset(tokens_in(html)))
         self._remember(key, piece, len(child) + len(html))
         return piece
 

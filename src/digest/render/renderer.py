@@ -142,11 +142,11 @@ class Renderer:
             subject, preheader = heads if candidate is selection else self._subject_and_preheader(candidate)
             return self._html(candidate, preheader, subject)
 
-        fitted, html = fit_to_budget(selection, candidate_html, self.config.selection.max_html_bytes)
+        fitted, html = fit_to_budget(selection, candidate_html, self.config.selection.max_html_bytes, self.mjml.size)
         subject, preheader = heads if fitted is selection else self._subject_and_preheader(fitted)
 
         text = self._render_template(TEXT_TEMPLATE, self._context(fitted) | {"preheader": preheader})
         text = _BLANK_LINES.sub("\n\n", text).strip() + "\n"
 
-        used = tokens_in(html) | tokens_in(text) | tokens_in(subject)
+        used = self.mjml.tokens(html) | tokens_in(text) | tokens_in(subject)
         return RenderedEmail(subject=subject, preheader=preheader, html=html, text=text, tokens=frozenset(used))
