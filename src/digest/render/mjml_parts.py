@@ -70,6 +70,7 @@ _MARKED = re.compile("|".join(_MARKERS.values()))
 #: Characters MRML writes as they are in <title>, the aria-label and the preview (checked
 #: once each: the aria-label escapes some, as Rust's Debug does: "\u{fe0f}", "\n").
 _VERBATIM: dict[str, bool] = {}
+_VERBATIM_CHARS: set[str] = set()  # those of _VERBATIM written as they are
 
 
 @dataclass(frozen=True)
@@ -288,10 +289,14 @@ def _probe(head: str, context: _Context, kinds: tuple[int, ...]) -> str | None:
 def _verbatim(text: str) -> bool:
     if "<" in text:
         return False
-    for char in set(text):
+    if _VERBATIM_CHARS.issuperset(text):  # the usual case: every character known (one C loop)
+        return True
+    for char in set(text).difference(_VERBATIM_CHARS):
         known = _VERBATIM.get(char)
         if known is None:
             known = _VERBATIM[char] = _char_verbatim(char)
+            if known:
+                _VERBATIM_CHARS.add(char)
         if not known:
             return False
     return True
