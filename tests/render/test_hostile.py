@@ -79,3 +79,29 @@ def test_unsafe_links_dropped_and_a_safe_selection_passed_through_unchanged():
     assert dropped.sections[0].briefings[0].url is None  # a plain title, not a link
     assert [v.id for v in dropped.videos] == [999] and dropped.videos[0].thumbnail_url is None
     assert drop_unsafe_urls(unsafe) == dropped  # the cached URL checks answer the same the second time
+
+
+def test_the_gates_keep_what_they_do_not_change():
+    """A section the gates leave as it was is the same object (no copy to compare field by
+    field in every body), and one they change is a new one."""
+    from dataclasses import replace
+
+    from digest.render.guard import drop_unsafe_urls, require_disclosures
+    from fakes.samples import sample_edition
+
+    safe = sample_edition()
+    assert len(safe.sections) >= 2
+    first = safe.sections[0]
+    card = first.briefings[0]
+    unsafe = replace(safe, sections=(replace(first, briefings=(replace(card, url="javascript:x"),) + first.briefings[1:]),)
+                     + safe.sections[1:])
+    dropped = drop_unsafe_urls(unsafe)
+    assert dropped.sections[0].briefings[0].url is None
+    assert dropped.sections[0].briefings[1:] == first.briefings[1:]
+    assert all(a is b for a, b in zip(dropped.sections[1:], safe.sections[1:], strict=True))
+    undisclosed = replace(safe, sections=(replace(first, briefings=(replace(card, author_disclosure=""),)
+                                                  + first.briefings[1:]),) + safe.sections[1:])
+    kept = require_disclosures(undisclosed, strict=False)
+    assert kept.sections[0].briefings == first.briefings[1:]
+    assert all(a is b for a, b in zip(kept.sections[1:], safe.sections[1:], strict=True))
+    assert require_disclosures(safe, strict=False) is safe and drop_unsafe_urls(safe) is safe

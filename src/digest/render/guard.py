@@ -12,9 +12,10 @@ this repeats the same check (:func:`digest.safe_html.safe_http_url`), so a
 from __future__ import annotations
 
 import logging
+import operator
 from dataclasses import replace
 
-from ..content import BriefingItem, Selection, VideoItem
+from ..content import BriefingItem, Selection, TopicSection, VideoItem
 from ..safe_html import safe_http_url
 from .errors import DisclosureMissing
 
@@ -37,11 +38,22 @@ def require_disclosures(selection: Selection, *, strict: bool) -> Selection:
         log.warning("%s: left out of the edition", what)
         return False
 
-    sections = tuple(replace(s, briefings=tuple(b for b in s.briefings if keep(b))) for s in selection.sections)
+    sections = tuple(_with_briefings(s, tuple(b for b in s.briefings if keep(b))) for s in selection.sections)
     recommended = tuple(b for b in selection.recommended if keep(b))
-    if sections == selection.sections and recommended == selection.recommended:
+    if _same(sections, selection.sections) and _same(recommended, selection.recommended):
         return selection
     return replace(selection, sections=sections, recommended=recommended)
+
+
+def _same(new: tuple, old: tuple) -> bool:
+    """The same objects (compared by identity: a body's items are compared field by field
+    otherwise, a few microseconds each)."""
+    return len(new) == len(old) and all(map(operator.is_, new, old))
+
+
+def _with_briefings(section: TopicSection, briefings: tuple) -> TopicSection:
+    """``section`` itself when its briefings are the same objects."""
+    return section if _same(briefings, section.briefings) else replace(section, briefings=briefings)
 
 
 def drop_unsafe_urls(selection: Selection) -> Selection:
@@ -60,10 +72,10 @@ def drop_unsafe_urls(selection: Selection) -> Selection:
         thumbnail = safe_http_url(video.thumbnail_url)
         same = (url, thumbnail) == (video.url, video.thumbnail_url)
         videos.append(video if same else replace(video, url=url, thumbnail_url=thumbnail))
-    sections = tuple(replace(s, briefings=tuple(map(briefing, s.briefings))) for s in selection.sections)
+    sections = tuple(_with_briefings(s, tuple(map(briefing, s.briefings))) for s in selection.sections)
     recommended = tuple(map(briefing, selection.recommended))
     related = tuple(map(briefing, selection.related))
-    if (sections, recommended, related, tuple(videos)) == (selection.sections, selection.recommended, selection.related,
-                                                            selection.videos):
+    if all(map(_same, (sections, recommended, related, tuple(videos)),
+               (selection.sections, selection.recommended, selection.related, selection.videos))):
         return selection  # the usual case: nothing to drop, the same objects
     return replace(selection, sections=sections, recommended=recommended, related=related, videos=tuple(videos))
