@@ -7,7 +7,8 @@ and is only whitespace is dropped, wherever it is. So what such an element write
 each of its top-level nodes writes, joined, and a node is compiled once per renderer
 however many bodies hold it ("In this issue" is a combination of a day's topics, related
 headlines a combination of a day's headlines): :mod:`.mjml_parts` compiles a section as
-its *frame*, each such content replaced by a marker, and fills the markers in.
+its *frame*, each such content replaced by a marker, and fills the markers in
+(:func:`section_html`).
 
 A content is cut only where a line ends with ``>`` and the next starts with ``<``, where
 the tags counted before are all closed (MRML pairs them by position, whatever their
@@ -22,6 +23,7 @@ that does not compile or is not whole.
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 from mjml import mjml2html
 
@@ -54,6 +56,41 @@ def holders(child: str) -> list[tuple[int, int]] | None:
             return None  # another form of a holder (a self-closing one, other attributes)
         at = child.find("<mj-", at + 1)
     return spans
+
+
+def section_html(child: str, document: Callable[[str], str], cached: Callable, context) -> str | None:
+    """MRML's output for ``document(child)`` (a document holding only this section); None
+    when it does not compile. The section is compiled as its frame, and what its holders
+    hold a piece at a time; ``cached((context or None, mjml, what), compile)`` keeps each
+    frame's and piece's HTML (None: it did not compile)."""
+    spans = holders(child)
+    if not spans or MARK in child:
+        return compiled(document(child))
+    frame, at = [], 0
+    for start, end in spans:
+        frame += (child[at:start], MARK)
+        at = end
+    frame = "".join(frame) + child[at:]
+    out = cached((context, frame, "frame"), lambda: compiled(document(frame)))
+    parts = out.split(MARK) if out is not None else []
+    if len(parts) != len(spans) + 1:
+        return compiled(document(child))
+    html = [parts[0]]
+    for (start, end), after in zip(spans, parts[1:]):
+        for piece in pieces(child[start:end]):
+            written = cached((None, piece, "piece"), lambda piece=piece: piece_html(piece))
+            if written is None:
+                return compiled(document(child))  # compiled whole: an error is reported as MRML's
+            html.append(written)
+        html.append(after)
+    return "".join(html)
+
+
+def compiled(document: str) -> str | None:
+    try:
+        return mjml2html(document, fonts={}, disable_comments=False)
+    except Exception:
+        return None
 
 
 def pieces(content: str) -> list[str]:
@@ -92,11 +129,8 @@ def piece_html(piece: str) -> str | None:
 
 
 def _marked(piece: str) -> str | None:
-    try:
-        return mjml2html(f"<mjml><mj-body><mj-raw>{OPEN}</mj-raw><mj-raw>{piece}</mj-raw><mj-raw>{CLOSE}</mj-raw>"
-                         "</mj-body></mjml>", fonts={}, disable_comments=False)
-    except Exception:
-        return None
+    return compiled(f"<mjml><mj-body><mj-raw>{OPEN}</mj-raw><mj-raw>{piece}</mj-raw><mj-raw>{CLOSE}</mj-raw>"
+                    "</mj-body></mjml>")
 
 
 _EMPTY = _marked("")

@@ -31,7 +31,7 @@ What an ``mj-text`` or ``mj-raw`` holds ("In this issue", related headlines, a t
 cards) is compiled a top-level node at a time, each node once (:mod:`.mjml_html`): a
 section is compiled as its *frame* (each such content replaced by a marker: the contents
 list's frame is the same in every body), and the markers are filled in with the nodes'
-HTML (:meth:`MjmlParts._section_html`).
+HTML (:func:`.mjml_html.section_html`).
 """
 
 from __future__ import annotations
@@ -203,7 +203,8 @@ class MjmlParts:
             return piece
         if not set(_MJ_TAG.findall(child)) <= SAFE_ELEMENTS:
             return None
-        out = self._section_html(context, child)
+        out = mjml_html.section_html(child, lambda body: f"{context.head}{context.body_tag}{body}</mj-body></mjml>",
+                                     self._cached, context)
         if out is None:
             return None
         at = out.find(context.body_open)
@@ -216,36 +217,6 @@ class MjmlParts:
         piece = _Piece(html, kind, lint_counts(html), len(html.encode("utf-8")), frozenset(tokens_in(html)))
         self._remember(key, piece, len(child) + len(html))
         return piece
-
-    def _section_html(self, context: _Context, child: str) -> str | None:
-        """MRML's output for a document of this context holding only ``child``; None when
-        it does not compile. The HTML its elements hold is compiled once per distinct
-        content (see the module's doc)."""
-
-        def whole(body: str) -> str:
-            return f"{context.head}{context.body_tag}{body}</mj-body></mjml>"
-
-        spans = mjml_html.holders(child)
-        if not spans or mjml_html.MARK in child:
-            return _compiled(whole(child))
-        frame, at = [], 0
-        for start, end in spans:
-            frame += (child[at:start], mjml_html.MARK)
-            at = end
-        frame = "".join(frame) + child[at:]
-        out = self._cached((context, frame, "frame"), lambda: _compiled(whole(frame)))
-        parts = out.split(mjml_html.MARK) if out is not None else []
-        if len(parts) != len(spans) + 1:
-            return _compiled(whole(child))
-        html = [parts[0]]
-        for (start, end), after in zip(spans, parts[1:]):
-            for piece in mjml_html.pieces(child[start:end]):
-                written = self._cached((None, piece, "piece"), lambda piece=piece: mjml_html.piece_html(piece))
-                if written is None:
-                    return _compiled(whole(child))  # compiled whole: an error is reported as MRML's
-                html.append(written)
-            html.append(after)
-        return "".join(html)
 
     def _cached(self, key: tuple, compile_it) -> str | None:
         """A frame's or a piece's HTML (``key``: its context or None, its MJML, which of the
@@ -265,13 +236,6 @@ class MjmlParts:
         while self._chars > self.cache_chars and len(self._pieces) > 1:
             (_, text, *_), old = self._pieces.popitem(last=False)
             self._chars -= len(text) + len(old if isinstance(old, str) else old.html)
-
-
-def _compiled(document: str) -> str | None:
-    try:
-        return mjml2html(document, fonts={}, disable_comments=False)
-    except Exception:
-        return None
 
 
 def _probe(head: str, context: _Context, kinds: tuple[int, ...]) -> str | None:
