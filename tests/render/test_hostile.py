@@ -93,8 +93,8 @@ def test_the_gates_keep_what_they_do_not_change():
     assert len(safe.sections) >= 2
     first = safe.sections[0]
     card = first.briefings[0]
-    unsafe = replace(safe, sections=(replace(first, briefings=(replace(card, url="javascript:x"),) + first.briefings[1:]),)
-                     + safe.sections[1:])
+    unsafe_first = replace(first, briefings=(replace(card, url="javascript:x"),) + first.briefings[1:])
+    unsafe = replace(safe, sections=(unsafe_first,) + safe.sections[1:])
     dropped = drop_unsafe_urls(unsafe)
     assert dropped.sections[0].briefings[0].url is None
     assert dropped.sections[0].briefings[1:] == first.briefings[1:]
