@@ -124,12 +124,17 @@ class Delivery(Base):
 
     __tablename__ = "deliveries"
     __table_args__ = (
-        UniqueConstraint("subscriber_id", "edition_id"),
-        Index("ix_deliveries_batch_id", "batch_id"),
+        # Edition first: a planner writes one edition's rows in subscriber order, so each
+        # entry goes at the index's right end (the edition's ids are the newest), not next to
+        # that reader's earlier rows all over an index as big as the ledger (a page split
+        # and a full-page image in the WAL per few readers, growing with every edition). It
+        # also serves the edition's own queries (no index on the edition alone). A reader's
+        # rows are found edition by edition (:mod:`digest.deliver.ledger.reader_rows`).
+        UniqueConstraint("edition_id", "subscriber_id"),
         # Not (edition, status): a delivery's status changes once or twice, and with no index
         # on it (and room left in each page) that change is a HOT update in PostgreSQL, which
         # writes no index entry; a million of them per edition.
-        Index("ix_deliveries_edition_id", "edition_id"),
+        Index("ix_deliveries_batch_id", "batch_id"),
         {"postgresql_with": {"fillfactor": 50}},
     )
 

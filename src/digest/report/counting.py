@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Date, Integer, String, bindparam, literal, nu
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ..deliver.ledger.reader_rows import in_any_edition
 from ..utm import without_utm
 from ..models import Delivery, DeliveryStatus, EditionCounter, ReaderFigure, Topic, subscriber_topics
 from .figures import CLICKED, CLICKS, SENT, TOPIC_FIGURES, figure_of
@@ -142,7 +143,8 @@ def count_own_unsubscribe(session: Session, subscriber_id: int, *, now: datetime
     reader already counted there, by either way, is not counted again). Returns that
     edition, or None when the reader was never sent one."""
     edition_id = session.scalar(
-        select(Delivery.edition_id).where(Delivery.subscriber_id == subscriber_id, Delivery.status == DeliveryStatus.SENT)
+        select(Delivery.edition_id).where(in_any_edition(session), Delivery.subscriber_id == subscriber_id,
+                                          Delivery.status == DeliveryStatus.SENT)
         .order_by(Delivery.sent_at.desc(), Delivery.id.desc()).limit(1))
     if edition_id is not None:
         stamp = (now or datetime.now(timezone.utc)).timestamp()

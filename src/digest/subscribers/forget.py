@@ -18,6 +18,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from ..deliver.ledger.erasure import erase_deliveries, erasing_readers
+from ..deliver.ledger.reader_rows import in_any_edition
 from ..models import ConsentRecord, Delivery, ForgottenAddress, ProviderEvent, ReaderFigure, utcnow
 from .registry import SubscriberError, find, normalise_email
 
@@ -39,7 +40,8 @@ def forget(session: Session, secret: str, email: str, *, now: datetime | None = 
     if subscriber is None:
         raise SubscriberError(f"no subscriber {email!r}")
     erasing_readers(session)  # no planner is writing rows meanwhile (digest.deliver.ledger.erasure)
-    delivery_ids = list(session.scalars(select(Delivery.id).where(Delivery.subscriber_id == subscriber.id)))
+    delivery_ids = list(session.scalars(select(Delivery.id).where(
+        in_any_edition(session), Delivery.subscriber_id == subscriber.id)))
     about = ProviderEvent.email == address
     if delivery_ids:
         about = or_(about, ProviderEvent.delivery_id.in_(delivery_ids))

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import inspect, or_, select
 from sqlalchemy.orm import Session
 
+from ..deliver.ledger.reader_rows import in_any_edition
 from ..models import Delivery, ProviderEvent, Subscriber
 from .consent import consent_history
 from .registry import find, normalise_email
@@ -33,8 +34,8 @@ def personal_data(session: Session, email: str) -> dict[str, Any] | None:
     subscriber: Subscriber | None = find(session, normalise_email(email))
     if subscriber is None:
         return None
-    deliveries = list(session.scalars(select(Delivery).where(Delivery.subscriber_id == subscriber.id)
-                                      .order_by(Delivery.id)))
+    deliveries = list(session.scalars(select(Delivery).where(
+        in_any_edition(session), Delivery.subscriber_id == subscriber.id).order_by(Delivery.id)))
     delivery_ids = [d.id for d in deliveries]
     about = ProviderEvent.email == subscriber.email
     if delivery_ids:

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from ..content import fill_dates, fill_tokens
+from ..deliver.ledger.reader_rows import in_any_edition
 from ..links import LinkMaker
 from ..models import Batch, Delivery, RenderedBody, Subscriber
 from .context import WebContext, context
@@ -56,7 +57,7 @@ def _zone_sent_in(session, subscriber: Subscriber, body_id: int) -> tuple[str, d
     sent = session.execute(
         select(Delivery.timezone, Delivery.sent_at)
         .join(Batch, Delivery.batch_id == Batch.id)
-        .where(Delivery.subscriber_id == subscriber.id, Batch.body_id == body_id)
+        .where(in_any_edition(session), Delivery.subscriber_id == subscriber.id, Batch.body_id == body_id)
         .order_by(Delivery.id.desc())
         .limit(1)
     ).first()

@@ -33,6 +33,7 @@ from sqlalchemy import delete, text
 from sqlalchemy.orm import Session
 
 from ...models import Delivery
+from .reader_rows import in_any_edition
 
 #: The advisory lock's key ("digest" in ASCII, then 1): one for the whole database.
 ERASURE_LOCK = 0x6469676573740001
@@ -62,8 +63,9 @@ def erasing_readers(session: Session) -> None:
 
 def erase_deliveries(session: Session, subscriber_ids: Iterable[int]) -> int:
     """Delete these readers' delivery rows (the caller has called :func:`erasing_readers`
-    and deletes the subscriber rows in the same transaction); returns how many."""
+    and deletes the subscriber rows in the same transaction); returns how many. Found
+    edition by edition (:mod:`.reader_rows`)."""
     ids = sorted(set(subscriber_ids))
     if not ids:
         return 0
-    return session.execute(delete(Delivery).where(Delivery.subscriber_id.in_(ids))).rowcount
+    return session.execute(delete(Delivery).where(in_any_edition(session), Delivery.subscriber_id.in_(ids))).rowcount
