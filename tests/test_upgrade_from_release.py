@@ -191,6 +191,11 @@ def test_a_first_release_database_is_upgraded_keeping_every_row(empty_database):
         # countersidx23_own_figures: the guards' index of the editions' own figures (the counter row kept, above)
         assert [(i["column_names"], i["unique"]) for i in inspect(engine).get_indexes("edition_counters")
                 if i["name"] == "ix_edition_counters_own_figure_day"] == [(["figure", "day"], False)]
+        # ledgerindex23_edition_key: the ledger keyed edition first, no index on the edition alone
+        # (the delivery row kept, above; the trigger, rebuilt with the table on SQLite, below)
+        assert [c["column_names"] for c in inspect(engine).get_unique_constraints("deliveries")] == [
+            ["edition_id", "subscriber_id"]]
+        assert [i["name"] for i in inspect(engine).get_indexes("deliveries") if not i["unique"]] == ["ix_deliveries_batch_id"]
         with engine.begin() as conn:
             before = conn.execute(text("SELECT max(id) FROM schedule_changes")).scalar()
             conn.execute(text("DELETE FROM deliveries WHERE id = 1"))

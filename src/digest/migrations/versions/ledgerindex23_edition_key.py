@@ -1,7 +1,7 @@
 """deliveries keyed (edition_id, subscriber_id); no index on edition_id alone
 
 Revision ID: ledgerindex23_edition_key
-Revises: nofk23_subscriber_key
+Revises: countersidx23_own_figures
 Create Date: 2026-12-06 19:10:00
 
 A planner inserts one edition's rows in subscriber order. Under the old key (subscriber,
@@ -19,7 +19,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = 'ledgerindex23_edition_key'
-down_revision = 'nofk23_subscriber_key'
+down_revision = 'countersidx23_own_figures'
 branch_labels = None
 depends_on = None
 
