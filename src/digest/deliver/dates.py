@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from functools import cached_property, lru_cache
 from typing import Iterable, Mapping
 
-from ..content import RenderedEmail, date_slot, replace_dates, stamp_label, token_pattern
+from ..content import RenderedEmail, at_send, date_slot, split_dates, stamp_label, token_pattern
 
 
 @dataclass(frozen=True)
@@ -54,24 +54,36 @@ def _labels(stamp: str, zones: tuple[str, ...]) -> tuple[tuple[str, ...], bool]:
 
 def dated_for_zones(body: RenderedEmail, zones: Iterable[str], now: datetime | None = None) -> DatedBody:
     """``body`` with its dates filled for readers in ``zones`` (see the module docstring);
-    the heading's sent date is ``now``'s (default: this minute) in each reader's zone."""
-    body = body.sent_at((now or datetime.now(timezone.utc)).replace(second=0, microsecond=0))
+    the heading's sent date is ``now``'s (default: this minute) in each reader's zone.
+
+    Each text is split once at its date tokens (:func:`~digest.content.split_dates`, in C)
+    and joined again with each stamp's fill: no Python callback per date, and the split
+    yields the stamps too (was a ``findall`` per text, then a ``sub`` calling back once
+    per date: a third more instructions per batch of the edition workload)."""
+    minute = (now or datetime.now(timezone.utc)).replace(second=0, microsecond=0)
+    texts = [at_send(text, minute) for text in (body.subject, body.preheader, body.html, body.text)]
+    pieces = [split_dates(text) for text in texts]
     zones = tuple(sorted(set(zones))) or ("UTC",)
     filled: dict[str, str] = {}  # stamp -> label, or the %%date_N%% token
     slots: dict[tuple[str, ...], str] = {}  # labels per zone -> slot name
-    for stamp in sorted(body.date_stamps()):
+    for stamp in sorted({stamp for parts in pieces for stamp in parts[1::2]}):
         labels, alike = _labels(stamp, zones)
         if alike:
             filled[stamp] = labels[0]
         else:
             name = slots.setdefault(labels, date_slot(len(slots) + 1))
             filled[stamp] = token_pattern(name)
-    dated = RenderedEmail(
-        subject=replace_dates(body.subject, filled),
-        preheader=replace_dates(body.preheader, filled),
-        html=replace_dates(body.html, filled),
-        text=replace_dates(body.text, filled),
-        tokens=body.tokens | frozenset(slots.values()),
-    )
+    subject, preheader, html, text = (fill_split(parts, filled) for parts in pieces)
+    dated = RenderedEmail(subject, preheader, html, text, tokens=body.tokens | frozenset(slots.values()))
     values = {zone: {name: labels[i] for labels, name in slots.items()} for i, zone in enumerate(zones)}
     return DatedBody(dated, values)
+
+
+def fill_split(parts: list[str], filled: Mapping[str, str]) -> str:
+    """The text split into ``parts`` (:func:`~digest.content.split_dates`) with each stamp
+    replaced by ``filled[stamp]``."""
+    if len(parts) == 1:
+        return parts[0]
+    parts = parts.copy()
+    parts[1::2] = [filled[stamp] for stamp in parts[1::2]]
+    return "".join(parts)
