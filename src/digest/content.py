@@ -204,18 +204,11 @@ def date_slot(number: int) -> str:
     return f"date_{number}"
 
 
-def replace_dates(text: str, replacement: "dict[str, str]") -> str:
-    """Every date token replaced by ``replacement[stamp]`` (a label, or a ``%%date_N%%``
-    token); each stamp in ``text`` must be in the mapping."""
-    if "%%date:" not in text:
-        return text
-    return _DATE_RE.sub(lambda m: replacement[m.group(1)], text)
-
-
 def split_dates(text: str) -> list[str]:
     """``text`` split at its date tokens (``re.split``, in C): its literal pieces at even
-    positions, the tokens' stamps at odd ones; ``[text]`` when it has none. Filling the
-    odd positions and joining is :func:`replace_dates` without a callback per date."""
+    positions, the tokens' stamps at odd ones; ``[text]`` when it has none. Each stamp
+    replaced by its fill and the pieces joined is the text dated with no Python call per
+    date (:func:`digest.deliver.dates.fill_split`)."""
     return _DATE_RE.split(text) if "%%date:" in text else [text]
 
 
