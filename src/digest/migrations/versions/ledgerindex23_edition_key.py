@@ -16,7 +16,8 @@ new key reads the whole ledger once. On SQLite the table is rebuilt and its trig
 """
 
 from alembic import op
-import sqlalchemy as sa
+
+from digest.migrations.sqlite_rebuild import rebuilt_on_sqlite
 
 revision = 'ledgerindex23_edition_key'
 down_revision = 'countersidx23_own_figures'
@@ -26,16 +27,10 @@ depends_on = None
 _OLD_KEY = 'uq_deliveries_subscriber_id'  # (subscriber_id, edition_id), revision 0001
 _NEW_KEY = 'uq_deliveries_edition_id'  # (edition_id, subscriber_id)
 _EDITION_INDEX = 'ix_deliveries_edition_id'
-_TRIGGERS = sa.text("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'deliveries' ORDER BY name")
 
 
 def _rebuilt_on_sqlite(change) -> None:
-    """``change(batch_op)`` on a rebuilt table, its triggers made again (SQLite drops them with it)."""
-    triggers = op.get_bind().execute(_TRIGGERS).scalars().all()
-    with op.batch_alter_table('deliveries', recreate='always') as batch_op:
-        change(batch_op)
-    for statement in triggers:
-        op.execute(statement)
+    rebuilt_on_sqlite('deliveries', change)
 
 
 def _swap(batch_op, drop_key, add_key, add_columns, drop_index, add_index) -> None:

@@ -14,7 +14,8 @@ were. The downgrade deletes rows of readers no longer there, then adds the key b
 """
 
 from alembic import op
-import sqlalchemy as sa
+
+from digest.migrations.sqlite_rebuild import rebuilt_on_sqlite
 
 revision = 'nofk23_subscriber_key'
 down_revision = 'sendpath23_counter_shards'
@@ -22,16 +23,10 @@ branch_labels = None
 depends_on = None
 
 _KEY = 'fk_deliveries_subscriber_id_subscribers'  # its name in revision 0001
-_TRIGGERS = sa.text("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'deliveries' ORDER BY name")
 
 
 def _rebuilt_on_sqlite(change) -> None:
-    """``change(batch_op)`` on a rebuilt table, its triggers made again (SQLite drops them with it)."""
-    triggers = op.get_bind().execute(_TRIGGERS).scalars().all()
-    with op.batch_alter_table('deliveries', recreate='always') as batch_op:
-        change(batch_op)
-    for statement in triggers:
-        op.execute(statement)
+    rebuilt_on_sqlite('deliveries', change)
 
 
 def upgrade() -> None:
