@@ -87,9 +87,7 @@ class BatchWriter:
         new_bodies, self.unstored = self.unstored, {}
         self.wait()
         if not final:
-            write = self._write if self._wrote_batches else self._write_first_alone
-            self._wrote_batches = self._wrote_batches or bool(groups)
-            self._in_flight = self._writes.submit(write, groups, new_bodies, skips, failed)
+            self._submit(groups, new_bodies, skips, failed)
             return
         # The last write holds every body's remaining readers (most of a small edition's):
         # in slices, each its own transaction, so sending starts after the first commit
@@ -142,10 +140,14 @@ class BatchWriter:
                 if groups or self.unstored:
                     self.wait()
                     new_bodies, self.unstored = self.unstored, {}
-                    write = self._write if self._wrote_batches else self._write_first_alone
-                    self._wrote_batches = self._wrote_batches or bool(groups)
-                    self._in_flight = self._writes.submit(write, groups, new_bodies, [], {})
+                    self._submit(groups, new_bodies, [], {})
             self.bodies.wait(order[taken], timeout=STORE_POLL_SECONDS)
+
+    def _submit(self, groups, new_bodies: dict[str, RenderedEmail], skips, failed: dict[str, list[int]]) -> None:
+        """A write handed to the writer thread (the plan's first with batches on its own terms)."""
+        write = self._write if self._wrote_batches else self._write_first_alone
+        self._wrote_batches = self._wrote_batches or bool(groups)
+        self._in_flight = self._writes.submit(write, groups, new_bodies, skips, failed)
 
     def _write_first_alone(self, groups, new_bodies: dict[str, RenderedEmail], skips,
                            failed: dict[str, list[int]]) -> None:
