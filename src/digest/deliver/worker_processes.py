@@ -52,6 +52,7 @@ What a fork server changes, and why it is fine here:
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import sys
@@ -92,6 +93,7 @@ PRELOAD: tuple[str, ...] = (
     "sqlalchemy.dialects.postgresql.psycopg",
     "psycopg",
     "sqlalchemy.dialects.sqlite.pysqlite",
+    "digest.deliver.fork_server_ready",  # freezes what the server imported (see there); last, on purpose
 )
 
 
@@ -138,6 +140,16 @@ def stop_fork_server() -> None:
     # Private (CPython's own tests use it): were it gone, this raises rather than letting
     # a measurement silently leave the workers out.
     forkserver._forkserver._stop()
+
+
+def freeze_started_heap() -> None:
+    """Called last by each worker's initializer: what the worker's start made (its
+    database engine, provider, renderer) lives as long as the worker, so it joins what the
+    fork server imported in the collector's permanent generation
+    (:mod:`.fork_server_ready`), and the collector walks only what the worker's renders
+    and batches make. Where workers are spawned (no fork server), this freezes their
+    imports too."""
+    gc.freeze()
 
 
 #: Seconds between a worker's looks at whether the process that started its pool is still there.

@@ -36,7 +36,7 @@ from typing import NamedTuple, Protocol
 from ...content import RenderedEmail, Selection
 from ...models.compressed import compressed_parts
 from ...render.isolation import IsolatingRenderer, LeftOutItem, RenderOutcome
-from ..worker_processes import leave_with_owner, owner, worker_context
+from ..worker_processes import freeze_started_heap, leave_with_owner, owner, worker_context
 
 #: Renders done in this process before a pool is started (when one is allowed).
 INLINE_RENDERS = 16
@@ -70,6 +70,7 @@ def _start_worker(config, started_by: tuple[int, str | None]) -> None:
     from ...render import Renderer
 
     _worker_renderer = IsolatingRenderer(Renderer(config))
+    freeze_started_heap()
 
 
 def _render_in_worker(selection: Selection) -> tuple[RenderOutcome, float, float]:

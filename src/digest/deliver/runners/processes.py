@@ -32,7 +32,7 @@ from typing import Iterator, Sequence
 from ...runtime import Runtime
 from ...settings import Settings
 from ..batch import BatchOutcome, Sender
-from ..worker_processes import leave_with_owner, owner, start_fork_server, worker_context
+from ..worker_processes import freeze_started_heap, leave_with_owner, owner, start_fork_server, worker_context
 from .base import Runner
 from .batches import Batches, GivenBatches
 from .in_process import in_process_runner
@@ -56,6 +56,7 @@ def _start_worker(settings: Settings, stop, started_by: tuple[int, str | None]) 
     orphaned = leave_with_owner(started_by, busy=busy)
     _worker.update(sender=Sender.open(runtime, make_provider(settings)), threads=settings.send_concurrency,
                    stop=stop, orphaned=orphaned, busy=busy)
+    freeze_started_heap()
 
 
 def _send_chunk(batch_ids: Sequence[int]) -> list[BatchOutcome]:
