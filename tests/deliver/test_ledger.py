@@ -540,3 +540,27 @@ def test_resets_reach_each_failed_or_ambiguous_reader_whatever_their_batch(runti
     # The failed batch went again as itself; reader1 and reader4 each got a batch of their own.
     assert [(n, s) for _, n, s in batches] == [(1, "sent"), (2, "sent"), (3, "sent"), (4, "sent"), (5, "sent")]
     assert batches[2][0] == failed_batch
+
+
+def test_each_batchs_rows_are_written_together_whatever_its_readers_ids(runtime):
+    """Readers of two bodies alternate by id; each batch's rows still go in one after
+    another (consecutive delivery ids), so sending reads and settles a few pages per
+    batch, not one per reader. Written in subscriber order, the batches interleaved."""
+    gold, lithium = [], []
+    for _ in range(5):
+        gold += add_subscribers(runtime, 1, topics=("gold",), prefix="g")
+        lithium += add_subscribers(runtime, 1, topics=("lithium",), prefix="l")
+    with runtime.session() as session:
+        edition = get_or_create_edition(session, EDITION)
+    plan_edition(runtime, edition, EditionRun(NOW), renderer=CountingRenderer(), selector=FakeSelector(),
+                 max_recipients=10)
+    with runtime.session() as session:
+        rows = session.execute(select(Delivery.batch_id, Delivery.id, Delivery.subscriber_id)
+                               .where(Delivery.edition_id == edition.id).order_by(Delivery.id)).all()
+    runs = [[sid for batch, _, sid in rows if batch == b] for b in dict.fromkeys(batch for batch, _, _ in rows)]
+    assert sorted(runs) == sorted([gold, lithium])  # two batches, each its readers in id order
+    ids_by_batch = {}
+    for batch, delivery_id, _ in rows:
+        ids_by_batch.setdefault(batch, []).append(delivery_id)
+    for ids in ids_by_batch.values():  # consecutive: nothing of the other batch between them
+        assert ids == list(range(ids[0], ids[0] + 5))

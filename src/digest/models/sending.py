@@ -124,10 +124,11 @@ class Delivery(Base):
 
     __tablename__ = "deliveries"
     __table_args__ = (
-        # Edition first: a planner writes one edition's rows in subscriber order, so each
-        # entry goes at the index's right end (the edition's ids are the newest), not next to
-        # that reader's earlier rows all over an index as big as the ledger (a page split
-        # and a full-page image in the WAL per few readers, growing with every edition). It
+        # Edition first: a planner writes one edition's rows a chunk of readers (a range of
+        # subscriber ids) at a time, so each entry goes near the index's right end (the
+        # edition's ids are the newest), not next to that reader's earlier rows all over an
+        # index as big as the ledger (a page split and a full-page image in the WAL per few
+        # readers, growing with every edition). It
         # also serves the edition's own queries (no index on the edition alone). A reader's
         # rows are found edition by edition (:mod:`digest.deliver.ledger.reader_rows`).
         UniqueConstraint("edition_id", "subscriber_id"),

@@ -1,8 +1,8 @@
 """A reader's rows of the ledger, found edition by edition.
 
 ``deliveries`` is keyed (edition, subscriber), and no index starts with the subscriber: a
-planner writes an edition's rows in subscriber order, and under that key each goes at the
-index's right end; keyed (subscriber, edition), each went next to the reader's earlier
+planner writes an edition's rows a chunk of readers (a range of subscriber ids) at a time,
+and under that key each goes near the index's right end; keyed (subscriber, edition), each went next to the reader's earlier
 rows all over an index as big as the ledger, and an index on the subscriber alone would
 do the same (measured in benchmarks/RESULTS.md, "The ledger's indexes"). The few queries
 about one reader (or a handful: erasure, their data, the archive, an unsubscribe) ask

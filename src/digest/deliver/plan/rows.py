@@ -214,17 +214,18 @@ def insert_deliveries(session: Session, edition_id: int, status: str, skip_reaso
     (:func:`~digest.deliver.ledger.erasure.writing_deliveries`)."""
     writing_deliveries(session)
     if session.get_bind().dialect.name == "postgresql":
-        # In subscriber order: each row's lookup of its subscriber and its entries in the
-        # (edition, subscriber) key go next to the previous one's; in batch order both hit a
-        # random page per row (measured at a million subscribers, when each row's
-        # foreign-key check also locked its subscriber: 36 -> 19 us per row).
-        order = sorted(range(len(subscriber_ids)), key=subscriber_ids.__getitem__)
-        zones, zone_list = _joined_texts(list(map(zones.__getitem__, order)))
-        emails, email_list = _joined_texts(list(map(emails.__getitem__, order)))
+        # In the order given: write_batches gives each batch's readers together, so its rows
+        # share a few heap pages and its send reads and settles those (35 pages for 1,000
+        # rows) instead of one page per reader: in subscriber order, the edition's batches
+        # were interleaved row by row. Reading and settling a million readers' batches
+        # then cost PostgreSQL 14.0 s against 10.6 s in batch order, the INSERT 12.2 s
+        # against 13.0 s (its key entries no longer go in ascending order): see
+        # benchmarks/RESULTS.md, "Batch order".
+        zones, zone_list = _joined_texts(zones)
+        emails, email_list = _joined_texts(emails)
         params = {"edition_id": edition_id, "status": status, "skip_reason": skip_reason, "error": error,
                   "created_at": created_at,
-                  "subscriber_ids": _joined_ids(list(map(subscriber_ids.__getitem__, order))),
-                  "batch_ids": _joined_ids(list(map(batch_ids.__getitem__, order))),
+                  "subscriber_ids": _joined_ids(subscriber_ids), "batch_ids": _joined_ids(batch_ids),
                   "zones": zones, "zone_list": zone_list, "emails": emails, "email_list": email_list}
         # A plain INSERT first: ON CONFLICT DO NOTHING inserts each row speculatively, about
         # twice the cost of the insert itself, and a conflict needs another planner of the
