@@ -77,7 +77,7 @@ def _writer(runtime, readers: dict[str, list[int]], done: set[str]):
     batch_writer = writer.BatchWriter(runtime, edition.id, 2, PlanSummary(edition.id), dry_run=False)
     batch_writer.bodies = _Rendering(done)
     for fingerprint, ids in readers.items():
-        batch_writer.selected[fingerprint] = [(sid, "UTC", f"r{sid}@example.com") for sid in ids]
+        batch_writer.selected[fingerprint] = list(ids)
     return batch_writer
 
 

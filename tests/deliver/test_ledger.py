@@ -353,11 +353,9 @@ def test_rows_another_planner_wrote_first_are_skipped_not_an_error(runtime):
     ids = add_subscribers(runtime, 3)
     with runtime.session() as session:
         edition = get_or_create_edition(session, EDITION)
-        first = insert_deliveries(session, edition.id, DeliveryStatus.QUEUED, None, utcnow(), ids[:2], [7, 7],
-                                   ["UTC", "UTC"], ["a@example.com", "b@example.com"])
+        first = insert_deliveries(session, edition.id, DeliveryStatus.QUEUED, None, utcnow(), ids[:2], [7, 7])
         session.commit()
-        again = insert_deliveries(session, edition.id, DeliveryStatus.QUEUED, None, utcnow(), ids, [8, 8, 8],
-                                   ["UTC"] * 3, ["a@example.com", "b@example.com", "c@example.com"])
+        again = insert_deliveries(session, edition.id, DeliveryStatus.QUEUED, None, utcnow(), ids, [8, 8, 8])
         session.commit()
     assert (first, again) == ({7: 2}, {8: 1})  # rows inserted per batch
     rows = _deliveries(runtime)
@@ -380,32 +378,37 @@ def test_the_first_chunk_is_small_the_others_chunk_size(runtime, monkeypatch):
         assert [[row[0] for row in chunk] for chunk in chunks] == [ids[:2], ids[2:5], ids[5:8]]
 
 
-def test_delivery_rows_keep_each_readers_values_whatever_they_hold(runtime):
-    """On PostgreSQL a column's values travel joined by a separator and are split again
-    there; a column one of whose values holds the separator (or is empty) goes as an
-    array instead, and skipped rows' columns of NULLs stay NULL. Every row gets its own
-    reader's values, whatever order the readers came in."""
-    from digest.deliver.plan.rows import SEPARATOR, insert_deliveries
+def test_a_queued_row_keeps_its_readers_address_and_zone_as_they_are_when_written(runtime):
+    """The planner sends only subscriber and batch ids; each queued row takes its reader's
+    address and zone from ``subscribers`` when it is written (a reader who changed either
+    since planning read them gets the new ones), in whatever order the readers came; a
+    skipped row keeps neither."""
+    from digest.deliver.plan.rows import insert_deliveries
     from digest.models import utcnow
 
     ids = add_subscribers(runtime, 5)
-    odd = f"odd{SEPARATOR}name@example.com"
     with runtime.session() as session:
+        for sid, zone, email in ((ids[0], "Europe/Paris", "first@example.com"), (ids[1], "Asia/Tokyo", None),
+                                 (ids[2], "America/New_York", "a,b@example.com")):
+            subscriber = session.get(Subscriber, sid)
+            subscriber.timezone = zone
+            subscriber.email = email or subscriber.email
+        session.commit()
+        second_email = session.get(Subscriber, ids[1]).email
         edition = get_or_create_edition(session, EDITION)
         queued = insert_deliveries(session, edition.id, DeliveryStatus.QUEUED, None, utcnow(),
-                                   [ids[2], ids[0], ids[1]], [5, 6, 5], ["Europe/Paris", "", "Asia/Tokyo"],
-                                   ["c@example.com", odd, "a,b@example.com"])
+                                   [ids[2], ids[0], ids[1]], [5, 6, 5])
         skipped = insert_deliveries(session, edition.id, DeliveryStatus.SKIPPED, "no-new-items", utcnow(),
-                                    [ids[4], ids[3]], [None, None], [None, None], [None, None])
+                                    [ids[4], ids[3]])
         session.commit()
     assert (queued, skipped) == ({5: 2, 6: 1}, {None: 2})
     with runtime.session() as session:
         rows = session.execute(select(Delivery.subscriber_id, Delivery.batch_id, Delivery.timezone, Delivery.email,
                                       Delivery.status)).all()
     assert {sid: tuple(values) for sid, *values in rows} == {
-        ids[0]: (6, "", odd, "queued"),
-        ids[1]: (5, "Asia/Tokyo", "a,b@example.com", "queued"),
-        ids[2]: (5, "Europe/Paris", "c@example.com", "queued"),
+        ids[0]: (6, "Europe/Paris", "first@example.com", "queued"),
+        ids[1]: (5, "Asia/Tokyo", second_email, "queued"),
+        ids[2]: (5, "America/New_York", "a,b@example.com", "queued"),
         ids[3]: (None, None, None, "skipped"),
         ids[4]: (None, None, None, "skipped"),
     }
@@ -496,7 +499,7 @@ def test_bodies_are_stored_in_order_while_the_last_renders_run(runtime):
     writer._write = recording_write
     writer.bodies = SlowBodies(["gold", "lithium", "copper"])
     for topic, subscriber_id in ids.items():
-        writer.selected[topic].append((subscriber_id, "UTC", f"{topic}@example.com"))
+        writer.selected[topic].append(subscriber_id)
     try:
         writer.flush(final=True)
     finally:

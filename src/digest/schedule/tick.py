@@ -265,9 +265,9 @@ class DeliveryTick:
         """``skipped`` rows for a window that closed unsent: reported, never sent late."""
         with self.runtime.sessions() as session:
             edition = get_or_create_edition(session, day)
-            nothing = [None] * len(subscriber_ids)  # (readers erased meanwhile get no row)
+            # (readers erased meanwhile get no row)
             inserted = sum(insert_deliveries(session, edition.id, DeliveryStatus.SKIPPED, MISSED_SEND_WINDOW,
-                                             utcnow(), subscriber_ids, nothing, nothing, nothing).values())
+                                             utcnow(), subscriber_ids).values())
             session.commit()
         if inserted:
             log.warning("edition %s: %d subscriber(s) recorded as skipped (%s)", day, inserted, MISSED_SEND_WINDOW)

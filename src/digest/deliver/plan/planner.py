@@ -148,7 +148,7 @@ def _select_chunk(chunk: list["SubscriberRow"], edition, selector, bodies, write
     selected = writer.selected
     blocked = 0
     for row in chunk:
-        subscriber_id, email, zone, _send_hour, last_digest_at, slugs = row
+        subscriber_id, _email, _zone, _send_hour, last_digest_at, slugs = row
         key = (slugs, last_digest_at)
         answer = answers.get(key) if by_reader else None
         if answer is None:
@@ -173,5 +173,5 @@ def _select_chunk(chunk: list["SubscriberRow"], edition, selector, bodies, write
         elif answer is _SKIPPED:
             writer.skips.append(subscriber_id)
         else:
-            selected[answer].append((subscriber_id, zone, email))
+            selected[answer].append(subscriber_id)
     summary.skipped[SkipReason.BLOCKED] += blocked

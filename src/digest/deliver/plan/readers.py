@@ -213,10 +213,9 @@ def skip_in_flight(session: Session, edition_id: int | None, subscriber_ids, sum
     if dry_run:
         summary.skipped[SkipReason.IN_FLIGHT] += len(ids)
         return
-    nothing = [None] * len(ids)
     with session.begin():
         inserted = sum(insert_deliveries(session, edition_id, DeliveryStatus.SKIPPED, SkipReason.IN_FLIGHT,
-                                          utcnow(), ids, nothing, nothing, nothing).values())
+                                          utcnow(), ids).values())
     summary.skipped[SkipReason.IN_FLIGHT] += inserted
     summary.skipped[SkipReason.ALREADY_SENT] += len(ids) - inserted
     log.info("%d reader(s) with a delivery in flight in another edition skipped (%s)", inserted, IN_FLIGHT)

@@ -27,8 +27,6 @@ log = logging.getLogger(__name__)
 UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
 
 
-Reader = tuple[int, str, str]  # subscriber id, zone, address: what a queued delivery row keeps
-
 _BODY_IDS = select(RenderedBody.__table__.c.id, RenderedBody.__table__.c.fingerprint).where(
     RenderedBody.__table__.c.fingerprint.in_(bindparam("fps", expanding=True)))
 #: Bodies per INSERT: about 0.9 MB of compressed HTML and text at the edition's 8.6 KB a body (zlib level 3).
@@ -72,12 +70,13 @@ def store_bodies(session: Session, bodies: Iterable[RenderedEmail]) -> dict[str,
 
 
 def write_batches(
-    session: Session, edition_id: int, groups: list[tuple[int, list[Reader]]], skips: list[int],
+    session: Session, edition_id: int, groups: list[tuple[int, list[int]]], skips: list[int],
     summary: PlanSummary, *, render_failed: dict[str, list[int]] | None = None,
 ) -> None:
-    """One transaction: numbered batches (body, recipients with their zones and
-    addresses), their ``queued`` rows, and ``skipped`` rows (``skips``: nothing new;
-    ``render_failed``: the readers of a body that failed, per error, which each row keeps).
+    """One transaction: numbered batches (a body and its readers' subscriber ids), their
+    ``queued`` rows (each with its reader's address and zone: :func:`insert_deliveries`),
+    and ``skipped`` rows (``skips``: nothing new; ``render_failed``: the readers of a body
+    that failed, per error, which each row keeps).
 
     The first statement locks the edition row, so concurrent planners of one edition
     take turns choosing batch numbers (on SQLite it takes the database's write lock).
@@ -97,27 +96,20 @@ def write_batches(
         batch_ids = dict(returned.all())
     subscriber_ids: list[int] = []
     row_batches: list[int] = []
-    zones: list[str] = []
-    emails: list[str] = []
     for i, (_body, readers) in enumerate(groups):
-        group_ids, group_zones, group_emails = zip(*readers)  # each batch has readers
-        subscriber_ids.extend(group_ids)
-        zones.extend(group_zones)
-        emails.extend(group_emails)
+        subscriber_ids.extend(readers)
         row_batches.extend([batch_ids[next_number + i]] * len(readers))
     inserted_per_batch: Counter = Counter()
     if subscriber_ids:
         inserted_per_batch = insert_deliveries(session, edition_id, DeliveryStatus.QUEUED, None, now,
-                                                subscriber_ids, row_batches, zones, emails)
+                                                subscriber_ids, row_batches)
     skipped_inserted = 0
     if skips:
-        nothing = [None] * len(skips)
         skipped_inserted = sum(insert_deliveries(session, edition_id, DeliveryStatus.SKIPPED, SkipReason.NO_NEW_ITEMS,
-                                                  now, skips, nothing, nothing, nothing).values())
+                                                  now, skips).values())
     for error, readers in (render_failed or {}).items():
-        nothing = [None] * len(readers)
         inserted = sum(insert_deliveries(session, edition_id, DeliveryStatus.SKIPPED, SkipReason.RENDER_FAILED,
-                                          now, readers, nothing, nothing, nothing, error=error[:2000]).values())
+                                          now, readers, error=error[:2000]).values())
         summary.skipped[SkipReason.RENDER_FAILED] += inserted
         summary.skipped[SkipReason.ALREADY_SENT] += len(readers) - inserted
     empty = [bid for bid in batch_ids.values() if not inserted_per_batch[bid]]
@@ -133,15 +125,16 @@ def write_batches(
                  len(subscriber_ids) - queued)
 
 
-#: The rows' columns travel as text, each column's values joined by a separator (ids by
-#: commas, zones and addresses by :data:`SEPARATOR`), split again by PostgreSQL: the
-#: driver's array parameters cost 3.6-4.3 us of Python per row (each element dumped and
-#: checked for quoting), joining 0.35-0.4 us, and PostgreSQL spends the same on either
-#: (measured on 5,000-row statements). A column whose values cannot be joined (one holds
-#: the separator, or is empty) goes as an array (``*_list``); a column of NULLs (skipped
-#: rows' batch, zone and address) as NULL, which ``unnest`` pads with NULLs. Only readers
-#: still in ``subscribers`` get a row (:mod:`digest.deliver.ledger.erasure`), each looked up
-#: by its key: a LATERAL subquery with a LIMIT is never turned into a join, which
+#: The rows' two columns (subscriber ids, batch ids) travel as text, each joined by commas,
+#: split again by PostgreSQL: the driver's array parameters cost 3.6-4.3 us of Python per
+#: row (each element dumped and checked for quoting), joining 0.35-0.4 us, and PostgreSQL
+#: spends the same on either (measured on 5,000-row statements). A column of NULLs (skipped
+#: rows' batch) goes as NULL, which ``unnest`` pads with NULLs. Only readers still in
+#: ``subscribers`` get a row (:mod:`digest.deliver.ledger.erasure`), each looked up by its
+#: key, and a queued row takes its reader's address and zone from that look-up (a skipped
+#: row keeps neither): the planner does not carry a million addresses and zone names to
+#: send them back (its CPU 2.6 us a reader less, PostgreSQL's about the same:
+#: benchmarks/RESULTS.md, "Addresses from the look-up"). A LATERAL subquery with a LIMIT is never turned into a join, which
 #: PostgreSQL makes a hash join over every subscriber for a chunk of 20,000 rows, a cost
 #: that grows with the list. Backend CPU a row, 20,000-row statements into a planned
 #: ledger of 200,000 readers: 6.5-7 us with the look-ups, the same as a join or none at
@@ -150,35 +143,37 @@ _PG_INSERT_DELIVERIES = """
     WITH inserted AS (
         INSERT INTO deliveries (edition_id, subscriber_id, batch_id, timezone, email, status, skip_reason, error,
                                 created_at)
-        SELECT :edition_id, r.subscriber_id, r.batch_id, r.timezone, r.email, :status, :skip_reason, :error, :created_at
+        SELECT :edition_id, r.subscriber_id, r.batch_id, {address}, :status, :skip_reason, :error, :created_at
         FROM unnest(CAST(string_to_array(:subscriber_ids, ',') AS bigint[]),
-                    CAST(string_to_array(:batch_ids, ',') AS bigint[]),
-                    COALESCE(string_to_array(:zones, chr(31)), CAST(:zone_list AS varchar[])),
-                    COALESCE(string_to_array(:emails, chr(31)), CAST(:email_list AS varchar[])))
-             AS r(subscriber_id, batch_id, timezone, email)
-        CROSS JOIN LATERAL (SELECT FROM subscribers s WHERE s.id = r.subscriber_id LIMIT 1) AS s
+                    CAST(string_to_array(:batch_ids, ',') AS bigint[])) AS r(subscriber_id, batch_id)
+        CROSS JOIN LATERAL (SELECT s.timezone, s.email FROM subscribers s WHERE s.id = r.subscriber_id LIMIT 1) AS s
         {on_conflict}
         RETURNING batch_id
     )
     SELECT batch_id, count(*) FROM inserted GROUP BY batch_id
 """
-_PG_INSERT_NEW = text(_PG_INSERT_DELIVERIES.format(on_conflict=""))
-_PG_INSERT_SKIPPING = text(_PG_INSERT_DELIVERIES.format(on_conflict="ON CONFLICT (subscriber_id, edition_id) DO NOTHING"))
-SEPARATOR = chr(31)  # ASCII's unit separator: in no address or zone name
-#: SQLite: the rows as one JSON array of [subscriber, batch, zone, address], in their
-#: order (the CROSS JOIN keeps ``json_each`` the outer loop); only readers still in
-#: ``subscribers`` get a row. (``WHERE`` also keeps SQLite from reading ``ON CONFLICT``
-#: as the join's.)
-_SQLITE_INSERT = text("""
+#: What a row keeps of its reader: a queued row their address and zone, a skipped one neither.
+_ADDRESSED, _UNADDRESSED = "s.timezone, s.email", "NULL, NULL"
+_ON_CONFLICT = "ON CONFLICT (subscriber_id, edition_id) DO NOTHING"
+#: (addressed, skipping conflicts) -> the statement.
+_PG_INSERTS = {(addressed, skipping): text(_PG_INSERT_DELIVERIES.format(
+    address=_ADDRESSED if addressed else _UNADDRESSED, on_conflict=_ON_CONFLICT if skipping else ""))
+    for addressed in (True, False) for skipping in (True, False)}
+#: SQLite: the rows as one JSON array of [subscriber, batch], in their order (the CROSS
+#: JOIN keeps ``json_each`` the outer loop); only readers still in ``subscribers`` get a
+#: row. (``WHERE`` also keeps SQLite from reading ``ON CONFLICT`` as the join's.)
+_SQLITE_INSERT = """
     INSERT INTO deliveries (edition_id, subscriber_id, batch_id, timezone, email, status, skip_reason, error,
                             created_at)
-    SELECT :edition_id, s.id, json_extract(r.value, '$[1]'), json_extract(r.value, '$[2]'),
-           json_extract(r.value, '$[3]'), :status, :skip_reason, :error, :created_at
+    SELECT :edition_id, s.id, json_extract(r.value, '$[1]'), {address}, :status, :skip_reason, :error, :created_at
     FROM json_each(:rows) AS r CROSS JOIN subscribers AS s
     WHERE s.id = json_extract(r.value, '$[0]')
     ON CONFLICT (subscriber_id, edition_id) DO NOTHING
     RETURNING batch_id
-""").bindparams(bindparam("created_at", type_=Delivery.__table__.c.created_at.type))
+"""
+_SQLITE_INSERTS = {addressed: text(_SQLITE_INSERT.format(address=_ADDRESSED if addressed else _UNADDRESSED))
+                   .bindparams(bindparam("created_at", type_=Delivery.__table__.c.created_at.type))
+                   for addressed in (True, False)}
 
 
 def _joined_ids(values: list[int | None]) -> str | None:
@@ -190,29 +185,24 @@ def _joined_ids(values: list[int | None]) -> str | None:
     return ",".join(map(str, values))
 
 
-def _joined_texts(values: list[str | None]) -> tuple[str | None, list[str | None] | None]:
-    """Strings joined by :data:`SEPARATOR` (first), or, when that would not split back into
-    the same values, the list itself (second); (None, None) for a column of NULLs."""
-    if all(v is None for v in values):
-        return None, None
-    if None not in values and "" not in values:
-        joined = SEPARATOR.join(values)
-        if joined.count(SEPARATOR) == len(values) - 1:
-            return joined, None
-    return None, values
-
-
 def insert_deliveries(session: Session, edition_id: int, status: str, skip_reason: str | None, created_at,
-                       subscriber_ids: list[int], batch_ids: list[int | None], zones: list[str | None],
-                       emails: list[str | None], *, error: str | None = None) -> Counter:
-    """Insert delivery rows (one per subscriber id, with its batch, zone and address),
-    skipping any (subscriber, edition) already in the ledger; returns how many rows went
-    in per batch id, leaving out readers no longer in ``subscribers``. On PostgreSQL one
-    statement over four columns of values sent as text (:data:`_PG_INSERT_DELIVERIES`),
-    counted there (not a row back per reader); on SQLite one statement over a JSON array.
-    First, the lock that keeps erasures out until the transaction ends
-    (:func:`~digest.deliver.ledger.erasure.writing_deliveries`)."""
+                       subscriber_ids: list[int], batch_ids: list[int] | None = None, *,
+                       error: str | None = None) -> Counter:
+    """Insert delivery rows (one per subscriber id, with its batch: ``batch_ids``, in the
+    same order, or none), skipping any (subscriber, edition) already in the ledger; returns
+    how many rows went in per batch id, leaving out readers no longer in ``subscribers``.
+    A ``queued`` row keeps its reader's address and zone as they are when it is written
+    (sending reads a batch's recipients from its rows; the zone dates their email). On
+    PostgreSQL one statement over two columns of ids sent as text
+    (:data:`_PG_INSERT_DELIVERIES`), counted there (not a row back per reader); on SQLite
+    one statement over a JSON array. First, the lock that keeps erasures out until the
+    transaction ends (:func:`~digest.deliver.ledger.erasure.writing_deliveries`)."""
     writing_deliveries(session)
+    addressed = status == DeliveryStatus.QUEUED
+    if batch_ids is None:
+        batch_ids = [None] * len(subscriber_ids)
+    params = {"edition_id": edition_id, "status": status, "skip_reason": skip_reason, "error": error,
+              "created_at": created_at}
     if session.get_bind().dialect.name == "postgresql":
         # In the order given: write_batches gives each batch's readers together, so its rows
         # share a few heap pages and its send reads and settles those (35 pages for 1,000
@@ -221,24 +211,17 @@ def insert_deliveries(session: Session, edition_id: int, status: str, skip_reaso
         # then cost PostgreSQL 14.0 s against 10.6 s in batch order, the INSERT 12.2 s
         # against 13.0 s (its key entries no longer go in ascending order): see
         # benchmarks/RESULTS.md, "Batch order".
-        zones, zone_list = _joined_texts(zones)
-        emails, email_list = _joined_texts(emails)
-        params = {"edition_id": edition_id, "status": status, "skip_reason": skip_reason, "error": error,
-                  "created_at": created_at,
-                  "subscriber_ids": _joined_ids(subscriber_ids), "batch_ids": _joined_ids(batch_ids),
-                  "zones": zones, "zone_list": zone_list, "emails": emails, "email_list": email_list}
+        params |= {"subscriber_ids": _joined_ids(subscriber_ids), "batch_ids": _joined_ids(batch_ids)}
         # A plain INSERT first: ON CONFLICT DO NOTHING inserts each row speculatively, about
         # twice the cost of the insert itself, and a conflict needs another planner of the
         # same edition to have written one of these readers since this one read them. When
         # one did, the savepoint is rolled back and the rows go in skipping those.
         try:
             with session.begin_nested():
-                return Counter(dict(session.execute(_PG_INSERT_NEW, params).all()))
+                return Counter(dict(session.execute(_PG_INSERTS[addressed, False], params).all()))
         except IntegrityError as exc:
             if getattr(exc.orig, "sqlstate", None) != UNIQUE_VIOLATION:
                 raise
-        return Counter(dict(session.execute(_PG_INSERT_SKIPPING, params).all()))
-    rows = json.dumps(list(zip(subscriber_ids, batch_ids, zones, emails, strict=True)), separators=(",", ":"))
-    params = {"edition_id": edition_id, "status": status, "skip_reason": skip_reason, "error": error,
-              "created_at": created_at, "rows": rows}
-    return Counter(batch_id for (batch_id,) in session.execute(_SQLITE_INSERT, params))
+        return Counter(dict(session.execute(_PG_INSERTS[addressed, True], params).all()))
+    params["rows"] = json.dumps(list(zip(subscriber_ids, batch_ids, strict=True)), separators=(",", ":"))
+    return Counter(batch_id for (batch_id,) in session.execute(_SQLITE_INSERTS[addressed], params))

@@ -11,7 +11,7 @@ from ...content import RenderedEmail
 from ...runtime import Runtime
 from .bodies import EditionBodies
 from .result import PlanSummary, SkipReason
-from .rows import Reader, store_bodies, write_batches
+from .rows import store_bodies, write_batches
 
 #: Delivery rows per transaction (at least one batch) in a plan's last write (see
 #: :meth:`BatchWriter.flush`).
@@ -20,10 +20,10 @@ FINAL_ROWS_PER_WRITE = 5000
 STORE_POLL_SECONDS = 0.1
 
 
-def _slices(groups: list[tuple[str, list[Reader]]], rows: int) -> list[list[tuple[str, list[Reader]]]]:
+def _slices(groups: list[tuple[str, list[int]]], rows: int) -> list[list[tuple[str, list[int]]]]:
     """``groups`` in order, cut into runs of about ``rows`` readers (at least one group
     each; one empty run when there are none)."""
-    parts: list[list[tuple[str, list[Reader]]]] = [[]]
+    parts: list[list[tuple[str, list[int]]]] = [[]]
     size = 0
     for group in groups:
         if parts[-1] and size + len(group[1]) > rows:
@@ -35,7 +35,7 @@ def _slices(groups: list[tuple[str, list[Reader]]], rows: int) -> list[list[tupl
 
 
 class BatchWriter:
-    """Collects readers (id, zone, address) per selection, then per body once its render is
+    """Collects readers (subscriber ids) per selection, then per body once its render is
     done, and writes full batches as they fill up, storing each body in the transaction
     of its first batch."""
 
@@ -45,9 +45,10 @@ class BatchWriter:
         self.max_recipients = max_recipients
         self.summary = summary
         self.dry_run = dry_run
-        # Readers as (subscriber id, zone, address), per selection fingerprint, then per body.
-        self.selected: dict[str, list[Reader]] = defaultdict(list)
-        self.pending: dict[str, list[Reader]] = defaultdict(list)
+        # Readers' subscriber ids, per selection fingerprint, then per body (their rows take
+        # their addresses and zones from the subscribers when written: rows.insert_deliveries).
+        self.selected: dict[str, list[int]] = defaultdict(list)
+        self.pending: dict[str, list[int]] = defaultdict(list)
         self.unstored: dict[str, RenderedEmail] = {}  # rendered, no batch written yet
         self.body_ids: dict[str, int] = {}  # body fingerprint -> stored id (the writer thread's)
         self.skips: list[int] = []  # nothing new for them
@@ -104,15 +105,15 @@ class BatchWriter:
         readers = self.selected.pop(fingerprint)
         self.summary.render_problems.note(left_out, error, len(readers))
         if body is None:  # only this body's readers miss this edition, recorded as such
-            self.render_failed[error].extend(sid for sid, _zone, _email in readers)
+            self.render_failed[error].extend(readers)
             return
         if rendered is not None:
             self.unstored[body] = rendered
         self.pending[body].extend(readers)
 
-    def _batches(self, *, final: bool) -> list[tuple[str, list[Reader]]]:
+    def _batches(self, *, final: bool) -> list[tuple[str, list[int]]]:
         """The pending readers' full batches (``final``: every batch), taken from them."""
-        groups: list[tuple[str, list[Reader]]] = []
+        groups: list[tuple[str, list[int]]] = []
         for body_key, readers in self.pending.items():
             size = len(readers) if final else len(readers) - len(readers) % self.max_recipients
             for start in range(0, size, self.max_recipients):
