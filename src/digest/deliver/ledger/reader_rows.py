@@ -2,10 +2,10 @@
 
 ``deliveries`` is keyed (edition, subscriber), and no index starts with the subscriber: a
 planner writes an edition's rows a chunk of readers (a range of subscriber ids) at a time,
-and under that key each goes near the index's right end; keyed (subscriber, edition), each went next to the reader's earlier
-rows all over an index as big as the ledger, and an index on the subscriber alone would
-do the same (measured in benchmarks/RESULTS.md, "The ledger's indexes"). The few queries
-about one reader (or a handful: erasure, their data, the archive, an unsubscribe) ask
+and under that key each goes near the index's right end; keyed (subscriber, edition), each
+went next to the reader's earlier rows all over an index as big as the ledger, and an
+index on the subscriber alone would do the same (measured in benchmarks/RESULTS.md, "The
+ledger's indexes"). The few queries about one reader (or a handful: erasure, their data, the archive, an unsubscribe) ask
 for them in every edition: one look-up in the key per edition, a few thousand in years
 of editions, never a scan of the ledger. Use :func:`in_any_edition` with a condition on
 ``subscriber_id`` wherever ``edition_id`` is not otherwise known.

@@ -134,9 +134,9 @@ def write_batches(
 #: key, and a queued row takes its reader's address and zone from that look-up (a skipped
 #: row keeps neither): the planner does not carry a million addresses and zone names to
 #: send them back (its CPU 2.6 us a reader less, PostgreSQL's about the same:
-#: benchmarks/RESULTS.md, "Addresses from the look-up"). A LATERAL subquery with a LIMIT is never turned into a join, which
-#: PostgreSQL makes a hash join over every subscriber for a chunk of 20,000 rows, a cost
-#: that grows with the list. Backend CPU a row, 20,000-row statements into a planned
+#: benchmarks/RESULTS.md, "Addresses from the look-up"). A LATERAL subquery with a LIMIT
+#: is never turned into a join, which PostgreSQL makes a hash join over every subscriber
+#: for a chunk of 20,000 rows, a cost that grows with the list. Backend CPU a row, 20,000-row statements into a planned
 #: ledger of 200,000 readers: 6.5-7 us with the look-ups, the same as a join or none at
 #: that size; 11-12 us with the foreign key this replaced.
 _PG_INSERT_DELIVERIES = """
@@ -208,9 +208,9 @@ def insert_deliveries(session: Session, edition_id: int, status: str, skip_reaso
         # share a few heap pages and its send reads and settles those (35 pages for 1,000
         # rows) instead of one page per reader: in subscriber order, the edition's batches
         # were interleaved row by row. Reading and settling a million readers' batches
-        # then cost PostgreSQL 14.0 s against 10.6 s in batch order, the INSERT 12.2 s
-        # against 13.0 s (its key entries no longer go in ascending order): see
-        # benchmarks/RESULTS.md, "Batch order".
+        # took 15.7 s of PostgreSQL's statement time against 12.5-12.8 s in batch order,
+        # the INSERT 11.9-12.0 s against 13.4-14.0 s (its key entries no longer arrive in
+        # ascending order): benchmarks/RESULTS.md, "Batch order".
         params |= {"subscriber_ids": _joined_ids(subscriber_ids), "batch_ids": _joined_ids(batch_ids)}
         # A plain INSERT first: ON CONFLICT DO NOTHING inserts each row speculatively, about
         # twice the cost of the insert itself, and a conflict needs another planner of the
