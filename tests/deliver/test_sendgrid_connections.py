@@ -175,3 +175,85 @@ def test_digest_send_sends_an_edition_of_four_requests_over_one_connection(sendg
     assert result.exit_code == 0, result.output + str(result.exception)
     assert fake_sendgrid.responses == {202: 4} and len(fake_sendgrid.delivery_counts()) == 2500
     assert fake_sendgrid.connections == 1
+
+
+def test_a_connection_expiring_as_its_thread_takes_it_is_not_closed_under_its_request(
+    sendgrid_settings, fake_sendgrid, monkeypatch
+):
+    """A million-reader edition left a batch ambiguous ("ReadError: Bad file descriptor"):
+    httpcore's pool, shared by the sending threads, let thread B close a kept-alive
+    connection that had just expired while thread A, which the pool had handed it a moment
+    before, was writing a request on it. Staged here step by step: A's connection is handed
+    to it, then expires; B asks for a connection; A writes its request; B's pass over the
+    pool goes on. No pool may be used by two threads at once, so B finds nothing of A's to
+    close and A's answer arrives."""
+    import threading
+
+    import httpcore._sync.connection as hc_connection
+    import httpcore._sync.connection_pool as hc_pool
+
+    from digest.deliver.providers import sendgrid_transport
+
+    monkeypatch.setattr(sendgrid_transport, "KEEPALIVE_EXPIRY", 0.3)
+    provider = SendGridProvider(sendgrid_settings, timeout=5, retry=FAST_RETRY, connections=2)
+    first, second, third = _batches(sendgrid_settings, 3)
+    a_holds_connection, a_goes_on = threading.Event(), threading.Event()
+    b_closing, b_goes_on = threading.Event(), threading.Event()
+    closed_by_b: list = []
+    thread_names = {"a-second": "A", "b": "B"}
+
+    handle_request = hc_connection.HTTPConnection.handle_request
+
+    def paused_handle_request(self, request):
+        if thread_names.get(threading.current_thread().name) == "A":
+            a_holds_connection.set()  # the pool handed A its kept-alive connection
+            assert a_goes_on.wait(5)
+        return handle_request(self, request)
+
+    close_connections = hc_pool.ConnectionPool._close_connections
+
+    def paused_close_connections(self, closing):
+        if closing and thread_names.get(threading.current_thread().name) == "B":
+            closed_by_b.extend(closing)
+            b_closing.set()  # B's pass chose to close them, and is about to
+            assert b_goes_on.wait(5)
+        return close_connections(self, closing)
+
+    monkeypatch.setattr(hc_connection.HTTPConnection, "handle_request", paused_handle_request)
+    monkeypatch.setattr(hc_pool.ConnectionPool, "_close_connections", paused_close_connections)
+    results: dict[str, object] = {}
+
+    def send(name, batch):
+        try:
+            results[name] = provider.send(batch)
+        except ProviderError as exc:
+            results[name] = exc
+
+    a_first = threading.Thread(target=send, args=("a-first", first), name="a-first")
+    a_first.start()
+    a_first.join(5)
+    _until(lambda: fake_sendgrid.in_flight == 0)
+    # A's next request, with the same pool: the connection it used is handed to it, not yet expired.
+    thread_a = threading.Thread(target=send, args=("a-second", second), name="a-second")
+    thread_a.start()
+    assert a_holds_connection.wait(5)
+    time.sleep(0.4)  # past KEEPALIVE_EXPIRY: the connection A holds has expired, still idle
+    thread_b = threading.Thread(target=send, args=("b", third), name="b")
+    thread_b.start()
+    _until(lambda: b_closing.is_set() or not thread_b.is_alive())  # B's request waits, or is done
+    release_answer = fake_sendgrid.hold_next()  # A's answer waits until B's pass is over
+    a_goes_on.set()
+    _until(lambda: str(second.batch_id) in fake_sendgrid.held_batches)  # A's request was written whole
+    b_goes_on.set()  # B closes what its pass chose to close
+    time.sleep(0.1)
+    release_answer.set()
+    for thread in (thread_a, thread_b):
+        thread.join(5)
+
+    assert not isinstance(results["a-second"], ProviderError), results["a-second"]
+    assert closed_by_b == []  # nothing of A's
+    assert all(not isinstance(r, ProviderError) and r.message_id for r in results.values())
+    assert fake_sendgrid.attempts == 3 and fake_sendgrid.responses == {202: 3}
+    assert fake_sendgrid.connections == 2  # A's kept-alive connection, and one for B
+    assert _each_once(fake_sendgrid, [first, second, third])
+    provider.close()

@@ -37,12 +37,14 @@ races our next request. Should it (the request written just as the server closes
 answer is lost and the batch ambiguous, as for any lost answer: never resent unasked.
 
 Connections are opened as requests need them (one thread sending one batch after another
-uses one connection), and at most ``connections`` requests are in flight at once (a
-semaphore: a thread that finds them all busy waits its turn), so the pool holds that many
-connections. The limit is ours, not the pool's: httpcore 1.0's pool, at its
-``max_connections``, closes an idle connection to open another and can pick one that
-was just handed to another thread's request (seen here as "Bad file descriptor"), so
-its own limit is left unreached.
+uses one connection), and at most ``connections`` requests are in flight at once. Each
+connection has an httpx client of its own, and a thread takes one (a free one, else a new
+one while fewer than ``connections`` exist, else it waits its turn) for one request, then
+gives it back: no httpx client, and so no httpcore pool, is ever used by two threads at
+once. A shared pool let one thread's pass over it close a connection it had just handed to
+another thread: one kept-alive past :data:`KEEPALIVE_EXPIRY` as the other thread began its
+request on it (a million-reader edition left a batch ambiguous so: "ReadError: Bad file
+descriptor"), or an idle one when the pool was at its ``max_connections``.
 
 SendGrid documents no limit on concurrent connections to the v3 API (only its rate
 limits, answered with 429 and ``X-RateLimit-Reset``:
@@ -87,23 +89,42 @@ def connections_per_process(processes: int) -> int:
 
 
 class KeptAliveOpener:
-    """An ``opener`` for python_http_client's ``_make_request`` that sends over a pool of
-    kept-alive connections. Thread-safe (httpx's pool is); :meth:`close` closes them."""
+    """An ``opener`` for python_http_client's ``_make_request`` that sends over at most
+    ``connections`` kept-alive connections, each used by one thread at a time (see the
+    module's docstring). Thread-safe; :meth:`close` closes them."""
 
     def __init__(self, *, connections: int, timeout: float):
         self.connections = connections
+        self.timeout = timeout
         self.tls_context = tls_context()
         self._turns = threading.BoundedSemaphore(connections)
-        self._client = httpx.Client(
-            verify=self.tls_context,
-            http1=True,
-            http2=False,
-            # Never reached (see the module's docstring): _turns keeps to ``connections``.
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=connections,
-                                keepalive_expiry=KEEPALIVE_EXPIRY),
-            timeout=timeout,  # connect, write and each read, as before
-            follow_redirects=False,
-        )
+        self._lock = threading.Lock()
+        self._free: list[httpx.Client] = []  # the most recently used last: taken first
+        self._clients: list[httpx.Client] = []
+
+    def _take(self) -> httpx.Client:
+        self._turns.acquire()
+        with self._lock:
+            if self._free:
+                return self._free.pop()
+            client = httpx.Client(
+                verify=self.tls_context,
+                http1=True,
+                http2=False,
+                # One connection, one request at a time: its pool never closes a connection
+                # another thread is using (there is none).
+                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1,
+                                    keepalive_expiry=KEEPALIVE_EXPIRY),
+                timeout=self.timeout,  # connect, write and each read, as before
+                follow_redirects=False,
+            )
+            self._clients.append(client)
+            return client
+
+    def _give_back(self, client: httpx.Client) -> None:
+        with self._lock:
+            self._free.append(client)
+        self._turns.release()
 
     def open(self, request: urllib.request.Request, timeout: float | None = None) -> "_Answer":
         written = False
@@ -113,24 +134,29 @@ class KeptAliveOpener:
             if event == "http11.send_request_body.complete":
                 written = True
 
+        client = self._take()
         try:
-            with self._turns:
-                response = self._client.post(
-                    request.full_url, content=request.data, headers=request.header_items(),
-                    timeout=timeout if timeout else httpx.USE_CLIENT_DEFAULT, extensions={"trace": trace},
-                )
+            response = client.post(
+                request.full_url, content=request.data, headers=request.header_items(),
+                timeout=timeout if timeout else httpx.USE_CLIENT_DEFAULT, extensions={"trace": trace},
+            )
         except httpx.RequestError as exc:
             message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             if written:
                 raise AnswerLost(message) from None
             raise RequestNotSent(str(exc) or type(exc).__name__) from None
+        finally:
+            self._give_back(client)
         if response.status_code >= 400:
             raise urllib.error.HTTPError(request.full_url, response.status_code, response.reason_phrase,
                                          response.headers, io.BytesIO(response.content))
         return _Answer(response)
 
     def close(self) -> None:
-        self._client.close()
+        with self._lock:
+            clients, self._clients, self._free = self._clients, [], []
+        for client in clients:
+            client.close()
 
 
 class _Answer:
