@@ -321,6 +321,10 @@ def main(argv=None) -> int:
                       "tree_peak_pss_mb": round(tree_pss_mb),
                       "bodies": bodies, "ms_per_body": round(1000 * r["render_seconds"] / max(bodies, 1), 1),
                       "cpu_ms_per_body": round(1000 * r["render_cpu_seconds"] / max(bodies, 1), 1)}))
+    if r["failed"] or r["ambiguous"]:  # a defect, not a figure: the run says so and fails
+        print(f"NOT EVERY READER WAS SENT: {r['failed']} failed, {r['ambiguous']} ambiguous (see the log above)",
+              file=sys.stderr)
+        return 1
     return 0
 
 
