@@ -104,8 +104,9 @@ class SendGridProvider:
         # ``client.mail.send.post()`` would for every request.
         self._url = self._client.client.mail.send._build_url(None)
         # In place of the urllib opener python_http_client builds per request: kept-alive
-        # connections, at most one per thread sending (each process of a send has its own
-        # pool; together they stay within SendGrid's documented figure).
+        # connections, at most one per thread sending, each used by one thread at a time
+        # (each process of a send has its own; together they stay within SendGrid's
+        # documented figure).
         self._opener = KeptAliveOpener(
             connections=connections or connections_per_process(settings.send_processes), timeout=timeout)
         # Authorization, User-Agent and Accept from sendgrid-python, then ours.
