@@ -257,3 +257,23 @@ def test_a_connection_expiring_as_its_thread_takes_it_is_not_closed_under_its_re
     assert fake_sendgrid.connections == 2  # A's kept-alive connection, and one for B
     assert _each_once(fake_sendgrid, [first, second, third])
     provider.close()
+
+
+def test_a_connection_idle_past_its_expiry_is_closed_by_us_and_the_next_request_opens_another(
+    sendgrid_settings, fake_sendgrid, monkeypatch
+):
+    from digest.deliver.providers import sendgrid_transport
+
+    monkeypatch.setattr(sendgrid_transport, "KEEPALIVE_EXPIRY", 0.2)
+    provider = SendGridProvider(sendgrid_settings, timeout=5, retry=FAST_RETRY)
+    batches = _batches(sendgrid_settings, 3)
+    provider.send(batches[0])
+    provider.send(batches[1])  # at once: the same connection
+    _until(lambda: fake_sendgrid.in_flight == 0)
+    time.sleep(0.3)  # idle past our expiry (the stand-in keeps it open)
+
+    provider.send(batches[2])
+
+    assert fake_sendgrid.connections == 2 and fake_sendgrid.attempts == 3 and fake_sendgrid.responses == {202: 3}
+    assert _each_once(fake_sendgrid, batches)
+    provider.close()
