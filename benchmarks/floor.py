@@ -17,7 +17,8 @@ No selection, no rendering, no HTTP: what records each send before and after it 
 The ledger is a scratch table this module creates and drops (``floor_deliveries_<pid>``,
 shaped like ``deliveries``: fillfactor 50, an index on the batch); step 3 writes the
 real ``subscribers.last_digest_at``. Reading each process's share of the readers happens
-before the clock starts. ``benchmarks/edition.py`` runs :func:`measure_floor` on the
+before the clock starts. Its sessions are set as the application's (UTC, no JIT:
+:data:`digest.db.SESSION_SETTINGS`). ``benchmarks/edition.py`` runs :func:`measure_floor` on the
 same database in the same run; run alone, this seeds a fresh database like it.
 """
 
@@ -37,6 +38,7 @@ import orjson
 import psycopg
 from sqlalchemy.engine import make_url
 
+from digest.db import SESSION_SETTINGS
 from digest.links import LinkMaker
 from digest.message import recipient_headers
 from digest.settings import normalise_database_url
@@ -118,7 +120,7 @@ def measure_floor(database_url: str, *, edition_id: int = 1, bodies=None, proces
         failed = [share["error"] for share in shares if "error" in share]
         if failed:
             raise RuntimeError(f"a share of the ledger floor failed: {failed[0]}")
-        with psycopg.connect(dsn) as conn:
+        with _connect(dsn) as conn:
             recorded_at = time.perf_counter()
             last_digests = conn.execute(
                 f"UPDATE subscribers SET last_digest_at = d.sent_at FROM {table} d "
@@ -145,6 +147,16 @@ def measure_floor(database_url: str, *, edition_id: int = 1, bodies=None, proces
     )
 
 
+def _connect(dsn: str) -> psycopg.Connection:
+    """A connection set as the application's sessions are (UTC, no JIT compilation:
+    :data:`digest.db.SESSION_SETTINGS`), so that the floor and the edition differ only in
+    their work."""
+    conn = psycopg.connect(dsn)
+    conn.execute(SESSION_SETTINGS)
+    conn.commit()
+    return conn
+
+
 def _share(index: int, job: dict, ready, results) -> None:
     """One process's share: whole batches ``b`` with ``b % processes == index``."""
     try:
@@ -159,7 +171,7 @@ def _run_share(index: int, job: dict, ready) -> dict:
     table, edition_id, bodies, processes = job["table"], job["edition_id"], job["bodies"], job["processes"]
     links = LinkMaker(job["base_url"], job["secret"])
     clock = dict.fromkeys(PHASES, 0.0)
-    with psycopg.connect(job["dsn"]) as conn:
+    with _connect(job["dsn"]) as conn:
         readers = conn.execute(  # (subscriber, batch, email): not timed, the floor starts with its readers
             "SELECT id, batch, email FROM (SELECT id, email, (row_number() OVER (ORDER BY id) - 1) / %s AS batch "
             "FROM subscribers WHERE status = 'active') numbered WHERE batch %% %s = %s ORDER BY id",

@@ -35,7 +35,7 @@ def test_same_rows_as_sqlalchemy(runtime):
 
 
 def test_timestamps_come_back_in_utc_itself(runtime):
-    """PostgreSQL sessions run in UTC (``digest.db._session_in_utc``), so the driver's own
+    """PostgreSQL sessions run in UTC (``digest.db._session_settings``), so the driver's own
     rows carry ``timezone.utc``, as the models' ``AwareDateTime`` does, and planning need
     not convert each reader's last digest (a server whose zone is ``Etc/UTC``, Debian's
     default, gave ``ZoneInfo("Etc/UTC")``)."""

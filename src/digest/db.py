@@ -59,22 +59,39 @@ def make_engine(url: str, **kwargs) -> Engine:
     if "connect_timeout" not in url:
         kwargs.setdefault("connect_args", {"connect_timeout": CONNECT_TIMEOUT})
     engine = create_engine(url, **kwargs)
-    event.listen(engine, "connect", _session_in_utc)
+    event.listen(engine, "connect", _session_settings)
     return engine
 
 
-def _session_in_utc(dbapi_conn, _record) -> None:
-    """Every PostgreSQL session in UTC: the driver then gives timestamps with
-    ``datetime.timezone.utc`` (what the models' ``AwareDateTime`` gives), not the server's
-    zone as a ``ZoneInfo`` (Debian's default is ``Etc/UTC``), which planning converted row
-    by row (``astimezone``: 0.45 s of CPU per 180,000 readers with a last digest) and which
-    makes every comparison of such datetimes look its offset up. No statement depends on
-    the session's zone otherwise (no casts of timestamps to dates in SQL). A ``SET`` once
-    per new connection, not a startup option, which connection poolers such as PgBouncer
-    refuse; where a pooler hands the session to others, values are still converted where
-    read (planning checks each one's zone)."""
+#: Every PostgreSQL session's settings (see :func:`_session_settings`).
+SESSION_SETTINGS = "SET TIME ZONE 'UTC'; SET jit = off"
+
+
+def _session_settings(dbapi_conn, _record) -> None:
+    """Every PostgreSQL session in UTC, and without JIT compilation.
+
+    UTC: the driver then gives timestamps with ``datetime.timezone.utc`` (what the models'
+    ``AwareDateTime`` gives), not the server's zone as a ``ZoneInfo`` (Debian's default is
+    ``Etc/UTC``), which planning converted row by row (``astimezone``: 0.45 s of CPU per
+    180,000 readers with a last digest) and which makes every comparison of such datetimes
+    look its offset up. No statement depends on the session's zone otherwise (no casts of
+    timestamps to dates in SQL).
+
+    No JIT: PostgreSQL (11 and later, on by default) compiles a statement whose estimated
+    cost passes ``jit_above_cost`` with LLVM, and optimises and inlines it past
+    ``jit_optimize_above_cost``. The worker's question of who is owed a closed send window
+    is one statement with a condition per (zone, send hour) group, 288 of them at 24 zones
+    and 12 hours: at a million readers its execution took 1.4 s and its compilation 12 s
+    of every process running it (34 s of CPU over a parallel plan's three): a new
+    worker's first tick took 13 s there, 2.5-2.9 s without JIT, and an hour's tick's
+    question of who is due 1.0 against 0.7 s (``benchmarks/RESULTS.md``, "JIT"). Nothing
+    here is a long analytic query that compilation would pay back.
+
+    A ``SET`` once per new connection, not a startup option, which connection poolers
+    such as PgBouncer refuse; where a pooler hands the session to others, values are
+    still converted where read (planning checks each one's zone)."""
     with dbapi_conn.cursor() as cursor:
-        cursor.execute("SET TIME ZONE 'UTC'")
+        cursor.execute(SESSION_SETTINGS)
     dbapi_conn.commit()
 
 
