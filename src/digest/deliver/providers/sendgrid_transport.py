@@ -104,22 +104,26 @@ class KeptAliveOpener:
 
     def _take(self) -> httpx.Client:
         self._turns.acquire()
-        with self._lock:
-            if self._free:
-                return self._free.pop()
-            client = httpx.Client(
-                verify=self.tls_context,
-                http1=True,
-                http2=False,
-                # One connection, one request at a time: its pool never closes a connection
-                # another thread is using (there is none).
-                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1,
-                                    keepalive_expiry=KEEPALIVE_EXPIRY),
-                timeout=self.timeout,  # connect, write and each read, as before
-                follow_redirects=False,
-            )
-            self._clients.append(client)
-            return client
+        try:
+            with self._lock:
+                if self._free:
+                    return self._free.pop()
+                client = httpx.Client(
+                    verify=self.tls_context,
+                    http1=True,
+                    http2=False,
+                    # One connection, one request at a time: its pool never closes a
+                    # connection another thread is using (there is none).
+                    limits=httpx.Limits(max_connections=1, max_keepalive_connections=1,
+                                        keepalive_expiry=KEEPALIVE_EXPIRY),
+                    timeout=self.timeout,  # connect, write and each read, as before
+                    follow_redirects=False,
+                )
+                self._clients.append(client)
+                return client
+        except BaseException:  # no client taken: the turn is not either
+            self._turns.release()
+            raise
 
     def _give_back(self, client: httpx.Client) -> None:
         with self._lock:
