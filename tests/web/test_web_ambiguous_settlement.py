@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -29,7 +29,9 @@ from web_helpers import sign
 from fakes.edition_seed import read, seed_edition
 from fakes.fixtures import TEST_API_KEY, fake_sendgrid  # noqa: F401
 
-DAY = date(2026, 12, 5)
+#: Today's edition: ``digest status`` shows the editions from yesterday to tomorrow of the
+#: moment it is asked (this test once fixed the date, and failed once that day was past).
+DAY = datetime.now(timezone.utc).date()
 TOPIC_SETS = (("lithium",), ("gold",), ("lithium", "gold"))  # three bodies, three batches of 5
 EVENT_TIME = 1_796_000_000  # 2026-11-30, in SendGrid's seconds
 
@@ -102,7 +104,7 @@ def test_events_settle_an_ambiguous_batch_and_the_rest_wait_or_are_resent_once(
     assert "settled by provider events: 5 reader(s)" in text
     resend_at = (claimed_at + timedelta(minutes=30)).strftime("%Y-%m-%d %H:%M:%SZ")
     if mode == "ask":
-        assert "5 reader(s) waiting" in text and "digest send --resend-ambiguous --date 2026-12-05" in text
+        assert "5 reader(s) waiting" in text and f"digest send --resend-ambiguous --date {DAY}" in text
     else:
         assert f"5 reader(s) waiting (ambiguous: may or may not have gone out): settled by SendGrid events as " \
                f"they arrive; readers still unaccounted for are resent once by the worker from {resend_at}" in text
