@@ -18,8 +18,9 @@ The ledger is a scratch table this module creates and drops (``floor_deliveries_
 shaped like ``deliveries``: fillfactor 50, an index on the batch); step 3 writes the
 real ``subscribers.last_digest_at``. Reading each process's share of the readers happens
 before the clock starts. Its sessions are set as the application's (UTC, no JIT:
-:data:`digest.db.SESSION_SETTINGS`). ``benchmarks/edition.py`` runs :func:`measure_floor` on the
-same database in the same run; run alone, this seeds a fresh database like it.
+:data:`digest.db.SESSION_SETTINGS`). ``benchmarks/edition.py`` runs
+:func:`measure_floor` on the same database in the same run; run alone, this seeds a fresh
+database like it.
 """
 
 from __future__ import annotations

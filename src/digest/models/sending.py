@@ -128,9 +128,9 @@ class Delivery(Base):
         # subscriber ids) at a time, so each entry goes near the index's right end (the
         # edition's ids are the newest), not next to that reader's earlier rows all over an
         # index as big as the ledger (a page split and a full-page image in the WAL per few
-        # readers, growing with every edition). It
-        # also serves the edition's own queries (no index on the edition alone). A reader's
-        # rows are found edition by edition (:mod:`digest.deliver.ledger.reader_rows`).
+        # readers, growing with every edition). It also serves the edition's own queries (no
+        # index on the edition alone). A reader's rows are found edition by edition
+        # (:mod:`digest.deliver.ledger.reader_rows`).
         UniqueConstraint("edition_id", "subscriber_id"),
         # Not (edition, status): a delivery's status changes once or twice, and with no index
         # on it (and room left in each page) that change is a HOT update in PostgreSQL, which

@@ -11,8 +11,8 @@ The limits are ``[guards]`` in the config (:class:`digest.settings.Guards`). Eac
 ``min_readers`` readers behind its rate, so one complaint among the first
 ten deliveries is not a trip. A guard that trips is written down (``guard_trips``) and
 from then on :func:`held_reason` answers its reason to every batch about to start
-(:func:`held_verdict` judges what the batch's claim read: :func:`digest.deliver.batch.send_batch`
-puts the batch back instead of sending it),
+(:func:`held_verdict` judges what the batch's claim read:
+:func:`digest.deliver.batch.send_batch` puts the batch back instead of sending it),
 for this edition and the next ones alike, until an operator releases it
 (``digest resume --force``). The operator's word holds: a released complaint guard is not
 tripped again for 24 hours, nor a released hard-bounce guard for that edition.

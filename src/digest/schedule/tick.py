@@ -265,7 +265,7 @@ class DeliveryTick:
         """``skipped`` rows for a window that closed unsent: reported, never sent late."""
         with self.runtime.sessions() as session:
             edition = get_or_create_edition(session, day)
-            # (readers erased meanwhile get no row)
+            # Readers erased meanwhile get no row.
             inserted = sum(insert_deliveries(session, edition.id, DeliveryStatus.SKIPPED, MISSED_SEND_WINDOW,
                                              utcnow(), subscriber_ids).values())
             session.commit()

@@ -5,8 +5,8 @@ planner writes an edition's rows a chunk of readers (a range of subscriber ids) 
 and under that key each goes near the index's right end; keyed (subscriber, edition), each
 went next to the reader's earlier rows all over an index as big as the ledger, and an
 index on the subscriber alone would do the same (measured in benchmarks/RESULTS.md, "The
-ledger's indexes"). The few queries about one reader (or a handful: erasure, their data, the archive, an unsubscribe) ask
-for them in every edition: one look-up in the key per edition, a few thousand in years
+ledger's indexes"). The few queries about one reader (or a handful: erasure, their data,
+the archive, an unsubscribe) ask for them in every edition: one look-up in the key per edition, a few thousand in years
 of editions, never a scan of the ledger. Use :func:`in_any_edition` with a condition on
 ``subscriber_id`` wherever ``edition_id`` is not otherwise known.
 """

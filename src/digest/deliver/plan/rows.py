@@ -136,9 +136,10 @@ def write_batches(
 #: send them back (its CPU 2.6 us a reader less, PostgreSQL's about the same:
 #: benchmarks/RESULTS.md, "Addresses from the look-up"). A LATERAL subquery with a LIMIT
 #: is never turned into a join, which PostgreSQL makes a hash join over every subscriber
-#: for a chunk of 20,000 rows, a cost that grows with the list. Backend CPU a row, 20,000-row statements into a planned
-#: ledger of 200,000 readers: 6.5-7 us with the look-ups, the same as a join or none at
-#: that size; 11-12 us with the foreign key this replaced.
+#: for a chunk of 20,000 rows, a cost that grows with the list. Backend CPU a row,
+#: 20,000-row statements into a planned ledger of 200,000 readers: 6.5-7 us with the
+#: look-ups, the same as a join or none at that size; 11-12 us with the foreign key this
+#: replaced.
 _PG_INSERT_DELIVERIES = """
     WITH inserted AS (
         INSERT INTO deliveries (edition_id, subscriber_id, batch_id, timezone, email, status, skip_reason, error,
