@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import bindparam, select
+import pytest
+from sqlalchemy import bindparam, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from digest.db import fetch_tuples
 from digest.models import Subscriber
+from fakes.statements import Statements
 
 _subscribers = Subscriber.__table__
 _BY_ID = select(_subscribers.c.id, _subscribers.c.email).where(_subscribers.c.id == bindparam("wanted"))
@@ -46,3 +49,68 @@ def test_timestamps_come_back_in_utc_itself(runtime):
         conn = session.connection()
         [(value,)] = fetch_tuples(conn, select(_subscribers.c.last_digest_at))
     assert value == when and value.tzinfo is timezone.utc
+
+
+_RENAMED = (update(_subscribers).where(_subscribers.c.id == bindparam("wanted"))
+            .values(timezone="Europe/Paris", updated_at=bindparam("at"))
+            .returning(_subscribers.c.id, _subscribers.c.timezone))
+_TERMINATE = text("SELECT pg_terminate_backend(:pid, 5000)")  # waits (5 s at most) until it is gone
+
+
+def test_a_first_statement_is_in_the_transaction_commit_commits(runtime):
+    """Run first on a connection, the driver's statement begins SQLAlchemy's transaction
+    too: ``commit()`` commits it (else the change would stay in a transaction the
+    connection does not know of, rolled back when it goes back to the pool)."""
+    with runtime.session() as session:
+        session.add(Subscriber(email="r@example.com", timezone="Asia/Kolkata", send_hour=7))
+        session.commit()
+        wanted = session.scalar(select(Subscriber.id))
+    with runtime.engine.connect() as conn:
+        rows = fetch_tuples(conn, _RENAMED, {"wanted": wanted, "at": datetime.now(timezone.utc)}, cached=True,
+                            named=True)
+        assert [(row.id, row.timezone) for row in rows] == [(wanted, "Europe/Paris")]
+        assert conn.in_transaction()
+        conn.commit()
+    with runtime.engine.connect() as conn:
+        assert conn.scalar(select(_subscribers.c.timezone)) == "Europe/Paris"
+
+
+def test_a_lost_connection_is_sqlalchemys_invalidated_error(runtime):
+    """The driver's error becomes SQLAlchemy's, a lost connection invalidated and said so,
+    as for a statement SQLAlchemy runs itself: what LedgerConnection reconnects on."""
+    if runtime.engine.dialect.name != "postgresql":
+        return  # SQLite: fetch_tuples is SQLAlchemy's own execution there
+    with runtime.engine.connect() as conn:
+        conn.execute(select(1))
+        with runtime.engine.connect() as other:
+            assert other.scalar(_TERMINATE, {"pid": conn.connection.driver_connection.info.backend_pid}) is True
+        with pytest.raises(DBAPIError) as lost:
+            fetch_tuples(conn, _BY_ID, {"wanted": 1}, cached=True)
+        assert lost.value.connection_invalidated and conn.invalidated
+        assert "terminating connection" in str(lost.value.orig)
+    with runtime.engine.connect() as conn:  # the pool hands out a live one again
+        assert fetch_tuples(conn, _BY_ID, {"wanted": 1}, cached=True) == []
+
+
+def test_the_tests_recorder_sees_statements_on_the_drivers_cursor(runtime):
+    """Tests that count or read the statements a step runs (``fakes.statements``) see
+    those ``fetch_tuples`` runs on the driver's cursor, not only SQLAlchemy's."""
+    with runtime.engine.connect() as conn:
+        with Statements(runtime.engine) as recorded:
+            fetch_tuples(conn, _BY_ID, {"wanted": 1}, cached=True)
+            conn.execute(select(_subscribers.c.email))
+    assert [s.split()[:4] for s in recorded.statements] == [
+        ["SELECT", "subscribers.id,", "subscribers.email", "FROM"], ["SELECT", "subscribers.email", "FROM", "subscribers"]]
+
+
+def test_a_statement_that_needs_python_side_defaults_is_refused(runtime):
+    """``updated_at``'s ``onupdate`` is computed by SQLAlchemy as it executes a statement:
+    run on the driver's cursor it would be NULL. Refused with a clear error on PostgreSQL
+    (on SQLite SQLAlchemy runs it, default and all)."""
+    renamed = update(_subscribers).where(_subscribers.c.id == bindparam("wanted")).values(timezone="Europe/Paris")
+    with runtime.engine.connect() as conn:
+        if conn.dialect.name != "postgresql":
+            assert fetch_tuples(conn, renamed.returning(_subscribers.c.id), {"wanted": 1}) == []
+            return
+        with pytest.raises(ValueError, match="updated_at.*SQLAlchemy computes in Python"):
+            fetch_tuples(conn, renamed.returning(_subscribers.c.id), {"wanted": 1})

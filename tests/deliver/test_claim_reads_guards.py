@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from digest.deliver.batch import Sender, send_batch
 from digest.deliver.ledger import claim_batch, get_or_create_edition
@@ -13,6 +13,7 @@ from digest.deliver.plan import plan_edition
 from digest.deliver.run import EditionRun
 from digest.models import Batch, EditionCounter
 from digest.report.guards import held_reason, held_verdict
+from fakes.statements import Statements
 
 from .conftest import EDITION, NOW, CountingRenderer, FakeSelector, add_subscribers
 
@@ -51,9 +52,8 @@ def test_the_claim_reads_the_guards_state_and_the_verdict_is_held_reasons(runtim
 
 def test_a_batch_sent_reads_no_guard_statement_of_its_own(runtime, provider):
     edition_id, (first, _) = planned(runtime)
-    statements: list[str] = []
-    event.listen(runtime.engine, "before_cursor_execute", lambda _c, _cur, sql, *_: statements.append(sql))
-    outcome = send_batch(Sender.open(runtime, provider), first)
+    with Statements(runtime.engine) as recorded:
+        outcome = send_batch(Sender.open(runtime, provider), first)
     assert (outcome.status, outcome.sent) == ("sent", 2)
-    guarded = [sql for sql in statements if "guard_trips" in sql]
+    guarded = [sql for sql in recorded.statements if "guard_trips" in sql]
     assert len(guarded) == 1 and guarded[0].startswith("UPDATE batches")

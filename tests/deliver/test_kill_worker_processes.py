@@ -69,8 +69,12 @@ def _rerun_beside(orphans: list[psutil.Process], env: dict[str, str], settings) 
     and end any orphan left."""
     again = subprocess.run([sys.executable, "-c", "from digest.cli import main; main()", "send", "--date", TODAY],
                            env=env, capture_output=True, text=True, timeout=300)
-    wait_for(lambda: not (batch_statuses(settings)["sending"] or batch_statuses(settings)["pending"]), 120,
-             "every batch to be settled")
+    try:
+        wait_for(lambda: not (batch_statuses(settings)["sending"] or batch_statuses(settings)["pending"]), 120,
+                 "every batch to be settled")
+    except AssertionError as late:  # say what the rerun did and what is left
+        raise AssertionError(f"{late}: {dict(batch_statuses(settings))}; the rerun exited {again.returncode}:\n"
+                             f"{again.stdout}\n{again.stderr}") from None
     for child in orphans:
         try:
             child.kill()

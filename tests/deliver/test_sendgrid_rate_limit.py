@@ -116,21 +116,13 @@ def test_a_later_reset_is_kept_and_an_earlier_one_does_not_shorten_it(runtime, s
 
 
 def test_the_reset_is_read_with_the_claim_not_by_a_query_of_its_own(runtime, sendgrid_settings, fake_sendgrid):
-    from sqlalchemy import event
+    from fakes.statements import Statements
 
     _, batch_ids = _planned(runtime, 1)
     sender = Sender.open(runtime, SendGridProvider(sendgrid_settings, timeout=5, retry=PATIENT))
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(runtime.engine, "before_cursor_execute", record)
-    try:
+    with Statements(runtime.engine) as recorded:
         assert send_batch(sender, batch_ids[0]).status == "sent"
-    finally:
-        event.remove(runtime.engine, "before_cursor_execute", record)
 
-    reading = [s for s in statements if "rate_limited_until" in s]
+    reading = [s for s in recorded.statements if "rate_limited_until" in s]
     assert len(reading) == 1 and reading[0].lstrip().upper().startswith("UPDATE BATCHES"), reading
     sender.provider.close()

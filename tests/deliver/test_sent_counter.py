@@ -85,20 +85,18 @@ def test_a_batch_everyone_got_settles_in_one_statement_and_counts_once_when_run_
     queued rows are settled and counted by one statement, on SQLite by three; run
     again (its commit's answer lost), the settlement finds itself recorded and counts
     nothing more; another worker's settlement of it changes nothing."""
-    from sqlalchemy import event
+    from fakes.statements import Statements
 
     add_subscribers(runtime, 3)
     with runtime.session() as session:
         edition = get_or_create_edition(session, EDITION)
     plan_edition(runtime, edition, EditionRun(NOW), renderer=CountingRenderer(), selector=FakeSelector(), max_recipients=3)
-    statements: list[str] = []
-    event.listen(runtime.engine, "before_cursor_execute", lambda _c, _cur, sql, *_: statements.append(sql))
     with runtime.session() as session:
         batch_id = session.scalar(select(Batch.id))
         assert claim_batch(session, batch_id, "w:1:1", now=NOW)
-        statements.clear()
-        assert settle_batch(session, batch_id, "w:1:1", Settlement(BatchStatus.SENT, message_id="m1"), now=NOW)
-        assert len(statements) == (1 if runtime.engine.dialect.name == "postgresql" else 3)
+        with Statements(runtime.engine) as recorded:
+            assert settle_batch(session, batch_id, "w:1:1", Settlement(BatchStatus.SENT, message_id="m1"), now=NOW)
+        assert len(recorded.statements) == (1 if runtime.engine.dialect.name == "postgresql" else 3), recorded.statements
         assert settle_batch(session, batch_id, "w:1:1", Settlement(BatchStatus.SENT, message_id="m1"), now=NOW)
         assert not settle_batch(session, batch_id, "v:2:2", Settlement(BatchStatus.SENT, message_id="m2"), now=NOW)
         assert sent_counters(session) == [(EDITION, "", 3)]

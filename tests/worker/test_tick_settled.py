@@ -7,13 +7,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 
 from digest.deliver.ledger import find_edition
 from digest.deliver.plan.render_failures import RENDER_FAILED, forget_render_failures
 from digest.models import Delivery, DeliveryStatus, ScheduleChange
 
 from digest.select import SelectionBlocked
+from fakes.statements import Statements as Recorded
 
 from .helpers import AlwaysSomethingSelector, add_subscriber
 
@@ -23,23 +24,17 @@ START = datetime(2026, 3, 9, 7, 1, tzinfo=UTC)  # London's 07:00 window is open 
 
 
 class Statements:
-    """The SQL the engine runs while recording."""
+    """The SQL the engine runs while recording (also on the driver's own cursor)."""
 
     def __init__(self, engine):
+        self.engine = engine
         self.seen: list[str] = []
-        self.recording = False
-        event.listen(engine, "before_cursor_execute", self._record)
-
-    def _record(self, conn, cursor, statement, parameters, context, executemany):
-        if self.recording:
-            self.seen.append(" ".join(statement.split()))
 
     def during(self, run):
-        self.seen, self.recording = [], True
-        try:
-            return run()
-        finally:
-            self.recording = False
+        with Recorded(self.engine) as recorded:
+            result = run()
+        self.seen = [" ".join(statement.split()) for statement in recorded.statements]
+        return result
 
 
 def _reads(statements: list[str], table: str) -> list[str]:

@@ -11,14 +11,17 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from datetime import datetime, timezone
+from typing import NamedTuple
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import LargeBinary, bindparam, select, type_coerce, update
+from sqlalchemy.exc import NoResultFound
 
 from ..content import RenderedEmail, tokens_in
 from ..db import fetch_tuples
 from ..links import LinkMaker
 from ..message import recipient_headers, shared_headers
 from ..models import Delivery, DeliveryStatus, RenderedBody, Subscriber, SubscriberStatus
+from ..models.compressed import decompress_text
 from ..runtime import Runtime
 from .dates import DatedBody, dated_for_zones
 from .ledger import ClaimedBatch
@@ -131,7 +134,7 @@ class DatedBodies:
         key = (body_id, fingerprint)
         body = self._cached(self._bodies, key)
         if body is None:
-            body = rendered_email(conn.execute(_BODY, {"b_id": body_id}).one())
+            body = _stored_body(conn, body_id)
             self._store(self._bodies, key, body)
         return body
 
@@ -148,8 +151,28 @@ class DatedBodies:
 
 _dated_bodies = DatedBodies()
 _stored = RenderedBody.__table__
-_BODY = select(_stored.c.id, _stored.c.subject, _stored.c.preheader, _stored.c.html, _stored.c.text,
-               _stored.c.pruned_at).where(_stored.c.id == bindparam("b_id"))
+#: A stored body with its html and text as stored (compressed: read as bytes on every
+#: database, decompressed by :func:`_stored_body`), so it runs on the driver's cursor.
+_BODY = select(_stored.c.id, _stored.c.subject, _stored.c.preheader, type_coerce(_stored.c.html, LargeBinary),
+               type_coerce(_stored.c.text, LargeBinary), _stored.c.pruned_at).where(_stored.c.id == bindparam("b_id"))
+
+
+class _StoredBody(NamedTuple):
+    id: int
+    subject: str
+    preheader: str
+    html: str | None
+    text: str | None
+    pruned_at: datetime | None
+
+
+def _stored_body(conn, body_id: int) -> RenderedEmail:
+    rows = fetch_tuples(conn, _BODY, {"b_id": body_id}, cached=True)
+    if not rows:
+        raise NoResultFound(f"no stored body {body_id}")
+    body_id, subject, preheader, html, text, pruned_at = rows[0]
+    return rendered_email(_StoredBody(body_id, subject, preheader, html and decompress_text(html),
+                                      text and decompress_text(text), pruned_at))
 
 
 class BodyPruned(ValueError):

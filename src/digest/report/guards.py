@@ -128,7 +128,7 @@ def held_verdict(db: Database, edition_id: int, state, now: datetime, limits: Gu
     if not state.complaints_released:
         found = _complaint_rate(int(state.delivered_lately), int(state.complained_lately), limits)
     if found is None and not state.bounces_released:
-        found = _hard_bounce_rate(edition_id, {figure: int(state._mapping[figure]) for figure in _OUTCOMES}, limits)
+        found = _hard_bounce_rate(edition_id, {figure: int(getattr(state, figure)) for figure in _OUTCOMES}, limits)
     if found is None:
         db.commit()
         return None

@@ -16,6 +16,7 @@ from datetime import date, datetime, timezone
 from sqlalchemy import Connection, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from ...db import fetch_tuples
 from ...models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, EditionCounter, RenderedBody
 from ...report.counting import count_sent, sent_counter_upsert, sent_params
 from ...report.guards import held_state_columns, held_state_params
@@ -153,9 +154,10 @@ def claim_batch(
     if provider is None:
         row = session.execute(_CLAIM, params).first()
         held_state = None
-    else:
-        row = session.execute(_CLAIM_TO_SEND, params | moment_params(now, provider) | held_state_params(now)).first()
-        held_state = row
+    else:  # once a batch sent: on the driver's cursor, the guards' state read by name
+        rows = fetch_tuples(_connection(session), _CLAIM_TO_SEND,
+                            params | moment_params(now, provider) | held_state_params(now), cached=True, named=True)
+        row = held_state = rows[0] if rows else None
     if commit:
         session.commit()
     return ClaimedBatch(batch_id, *row[:len(_CLAIMED)], held_state=held_state) if row is not None else None
@@ -197,8 +199,8 @@ def settle_batch(
               "settle_sent_at": now if sent else None, "settle_in_doubt": bool(settlement.ambiguous)}
     if sent and _one_statement(session) and not (settlement.rejected or settlement.unsent or settlement.ambiguous
                                                   or settlement.message_ids):
-        edition_id, _, _ = session.execute(_SETTLE_ALL_SENT,
-                                           params | sent_params(now.astimezone(timezone.utc).date())).one()
+        [(edition_id, _, _)] = fetch_tuples(_connection(session), _SETTLE_ALL_SENT,
+                                            params | sent_params(now.astimezone(timezone.utc).date()), cached=True)
         if edition_id is None:
             return _not_settled(session, params, batch_id, worker_id, settlement)
         session.commit()
@@ -226,6 +228,11 @@ def settle_batch(
     session.commit()
     return True
 
+
+
+def _connection(session: Session | Connection) -> Connection:
+    """The connection a session's transaction runs on (begun if need be), or the connection itself."""
+    return session if isinstance(session, Connection) else session.connection()
 
 
 def _one_statement(session: Session | Connection) -> bool:
