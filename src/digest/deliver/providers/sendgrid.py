@@ -41,9 +41,10 @@ logger is still held at INFO in case anything else in the process sends through
 sendgrid-python's client.
 
 The transport is not sendgrid-python's (urllib: a new TCP connection and TLS handshake
-per request) but kept-alive connections, one pool per provider shared by its threads, at
-most one connection per thread sending (:mod:`.sendgrid_transport`, which says why and
-what SendGrid documents). The TLS context is made once, when the provider is built.
+per request) but kept-alive connections (httpcore), shared by the provider's threads but
+each used by one at a time, at most one per thread sending (:mod:`.sendgrid_transport`,
+which says why and what SendGrid documents). The TLS context is made once, when the
+provider is built.
 
 A 429 slows every sender, not just the one that got it (:mod:`.rate_limit`): the reset
 time it names becomes this provider's :attr:`SendGridProvider.pause`, which every thread
