@@ -171,8 +171,8 @@ def _stored_body(conn, body_id: int) -> RenderedEmail:
     if not rows:
         raise NoResultFound(f"no stored body {body_id}")
     body_id, subject, preheader, html, text, pruned_at = rows[0]
-    return rendered_email(_StoredBody(body_id, subject, preheader, html and decompress_text(html),
-                                      text and decompress_text(text), pruned_at))
+    return rendered_email(_StoredBody(body_id, subject, preheader, None if html is None else decompress_text(html),
+                                      None if text is None else decompress_text(text), pruned_at))
 
 
 class BodyPruned(ValueError):

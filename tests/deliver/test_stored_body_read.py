@@ -1,0 +1,32 @@
+"""A batch's body as the send path reads it (its own statement on the driver's cursor on
+PostgreSQL: html and text read as the compressed bytes they are stored as, then
+decompressed), the same on SQLite and PostgreSQL; a pruned body is refused by name."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import update
+
+from digest.content import RenderedEmail
+from digest.deliver.plan.rows import store_body
+from digest.deliver.recipients import BodyPruned, _stored_body
+from digest.models import RenderedBody
+
+BODY = RenderedEmail("Your digest · 7 Dec", "Gold, oil", '<p>é <a href="%%unsubscribe_url%%">leave</a></p>',
+                     "é leave: %%unsubscribe_url%% %%email%%", frozenset({"unsubscribe_url", "email"}))
+
+
+def test_a_stored_body_reads_back_as_it_was_rendered_and_a_pruned_one_is_refused(runtime):
+    with runtime.session() as session:
+        body_id = store_body(session, BODY)
+        session.commit()
+    with runtime.engine.connect() as conn:
+        assert _stored_body(conn, body_id) == BODY
+    with runtime.session() as session:
+        session.execute(update(RenderedBody).values(html=None, text=None,
+                                                    pruned_at=datetime(2026, 12, 1, tzinfo=timezone.utc)))
+        session.commit()
+    with runtime.engine.connect() as conn, pytest.raises(BodyPruned, match=f"body {body_id} was pruned on 2026-12-01"):
+        _stored_body(conn, body_id)
