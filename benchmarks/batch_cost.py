@@ -10,10 +10,11 @@ round's copy.
 
 Timed, in each round on a fresh copy: every pending batch sent one after another in this
 process through :func:`digest.deliver.batch.send_batch` (claim, recipients, tokens, the
-guards, settle) to a provider that takes every recipient at once and does nothing else,
-so what is left is the send path's own work and its database round trips. Statements are
+guards, settle), on one connection kept from batch to batch as a runner's sending
+thread keeps it (``ThreadLedgers``), to a provider that takes every recipient at once and
+does nothing else, so what is left is the send path's own work and its database round trips. Statements are
 counted on the driver's cursors (SQLAlchemy's and those :func:`digest.db.fetch_tuples`
-runs on the driver's own cursor alike, and the pool's ping at each checkout; an
+runs on the driver's own cursor alike, and the pool's ping at a checkout; an
 executemany counts once; the driver's implicit BEGIN is not counted), commits on the
 engine; the PostgreSQL backends' CPU time for the same loop is read from /proc (the
 server must run on this machine). (Before, statements were counted on SQLAlchemy's cursor events, which see neither
@@ -40,6 +41,7 @@ import edition  # noqa: E402
 
 from digest.deliver import send_edition  # noqa: E402
 from digest.deliver.batch import Sender, send_batch  # noqa: E402
+from digest.deliver.ledger.connection import ThreadLedgers  # noqa: E402
 from digest.deliver.providers import ProviderError, SendResult  # noqa: E402
 from digest.models import Batch, BatchStatus  # noqa: E402
 from digest.runtime import Runtime  # noqa: E402
@@ -167,7 +169,9 @@ def one_round(database_url: str, profile: str | None = None, phases: bool = Fals
         sender = Sender.open(runtime, TakesEveryone())
         event.listen(runtime.engine.pool, "checkout", _count_on)
         event.listen(runtime.engine, "commit", lambda *_: COUNTED.update(commits=COUNTED["commits"] + 1))
-        send_batch(sender, pending.pop(0))  # statements compiled, a connection in the pool: not timed
+        ledgers = ThreadLedgers(runtime.engine)  # the sending thread's connection, as the runners keep it
+        ledger = ledgers.for_this_thread()
+        send_batch(sender, pending.pop(0), ledger)  # statements compiled, the connection open: not timed
         COUNTED.update(statements=0, commits=0)
         spent = time_phases() if phases else {}
         server_before = backend_cpu(BACKENDS)
@@ -175,7 +179,7 @@ def one_round(database_url: str, profile: str | None = None, phases: bool = Fals
         cpu, wall = time.process_time(), time.perf_counter()
         if profiler is not None:
             profiler.enable()
-        sent = sum(send_batch(sender, batch_id).sent for batch_id in pending)
+        sent = sum(send_batch(sender, batch_id, ledger).sent for batch_id in pending)
         if profiler is not None:
             profiler.disable()
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -184,6 +188,7 @@ def one_round(database_url: str, profile: str | None = None, phases: bool = Fals
         BACKENDS.clear()
         if profiler is not None:
             profiler.dump_stats(profile)
+        ledgers.close()
     finally:
         runtime.close()
     n = max(len(pending), 1)

@@ -91,7 +91,7 @@ def send_unrecorded(provider: Provider, outgoing: OutgoingBatch) -> SendResult:
     return provider.send(outgoing)
 
 
-def send_batch(sender: Sender, batch_id: int) -> BatchOutcome:
+def send_batch(sender: Sender, batch_id: int, ledger: LedgerConnection | None = None) -> BatchOutcome:
     """Claim, send and settle one batch. Returns ``NOT_CLAIMED`` when another worker won.
 
     One connection, two transactions: (claim, suppression check, the batch's reads, the
@@ -99,51 +99,64 @@ def send_batch(sender: Sender, batch_id: int) -> BatchOutcome:
     again on a new connection if the database connection is lost. Should preparing fail otherwise, that
     transaction is rolled back and the batch claimed again on its own to record the
     failure, as if the claim had been committed first.
-    """
-    runtime, worker_id = sender.runtime, sender.worker_id
-    claimed_at = _now()  # this claim's stamp: a claim run again recognises itself by it
-    with LedgerConnection(runtime.engine, what=f"batch {batch_id}") as ledger:
-        try:
-            prepared = ledger.run(lambda conn: _prepare(conn, batch_id, sender, claimed_at))
-        except Exception as exc:  # nothing was sent: a plain failure
-            log.exception("batch %s could not be prepared", batch_id)
-            if not ledger.run(lambda conn: claim_batch(conn, batch_id, worker_id, now=claimed_at)):
-                return BatchOutcome(batch_id, NOT_CLAIMED)
-            return _settle(ledger, batch_id, worker_id, Settlement(BatchStatus.FAILED, error=f"not sent: {exc}"), None)
-        if prepared is None:
-            return BatchOutcome(batch_id, NOT_CLAIMED)
-        outgoing, suppressed, held = prepared
 
-        if not outgoing.recipients:
-            return _settle(ledger, batch_id, worker_id, Settlement(BatchStatus.SENT), outgoing, suppressed)
-        if held:  # a guard protecting the sender's reputation: back in the queue until released
-            log.warning("batch %s put back in the queue: sending is held: %s", batch_id, held)
-            ledger.run(lambda conn: release_batch(conn, batch_id, worker_id, f"held: {held}"))
-            return BatchOutcome(batch_id, HALTED, suppressed=suppressed, error=held,
-                                halt=f"a guard holds sending: {held}; 'digest resume --force' releases it")
-        try:
-            result = sender.provider.send(outgoing)
-        except ProviderError as exc:
-            if exc.halt:  # nothing of it went out: back in the queue, and the edition stops here
-                log.info("batch %s put back in the queue: %s", batch_id, exc)
-                reason = str(exc)
-                ledger.run(lambda conn: release_batch(conn, batch_id, worker_id, reason))
-                return BatchOutcome(batch_id, HALTED, suppressed=suppressed, error=reason, halt=reason)
-            status = BatchStatus.AMBIGUOUS if exc.ambiguous else BatchStatus.FAILED
-            log.error("batch %s %s: %s", batch_id, status, exc)
-            return _settle(ledger, batch_id, worker_id, Settlement(status, error=str(exc)), outgoing, suppressed)
-        except BaseException as exc:  # the request may have gone out: never resend silently
-            log.exception("batch %s: unexpected error while sending; marked ambiguous", batch_id)
-            outcome = _settle(ledger, batch_id, worker_id,
-                              Settlement(BatchStatus.AMBIGUOUS, error=f"{type(exc).__name__}: {exc}"), outgoing, suppressed)
-            if not isinstance(exc, Exception):
-                raise
-            return outcome
-        outcome = _settle(ledger, batch_id, worker_id, _sent(result, outgoing), outgoing, suppressed)
-        if result.halt:
-            log.info("batch %s: the provider cannot go on: %s", batch_id, result.halt)
-            outcome = replace(outcome, halt=result.halt)
+    ``ledger``: the sending thread's connection, kept from batch to batch
+    (:class:`~.ledger.connection.ThreadLedgers`); else one for this batch alone.
+    """
+    if ledger is None:
+        with LedgerConnection(sender.runtime.engine, what=f"batch {batch_id}") as own:
+            return _send_batch(sender, batch_id, own)
+    ledger.what = f"batch {batch_id}"
+    try:
+        return _send_batch(sender, batch_id, ledger)
+    finally:
+        ledger.end_transaction()
+
+
+def _send_batch(sender: Sender, batch_id: int, ledger: LedgerConnection) -> BatchOutcome:
+    worker_id = sender.worker_id
+    claimed_at = _now()  # this claim's stamp: a claim run again recognises itself by it
+    try:
+        prepared = ledger.run(lambda conn: _prepare(conn, batch_id, sender, claimed_at))
+    except Exception as exc:  # nothing was sent: a plain failure
+        log.exception("batch %s could not be prepared", batch_id)
+        if not ledger.run(lambda conn: claim_batch(conn, batch_id, worker_id, now=claimed_at)):
+            return BatchOutcome(batch_id, NOT_CLAIMED)
+        return _settle(ledger, batch_id, worker_id, Settlement(BatchStatus.FAILED, error=f"not sent: {exc}"), None)
+    if prepared is None:
+        return BatchOutcome(batch_id, NOT_CLAIMED)
+    outgoing, suppressed, held = prepared
+
+    if not outgoing.recipients:
+        return _settle(ledger, batch_id, worker_id, Settlement(BatchStatus.SENT), outgoing, suppressed)
+    if held:  # a guard protecting the sender's reputation: back in the queue until released
+        log.warning("batch %s put back in the queue: sending is held: %s", batch_id, held)
+        ledger.run(lambda conn: release_batch(conn, batch_id, worker_id, f"held: {held}"))
+        return BatchOutcome(batch_id, HALTED, suppressed=suppressed, error=held,
+                            halt=f"a guard holds sending: {held}; 'digest resume --force' releases it")
+    try:
+        result = sender.provider.send(outgoing)
+    except ProviderError as exc:
+        if exc.halt:  # nothing of it went out: back in the queue, and the edition stops here
+            log.info("batch %s put back in the queue: %s", batch_id, exc)
+            reason = str(exc)
+            ledger.run(lambda conn: release_batch(conn, batch_id, worker_id, reason))
+            return BatchOutcome(batch_id, HALTED, suppressed=suppressed, error=reason, halt=reason)
+        status = BatchStatus.AMBIGUOUS if exc.ambiguous else BatchStatus.FAILED
+        log.error("batch %s %s: %s", batch_id, status, exc)
+        return _settle(ledger, batch_id, worker_id, Settlement(status, error=str(exc)), outgoing, suppressed)
+    except BaseException as exc:  # the request may have gone out: never resend silently
+        log.exception("batch %s: unexpected error while sending; marked ambiguous", batch_id)
+        outcome = _settle(ledger, batch_id, worker_id,
+                          Settlement(BatchStatus.AMBIGUOUS, error=f"{type(exc).__name__}: {exc}"), outgoing, suppressed)
+        if not isinstance(exc, Exception):
+            raise
         return outcome
+    outcome = _settle(ledger, batch_id, worker_id, _sent(result, outgoing), outgoing, suppressed)
+    if result.halt:
+        log.info("batch %s: the provider cannot go on: %s", batch_id, result.halt)
+        outcome = replace(outcome, halt=result.halt)
+    return outcome
 
 
 def _now() -> datetime:

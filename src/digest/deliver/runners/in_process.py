@@ -2,7 +2,9 @@
 order), or ``DIGEST_SEND_CONCURRENCY`` at a time on threads (:class:`ThreadRunner`).
 
 Threads only overlap the waits (the provider's answer, the database's commits): each
-batch is still claimed, sent and settled alone by :func:`~digest.deliver.batch.send_batch`.
+batch is still claimed, sent and settled alone by :func:`~digest.deliver.batch.send_batch`,
+on its thread's database connection, kept from batch to batch until the runner is done
+(:class:`~digest.deliver.ledger.connection.ThreadLedgers`).
 At most twice ``threads`` batches are queued ahead, so memory stays flat and a stop
 leaves everything not yet started pending for the next run.
 """
@@ -13,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Iterator, Sequence
 
 from ..batch import BatchOutcome, Sender, send_batch
+from ..ledger.connection import ThreadLedgers
 from .base import Runner
 from .loop import drive
 
@@ -24,12 +27,17 @@ class InlineRunner(Runner):
         self.sender = sender
 
     def outcomes(self) -> Iterator[BatchOutcome]:
+        ledgers = ThreadLedgers(self.sender.runtime.engine)
+
         def submit(chunk: Sequence[int]) -> Future:
             done: Future = Future()
-            done.set_result([send_batch(self.sender, batch_id) for batch_id in chunk])
+            done.set_result(_send_each(self.sender, ledgers, chunk))
             return done
 
-        yield from drive(self.batches, submit, capacity=1)
+        try:
+            yield from drive(self.batches, submit, capacity=1)
+        finally:
+            ledgers.close()
 
 
 class ThreadRunner(Runner):
@@ -40,13 +48,19 @@ class ThreadRunner(Runner):
         self.threads = threads
 
     def outcomes(self) -> Iterator[BatchOutcome]:
-        with ThreadPoolExecutor(self.threads, thread_name_prefix="digest-send") as pool:
-            yield from drive(self.batches, lambda chunk: pool.submit(_send_each, self.sender, chunk),
-                             capacity=2 * self.threads)
+        ledgers = ThreadLedgers(self.sender.runtime.engine)
+        try:
+            with ThreadPoolExecutor(self.threads, thread_name_prefix="digest-send") as pool:
+                yield from drive(self.batches, lambda chunk: pool.submit(_send_each, self.sender, ledgers, chunk),
+                                 capacity=2 * self.threads)
+        finally:  # every thread is done (the pool's exit waits for them)
+            ledgers.close()
 
 
-def _send_each(sender: Sender, batch_ids: Sequence[int]) -> list[BatchOutcome]:
-    return [send_batch(sender, batch_id) for batch_id in batch_ids]
+def _send_each(sender: Sender, ledgers: ThreadLedgers, batch_ids: Sequence[int]) -> list[BatchOutcome]:
+    """On a sending thread: each batch on the thread's own database connection."""
+    ledger = ledgers.for_this_thread()
+    return [send_batch(sender, batch_id, ledger) for batch_id in batch_ids]
 
 
 def in_process_runner(sender: Sender, threads: int):
