@@ -73,6 +73,16 @@ def test_workers_are_forks_of_a_server_that_has_imported_what_they_need():
     assert missing == []
 
 
+def test_what_the_workers_import_leaves_out_the_migrations():
+    """Workers never migrate: Alembic (an eighth of the fork server's imports) is imported
+    where a migration is read or run, not with ``digest.db``."""
+    probe = ("import importlib, sys\n"
+             f"for name in {list(PRELOAD[1:-1])!r}:\n    importlib.import_module(name)\n"
+             "print(sorted(n for n in sys.modules if n.split('.')[0] == 'alembic'))")
+    imported = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert (imported.returncode, imported.stdout.strip()) == (0, "[]"), imported.stderr
+
+
 #: Whether an object is one the cycle collector walks (``gc.get_objects`` leaves out the
 #: permanent generation, where ``gc.freeze`` puts them), for an ``eval`` in a worker.
 _WALKED = "(lambda target: any(o is target for o in __import__('gc').get_objects()))"
