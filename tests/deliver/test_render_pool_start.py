@@ -12,6 +12,7 @@ import pytest
 
 from digest.deliver.plan import bodies
 from digest.deliver.plan.bodies import EditionBodies
+from digest.models.compressed import StoredForm, decompress_text
 from digest.render import Renderer
 from digest.render.isolation import IsolatingRenderer
 from fakes.samples import sample_config, sample_edition
@@ -195,8 +196,14 @@ def test_a_body_failing_in_a_worker_comes_back_without_the_item_that_broke_it():
         taken = editions.take(broken.fingerprint())
     finally:
         editions.close()
-    assert taken.error is None and taken.rendered is not None and "A raw" not in taken.rendered.html
+    # The worker hands back the body as it is stored: its html and text compressed.
+    assert taken.error is None and isinstance(taken.rendered, StoredForm)
+    html = decompress_text(taken.rendered.html)
+    assert "A raw" not in html and base.sections[0].briefings[1].title in html
     [left_out] = taken.left_out
     assert (left_out.kind, left_out.id, left_out.title) == ("briefing", bad.id, bad.title)
     assert "MJML did not compile" in left_out.error
-    assert base.sections[0].briefings[1].title in taken.rendered.html
+    # The same body, fingerprint and all, as rendered in this process.
+    here = IsolatingRenderer(Renderer(sample_config())).render(broken).rendered
+    assert taken.rendered == StoredForm.of(here) and taken.body == here.fingerprint
+    assert (decompress_text(taken.rendered.html), decompress_text(taken.rendered.text)) == (here.html, here.text)

@@ -11,6 +11,7 @@ text comes back as it was written; a raw SQL reader gets the compressed bytes
 from __future__ import annotations
 
 import zlib
+from typing import NamedTuple
 
 from sqlalchemy import LargeBinary
 from sqlalchemy.types import TypeDecorator
@@ -30,10 +31,30 @@ def decompress_text(value: bytes | memoryview) -> str:
     return zlib.decompress(value).decode("utf-8")
 
 
+class StoredForm(NamedTuple):
+    """A rendered body as it is stored: all the planning process needs of it. A render
+    worker hands this back, not the body (:func:`digest.deliver.plan.bodies._render_in_worker`):
+    a tenth of the bytes to pickle, send and unpickle (9 against 94 KB a body on the
+    edition workload; 0.15-0.3 ms of CPU a body less between the two processes)."""
+
+    subject: str
+    preheader: str
+    fingerprint: str
+    html: bytes  # compressed (:func:`compress_text`)
+    text: bytes
+
+    @classmethod
+    def of(cls, rendered) -> "StoredForm":
+        return cls(rendered.subject, rendered.preheader, rendered.fingerprint, *compressed_parts(rendered))
+
+
 def compressed_parts(rendered) -> tuple[bytes, bytes]:
     """A rendered body's html and text, compressed; computed once per object and kept on
     it (as its fingerprint is), so a body rendered in a worker process arrives compressed
-    and the planning process, which stores it, does not spend a millisecond or two per body."""
+    and the planning process, which stores it, does not spend a millisecond or two per body.
+    A :class:`StoredForm` holds them already."""
+    if isinstance(rendered, StoredForm):
+        return rendered.html, rendered.text
     cached = rendered.__dict__.get("_compressed")
     if cached is None:
         cached = (compress_text(rendered.html), compress_text(rendered.text))

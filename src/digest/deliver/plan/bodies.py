@@ -31,10 +31,11 @@ import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import wait as wait_for_futures
+from dataclasses import replace
 from typing import NamedTuple, Protocol
 
 from ...content import RenderedEmail, Selection
-from ...models.compressed import compressed_parts
+from ...models.compressed import StoredForm
 from ...render.isolation import IsolatingRenderer, LeftOutItem, RenderOutcome
 from ..worker_processes import freeze_started_heap, leave_with_owner, owner, worker_context
 
@@ -50,7 +51,8 @@ class TakenBody(NamedTuple):
     """What became of one selection's render."""
 
     body: str | None  # the body's content fingerprint; None: the body could not be rendered
-    rendered: RenderedEmail | None  # the body itself, the first time it is taken
+    #: The body itself the first time it is taken (as it is stored when a worker rendered it)
+    rendered: RenderedEmail | StoredForm | None
     left_out: tuple[LeftOutItem, ...]  # items left out of it because they broke it
     error: str | None  # why there is no body
 
@@ -74,13 +76,14 @@ def _start_worker(config, started_by: tuple[int, str | None]) -> None:
 
 
 def _render_in_worker(selection: Selection) -> tuple[RenderOutcome, float, float]:
-    """The outcome, with the render's wall time and CPU time (they differ by the time the
-    worker waited for a core: on a busy machine, most of it)."""
+    """The outcome, its body in the form it is stored in (fingerprint and compressed parts
+    computed here, not in the planning process, which only stores it), with the render's
+    wall time and CPU time (they differ by the time the worker waited for a core: on a
+    busy machine, most of it)."""
     started, started_cpu = time.perf_counter(), time.thread_time()
     outcome = _worker_renderer.render(selection)
     if outcome.rendered is not None:
-        outcome.rendered.fingerprint  # computed here (cached on the object), not in the planning process
-        compressed_parts(outcome.rendered)  # likewise the compressed parts it is stored as
+        outcome = replace(outcome, rendered=StoredForm.of(outcome.rendered))
     return outcome, time.perf_counter() - started, time.thread_time() - started_cpu
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ...content import RenderedEmail
 from ...models import Batch, BatchStatus, Delivery, DeliveryStatus, Edition, RenderedBody, utcnow
-from ...models.compressed import compressed_parts
+from ...models.compressed import StoredForm, compressed_parts
 from ..ledger import insert_for
 from ..ledger.erasure import writing_deliveries
 from .result import PlanSummary, SkipReason
@@ -38,7 +38,7 @@ def store_body(session: Session, rendered: RenderedEmail) -> int:
     return store_bodies(session, [rendered])[rendered.fingerprint]
 
 
-def store_bodies(session: Session, bodies: Iterable[RenderedEmail]) -> dict[str, int]:
+def store_bodies(session: Session, bodies: Iterable[RenderedEmail | StoredForm]) -> dict[str, int]:
     """Each body's id by its fingerprint, inserting those that are new (or pruned, and so
     written again) in one statement per :data:`BODIES_PER_STATEMENT` bodies; those another
     planner stored first are found by one more. ``html`` and ``text`` are stored

@@ -8,6 +8,7 @@ from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from ...content import RenderedEmail
+from ...models.compressed import StoredForm
 from ...runtime import Runtime
 from .bodies import EditionBodies
 from .result import PlanSummary, SkipReason
@@ -18,6 +19,10 @@ from .rows import store_bodies, write_batches
 FINAL_ROWS_PER_WRITE = 5000
 #: While the last renders run, how often bodies rendered meanwhile are handed to the writer.
 STORE_POLL_SECONDS = 0.1
+
+#: Bodies rendered since the last write, by fingerprint: each body, or the form it is
+#: stored in when a render worker rendered it.
+NewBodies = dict[str, "RenderedEmail | StoredForm"]
 
 
 def _slices(groups: list[tuple[str, list[int]]], rows: int) -> list[list[tuple[str, list[int]]]]:
@@ -49,7 +54,7 @@ class BatchWriter:
         # their addresses and zones from the subscribers when written: rows.insert_deliveries).
         self.selected: dict[str, list[int]] = defaultdict(list)
         self.pending: dict[str, list[int]] = defaultdict(list)
-        self.unstored: dict[str, RenderedEmail] = {}  # rendered, no batch written yet
+        self.unstored: NewBodies = {}  # rendered, no batch written yet
         self.body_ids: dict[str, int] = {}  # body fingerprint -> stored id (the writer thread's)
         self.skips: list[int] = []  # nothing new for them
         self.render_failed: dict[str, list[int]] = defaultdict(list)  # render error -> readers of that body
@@ -144,13 +149,13 @@ class BatchWriter:
                     self._submit(groups, new_bodies, [], {})
             self.bodies.wait(order[taken], timeout=STORE_POLL_SECONDS)
 
-    def _submit(self, groups, new_bodies: dict[str, RenderedEmail], skips, failed: dict[str, list[int]]) -> None:
+    def _submit(self, groups, new_bodies: NewBodies, skips, failed: dict[str, list[int]]) -> None:
         """A write handed to the writer thread (the plan's first with batches on its own terms)."""
         write = self._write if self._wrote_batches else self._write_first_alone
         self._wrote_batches = self._wrote_batches or bool(groups)
         self._in_flight = self._writes.submit(write, groups, new_bodies, skips, failed)
 
-    def _write_first_alone(self, groups, new_bodies: dict[str, RenderedEmail], skips,
+    def _write_first_alone(self, groups, new_bodies: NewBodies, skips,
                            failed: dict[str, list[int]]) -> None:
         """The plan's first write with batches: the new bodies and the first batch in a
         transaction of their own, then the rest (same batches, numbers and order). A big
@@ -161,7 +166,7 @@ class BatchWriter:
             groups, new_bodies = groups[1:], {}
         self._write(groups, new_bodies, skips, failed)
 
-    def _write(self, groups, new_bodies: dict[str, RenderedEmail], skips, failed: dict[str, list[int]]) -> None:
+    def _write(self, groups, new_bodies: NewBodies, skips, failed: dict[str, list[int]]) -> None:
         """On the writer thread: the new bodies, then the batches, in one transaction."""
         with self.runtime.session() as session:
             ids = store_bodies(session, new_bodies.values())
