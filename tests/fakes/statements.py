@@ -18,41 +18,32 @@ from sqlalchemy import Engine, event
 #: What SQLAlchemy's pool sends to check a PostgreSQL connection it hands out
 #: (``pool_pre_ping``): the pool's, not the code's, and never recorded.
 POOL_PING = ";"
-#: (statement, parameters, executemany) -> whether to keep it.
-Keep = Callable[[str, object, bool], bool]
 
 
 class Statements:
-    """``with Statements(engine) as seen:`` ``seen.statements`` lists each statement's SQL
-    (``seen.parameters`` its parameters, in the same order) run while inside, those
-    ``keep`` accepts; :meth:`start` and :meth:`stop` do the same without ``with``."""
+    """``with Statements(engine) as recorded:`` then ``recorded.statements`` lists the SQL
+    of each statement run inside, in order."""
 
-    def __init__(self, engine: Engine, keep: Keep | None = None) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.keep = keep or (lambda statement, parameters, many: True)
         self.statements: list[str] = []
-        self.parameters: list[object] = []
         self._undo: Callable[[], None] | None = None
 
-    def _record(self, statement, parameters, many: bool) -> None:
+    def _record(self, statement) -> None:
         statement = statement if isinstance(statement, str) else statement.decode()
-        if statement.strip() == POOL_PING:
-            return
-        if self.keep(statement, parameters, many):
+        if statement.strip() != POOL_PING:
             self.statements.append(statement)
-            self.parameters.append(parameters)
 
-    def start(self) -> "Statements":
+    def __enter__(self) -> "Statements":
         if self.engine.dialect.name == "postgresql":
             execute, executemany = psycopg.Cursor.execute, psycopg.Cursor.executemany
 
             def watched_execute(cursor, query, params=None, **kwargs):
-                self._record(query, params, False)
+                self._record(query)
                 return execute(cursor, query, params, **kwargs)
 
             def watched_executemany(cursor, query, params_seq, **kwargs):
-                params_seq = list(params_seq)
-                self._record(query, params_seq, True)
+                self._record(query)
                 return executemany(cursor, query, params_seq, **kwargs)
 
             psycopg.Cursor.execute, psycopg.Cursor.executemany = watched_execute, watched_executemany
@@ -61,7 +52,7 @@ class Statements:
                 psycopg.Cursor.execute, psycopg.Cursor.executemany = execute, executemany
         else:
             def listener(conn, cursor, statement, parameters, context, many):
-                self._record(statement, parameters, many)
+                self._record(statement)
 
             event.listen(self.engine, "before_cursor_execute", listener)
 
@@ -70,17 +61,7 @@ class Statements:
         self._undo = undo
         return self
 
-    def stop(self) -> None:
+    def __exit__(self, *exc) -> None:
         if self._undo is not None:
             self._undo()
             self._undo = None
-
-    def clear(self) -> None:
-        self.statements.clear()
-        self.parameters.clear()
-
-    def __enter__(self) -> "Statements":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
