@@ -75,11 +75,10 @@ def test_a_first_statement_is_in_the_transaction_commit_commits(runtime):
         assert conn.scalar(select(_subscribers.c.timezone)) == "Europe/Paris"
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite: SQLAlchemy's own execution
 def test_a_lost_connection_is_sqlalchemys_invalidated_error(runtime):
     """The driver's error becomes SQLAlchemy's, a lost connection invalidated and said so,
     as for a statement SQLAlchemy runs itself: what LedgerConnection reconnects on."""
-    if runtime.engine.dialect.name != "postgresql":
-        return  # SQLite: fetch_tuples is SQLAlchemy's own execution there
     with runtime.engine.connect() as conn:
         conn.execute(select(1))
         with runtime.engine.connect() as other:

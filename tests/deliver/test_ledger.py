@@ -333,8 +333,8 @@ def test_batches_of_one_body_read_and_date_it_once(runtime, provider, monkeypatc
 
     monkeypatch.setattr(recipients, "_dated_bodies", recipients.DatedBodies())
     reads = []
-    real = recipients.rendered_email
-    monkeypatch.setattr(recipients, "rendered_email", lambda body: reads.append(body.id) or real(body))
+    real = recipients._stored_body
+    monkeypatch.setattr(recipients, "_stored_body", lambda conn, body_id: reads.append(body_id) or real(conn, body_id))
     add_subscribers(runtime, 7)
     with runtime.session() as session:
         edition = get_or_create_edition(session, EDITION)

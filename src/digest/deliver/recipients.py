@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from datetime import datetime, timezone
-from typing import NamedTuple
 
 from sqlalchemy import LargeBinary, bindparam, select, type_coerce, update
 from sqlalchemy.exc import NoResultFound
@@ -157,22 +156,13 @@ _BODY = select(_stored.c.id, _stored.c.subject, _stored.c.preheader, type_coerce
                type_coerce(_stored.c.text, LargeBinary), _stored.c.pruned_at).where(_stored.c.id == bindparam("b_id"))
 
 
-class _StoredBody(NamedTuple):
-    id: int
-    subject: str
-    preheader: str
-    html: str | None
-    text: str | None
-    pruned_at: datetime | None
-
-
 def _stored_body(conn, body_id: int) -> RenderedEmail:
     rows = fetch_tuples(conn, _BODY, {"b_id": body_id}, cached=True)
     if not rows:
         raise NoResultFound(f"no stored body {body_id}")
     body_id, subject, preheader, html, text, pruned_at = rows[0]
-    return rendered_email(_StoredBody(body_id, subject, preheader, None if html is None else decompress_text(html),
-                                      None if text is None else decompress_text(text), pruned_at))
+    return _email(body_id, subject, preheader, None if html is None else decompress_text(html),
+                  None if text is None else decompress_text(text), pruned_at)
 
 
 class BodyPruned(ValueError):
@@ -183,8 +173,13 @@ def rendered_email(body) -> RenderedEmail:
     """A stored body (a row or a :class:`RenderedBody`) as the provider-neutral value
     (its html and text decompressed by their column type); :class:`BodyPruned` when its
     content was pruned."""
-    if body.html is None or body.text is None:
-        raise BodyPruned(f"body {body.id} was pruned on {body.pruned_at:%Y-%m-%d} ([review] keep_bodies)"
-                         if body.pruned_at else f"body {body.id} has no content")
-    used = tokens_in(body.subject) | tokens_in(body.html) | tokens_in(body.text)
-    return RenderedEmail(body.subject, body.preheader, body.html, body.text, frozenset(used))
+    return _email(body.id, body.subject, body.preheader, body.html, body.text, body.pruned_at)
+
+
+def _email(body_id: int, subject: str, preheader: str, html: str | None, text: str | None,
+           pruned_at: datetime | None) -> RenderedEmail:
+    if html is None or text is None:
+        raise BodyPruned(f"body {body_id} was pruned on {pruned_at:%Y-%m-%d} ([review] keep_bodies)"
+                         if pruned_at else f"body {body_id} has no content")
+    used = tokens_in(subject) | tokens_in(html) | tokens_in(text)
+    return RenderedEmail(subject, preheader, html, text, frozenset(used))
