@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from digest.db import fetch_tuples
 from digest.models import Subscriber
-from fakes.statements import Statements
+from fakes.statements import Statements, sent_to_server
 
 _subscribers = Subscriber.__table__
 _BY_ID = select(_subscribers.c.id, _subscribers.c.email).where(_subscribers.c.id == bindparam("wanted"))
@@ -113,3 +113,78 @@ def test_a_statement_that_needs_python_side_defaults_is_refused(runtime):
             return
         with pytest.raises(ValueError, match="updated_at.*SQLAlchemy computes in Python"):
             fetch_tuples(conn, renamed.returning(_subscribers.c.id), {"wanted": 1})
+
+
+def _visible_elsewhere(runtime, wanted: int) -> str:
+    with runtime.engine.connect() as other:
+        return other.scalar(select(_subscribers.c.timezone).where(_subscribers.c.id == wanted))
+
+
+def _one_subscriber(runtime) -> int:
+    with runtime.session() as session:
+        session.add(Subscriber(email="r@example.com", timezone="Asia/Kolkata", send_hour=7))
+        session.commit()
+        return session.scalar(select(Subscriber.id))
+
+
+def test_alone_a_statement_is_committed_as_it_runs(runtime):
+    """``alone``, with no transaction open: committed by the statement itself (another
+    connection sees it at once), nothing left open, and the connection back in
+    transactions for what comes next."""
+    wanted = _one_subscriber(runtime)
+    with runtime.engine.connect() as conn:
+        rows = fetch_tuples(conn, _RENAMED, {"wanted": wanted, "at": datetime.now(timezone.utc)}, cached=True,
+                            alone=True)
+        assert rows == [(wanted, "Europe/Paris")]
+        assert not conn.in_transaction()
+        assert _visible_elsewhere(runtime, wanted) == "Europe/Paris"
+        conn.execute(update(_subscribers).values(timezone="Asia/Tokyo"))  # an ordinary transaction after it
+        conn.rollback()
+        assert _visible_elsewhere(runtime, wanted) == "Europe/Paris"
+        if conn.dialect.name == "postgresql":
+            assert conn.connection.driver_connection.autocommit is False
+
+
+def test_alone_inside_an_open_transaction_is_part_of_it(runtime):
+    wanted = _one_subscriber(runtime)
+    with runtime.engine.connect() as conn:
+        conn.execute(select(1))  # a transaction is open
+        fetch_tuples(conn, _RENAMED, {"wanted": wanted, "at": datetime.now(timezone.utc)}, cached=True, alone=True)
+        assert conn.in_transaction()
+        assert _visible_elsewhere(runtime, wanted) == "Asia/Kolkata"
+        conn.rollback()
+    assert _visible_elsewhere(runtime, wanted) == "Asia/Kolkata"
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # round trips: the server's protocol
+def test_alone_sends_no_begin_or_commit(runtime, tmp_path):
+    """What the client sends the server, read from libpq's own trace of the protocol
+    (psycopg's ``PGconn.trace``): the statement and nothing else, where a statement that
+    is not ``alone`` is preceded by psycopg's BEGIN and followed by the COMMIT."""
+    wanted = _one_subscriber(runtime)
+    params = {"wanted": wanted, "at": datetime.now(timezone.utc)}
+
+    def sent(run) -> list[str]:
+        with runtime.engine.connect() as conn:
+            return sent_to_server(conn, lambda: run(conn), tmp_path / "trace.txt")
+
+    assert sent(lambda conn: fetch_tuples(conn, _RENAMED, params, cached=True, alone=True)) == ["UPDATE"]
+    assert sent(lambda conn: (fetch_tuples(conn, _RENAMED, params, cached=True), conn.commit())) == [
+        "BEGIN", "UPDATE", "COMMIT"]
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_alone_on_a_lost_connection_invalidates_it(runtime):
+    """Lost while alone: SQLAlchemy's invalidated error (what LedgerConnection reconnects
+    on), and no connection handed out afterwards is left in autocommit."""
+    with runtime.engine.connect() as conn:
+        conn.execute(select(1))
+        conn.commit()
+        with runtime.engine.connect() as other:
+            assert other.scalar(_TERMINATE, {"pid": conn.connection.driver_connection.info.backend_pid}) is True
+        with pytest.raises(DBAPIError) as lost:
+            fetch_tuples(conn, _BY_ID, {"wanted": 1}, cached=True, alone=True)
+        assert lost.value.connection_invalidated and conn.invalidated
+    for _ in range(3):  # every connection the pool holds
+        with runtime.engine.connect() as conn:
+            assert conn.connection.driver_connection.autocommit is False

@@ -175,7 +175,7 @@ _COMPILED: dict[int, tuple[Executable, object]] = {}
 
 
 def fetch_tuples(conn: Connection, statement: Executable, params: dict | None = None, *,
-                 cached: bool = False, named: bool = False) -> list[tuple]:
+                 cached: bool = False, named: bool = False, alone: bool = False) -> list[tuple]:
     """``conn.execute(statement, params).all()`` as plain tuples (``named``: named tuples,
     read by attribute as SQLAlchemy's rows are), for the reads that return one row per
     subscriber (planning reads a million-subscriber list; sending reads every recipient)
@@ -188,10 +188,20 @@ def fetch_tuples(conn: Connection, statement: Executable, params: dict | None = 
     whose columns and parameters need no SQLAlchemy type conversion on PostgreSQL
     (integers, strings, booleans, dates, timestamps with zone: those come back in the
     session's zone; bytes as they are stored). ``cached``: ``statement`` is a module
-    constant, compiled once per process."""
+    constant, compiled once per process.
+
+    ``alone``: when no transaction is open on ``conn``, the statement is a transaction of
+    its own, committed as it runs. On PostgreSQL it then runs in the driver's autocommit
+    mode: one round trip, where a transaction of one statement is three (psycopg's BEGIN,
+    the statement, the COMMIT: 0.25 against 0.1 ms of the client's CPU and 0.18 against
+    0.07 ms of the server's, measured). For the send path's steps that are one statement
+    each (a batch's claim, its readers' and body's reads, its settlement), twice a batch.
+    With a transaction open, the statement is part of it, as without ``alone``."""
     if conn.dialect.name != "postgresql":
-        rows = conn.execute(statement, params or {})
-        return list(rows) if named else [tuple(row) for row in rows]
+        if alone and not conn.in_transaction():
+            with conn.begin():
+                return _sqlalchemy_rows(conn, statement, params, named)
+        return _sqlalchemy_rows(conn, statement, params, named)
     held = _COMPILED.get(id(statement)) if cached else None
     if held is None:
         held = statement, _compiled(statement, conn.dialect)
@@ -199,15 +209,38 @@ def fetch_tuples(conn: Connection, statement: Executable, params: dict | None = 
             _COMPILED[id(statement)] = held
     compiled = held[1]
     values = compiled.construct_params(params or {})
-    if not conn.in_transaction():
+    driver = conn.connection.driver_connection
+    autocommit = alone and not conn.in_transaction()
+    if autocommit:
+        driver.autocommit = True  # SQLAlchemy holds no transaction: nothing to tell it
+    elif not conn.in_transaction():
         conn.begin()  # the driver begins one at the statement; SQLAlchemy's commit must know it
-    cursor = conn.connection.driver_connection.cursor(**_NAMED if named else {})
+    cursor = driver.cursor(**_NAMED if named else {})
     try:
         with cursor:
             cursor.execute(compiled.string, values)
             return cursor.fetchall()
     except conn.dialect.loaded_dbapi.Error as exc:
         raise _as_sqlalchemy_error(conn, exc, compiled.string, values, cursor) from None
+    finally:
+        if autocommit:
+            _end_autocommit(conn, driver)
+
+
+def _sqlalchemy_rows(conn: Connection, statement: Executable, params: dict | None, named: bool) -> list[tuple]:
+    rows = conn.execute(statement, params or {})
+    return list(rows) if named else [tuple(row) for row in rows]
+
+
+def _end_autocommit(conn: Connection, driver) -> None:
+    """The driver's connection back in transactions, as SQLAlchemy (and its pool) expect
+    it; a connection that cannot be (it was lost) is invalidated, never handed on in
+    autocommit."""
+    if not conn.invalidated:
+        try:
+            driver.autocommit = False
+        except conn.dialect.loaded_dbapi.Error as exc:
+            conn.invalidate(exc)
 
 
 _NAMED = {"row_factory": namedtuple_row}

@@ -10,6 +10,7 @@ SQLAlchemy, the event.
 
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 import psycopg
@@ -65,3 +66,21 @@ class Statements:
         if self._undo is not None:
             self._undo()
             self._undo = None
+
+
+def sent_to_server(conn, run: Callable[[], object], trace_file) -> list[str]:
+    """The first word of each query the client sends on ``conn`` (an SQLAlchemy connection
+    to PostgreSQL) while ``run()`` runs, psycopg's own BEGIN and COMMIT included, read from
+    libpq's trace of the protocol (psycopg's ``PGconn.trace``): what reaches the server,
+    round trip by round trip."""
+    with open(trace_file, "w") as out:
+        pgconn = conn.connection.driver_connection.pgconn
+        pgconn.trace(out.fileno())
+        try:
+            run()
+        finally:
+            pgconn.untrace()
+    with open(trace_file) as traced:
+        # "<time>\tF\t10\tQuery\t "BEGIN"", "<time>\tF\t<length>\tParse\t "" "UPDATE subscribers ...""
+        # (the statement's name, then its text, which may hold quotes of its own)
+        return [m[1].split()[0].rstrip('"') for m in re.finditer(r'\tF\t\d+\t(?:Query\t "|Parse\t "[^"]*" ")(.*)', traced.read())]

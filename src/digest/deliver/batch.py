@@ -164,14 +164,16 @@ def _now() -> datetime:
 
 
 def _prepare(conn, batch_id: int, sender: Sender, claimed_at: datetime):
-    """Claim the batch and read what sending it needs, committed together: its outgoing
-    request, the readers suppressed, and why sending is held (or None); ``None`` when
-    another worker holds it. One ledger step (run again, whole, on a lost connection)."""
+    """Claim the batch, then read what sending it needs: its outgoing request, the
+    readers suppressed, and why sending is held (or None); ``None`` when another worker
+    holds it. One ledger step (run again, whole, on a lost connection: the claim
+    recognises itself). Each statement is committed before anything is sent; the claim and
+    the reads each as it runs (on PostgreSQL without a transaction's BEGIN and COMMIT
+    round trips: :func:`digest.db.fetch_tuples`), a suppression or a guard's trip at the end."""
     try:
-        claimed = claim_batch(conn, batch_id, sender.worker_id, now=claimed_at, commit=False,
+        claimed = claim_batch(conn, batch_id, sender.worker_id, now=claimed_at,
                               provider=sender.provider.name)  # its moment, for digest audit
         if claimed is None:
-            conn.rollback()
             return None
         if claimed.rate_limited_until is not None and (pause := _pause(sender.provider)) is not None:
             pause.observe(claimed.rate_limited_until.timestamp())  # waited out before its request

@@ -61,7 +61,7 @@ def queued_recipients(conn, batch_id: int) -> tuple[list, int]:
     One statement reads the rows and whether each reader left (was two: the rows, then
     their subscriber ids sent back as an array to ask which left: a thousand ids dumped
     and a second round trip per batch)."""
-    rows = fetch_tuples(conn, _RECIPIENTS, {"b_id": batch_id}, cached=True)
+    rows = fetch_tuples(conn, _RECIPIENTS, {"b_id": batch_id}, cached=True, alone=True)
     gone = [row[0] for row in rows if row[4]]
     if not gone:
         return [row[:4] for row in rows], 0
@@ -157,7 +157,7 @@ _BODY = select(_stored.c.id, _stored.c.subject, _stored.c.preheader, type_coerce
 
 
 def _stored_body(conn, body_id: int) -> RenderedEmail:
-    rows = fetch_tuples(conn, _BODY, {"b_id": body_id}, cached=True)
+    rows = fetch_tuples(conn, _BODY, {"b_id": body_id}, cached=True, alone=True)
     if not rows:
         raise NoResultFound(f"no stored body {body_id}")
     body_id, subject, preheader, html, text, pruned_at = rows[0]

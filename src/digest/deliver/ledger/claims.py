@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
-from sqlalchemy import Connection, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ...db import fetch_tuples
@@ -52,7 +52,9 @@ _CLAIM_UPDATE = (  # pending, or already ours from this very claim (its commit's
                and_(_batches.c.status == BatchStatus.SENDING, _batches.c.claimed_by == bindparam("own_by"),
                     _batches.c.claimed_at == bindparam("own_at"))))
     .values(status=BatchStatus.SENDING, claimed_by=bindparam("claim_by"), claimed_at=bindparam("claim_at"),
-            attempts=_batches.c.attempts + 1)
+            # One attempt, however often the claim runs: run again, it finds itself and counts nothing.
+            attempts=case((_batches.c.status == BatchStatus.PENDING, _batches.c.attempts + 1),
+                          else_=_batches.c.attempts))
 )
 _CLAIMED = (  # what a claim returns
     _batches.c.body_id,
@@ -156,7 +158,8 @@ def claim_batch(
         held_state = None
     else:  # once a batch sent: on the driver's cursor, the guards' state read by name
         rows = fetch_tuples(_connection(session), _CLAIM_TO_SEND,
-                            params | moment_params(now, provider) | held_state_params(now), cached=True, named=True)
+                            params | moment_params(now, provider) | held_state_params(now), cached=True, named=True,
+                            alone=commit)  # committed as it runs, when it is a transaction of its own
         row = held_state = rows[0] if rows else None
     if commit:
         session.commit()
@@ -200,7 +203,8 @@ def settle_batch(
     if sent and _one_statement(session) and not (settlement.rejected or settlement.unsent or settlement.ambiguous
                                                   or settlement.message_ids):
         [(edition_id, _, _)] = fetch_tuples(_connection(session), _SETTLE_ALL_SENT,
-                                            params | sent_params(now.astimezone(timezone.utc).date()), cached=True)
+                                            params | sent_params(now.astimezone(timezone.utc).date()), cached=True,
+                                            alone=True)
         if edition_id is None:
             return _not_settled(session, params, batch_id, worker_id, settlement)
         session.commit()
