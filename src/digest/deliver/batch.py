@@ -94,11 +94,11 @@ def send_unrecorded(provider: Provider, outgoing: OutgoingBatch) -> SendResult:
 def send_batch(sender: Sender, batch_id: int, ledger: LedgerConnection | None = None) -> BatchOutcome:
     """Claim, send and settle one batch. Returns ``NOT_CLAIMED`` when another worker won.
 
-    One connection, two transactions: (claim, suppression check, the batch's reads, the
-    guards' verdict) committed before the provider call, then the settlement; each run
-    again on a new connection if the database connection is lost. Should preparing fail otherwise, that
-    transaction is rolled back and the batch claimed again on its own to record the
-    failure, as if the claim had been committed first.
+    One connection, two ledger steps: the claim, the batch's reads, a suppression and the
+    guards' verdict, all committed before the provider call, then the settlement; each run
+    again on a new connection if the database connection is lost. Should preparing fail
+    otherwise, whatever it left open is rolled back and the batch claimed again (the claim,
+    committed already, finds itself) to record the failure.
 
     ``ledger``: the sending thread's connection, kept from batch to batch
     (:class:`~.ledger.connection.ThreadLedgers`); else one for this batch alone.
