@@ -73,6 +73,8 @@ def sent_to_server(conn, run: Callable[[], object], trace_file) -> list[str]:
     to PostgreSQL) while ``run()`` runs, psycopg's own BEGIN and COMMIT included, read from
     libpq's trace of the protocol (psycopg's ``PGconn.trace``): what reaches the server,
     round trip by round trip."""
+    if psycopg.pq.version() < 140000:  # the trace's line format this reads came with libpq 14
+        raise RuntimeError(f"libpq {psycopg.pq.version()} traces in an older format; psycopg[binary] brings a newer one")
     with open(trace_file, "w") as out:
         pgconn = conn.connection.driver_connection.pgconn
         pgconn.trace(out.fileno())
