@@ -57,14 +57,23 @@ _RENAMED = (update(_subscribers).where(_subscribers.c.id == bindparam("wanted"))
 _TERMINATE = text("SELECT pg_terminate_backend(:pid, 5000)")  # waits (5 s at most) until it is gone
 
 
+def _visible_elsewhere(runtime, wanted: int) -> str:
+    with runtime.engine.connect() as other:
+        return other.scalar(select(_subscribers.c.timezone).where(_subscribers.c.id == wanted))
+
+
+def _one_subscriber(runtime) -> int:
+    with runtime.session() as session:
+        session.add(Subscriber(email="r@example.com", timezone="Asia/Kolkata", send_hour=7))
+        session.commit()
+        return session.scalar(select(Subscriber.id))
+
+
 def test_a_first_statement_is_in_the_transaction_commit_commits(runtime):
     """Run first on a connection, the driver's statement begins SQLAlchemy's transaction
     too: ``commit()`` commits it (else the change would stay in a transaction the
     connection does not know of, rolled back when it goes back to the pool)."""
-    with runtime.session() as session:
-        session.add(Subscriber(email="r@example.com", timezone="Asia/Kolkata", send_hour=7))
-        session.commit()
-        wanted = session.scalar(select(Subscriber.id))
+    wanted = _one_subscriber(runtime)
     with runtime.engine.connect() as conn:
         rows = fetch_tuples(conn, _RENAMED, {"wanted": wanted, "at": datetime.now(timezone.utc)}, cached=True,
                             named=True)
@@ -113,18 +122,6 @@ def test_a_statement_that_needs_python_side_defaults_is_refused(runtime):
             return
         with pytest.raises(ValueError, match="updated_at.*SQLAlchemy computes in Python"):
             fetch_tuples(conn, renamed.returning(_subscribers.c.id), {"wanted": 1})
-
-
-def _visible_elsewhere(runtime, wanted: int) -> str:
-    with runtime.engine.connect() as other:
-        return other.scalar(select(_subscribers.c.timezone).where(_subscribers.c.id == wanted))
-
-
-def _one_subscriber(runtime) -> int:
-    with runtime.session() as session:
-        session.add(Subscriber(email="r@example.com", timezone="Asia/Kolkata", send_hour=7))
-        session.commit()
-        return session.scalar(select(Subscriber.id))
 
 
 def test_alone_a_statement_is_committed_as_it_runs(runtime):

@@ -8,7 +8,7 @@ otherwise refuses to run against a schema that is behind, naming the command to 
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from importlib import resources
 from typing import TYPE_CHECKING, Iterator
 
@@ -199,10 +199,9 @@ def fetch_tuples(conn: Connection, statement: Executable, params: dict | None = 
     trips fewer a batch, its two transactions' BEGIN and COMMIT (``tests/deliver/test_batch_round_trips.py``).
     With a transaction open, the statement is part of it, as without ``alone``."""
     if conn.dialect.name != "postgresql":
-        if alone and not conn.in_transaction():
-            with conn.begin():
-                return _sqlalchemy_rows(conn, statement, params, named)
-        return _sqlalchemy_rows(conn, statement, params, named)
+        with conn.begin() if alone and not conn.in_transaction() else nullcontext():
+            rows = conn.execute(statement, params or {})
+            return list(rows) if named else [tuple(row) for row in rows]
     held = _COMPILED.get(id(statement)) if cached else None
     if held is None:
         held = statement, _compiled(statement, conn.dialect)
@@ -226,11 +225,6 @@ def fetch_tuples(conn: Connection, statement: Executable, params: dict | None = 
     finally:
         if autocommit:
             _end_autocommit(conn, driver)
-
-
-def _sqlalchemy_rows(conn: Connection, statement: Executable, params: dict | None, named: bool) -> list[tuple]:
-    rows = conn.execute(statement, params or {})
-    return list(rows) if named else [tuple(row) for row in rows]
 
 
 def _end_autocommit(conn: Connection, driver) -> None:
