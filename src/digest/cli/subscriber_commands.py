@@ -81,7 +81,7 @@ def export_command(state: State, email: str | None, output: str | None, status: 
                 count = export_csv(session, stream, status)
             click.echo(f"{count} subscriber(s) written to {output}", err=True)
         else:
-            export_csv(session, click.get_text_stream("stdout"), status)
+            export_csv(session, sys.stdout, status)
 
 
 def _export_one(state: State, email: str, output: str | None) -> None:
