@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from digest import db
 from digest.cli import main
+from digest.deliver.recipients import queued_recipients
 from digest.models import RenderedBody
 from digest.review.audit import audit_reader
 from digest.runtime import Runtime
@@ -200,5 +201,54 @@ def test_a_first_release_database_is_upgraded_keeping_every_row(empty_database):
             before = conn.execute(text("SELECT max(id) FROM schedule_changes")).scalar()
             conn.execute(text("DELETE FROM deliveries WHERE id = 1"))
             assert conn.execute(text("SELECT max(id) FROM schedule_changes")).scalar() > before
+    finally:
+        engine.dispose()
+
+
+def test_a_batch_planned_before_departures_were_recorded_still_leaves_out_a_reader_who_left(empty_database):
+    """left23_departures: readers who had left get ``left_xid`` 0 (PostgreSQL's trigger
+    stamps later departures); a batch planned before it has no ``plan_xmin`` and is checked
+    against every reader who left, so a reader who leaves after the upgrade is not sent."""
+    engine = db.make_engine(empty_database)
+    db.upgrade(engine, "ledgerindex23_edition_key")
+    ts = TIMESTAMP[engine.dialect.name]
+    with engine.begin() as conn:
+        for statement in (
+            "INSERT INTO subscribers (id, email, status, timezone, send_hour, created_at, updated_at) VALUES "
+            f"(1, 'stays@example.com', 'active', 'UTC', 7, {ts}, {ts}), "
+            f"(2, 'leaves@example.com', 'active', 'UTC', 7, {ts}, {ts}), "
+            f"(3, 'left@example.com', 'unsubscribed', 'UTC', 7, {ts}, {ts})",
+            f"INSERT INTO editions (id, date, slot, created_at) VALUES (1, '2026-12-07', 'daily', {ts})",
+            f"INSERT INTO rendered_bodies (id, fingerprint, subject, preheader, created_at) VALUES (1, 'fp-1', 's', 'p', {ts})",
+            "INSERT INTO batches (id, edition_id, number, body_id, status, attempts, readers_recorded, "
+            f"readers_in_doubt, created_at) VALUES (1, 1, 1, 1, 'pending', 0, FALSE, FALSE, {ts})",
+            "INSERT INTO deliveries (id, edition_id, batch_id, subscriber_id, status, timezone, email, created_at) VALUES "
+            f"(1, 1, 1, 1, 'queued', 'UTC', 'stays@example.com', {ts}), "
+            f"(2, 1, 1, 2, 'queued', 'UTC', 'leaves@example.com', {ts})",
+        ):
+            conn.execute(text(statement))
+    engine.dispose()
+
+    env = {"DATABASE_URL": empty_database, "DIGEST_CONFIG": str(bundled_config_path())}
+    result = CliRunner().invoke(main, ["db", "upgrade"], env=env)
+    assert result.exit_code == 0, result.output
+
+    engine = db.make_engine(empty_database)
+    try:
+        on_postgresql = engine.dialect.name == "postgresql"
+        with engine.connect() as conn:
+            assert [tuple(r) for r in conn.execute(text("SELECT id, left_xid FROM subscribers ORDER BY id"))] == [
+                (1, None), (2, None), (3, 0 if on_postgresql else None)]
+            assert [tuple(r) for r in conn.execute(text("SELECT id, plan_xmin FROM batches"))] == [(1, None)]
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE subscribers SET status = 'unsubscribed' WHERE id = 2"))
+        with engine.begin() as conn:
+            assert queued_recipients(conn, 1) == ([(1, 1, "stays@example.com", "UTC")], 1)
+        with engine.connect() as conn:
+            assert [tuple(r) for r in conn.execute(text(
+                "SELECT id, status, skip_reason FROM deliveries ORDER BY id"))] == [
+                (1, "queued", None), (2, "skipped", "suppressed")]
+            if on_postgresql:  # stamped by the upgraded database's trigger
+                assert conn.execute(text("SELECT left_xid > 0 FROM subscribers WHERE id = 2")).scalar() is True
     finally:
         engine.dispose()

@@ -1,8 +1,8 @@
 """A claimed batch as the provider sees it: its body dated for its readers' zones, and each
 reader's tokens (signed links, their own dates where zones disagree) and one-click headers.
 
-Readers who unsubscribed (or bounced) since planning are marked skipped here, in the
-claim's transaction, and left out. Bodies are read once per process and kept, keyed on
+Readers who unsubscribed (or bounced, or complained) since planning are marked skipped
+here and left out (:mod:`.ledger.departures`). Bodies are read once per process and kept, keyed on
 their content's fingerprint (:class:`DatedBodies`).
 """
 
@@ -19,11 +19,12 @@ from ..content import RenderedEmail, tokens_in
 from ..db import fetch_tuples
 from ..links import LinkMaker
 from ..message import recipient_headers, shared_headers
-from ..models import Delivery, DeliveryStatus, RenderedBody, Subscriber, SubscriberStatus
+from ..models import Delivery, DeliveryStatus, RenderedBody
 from ..models.compressed import decompress_text
 from ..runtime import Runtime
 from .dates import DatedBody, dated_for_zones
 from .ledger import ClaimedBatch
+from .ledger.departures import left_since_planning
 from .plan.result import SkipReason
 from .providers import OutgoingBatch, Recipient
 from .providers.base import substituted
@@ -35,22 +36,20 @@ def make_link_maker(runtime: Runtime) -> LinkMaker:
 
 
 _deliveries = Delivery.__table__
-_subscribers = Subscriber.__table__
 _SKIP_SUPPRESSED = (
     update(_deliveries)
     .where(_deliveries.c.id.in_(bindparam("ids", expanding=True)), _deliveries.c.status == DeliveryStatus.QUEUED)
     .values(status=DeliveryStatus.SKIPPED, skip_reason=SkipReason.SUPPRESSED)
 )
-#: Whether a reader left since planning (unsubscribed, bounced): a probe of the partial
-#: index ``ix_subscribers_inactive`` per row, read with the batch's rows.
-_LEFT = (select(_subscribers.c.id)
-         .where(_subscribers.c.id == _deliveries.c.subscriber_id, _subscribers.c.status != SubscriberStatus.ACTIVE)
-         .correlate(_deliveries).exists())
-_RECIPIENTS = (  # (delivery id, subscriber id, email, zone, left): the batch's own rows, as planned
-    select(_deliveries.c.id, _deliveries.c.subscriber_id, _deliveries.c.email, _deliveries.c.timezone, _LEFT)
+#: (delivery id, subscriber id, email, zone, left): the batch's own rows, as planned, and
+#: whether each reader left since (:mod:`.ledger.departures`), per dialect.
+_RECIPIENTS = {
+    dialect: select(_deliveries.c.id, _deliveries.c.subscriber_id, _deliveries.c.email, _deliveries.c.timezone,
+                    left_since_planning(_deliveries.c.subscriber_id, dialect))
     .where(_deliveries.c.batch_id == bindparam("b_id"), _deliveries.c.status == DeliveryStatus.QUEUED)
     .order_by(_deliveries.c.id)
-)
+    for dialect in ("postgresql", "sqlite")
+}
 
 
 def queued_recipients(conn, batch_id: int) -> tuple[list, int]:
@@ -61,7 +60,7 @@ def queued_recipients(conn, batch_id: int) -> tuple[list, int]:
     One statement reads the rows and whether each reader left (was two: the rows, then
     their subscriber ids sent back as an array to ask which left: a thousand ids dumped
     and a second round trip per batch)."""
-    rows = fetch_tuples(conn, _RECIPIENTS, {"b_id": batch_id}, cached=True, alone=True)
+    rows = fetch_tuples(conn, _RECIPIENTS[conn.dialect.name], {"b_id": batch_id}, cached=True, alone=True)
     gone = [row[0] for row in rows if row[4]]
     if not gone:
         return [row[:4] for row in rows], 0

@@ -40,6 +40,9 @@ class Subscriber(Base):
         # Those no longer subscribed: sending checks a batch's readers against it (a probe
         # of a small index per reader instead of reading each reader's row).
         Index("ix_subscribers_inactive", "id", postgresql_where=_NOT_ACTIVE, sqlite_where=_NOT_ACTIVE),
+        # ... and on PostgreSQL, those who left in a transaction a plan may not have seen
+        # (``left_xid`` at least its ``Batch.plan_xmin``): a handful, whatever the list's age.
+        Index("ix_subscribers_left", "left_xid", postgresql_where=_NOT_ACTIVE, sqlite_where=_NOT_ACTIVE),
         {"postgresql_with": {"fillfactor": 50}},
     )
 
@@ -62,6 +65,11 @@ class Subscriber(Base):
     # from the ledger once per edition (:func:`digest.deliver.ledger.record_last_digests`).
     last_digest_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
     status_changed_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    #: PostgreSQL: the id of the transaction that made this reader not active (0: before
+    #: revision left23_departures), set by the trigger ``subscribers_left`` whoever writes
+    #: the row; a claimed batch asks only about readers who left in a transaction its plan
+    #: may not have seen (:mod:`digest.deliver.recipients`). Empty on SQLite.
+    left_xid: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import AwareDateTime, Base, BigId, utcnow
@@ -104,6 +104,11 @@ class Batch(Base):
     #: message cut off): planning finds in-flight readers through the batches, so these
     #: are marked rather than every delivery row searched.
     readers_in_doubt: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    #: PostgreSQL: the oldest transaction still running when its plan began reading its
+    #: readers (``pg_snapshot_xmin``): a departure the plan may not have seen has a
+    #: ``Subscriber.left_xid`` at least this. Empty on SQLite, and for batches planned
+    #: before revision left23_departures (checked against every reader who left).
+    plan_xmin: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow)
 
     edition: Mapped[Edition] = relationship()

@@ -31,6 +31,7 @@ from ...models import Edition
 from ...runtime import Runtime
 from ...subscribers.cadence import due_on
 from ..ledger import record_last_digests
+from ..ledger.departures import plan_horizon
 from ..run import EditionRun
 from .bodies import BodyRenderer, EditionBodies
 from .readers import ReaderSelector, SubscriberRow, SubscriberSelector, PlannedSubscriber, active_unplanned, count_outside, skip_in_flight
@@ -98,13 +99,15 @@ def _plan(runtime: Runtime, edition: Edition, run: EditionRun, *, renderer, sele
         with runtime.sessions() as session:
             record_last_digests(session)
     with runtime.sessions() as read_session:
+        # Before any reader is read: a departure this plan does not see is newer (ledger.departures).
+        horizon = plan_horizon(read_session)
         count_outside(read_session, edition.id, subscriber_ids, summary)
         skip_in_flight(read_session, edition.id, subscriber_ids, summary, dry_run=dry_run, due=due_on(edition.date))
         if selector is None:
             from ...select import Selector
 
             selector = Selector(read_session, config, now)
-        writer = BatchWriter(runtime, edition.id, max_recipients, summary, dry_run)
+        writer = BatchWriter(runtime, edition.id, max_recipients, summary, dry_run, plan_xmin=horizon)
         if render_processes is None:
             render_processes = runtime.settings.render_processes
         bodies = EditionBodies(config=config, renderer=renderer, processes=render_processes, big=run.big)

@@ -71,12 +71,13 @@ def store_bodies(session: Session, bodies: Iterable[RenderedEmail | StoredForm])
 
 def write_batches(
     session: Session, edition_id: int, groups: list[tuple[int, list[int]]], skips: list[int],
-    summary: PlanSummary, *, render_failed: dict[str, list[int]] | None = None,
+    summary: PlanSummary, *, render_failed: dict[str, list[int]] | None = None, plan_xmin: int | None = None,
 ) -> None:
     """One transaction: numbered batches (a body and its readers' subscriber ids), their
     ``queued`` rows (each with its reader's address and zone: :func:`insert_deliveries`),
     and ``skipped`` rows (``skips``: nothing new; ``render_failed``: the readers of a body
-    that failed, per error, which each row keeps).
+    that failed, per error, which each row keeps). ``plan_xmin``: taken before the plan
+    read its readers (:func:`~digest.deliver.ledger.departures.plan_horizon`).
 
     The first statement locks the edition row, so concurrent planners of one edition
     take turns choosing batch numbers (on SQLite it takes the database's write lock).
@@ -89,7 +90,7 @@ def write_batches(
     if groups:
         rows = [
             {"edition_id": edition_id, "number": next_number + i, "body_id": body_id,
-             "status": BatchStatus.PENDING, "attempts": 0, "created_at": now}
+             "status": BatchStatus.PENDING, "attempts": 0, "created_at": now, "plan_xmin": plan_xmin}
             for i, (body_id, _readers) in enumerate(groups)
         ]
         returned = conn.execute(insert_for(session, Batch).returning(Batch.number, Batch.id), rows)

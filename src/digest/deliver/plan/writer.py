@@ -44,8 +44,10 @@ class BatchWriter:
     done, and writes full batches as they fill up, storing each body in the transaction
     of its first batch."""
 
-    def __init__(self, runtime: Runtime, edition_id: int | None, max_recipients: int, summary: PlanSummary, dry_run: bool):
+    def __init__(self, runtime: Runtime, edition_id: int | None, max_recipients: int, summary: PlanSummary,
+                 dry_run: bool, *, plan_xmin: int | None = None):
         self.runtime = runtime
+        self.plan_xmin = plan_xmin  # each batch's (Batch.plan_xmin)
         self.edition_id = edition_id
         self.max_recipients = max_recipients
         self.summary = summary
@@ -174,7 +176,7 @@ class BatchWriter:
             if groups or skips or failed:
                 write_batches(session, self.edition_id, [(self.body_ids.get(body) or stored[body], readers)
                                                          for body, readers in groups], skips, self.summary,
-                              render_failed=failed)
+                              render_failed=failed, plan_xmin=self.plan_xmin)
         self.body_ids.update(stored)  # only once committed
 
     def wait(self) -> None:
