@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from digest.content import (
-    RenderedEmail, Selection, date_stamps, date_token, fill_dates, fill_tokens, tokens_in,
+    RenderedEmail, Selection, date_token, fill_dates, fill_tokens, split_dates, tokens_in,
 )
 from digest.message import build_message
 from digest.settings import load_settings
@@ -29,7 +29,7 @@ def test_fill_dates_labels_each_token_in_the_zone():
     assert fill_dates(text, "Europe/London") == "<p>26 Nov 2026 · By A. Writer</p><p>27 Nov 2026</p>"
     assert fill_dates(text, "Asia/Kolkata") == "<p>27 Nov 2026 · By A. Writer</p><p>27 Nov 2026</p>"
     assert fill_dates(text, "No/Such_Zone") == "<p>26 Nov 2026 · By A. Writer</p><p>27 Nov 2026</p>"  # UTC
-    assert date_stamps(text) == {"202611262330", "202611270900"}
+    assert split_dates(text) == ["<p>", "202611262330", " · By A. Writer</p><p>", "202611270900", "</p>"]
     assert fill_dates("no dates here", "UTC") == "no dates here"
 
 
@@ -45,7 +45,8 @@ def test_per_recipient_tokens_leave_date_tokens_alone():
 def test_a_rendered_email_is_dated_per_zone_keeping_its_tokens():
     body = RenderedEmail(f"News {date_token(LATE)}", "pre", f"<p>{date_token(LATE)} %%email%%</p>",
                          f"{date_token(LATE)} %%email%%", frozenset({"email"}))
-    assert body.date_stamps() == {"202611262330"}
+    assert [split_dates(part)[1::2] for part in (body.subject, body.preheader, body.html, body.text)] == [
+        ["202611262330"], [], ["202611262330"], ["202611262330"]]
     kolkata = body.dated("Asia/Kolkata")
     assert (kolkata.subject, kolkata.html, kolkata.text) == ("News 27 Nov 2026", "<p>27 Nov 2026 %%email%%</p>",
                                                              "27 Nov 2026 %%email%%")

@@ -164,11 +164,6 @@ def fill_dates(text: str, timezone_name: str, now: datetime | None = None) -> st
     return _DATE_RE.sub(lambda m: stamp_label(m.group(1), timezone_name), at_send(text, now))
 
 
-def date_stamps(text: str) -> set[str]:
-    """The UTC minutes (``YYYYMMDDHHMM``) of the date tokens in ``text``."""
-    return set(_DATE_RE.findall(text))
-
-
 def has_date_tokens(text: str) -> bool:
     return SENT_DATE in text or _DATE_RE.search(text) is not None
 
@@ -263,9 +258,6 @@ class RenderedEmail:
             text=at_send(self.text, now),
             tokens=self.tokens,
         )
-
-    def date_stamps(self) -> set[str]:
-        return date_stamps(self.subject) | date_stamps(self.preheader) | date_stamps(self.html) | date_stamps(self.text)
 
     @property
     def fingerprint(self) -> str:

@@ -46,6 +46,7 @@ from mjml import mjml2html
 from ..content import tokens_in
 from . import mjml_html
 from .mjml import compile_mjml, lint_counts, lint_warnings, log, preview_fixed
+from .mjml_verbatim import written_verbatim
 
 #: Elements whose output depends on their own MJML, the head and their container only.
 SAFE_ELEMENTS = frozenset({
@@ -67,10 +68,6 @@ _BLANKED = re.compile(r"(<mj-(title|preview)>)(.*?)(</mj-\2>)", re.DOTALL)
 #: Stand-ins for the title and preview in a body's head part, written once per head kinds.
 _MARKERS = {"title": "mjmlparts-title-4f1c", "preview": "mjmlparts-preview-4f1c"}
 _MARKED = re.compile("|".join(_MARKERS.values()))
-#: Characters MRML writes as they are in <title>, the aria-label and the preview (checked
-#: once each: the aria-label escapes some, as Rust's Debug does: "\u{fe0f}", "\n").
-_VERBATIM: dict[str, bool] = {}
-_VERBATIM_CHARS: set[str] = set()  # those of _VERBATIM written as they are
 
 
 @dataclass(frozen=True)
@@ -179,7 +176,7 @@ class MjmlParts:
         the title and preview filled in, or the probe's own when their text has anything
         MRML might not write as it is."""
         texts = {m.group(2): m.group(3) for m in _BLANKED.finditer(head)}
-        if len(texts) == 2 and len(_BLANKED.findall(head)) == 2 and all(map(_verbatim, texts.values())):
+        if len(texts) == 2 and len(_BLANKED.findall(head)) == 2 and all(map(written_verbatim, texts.values())):
             if kinds not in context.starts:
                 marked = _BLANKED.sub(lambda m: m.group(1) + _MARKERS[m.group(2)] + m.group(4), head)
                 start = _probe(marked, context, kinds)
@@ -248,33 +245,6 @@ def _probe(head: str, context: _Context, kinds: tuple[int, ...]) -> str | None:
         return None
     tail = "".join(context.example_html[kind] for kind in kinds) + _CLOSE
     return probe[: len(probe) - len(tail)] if probe.endswith(tail) else None
-
-
-def _verbatim(text: str) -> bool:
-    if "<" in text:
-        return False
-    if _VERBATIM_CHARS.issuperset(text):  # the usual case: every character known (one C loop)
-        return True
-    for char in set(text).difference(_VERBATIM_CHARS):
-        known = _VERBATIM.get(char)
-        if known is None:
-            known = _VERBATIM[char] = _char_verbatim(char)
-            if known:
-                _VERBATIM_CHARS.add(char)
-        if not known:
-            return False
-    return True
-
-
-def _char_verbatim(char: str) -> bool:
-    """Whether MRML writes ``char`` as it is, first in the title and preview and later."""
-    text = f"{char}a{char}"
-    try:
-        html = mjml2html(f"<mjml><mj-head><mj-title>{text}</mj-title><mj-preview>{text}</mj-preview></mj-head>"
-                         "<mj-body></mj-body></mjml>", fonts={}, disable_comments=False)
-    except Exception:
-        return False
-    return f"<title>{text}</title>" in html and f'aria-label="{text}"' in html and f'hidden;">{text}</div>' in html
 
 
 def split_document(source: str) -> tuple[str, str, list[str]] | None:
