@@ -37,6 +37,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psutil
+
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
@@ -162,6 +164,25 @@ def machine_busy_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU seconds spent so far by the PostgreSQL server on this machine (0 where it runs
+    elsewhere): its processes' own, plus what the postmaster's exited children (the
+    connections closed so far) left in its children's times."""
+    total = 0.0
+    for process in psutil.process_iter(["name", "ppid"]):
+        if process.info["name"] != "postgres":
+            continue
+        try:
+            times = process.cpu_times()
+            parent_is_server = psutil.Process(process.info["ppid"]).name() == "postgres"
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        total += times.user + times.system
+        if not parent_is_server:  # the postmaster
+            total += times.children_user + times.children_system
+    return total
+
+
 class StageClock:
     """The progress object ``send_edition`` reports to: marks the end of planning."""
 
@@ -192,12 +213,12 @@ def timed_edition(database_url: str, sink_url: str, results) -> None:
     runtime = Runtime.open(settings)
     provider = make_provider(settings)
     clock = StageClock()
-    busy_before = machine_busy_seconds()
+    busy_before, postgres_before = machine_busy_seconds(), postgres_cpu_seconds()
     started_epoch = time.time()  # the sink stamps its first request on the same clock
     started = time.perf_counter()
     summary = run_edition(runtime, provider, progress=clock)
     finished = time.perf_counter()
-    busy = machine_busy_seconds() - busy_before
+    busy, postgres = machine_busy_seconds() - busy_before, postgres_cpu_seconds() - postgres_before
     # Worker processes forked by a fork server are its children: their CPU time (and the
     # server's own imports) reaches RUSAGE_CHILDREN once the server is stopped and reaped.
     stop_fork_server()
@@ -211,7 +232,7 @@ def timed_edition(database_url: str, sink_url: str, results) -> None:
         "render_seconds": summary.render_seconds, "render_cpu_seconds": summary.render_cpu_seconds, "bodies": summary.bodies_rendered, "batches": clock.batches,
         "render_processes": settings.render_processes, "send_processes": settings.send_processes,
         "cpu_own": own.ru_utime + own.ru_stime - cpu_at_start, "cpu_workers": workers.ru_utime + workers.ru_stime,
-        "cpu_machine": busy,
+        "cpu_machine": busy, "cpu_postgres": postgres,
         "sent": summary.sent, "failed": summary.failed, "ambiguous": summary.ambiguous,
         "skipped": dict(summary.skipped), "peak_rss_mb": peak_mb, "started_epoch": started_epoch,
     })
@@ -301,13 +322,15 @@ def main(argv=None) -> int:
           else "first request at the sink: none received")
     print(f"sent {r['sent']:,}, failed {r['failed']}, ambiguous {r['ambiguous']}, skipped {r['skipped']}")
     print(f"sink: {received['requests']} requests, {received['personalizations']:,} personalizations, "
-          f"{received['bytes'] / 1e6:,.0f} MB, sink peak RSS {received['peak_rss_mb']:.0f} MB")
+          f"{received['bytes'] / 1e6:,.0f} MB, sink peak RSS {received['peak_rss_mb']:.0f} MB, "
+          f"its CPU {received['cpu_seconds']:.2f} s")
     cores = os.cpu_count() or 1
     renders = (f" (renders {r['render_cpu_seconds']:.1f} s, the rest sending and the fork server's imports)"
                if r["render_processes"] else "")
     print(f"CPU: edition process {r['cpu_own']:.1f} s, its {r['render_processes']} render and "
           f"{r['send_processes']} send worker processes {r['cpu_workers']:.1f} s{renders}; whole machine busy "
-          f"{r['cpu_machine']:.1f} of {cores * r['seconds']:.1f} core-seconds (PostgreSQL and the sink included)")
+          f"{r['cpu_machine']:.1f} of {cores * r['seconds']:.1f} core-seconds (PostgreSQL {r['cpu_postgres']:.1f} s "
+          f"and the sink {received['cpu_seconds']:.1f} s included)")
     print(f"peak RSS (edition process): {r['peak_rss_mb']:.0f} MB")
     print(f"peak memory of the process tree (the edition process, its fork server and worker processes, up to "
           f"{tree.most_processes} at once; RSS sampled every {tree.interval * 1000:.0f} ms, PSS at its peaks; the "
