@@ -108,25 +108,31 @@ def test_workers_find_what_the_server_imported_frozen_and_the_collector_on():
     assert PRELOAD[-1] == "digest.deliver.fork_server_ready"
 
 
-def test_render_and_send_workers_freeze_what_their_start_made(make_settings, tmp_path):
+def test_render_and_send_workers_freeze_what_their_start_made_and_collect_less_often(make_settings, tmp_path):
     # Each worker's own start (the renderer, the database engine and provider) lives as long
-    # as the worker: frozen last thing in each initializer.
+    # as the worker: frozen last thing in each initializer. Then the young generation is
+    # collected every 100,000 allocations, not 700: a batch's objects die young.
     from digest.deliver.plan import bodies
     from digest.deliver.runners import processes
 
     settings = make_settings(DIGEST_PROVIDER="outbox")
     renderer = f"{_WALKED}(__import__('digest.deliver.plan.bodies', fromlist=['x'])._worker_renderer)"
     sender = f"{_WALKED}(__import__('digest.deliver.runners.processes', fromlist=['x'])._worker['sender'])"
+    threshold = "__import__('gc').get_threshold()"
     with ProcessPoolExecutor(1, mp_context=worker_context(), initializer=bodies._start_worker,
                              initargs=(settings.config, workers.owner())) as pool:
         assert pool.submit(eval, renderer).result(timeout=60) is False
+        assert pool.submit(eval, threshold).result(timeout=60) == (100_000, 10, 10)
     stop = worker_context().Event()
     with ProcessPoolExecutor(1, mp_context=worker_context(), initializer=processes._start_worker,
                              initargs=(settings, stop, workers.owner())) as pool:
         assert pool.submit(eval, sender).result(timeout=60) is False
-    # Without the freeze the same probe finds them walked (the probe can fail).
+        assert pool.submit(eval, threshold).result(timeout=60) == (100_000, 10, 10)
+    # Without the freeze the same probe finds them walked, at Python's default threshold
+    # (the probes can fail).
     with ProcessPoolExecutor(1, mp_context=worker_context()) as pool:
         assert pool.submit(eval, f"{_WALKED}(__import__('types').SimpleNamespace())").result(timeout=60) is True
+        assert pool.submit(eval, threshold).result(timeout=60) == (700, 10, 10)
 
 
 @needs_fork_server

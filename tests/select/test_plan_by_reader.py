@@ -134,10 +134,10 @@ class ThresholdSeen(PerReader):
 
 
 def test_the_cycle_collector_runs_less_often_while_planning_and_as_before_after(runtime, seed):
-    """Planning raises the young generation's threshold to PLAN_GC_THRESHOLD (100,000)
+    """Planning raises the young generation's threshold to YOUNG_THRESHOLD (100,000)
     while it runs and puts the process's thresholds back when it is done, also when it
     fails; a threshold already higher (or 0, collection off) is left as it is."""
-    from digest.deliver.plan import planner
+    from digest.deliver import collector
 
     seed.subscriber("a@example.com", topics=("gold",))
     seed.session.commit()
@@ -159,7 +159,7 @@ def test_the_cycle_collector_runs_less_often_while_planning_and_as_before_after(
             assert selector.thresholds == {during}
             assert gc.get_threshold() == start
         gc.set_threshold(700, 10, 10)
-        with pytest.raises(ValueError, match="boom"), planner.fewer_collections():
+        with pytest.raises(ValueError, match="boom"), collector.fewer_collections():
             assert gc.get_threshold() == (100_000, 10, 10)
             raise ValueError("boom")
         assert gc.get_threshold() == (700, 10, 10)

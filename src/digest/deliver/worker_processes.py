@@ -62,6 +62,8 @@ from multiprocessing.context import BaseContext
 
 import psutil
 
+from .collector import collect_less
+
 #: Imported once by the fork server: the worker modules and everything a render or a
 #: send worker imports (a name that does not import is skipped by the server; a test
 #: checks they all do).
@@ -148,8 +150,10 @@ def freeze_started_heap() -> None:
     fork server imported in the collector's permanent generation
     (:mod:`.fork_server_ready`), and the collector walks only what the worker's renders
     and batches make. Where workers are spawned (no fork server), this freezes their
-    imports too."""
+    imports too. The collector then runs less often in it (:func:`.collector.collect_less`):
+    its batches' and renders' objects die young."""
     gc.freeze()
+    collect_less()
 
 
 #: Seconds between a worker's looks at whether the process that started its pool is still there.

@@ -22,14 +22,13 @@ another edition is not planned at all: they get a ``skipped`` row (``in-flight``
 
 from __future__ import annotations
 
-import gc
 import logging
-from contextlib import contextmanager
-from typing import Iterator, Sequence
+from typing import Sequence
 
 from ...models import Edition
 from ...runtime import Runtime
 from ...subscribers.cadence import due_on
+from ..collector import fewer_collections
 from ..ledger import record_last_digests
 from ..ledger.departures import plan_horizon
 from ..run import EditionRun
@@ -39,30 +38,6 @@ from .result import PlanSummary, SkipReason
 from .writer import BatchWriter
 
 log = logging.getLogger(__name__)
-
-#: Python's young-generation threshold while a plan runs (its default is 700): planning
-#: allocates a few tuples and lists per reader (rows read, delivery rows), and with the
-#: default the cycle collector ran 1,300 times per 200,000 readers, each pass walking the
-#: chunk's big lists, and three full collections over every object the plan holds:
-#: 2.5 us of the planner's 12 per reader. At 100,000 it runs twice (0.6 us a reader).
-PLAN_GC_THRESHOLD = 100_000
-
-
-@contextmanager
-def fewer_collections() -> Iterator[None]:
-    """The cycle collector's young-generation threshold raised to :data:`PLAN_GC_THRESHOLD`
-    for the block, then put back (left alone when it is higher, or 0: collection is off).
-    Process-wide, so other threads collect less often meanwhile: at most that many more
-    objects wait for a collection. Cycles are still collected."""
-    threshold = gc.get_threshold()
-    if threshold[0] == 0 or threshold[0] >= PLAN_GC_THRESHOLD:
-        yield
-        return
-    gc.set_threshold(PLAN_GC_THRESHOLD, *threshold[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*threshold)
 
 
 def plan_edition(
