@@ -102,20 +102,26 @@ def empty_database(db_url, tmp_path):
     admin.dispose()
 
 
-def test_a_first_release_database_is_upgraded_keeping_every_row(empty_database):
-    engine = db.make_engine(empty_database)
-    db.upgrade(engine, "0001")
-    assert SEED and len(KEPT) == 14  # every table of revision 0001 but alembic_version
+def _upgraded(database_url: str, revision: str, seed: list[str]):
+    """A database at ``revision`` with the ``seed`` statements' rows (``{ts}``: a timestamp
+    in the dialect's own form), then upgraded by the real ``digest db upgrade``; a new engine on it."""
+    engine = db.make_engine(database_url)
+    db.upgrade(engine, revision)
     with engine.begin() as conn:
-        for statement in SEED:
+        for statement in seed:
             conn.execute(text(statement.format(ts=TIMESTAMP[engine.dialect.name])))
     engine.dispose()
 
-    env = {"DATABASE_URL": empty_database, "DIGEST_CONFIG": str(bundled_config_path())}
+    env = {"DATABASE_URL": database_url, "DIGEST_CONFIG": str(bundled_config_path())}
     result = CliRunner().invoke(main, ["db", "upgrade"], env=env)
     assert result.exit_code == 0, result.output
+    return db.make_engine(database_url)
 
-    engine = db.make_engine(empty_database)
+
+def test_a_first_release_database_is_upgraded_keeping_every_row(empty_database):
+    assert SEED and len(KEPT) == 14  # every table of revision 0001 but alembic_version
+    engine = _upgraded(empty_database, "0001", SEED)
+    env = {"DATABASE_URL": empty_database, "DIGEST_CONFIG": str(bundled_config_path())}
     try:
         assert db.current_revision(engine) == db.head_revision(engine)
         with engine.connect() as conn:
@@ -209,31 +215,19 @@ def test_a_batch_planned_before_departures_were_recorded_still_leaves_out_a_read
     """left23_departures: readers who had left get ``left_xid`` 0 (PostgreSQL's trigger
     stamps later departures); a batch planned before it has no ``plan_xmin`` and is checked
     against every reader who left, so a reader who leaves after the upgrade is not sent."""
-    engine = db.make_engine(empty_database)
-    db.upgrade(engine, "ledgerindex23_edition_key")
-    ts = TIMESTAMP[engine.dialect.name]
-    with engine.begin() as conn:
-        for statement in (
-            "INSERT INTO subscribers (id, email, status, timezone, send_hour, created_at, updated_at) VALUES "
-            f"(1, 'stays@example.com', 'active', 'UTC', 7, {ts}, {ts}), "
-            f"(2, 'leaves@example.com', 'active', 'UTC', 7, {ts}, {ts}), "
-            f"(3, 'left@example.com', 'unsubscribed', 'UTC', 7, {ts}, {ts})",
-            f"INSERT INTO editions (id, date, slot, created_at) VALUES (1, '2026-12-07', 'daily', {ts})",
-            f"INSERT INTO rendered_bodies (id, fingerprint, subject, preheader, created_at) VALUES (1, 'fp-1', 's', 'p', {ts})",
-            "INSERT INTO batches (id, edition_id, number, body_id, status, attempts, readers_recorded, "
-            f"readers_in_doubt, created_at) VALUES (1, 1, 1, 1, 'pending', 0, FALSE, FALSE, {ts})",
-            "INSERT INTO deliveries (id, edition_id, batch_id, subscriber_id, status, timezone, email, created_at) VALUES "
-            f"(1, 1, 1, 1, 'queued', 'UTC', 'stays@example.com', {ts}), "
-            f"(2, 1, 1, 2, 'queued', 'UTC', 'leaves@example.com', {ts})",
-        ):
-            conn.execute(text(statement))
-    engine.dispose()
-
-    env = {"DATABASE_URL": empty_database, "DIGEST_CONFIG": str(bundled_config_path())}
-    result = CliRunner().invoke(main, ["db", "upgrade"], env=env)
-    assert result.exit_code == 0, result.output
-
-    engine = db.make_engine(empty_database)
+    engine = _upgraded(empty_database, "ledgerindex23_edition_key", [
+        "INSERT INTO subscribers (id, email, status, timezone, send_hour, created_at, updated_at) VALUES "
+        "(1, 'stays@example.com', 'active', 'UTC', 7, {ts}, {ts}), "
+        "(2, 'leaves@example.com', 'active', 'UTC', 7, {ts}, {ts}), "
+        "(3, 'left@example.com', 'unsubscribed', 'UTC', 7, {ts}, {ts})",
+        "INSERT INTO editions (id, date, slot, created_at) VALUES (1, '2026-12-07', 'daily', {ts})",
+        "INSERT INTO rendered_bodies (id, fingerprint, subject, preheader, created_at) VALUES (1, 'fp-1', 's', 'p', {ts})",
+        "INSERT INTO batches (id, edition_id, number, body_id, status, attempts, readers_recorded, "
+        "readers_in_doubt, created_at) VALUES (1, 1, 1, 1, 'pending', 0, FALSE, FALSE, {ts})",
+        "INSERT INTO deliveries (id, edition_id, batch_id, subscriber_id, status, timezone, email, created_at) VALUES "
+        "(1, 1, 1, 1, 'queued', 'UTC', 'stays@example.com', {ts}), "
+        "(2, 1, 1, 2, 'queued', 'UTC', 'leaves@example.com', {ts})",
+    ])
     try:
         on_postgresql = engine.dialect.name == "postgresql"
         with engine.connect() as conn:

@@ -8,9 +8,9 @@ the oldest transaction still running when it began reading its readers
 committed after the plan's first snapshot, so its transaction was still running then, or
 began later: its id is at least that horizon. A batch's read therefore asks only about
 readers who left in such transactions, a handful PostgreSQL hashes once per statement;
-it probed the index of every reader who ever left once per row (2-3.5 us of its CPU a
-reader, the largest per-reader item of the read). SQLite (one writer at a time, small
-lists) keeps the probe.
+it probed the index of every reader who ever left once per row (where a fifth of a
+million readers had left, the read's CPU halves: benchmarks/RESULTS.md, "Readers who left
+since planning"). SQLite (one writer at a time, small lists) keeps the probe.
 """
 
 from __future__ import annotations

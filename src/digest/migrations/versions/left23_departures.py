@@ -6,12 +6,12 @@ Create Date: 2026-12-07 07:00:00
 
 A claimed batch leaves out readers who unsubscribed (or bounced, or complained) after it
 was planned. That was a probe of the inactive readers' index for every row of every batch
-(2-3.5 us of PostgreSQL's CPU a reader, the largest per-reader item of a batch's read). On
+(where a fifth of the readers had left, half of the read's CPU). On
 PostgreSQL a reader's departure now records the transaction that made it (``left_xid``,
 set by a trigger, so every writer is covered: the web, imports, provider events, an
 operator's SQL), and a plan records the oldest transaction still running when it began
 reading its readers (``plan_xmin``, ``pg_snapshot_xmin``). A departure the plan may not
-have seen was made by a transaction at least that old, so a batch's read asks only about
+have seen was made by a transaction no older than that, so a batch's read asks only about
 readers who left in those: a handful, hashed once per statement
 (:mod:`digest.deliver.recipients`).
 
