@@ -183,6 +183,33 @@ def postgres_cpu_seconds() -> float:
     return total
 
 
+def wal_counters(database_url: str) -> dict[str, int] | None:
+    """The server's write-ahead log so far (PostgreSQL 14+; None elsewhere): bytes (from
+    the current WAL position, exact), full-page images (``pg_stat_wal``, which a backend
+    reports when its transaction ends: the edition's and the floor's connections are
+    closed by the time it is read again) and checkpoints. Cluster-wide: whatever else the
+    server does meanwhile counts too."""
+    if make_url(database_url).get_backend_name() != "postgresql":
+        return None
+    engine = create_engine(normalise_database_url(database_url))
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(text(
+                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint, w.wal_fpi, "
+                "b.checkpoints_timed + b.checkpoints_req FROM pg_stat_wal w, pg_stat_bgwriter b")).one()
+    finally:
+        engine.dispose()
+    return {"bytes": int(row[0]), "full_page_images": int(row[1]), "checkpoints": int(row[2])}
+
+
+def wal_line(before: dict[str, int] | None, after: dict[str, int] | None) -> str:
+    if before is None or after is None:
+        return "not measured"
+    grew = {name: after[name] - before[name] for name in before}
+    return (f"{grew['bytes'] / 1e6:,.0f} MB, {grew['full_page_images']:,} full-page images, "
+            f"{grew['checkpoints']} checkpoint(s)")
+
+
 class StageClock:
     """The progress object ``send_edition`` reports to: marks the end of planning."""
 
@@ -287,6 +314,7 @@ def main(argv=None) -> int:
           f"in {time.perf_counter() - started:.1f} s (not timed)", flush=True)
 
     sink = Sink()
+    wal_before = wal_counters(database_url)
     try:
         results = spawn.Queue()
         edition = spawn.Process(target=timed_edition, args=(database_url, sink.url, results))
@@ -298,10 +326,16 @@ def main(argv=None) -> int:
         received = sink.stats()
     finally:
         sink.stop()
+    wal_edition = wal_line(wal_before, wal_after := wal_counters(database_url))
     # The ledger floor, on the same database once the edition is done (PostgreSQL only).
-    ledger_floor = None
+    ledger_floor, floor_postgres, floor_busy = None, 0.0, 0.0
     if backend == "postgresql":
-        ledger_floor = floor.measure_floor(database_url, bodies=edition_bodies(database_url), secret=SECRET_KEY)
+        floor_bodies = edition_bodies(database_url)
+        postgres_before, busy_before = postgres_cpu_seconds(), machine_busy_seconds()
+        ledger_floor = floor.measure_floor(database_url, bodies=floor_bodies, secret=SECRET_KEY)
+        floor_postgres = postgres_cpu_seconds() - postgres_before
+        floor_busy = machine_busy_seconds() - busy_before
+    wal_floor = wal_line(wal_after, wal_counters(database_url)) if ledger_floor else "not measured"
     first_request = (received["first_request_at"] - r["started_epoch"]) if received["first_request_at"] else None
 
     bodies = r["bodies"]
@@ -316,6 +350,8 @@ def main(argv=None) -> int:
         print(f"ledger floor:                  {ledger_floor.seconds:8.2f} s  "
               f"(edition = {r['seconds'] / ledger_floor.seconds:.2f}x floor)")
         print("\n".join("  " + line for line in ledger_floor.lines()))
+        print(f"  ledger floor's CPU (its set-up included): whole machine busy {floor_busy:.1f} core-seconds, "
+              f"PostgreSQL {floor_postgres:.1f} s")
     else:
         print("ledger floor: not measured (it is defined on PostgreSQL)")
     print(f"first request at the sink:     {first_request:8.2f} s after the edition started" if first_request is not None
@@ -331,6 +367,7 @@ def main(argv=None) -> int:
           f"{r['send_processes']} send worker processes {r['cpu_workers']:.1f} s{renders}; whole machine busy "
           f"{r['cpu_machine']:.1f} of {cores * r['seconds']:.1f} core-seconds (PostgreSQL {r['cpu_postgres']:.1f} s "
           f"and the sink {received['cpu_seconds']:.1f} s included)")
+    print(f"write-ahead log: the edition {wal_edition}; the floor {wal_floor}")
     print(f"peak RSS (edition process): {r['peak_rss_mb']:.0f} MB")
     print(f"peak memory of the process tree (the edition process, its fork server and worker processes, up to "
           f"{tree.most_processes} at once; RSS sampled every {tree.interval * 1000:.0f} ms, PSS at its peaks; the "
