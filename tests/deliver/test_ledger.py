@@ -332,16 +332,16 @@ def test_batches_of_one_body_read_and_date_it_once(runtime, provider, monkeypatc
     from digest.deliver import recipients
 
     monkeypatch.setattr(recipients, "_dated_bodies", recipients.DatedBodies())
-    reads = []
-    real = recipients._stored_body
-    monkeypatch.setattr(recipients, "_stored_body", lambda conn, body_id: reads.append(body_id) or real(conn, body_id))
+    reads = []  # the body made from its stored columns (returned by each claim), decompressed
+    real = recipients._decompressed
+    monkeypatch.setattr(recipients, "_decompressed", lambda body_id, *stored: reads.append(body_id) or real(body_id, *stored))
     add_subscribers(runtime, 7)
     with runtime.session() as session:
         edition = get_or_create_edition(session, EDITION)
     plan_edition(runtime, edition, EditionRun(NOW), renderer=CountingRenderer(), selector=FakeSelector(), max_recipients=3)
     summary = _send(runtime, provider)
     assert summary.sent == 7 and len(provider.sent) == 3
-    assert len(reads) == 1  # read and dated once, not once per batch
+    assert len(reads) == 1  # decompressed and dated once, not once per batch
     assert len({(b.body.subject, b.body.html, b.body.text) for b in provider.sent}) == 1
 
 

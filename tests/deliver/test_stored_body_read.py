@@ -30,3 +30,34 @@ def test_a_stored_body_reads_back_as_it_was_rendered_and_a_pruned_one_is_refused
         session.commit()
     with runtime.engine.connect() as conn, pytest.raises(BodyPruned, match=f"body {body_id} was pruned on 2026-12-01"):
         _stored_body(conn, body_id)
+
+
+def test_the_body_a_claim_returns_reads_back_as_it_was_rendered_and_a_pruned_one_is_refused(runtime):
+    """The claim that builds a batch's emails returns its body's stored columns (the body's
+    own SELECT was a round trip a batch): the same body, the same refusal when pruned."""
+    from datetime import date
+
+    from digest.deliver.ledger import claim_batch, get_or_create_edition
+    from digest.deliver.recipients import _decompressed
+    from digest.models import Batch
+
+    with runtime.session() as session:
+        body_id = store_body(session, BODY)
+        edition_id = get_or_create_edition(session, date(2026, 12, 7)).id
+        batches = [Batch(edition_id=edition_id, number=n, body_id=body_id, status="pending") for n in (1, 2)]
+        session.add_all(batches)
+        session.commit()
+        first, second = (b.id for b in batches)
+    with runtime.engine.connect() as conn:
+        claimed = claim_batch(conn, first, "w:1:1", provider="sendgrid")
+        assert _decompressed(body_id, *claimed.stored_body) == BODY
+        assert claim_batch(conn, second, "w:1:1").stored_body is None  # a claim that builds no emails reads no body
+    with runtime.session() as session:
+        session.execute(update(RenderedBody).values(html=None, text=None,
+                                                    pruned_at=datetime(2026, 12, 1, tzinfo=timezone.utc)))
+        session.execute(update(Batch).values(status="pending"))
+        session.commit()
+    with runtime.engine.connect() as conn:
+        claimed = claim_batch(conn, first, "w:1:2", provider="sendgrid")
+        with pytest.raises(BodyPruned, match=f"body {body_id} was pruned on 2026-12-01"):
+            _decompressed(body_id, *claimed.stored_body)

@@ -74,7 +74,8 @@ def build_outgoing(conn, claimed: ClaimedBatch, rows, links: LinkMaker, config,
     alike filled in once (the heading's date from ``sent_at``, default now), and each
     recipient's tokens (links, and their own dates where zones disagree: :mod:`.dates`)
     and headers."""
-    dated = _dated_bodies.get(conn, claimed.body_id, claimed.body_fingerprint, {row[3] for row in rows}, sent_at)
+    dated = _dated_bodies.get(conn, claimed.body_id, claimed.body_fingerprint, {row[3] for row in rows}, sent_at,
+                              stored=claimed.stored_body)
     return OutgoingBatch(
         batch_id=claimed.batch_id,
         edition_id=claimed.edition_id,
@@ -128,21 +129,24 @@ class DatedBodies:
             while len(cache) > self.size:
                 cache.popitem(last=False)
 
-    def body(self, conn, body_id: int, fingerprint: str) -> RenderedEmail:
+    def body(self, conn, body_id: int, fingerprint: str, stored: tuple | None = None) -> RenderedEmail:
+        """The body: kept, or as ``stored`` (read by the claim: :attr:`ClaimedBatch.stored_body`),
+        else read."""
         key = (body_id, fingerprint)
         body = self._cached(self._bodies, key)
         if body is None:
-            body = _stored_body(conn, body_id)
+            body = _stored_body(conn, body_id) if stored is None else _decompressed(body_id, *stored)
             self._store(self._bodies, key, body)
         return body
 
-    def get(self, conn, body_id: int, fingerprint: str, zones: set[str], now: datetime | None = None) -> DatedBody:
+    def get(self, conn, body_id: int, fingerprint: str, zones: set[str], now: datetime | None = None,
+            stored: tuple | None = None) -> DatedBody:
         # The sending minute is part of the key: the heading's date is the day it is sent.
         minute = (now or datetime.now(timezone.utc)).replace(second=0, microsecond=0)
         key = (body_id, fingerprint, frozenset(zones), minute)
         dated = self._cached(self._dated, key)
         if dated is None:
-            dated = dated_for_zones(self.body(conn, body_id, fingerprint), zones, minute)
+            dated = dated_for_zones(self.body(conn, body_id, fingerprint, stored), zones, minute)
             self._store(self._dated, key, dated)
         return dated
 
@@ -159,7 +163,12 @@ def _stored_body(conn, body_id: int) -> RenderedEmail:
     rows = fetch_tuples(conn, _BODY, {"b_id": body_id}, cached=True, alone=True)
     if not rows:
         raise NoResultFound(f"no stored body {body_id}")
-    body_id, subject, preheader, html, text, pruned_at = rows[0]
+    return _decompressed(*rows[0])
+
+
+def _decompressed(body_id: int, subject: str, preheader: str, html: bytes | None, text: bytes | None,
+                  pruned_at: datetime | None) -> RenderedEmail:
+    """A body from its stored columns, html and text as stored (compressed)."""
     return _email(body_id, subject, preheader, None if html is None else decompress_text(html),
                   None if text is None else decompress_text(text), pruned_at)
 

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
-from sqlalchemy import Connection, and_, bindparam, case, exists, func, or_, select, update
+from sqlalchemy import Connection, LargeBinary, and_, bindparam, case, exists, func, or_, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from ...db import fetch_tuples
@@ -66,9 +66,21 @@ _CLAIMED = (  # what a claim returns
     .correlate(_batches).scalar_subquery(),
 )
 _CLAIM = _CLAIM_UPDATE.returning(*_CLAIMED)
+
+
+def _body_column(column):
+    return select(column).where(_bodies.c.id == _batches.c.body_id).correlate(_batches).scalar_subquery()
+
+
+#: The batch's body as stored (html and text compressed, read as bytes), last in a claim
+#: that builds the batch's emails: the body's own SELECT was a round trip a batch.
+_STORED_BODY = (_body_column(_bodies.c.subject), _body_column(_bodies.c.preheader),
+                _body_column(type_coerce(_bodies.c.html, LargeBinary)),
+                _body_column(type_coerce(_bodies.c.text, LargeBinary)), _body_column(_bodies.c.pruned_at))
 # A claim that builds the batch's emails also records its moment (digest audit), in the same
-# UPDATE, and reads what the guards judge (was a statement of its own per batch).
-_CLAIM_TO_SEND = _CLAIM_UPDATE.values(**CLAIM_MOMENT).returning(*_CLAIMED, *held_state_columns(_batches.c.edition_id))
+# UPDATE, and reads what the guards judge (was a statement of its own per batch) and its body.
+_CLAIM_TO_SEND = _CLAIM_UPDATE.values(**CLAIM_MOMENT).returning(*_CLAIMED, *held_state_columns(_batches.c.edition_id),
+                                                                 *_STORED_BODY)
 _SETTLE_BATCH = (
     update(_batches)
     .where(_batches.c.id == bindparam("settle_id"), _batches.c.status == BatchStatus.SENDING,
@@ -135,6 +147,9 @@ class ClaimedBatch:
     #: What the guards judge (:func:`digest.report.guards.held_verdict`), read by a claim
     #: that builds the batch's emails (``provider`` given), as of the claim.
     held_state: object = field(default=None, compare=False, repr=False)
+    #: The body as stored, read by that claim too: (subject, preheader, html and text
+    #: compressed, pruned_at) for :func:`digest.deliver.recipients.build_outgoing`.
+    stored_body: tuple | None = field(default=None, compare=False, repr=False)
 
 
 def claim_batch(
@@ -155,15 +170,17 @@ def claim_batch(
     params = {"claim_id": batch_id, "claim_by": worker_id, "claim_at": now, "own_by": worker_id, "own_at": now}
     if provider is None:
         row = session.execute(_CLAIM, params).first()
-        held_state = None
+        held_state = stored_body = None
     else:  # once a batch sent: on the driver's cursor, the guards' state read by name
         rows = fetch_tuples(_connection(session), _CLAIM_TO_SEND,
                             params | moment_params(now, provider) | held_state_params(now), cached=True, named=True,
                             alone=commit)  # committed as it runs, when it is a transaction of its own
         row = held_state = rows[0] if rows else None
+        stored_body = tuple(row[-len(_STORED_BODY):]) if row is not None else None
     if commit:
         session.commit()
-    return ClaimedBatch(batch_id, *row[:len(_CLAIMED)], held_state=held_state) if row is not None else None
+    return (ClaimedBatch(batch_id, *row[:len(_CLAIMED)], held_state=held_state, stored_body=stored_body)
+            if row is not None else None)
 
 
 @dataclass
