@@ -2,8 +2,9 @@
 reader's tokens (signed links, their own dates where zones disagree) and one-click headers.
 
 Readers who unsubscribed (or bounced, or complained) since planning are marked skipped
-here and left out (:mod:`.ledger.departures`). Bodies are read once per process and kept,
-keyed on their content's fingerprint (:class:`DatedBodies`).
+here and left out (:mod:`.ledger.departures`). A body comes with its batch's claim (as
+stored) and is decompressed once per process and kept, keyed on its content's fingerprint
+(:class:`DatedBodies`).
 """
 
 from __future__ import annotations
