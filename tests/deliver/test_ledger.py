@@ -333,8 +333,8 @@ def test_batches_of_one_body_read_and_date_it_once(runtime, provider, monkeypatc
 
     monkeypatch.setattr(recipients, "_dated_bodies", recipients.DatedBodies())
     reads = []  # the body made from its stored columns (returned by each claim), decompressed
-    real = recipients._decompressed
-    monkeypatch.setattr(recipients, "_decompressed", lambda body_id, *stored: reads.append(body_id) or real(body_id, *stored))
+    real = recipients.stored_email
+    monkeypatch.setattr(recipients, "stored_email", lambda body_id, *stored: reads.append(body_id) or real(body_id, *stored))
     add_subscribers(runtime, 7)
     with runtime.session() as session:
         edition = get_or_create_edition(session, EDITION)

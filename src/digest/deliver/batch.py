@@ -179,7 +179,7 @@ def _prepare(conn, batch_id: int, sender: Sender, claimed_at: datetime):
             pause.observe(claimed.rate_limited_until.timestamp())  # waited out before its request
         rows, suppressed = queued_recipients(conn, batch_id)
         config = sender.runtime.settings.config
-        outgoing = build_outgoing(conn, claimed, rows, sender.links, config,
+        outgoing = build_outgoing(claimed, rows, sender.links, config,
                                   send_moment(claimed_at))  # the emails' Date header and heading date
         held = None
         if outgoing.recipients:  # read by the claim's statement: no statement of its own per batch

@@ -13,14 +13,13 @@ import threading
 from collections import OrderedDict
 from datetime import datetime, timezone
 
-from sqlalchemy import LargeBinary, bindparam, select, type_coerce, update
-from sqlalchemy.exc import NoResultFound
+from sqlalchemy import bindparam, select, update
 
 from ..content import RenderedEmail, tokens_in
 from ..db import fetch_tuples
 from ..links import LinkMaker
 from ..message import recipient_headers, shared_headers
-from ..models import Delivery, DeliveryStatus, RenderedBody
+from ..models import Delivery, DeliveryStatus
 from ..models.compressed import decompress_text
 from ..runtime import Runtime
 from .dates import DatedBody, dated_for_zones
@@ -69,14 +68,14 @@ def queued_recipients(conn, batch_id: int) -> tuple[list, int]:
     return [row[:4] for row in rows if not row[4]], suppressed
 
 
-def build_outgoing(conn, claimed: ClaimedBatch, rows, links: LinkMaker, config,
+def build_outgoing(claimed: ClaimedBatch, rows, links: LinkMaker, config,
                    sent_at: datetime | None = None) -> OutgoingBatch:
-    """The provider's view of a claimed batch: its body, dates that all its readers see
-    alike filled in once (the heading's date from ``sent_at``, default now), and each
-    recipient's tokens (links, and their own dates where zones disagree: :mod:`.dates`)
-    and headers."""
-    dated = _dated_bodies.get(conn, claimed.body_id, claimed.body_fingerprint, {row[3] for row in rows}, sent_at,
-                              stored=claimed.stored_body)
+    """The provider's view of a batch claimed to be sent (its body as stored came with the
+    claim): its body, dates that all its readers see alike filled in once (the heading's
+    date from ``sent_at``, default now), and each recipient's tokens (links, and their own
+    dates where zones disagree: :mod:`.dates`) and headers."""
+    dated = _dated_bodies.get(claimed.body_id, claimed.body_fingerprint, claimed.stored_body,
+                              {row[3] for row in rows}, sent_at)
     return OutgoingBatch(
         batch_id=claimed.batch_id,
         edition_id=claimed.edition_id,
@@ -107,7 +106,7 @@ class DatedBodies:
 
     Keyed on the body's fingerprint (sha256 of its content) as well as its id, so an entry
     can only ever be served for the same content, whatever database the id came from.
-    Shared by the sending threads; a miss reads the body once.
+    Shared by the sending threads; a miss decompresses the body its claim returned.
     """
 
     def __init__(self, size: int = 64) -> None:
@@ -130,46 +129,34 @@ class DatedBodies:
             while len(cache) > self.size:
                 cache.popitem(last=False)
 
-    def body(self, conn, body_id: int, fingerprint: str, stored: tuple | None = None) -> RenderedEmail:
-        """The body: kept, or as ``stored`` (read by the claim: :attr:`ClaimedBatch.stored_body`),
-        else read."""
+    def body(self, body_id: int, fingerprint: str, stored: tuple) -> RenderedEmail:
+        """The body: kept, or made from its ``stored`` columns (:attr:`ClaimedBatch.stored_body`)."""
         key = (body_id, fingerprint)
         body = self._cached(self._bodies, key)
         if body is None:
-            body = _stored_body(conn, body_id) if stored is None else _decompressed(body_id, *stored)
+            body = stored_email(body_id, *stored)
             self._store(self._bodies, key, body)
         return body
 
-    def get(self, conn, body_id: int, fingerprint: str, zones: set[str], now: datetime | None = None,
-            stored: tuple | None = None) -> DatedBody:
+    def get(self, body_id: int, fingerprint: str, stored: tuple, zones: set[str],
+            now: datetime | None = None) -> DatedBody:
         # The sending minute is part of the key: the heading's date is the day it is sent.
         minute = (now or datetime.now(timezone.utc)).replace(second=0, microsecond=0)
         key = (body_id, fingerprint, frozenset(zones), minute)
         dated = self._cached(self._dated, key)
         if dated is None:
-            dated = dated_for_zones(self.body(conn, body_id, fingerprint, stored), zones, minute)
+            dated = dated_for_zones(self.body(body_id, fingerprint, stored), zones, minute)
             self._store(self._dated, key, dated)
         return dated
 
 
 _dated_bodies = DatedBodies()
-_stored = RenderedBody.__table__
-#: A stored body with its html and text as stored (compressed: read as bytes on every
-#: database, decompressed by :func:`_stored_body`), so it runs on the driver's cursor.
-_BODY = select(_stored.c.id, _stored.c.subject, _stored.c.preheader, type_coerce(_stored.c.html, LargeBinary),
-               type_coerce(_stored.c.text, LargeBinary), _stored.c.pruned_at).where(_stored.c.id == bindparam("b_id"))
 
 
-def _stored_body(conn, body_id: int) -> RenderedEmail:
-    rows = fetch_tuples(conn, _BODY, {"b_id": body_id}, cached=True, alone=True)
-    if not rows:
-        raise NoResultFound(f"no stored body {body_id}")
-    return _decompressed(*rows[0])
-
-
-def _decompressed(body_id: int, subject: str, preheader: str, html: bytes | None, text: bytes | None,
-                  pruned_at: datetime | None) -> RenderedEmail:
-    """A body from its stored columns, html and text as stored (compressed)."""
+def stored_email(body_id: int, subject: str, preheader: str, html: bytes | None, text: bytes | None,
+                 pruned_at: datetime | None) -> RenderedEmail:
+    """A body from its stored columns, html and text as stored (compressed), as a claim
+    returns them (:attr:`ClaimedBatch.stored_body`); :class:`BodyPruned` when pruned."""
     return _email(body_id, subject, preheader, None if html is None else decompress_text(html),
                   None if text is None else decompress_text(text), pruned_at)
 
