@@ -38,12 +38,25 @@ def unsettled_batches(edition_id: int | None = None):
     return query
 
 
-def in_flight_readers(edition_id: int | None):
-    """Subscriber ids with a delivery in flight in an edition other than ``edition_id``
-    (a subquery: ``Subscriber.id.in_(in_flight_readers(e))``)."""
+def in_flight_batches(session, edition_id: int | None) -> list[int]:
+    """Ids of the batches of editions other than ``edition_id`` with readers in flight: none
+    on most days, a few when an edition has ambiguous readers or is still being sent."""
+    return list(session.scalars(unsettled_batches(edition_id)))
+
+
+def readers_in(batch_ids: list[int]):
+    """Subscriber ids with a delivery in flight in these batches (a subquery:
+    ``Subscriber.id.in_(readers_in(in_flight_batches(session, e)))``).
+
+    The batches are given as values, read first (:func:`in_flight_batches`), not as a
+    subquery: given ``batch_id IN (SELECT ...)``, PostgreSQL may start from
+    ``deliveries`` instead, scanning every row with a queued status (the edition being
+    planned has hundreds of thousands) and looking up each one's batch, once per chunk of
+    readers, when ``deliveries`` has no statistics yet (a fresh ledger, an edition's rows
+    written since the last ANALYZE): 0.2-0.5 s a chunk, growing with the edition
+    (``benchmarks/RESULTS.md``, "Readers in flight, found from their batches")."""
     return (select(_deliveries.c.subscriber_id)
-            .where(_deliveries.c.batch_id.in_(unsettled_batches(edition_id)),
-                   _deliveries.c.status.in_(UNSETTLED_DELIVERY)))
+            .where(_deliveries.c.batch_id.in_(batch_ids), _deliveries.c.status.in_(UNSETTLED_DELIVERY)))
 
 
 def editions_with(session, delivery_status: str) -> list:

@@ -18,7 +18,7 @@ from ...db import fetch_tuples
 from ...models import Delivery, DeliveryStatus, Subscriber, SubscriberStatus, Topic, subscriber_topics, utcnow
 from ...runtime import Runtime
 from ...subscribers.cadence import window_start_column
-from ..ledger.in_flight import IN_FLIGHT, in_flight_readers
+from ..ledger.in_flight import IN_FLIGHT, in_flight_batches, readers_in
 from .result import PlanSummary, SkipReason
 from .rows import insert_deliveries
 
@@ -135,35 +135,53 @@ def _chunk_sizes(chunk_size: int) -> Iterator[int]:
         yield chunk_size
 
 
+def _not_in_flight(session: Session, query, edition_id: int | None):
+    """``query`` leaving out readers in flight in another edition, asked now: their batches
+    first (none on most days: then nothing to leave out), then those batches' rows
+    (:func:`~digest.deliver.ledger.in_flight.readers_in`)."""
+    batches = in_flight_batches(session, edition_id)
+    return query.where(_subscribers.c.id.not_in(readers_in(batches))) if batches else query
+
+
+def _active(due):
+    return (select(*_SUBSCRIBER_COLUMNS)
+            .where(_subscribers.c.status == SubscriberStatus.ACTIVE, due)
+            .order_by(_subscribers.c.id))
+
+
+def next_chunk(session: Session, edition_id: int | None, due, *, after: int, size: int):
+    """The statement reading the next ``size`` active subscribers due this edition after id
+    ``after``, without a row in it and not in flight in another one."""
+    query = _active(due).where(_subscribers.c.id > after, _no_row(edition_id, after=after)).limit(size)
+    return _not_in_flight(session, query, edition_id)
+
+
 def active_unplanned(runtime: Runtime, edition_id: int | None, subscriber_ids, chunk_size: int, *,
                      due) -> Iterator[list[SubscriberRow]]:
     """Active subscribers due this edition (``due``: their frequency and pause,
-    :func:`digest.subscribers.cadence.due_on`) without a delivery row, in id order, one
-    chunk (and session) at a time: the first of at most :data:`FIRST_CHUNK`, the others
-    of ``chunk_size``."""
+    :func:`digest.subscribers.cadence.due_on`) without a delivery row and not in flight in
+    another edition as the chunk is read, in id order, one chunk (and session) at a time:
+    the first of at most :data:`FIRST_CHUNK`, the others of ``chunk_size``."""
     with runtime.sessions() as session:  # topic id -> slug, read once per plan
         slug_of = dict(session.execute(select(Topic.__table__.c.id, Topic.__table__.c.slug)).all())
-    active = (select(*_SUBSCRIBER_COLUMNS)
-              .where(_subscribers.c.status == SubscriberStatus.ACTIVE, due,
-                     _subscribers.c.id.not_in(in_flight_readers(edition_id)))
-              .order_by(_subscribers.c.id))
     sizes = _chunk_sizes(chunk_size)
     if subscriber_ids is not None:
         ids = sorted(set(subscriber_ids))
-        base = active.where(_no_row(edition_id))
+        base = _active(due).where(_no_row(edition_id))
         start = 0
         while start < len(ids):
             wanted = ids[start:start + next(sizes)]
             start += len(wanted)
             with runtime.sessions() as session:
-                chunk = _load_chunk(session, base.where(_subscribers.c.id.in_(wanted)), slug_of, dense=False)
+                query = _not_in_flight(session, base.where(_subscribers.c.id.in_(wanted)), edition_id)
+                chunk = _load_chunk(session, query, slug_of, dense=False)
             if chunk:
                 yield chunk
         return
     last_id = 0
     while True:
         with runtime.sessions() as session:
-            query = active.where(_subscribers.c.id > last_id, _no_row(edition_id, after=last_id)).limit(next(sizes))
+            query = next_chunk(session, edition_id, due, after=last_id, size=next(sizes))
             chunk = _load_chunk(session, query, slug_of, dense=True)
         if not chunk:
             return
@@ -192,16 +210,20 @@ def skip_in_flight(session: Session, edition_id: int | None, subscriber_ids, sum
     """Active readers not yet in this edition whose delivery in another one is in flight:
     a ``skipped`` (``in-flight``) row each (a dry run only counts them). The chunks read
     after this leave them out (:func:`active_unplanned`), whether rows were written or not."""
+    batches = in_flight_batches(session, edition_id)
+    if not batches:  # most days
+        session.rollback()
+        return
     query = (select(_subscribers.c.id)
              .where(_subscribers.c.status == SubscriberStatus.ACTIVE, due, _no_row(edition_id),
-                    _subscribers.c.id.in_(in_flight_readers(edition_id)))
+                    _subscribers.c.id.in_(readers_in(batches)))
              .order_by(_subscribers.c.id))
     if subscriber_ids is not None:
         # Given readers (the worker's tick: a zone's hour, tens of thousands) are first met
         # with the readers in flight, here: in one statement with both, PostgreSQL probes
         # the list once per delivery in flight (16-24 s at a million readers, when the
         # tick plans one day while the other's batches are pending).
-        wanted = set(session.scalars(in_flight_readers(edition_id))).intersection(subscriber_ids)
+        wanted = set(session.scalars(readers_in(batches))).intersection(subscriber_ids)
         if not wanted:
             session.rollback()
             return
