@@ -31,9 +31,9 @@ def newest_first(items: Iterable[BriefingCandidate | VideoCandidate]) -> list:
     return sorted(items, key=lambda c: (c.published_at, c.id), reverse=True)
 
 
-def by_rank(briefings: Iterable[BriefingCandidate]) -> list[BriefingCandidate]:
-    """Editor picks first, then newest."""
-    return sorted(newest_first(briefings), key=lambda c: not c.is_editor_pick)
+def _picks_first(newest: Sequence[BriefingCandidate]) -> list[BriefingCandidate]:
+    """Briefings already newest first, editor picks moved ahead (each part keeps its order)."""
+    return [c for c in newest if c.is_editor_pick] + [c for c in newest if not c.is_editor_pick]
 
 
 def briefing_item(c: BriefingCandidate) -> BriefingItem:
@@ -80,12 +80,13 @@ def related_item(c: BriefingCandidate) -> RelatedItem:
 
 
 def _sections(
-    briefings: Sequence[BriefingCandidate], reader: Reader, config: PublicationConfig
+    newest: Sequence[BriefingCandidate], reader: Reader, config: PublicationConfig
 ) -> tuple[list[tuple[str, list[BriefingCandidate]]], set[int]]:
-    """Fill each of the reader's topics in config order; an item goes to the first topic
-    with room for it, so it appears once even when it carries several of the reader's topics."""
+    """Fill each of the reader's topics in config order from their briefings (``newest``:
+    newest first), editor picks first; an item goes to the first topic with room for it,
+    so it appears once even when it carries several of the reader's topics."""
     limit = config.selection.max_per_topic
-    ranked = by_rank(briefings)
+    ranked = _picks_first(newest)
     used: set[int] = set()
     sections = []
     for slug in reader.topics:
@@ -108,14 +109,17 @@ def choose(
     config: PublicationConfig,
     edition_date: date,
 ) -> Selection:
-    """One reader's selection from the candidates published in their window."""
+    """One reader's selection from the candidates published in their window. The briefings
+    are put newest first once: a planner asks this once per distinct selection, 1,786
+    times at a million readers, on its own critical path."""
     rules = config.selection
     mine = set(reader.topics)
-    in_topic = [c for c in briefings if mine.intersection(c.topics)]
+    newest = newest_first(briefings)
+    in_topic = [c for c in newest if mine.intersection(c.topics)]
     sections, used = _sections(in_topic, reader, config)
 
-    leftovers = [c for c in newest_first(in_topic) if c.id not in used]
-    outside_picks = [c for c in newest_first(briefings) if c.is_editor_pick and not mine.intersection(c.topics)]
+    leftovers = [c for c in in_topic if c.id not in used]
+    outside_picks = [c for c in newest if c.is_editor_pick and not mine.intersection(c.topics)]
     my_videos = [v for v in newest_first(videos) if mine.intersection(v.topics)]
 
     selection = Selection(
