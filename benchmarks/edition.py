@@ -14,7 +14,10 @@ The first-request time is from the edition's start to the first request the sink
 received (the sink's clock: nothing in the send path is hooked). Then, on the same
 database, the ledger floor (``benchmarks/floor.py``: COPY the ledger rows, per batch read
 them back, sign the links, encode the request, settle; the readers' last-digest time),
-and the edition's time against it.
+and the edition's time against it; then the same floor in the edition's own batches
+(``measure_floor(batches_of=...)``: one request per body and 1,000 readers, as the
+edition had to make), which splits the edition's distance from the floor into what
+its batches cost and what its own work costs.
 
 Peak RSS is printed twice: the edition process's own, and the whole tree's (the edition
 process with its fork server and worker processes, sampled: ``benchmarks/tree_rss.py``).
@@ -262,6 +265,7 @@ def timed_edition(database_url: str, sink_url: str, results) -> None:
         "cpu_machine": busy, "cpu_postgres": postgres,
         "sent": summary.sent, "failed": summary.failed, "ambiguous": summary.ambiguous,
         "skipped": dict(summary.skipped), "peak_rss_mb": peak_mb, "started_epoch": started_epoch,
+        "edition_id": summary.edition_id,
     })
 
 
@@ -328,13 +332,16 @@ def main(argv=None) -> int:
         sink.stop()
     wal_edition = wal_line(wal_before, wal_after := wal_counters(database_url))
     # The ledger floor, on the same database once the edition is done (PostgreSQL only).
-    ledger_floor, floor_postgres, floor_busy = None, 0.0, 0.0
+    ledger_floor, floor_postgres, floor_busy, in_batches = None, 0.0, 0.0, None
     if backend == "postgresql":
         floor_bodies = edition_bodies(database_url)
         postgres_before, busy_before = postgres_cpu_seconds(), machine_busy_seconds()
         ledger_floor = floor.measure_floor(database_url, bodies=floor_bodies, secret=SECRET_KEY)
         floor_postgres = postgres_cpu_seconds() - postgres_before
         floor_busy = machine_busy_seconds() - busy_before
+        # Then the same least work, in the edition's own batches (not issue 23's floor).
+        in_batches = floor.measure_floor(database_url, bodies=floor_bodies, secret=SECRET_KEY,
+                                         batches_of=r["edition_id"])
     wal_floor = wal_line(wal_after, wal_counters(database_url)) if ledger_floor else "not measured"
     first_request = (received["first_request_at"] - r["started_epoch"]) if received["first_request_at"] else None
 
@@ -352,6 +359,9 @@ def main(argv=None) -> int:
         print("\n".join("  " + line for line in ledger_floor.lines()))
         print(f"  ledger floor's CPU (its set-up included): whole machine busy {floor_busy:.1f} core-seconds, "
               f"PostgreSQL {floor_postgres:.1f} s")
+        print(f"the floor in the edition's {len(in_batches.requests):,} batches: {in_batches.seconds:8.2f} s  "
+              f"(edition = {r['seconds'] / in_batches.seconds:.2f}x; one request per body and 1,000 readers, "
+              f"measured after the floor above)")
     else:
         print("ledger floor: not measured (it is defined on PostgreSQL)")
     print(f"first request at the sink:     {first_request:8.2f} s after the edition started" if first_request is not None
@@ -374,8 +384,10 @@ def main(argv=None) -> int:
           f"sampler's CPU {tree.cpu_seconds:.2f} s): RSS summed {tree_peak_mb:.0f} MB (shared pages counted in each "
           f"process), PSS summed {tree_pss_mb:.0f} MB")
     floor_seconds = round(ledger_floor.seconds, 2) if ledger_floor else None
+    in_batches_seconds = round(in_batches.seconds, 2) if ledger_floor else None
     print(json.dumps({"subscribers": n, "seconds": round(r["seconds"], 2), "floor_seconds": floor_seconds,
                       "ratio": round(r["seconds"] / ledger_floor.seconds, 2) if ledger_floor else None,
+                      "floor_in_edition_batches_seconds": in_batches_seconds,
                       "first_request_seconds": round(first_request, 2) if first_request is not None else None,
                       "peak_rss_mb": round(r["peak_rss_mb"]), "tree_peak_rss_mb": round(tree_peak_mb),
                       "tree_peak_pss_mb": round(tree_pss_mb),

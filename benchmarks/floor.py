@@ -19,8 +19,9 @@ shaped like ``deliveries``: fillfactor 50, an index on the batch); step 3 writes
 real ``subscribers.last_digest_at``. Reading each process's share of the readers happens
 before the clock starts. Its sessions are set as the application's (UTC, no JIT:
 :data:`digest.db.SESSION_SETTINGS`). ``benchmarks/edition.py`` runs
-:func:`measure_floor` on the same database in the same run; run alone, this seeds a fresh
-database like it.
+:func:`measure_floor` on the same database in the same run, then again with
+``batches_of`` (the edition's own batches instead of 1,000 readers at a time); run alone,
+this seeds a fresh database like it.
 """
 
 from __future__ import annotations
@@ -87,10 +88,18 @@ def conninfo(database_url: str) -> str:
 
 
 def measure_floor(database_url: str, *, edition_id: int = 1, bodies=None, processes: int | None = None,
-                  secret: str = SECRET_KEY, base_url: str = BASE_URL, keep_requests: bool = False) -> FloorResult:
+                  secret: str = SECRET_KEY, base_url: str = BASE_URL, keep_requests: bool = False,
+                  batches_of: int | None = None) -> FloorResult:
     """The floor for every active subscriber of the database. ``bodies``: (subject, text,
     html) tuples, batch k sending ``bodies[k % len(bodies)]`` (e.g. an edition's own);
-    ``keep_requests`` returns the encoded requests too (small N: tests)."""
+    ``keep_requests`` returns the encoded requests too (small N: tests).
+
+    ``batches_of``: an edition already sent in this database; the floor then takes its
+    readers in that edition's batches (each sent reader in their batch, numbered by its
+    id) instead of 1,000 at a time in subscriber order. Not issue 23's floor: the same
+    least work, paid once per request the edition had to make (one per body and 1,000
+    readers, since readers with different selections cannot share a request), which
+    shows how much of the edition's time is that and how much is its own."""
     dsn = conninfo(database_url)
     processes = processes or os.cpu_count() or 1
     table = f"floor_deliveries_{os.getpid()}"
@@ -105,7 +114,7 @@ def measure_floor(database_url: str, *, edition_id: int = 1, bodies=None, proces
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     ready = context.Barrier(processes + 1)
     results = context.Queue()
-    job = dict(dsn=dsn, table=table, edition_id=edition_id, bodies=list(bodies or [SAMPLE_BODY]),
+    job = dict(dsn=dsn, table=table, edition_id=edition_id, bodies=list(bodies or [SAMPLE_BODY]), batches_of=batches_of,
                processes=processes, secret=secret, base_url=base_url, keep=keep_requests)
     workers = [context.Process(target=_share, args=(index, job, ready, results), daemon=True)
                for index in range(processes)]
@@ -173,10 +182,16 @@ def _run_share(index: int, job: dict, ready) -> dict:
     links = LinkMaker(job["base_url"], job["secret"])
     clock = dict.fromkeys(PHASES, 0.0)
     with _connect(job["dsn"]) as conn:
-        readers = conn.execute(  # (subscriber, batch, email): not timed, the floor starts with its readers
-            "SELECT id, batch, email FROM (SELECT id, email, (row_number() OVER (ORDER BY id) - 1) / %s AS batch "
-            "FROM subscribers WHERE status = 'active') numbered WHERE batch %% %s = %s ORDER BY id",
-            (BATCH_SIZE, processes, index)).fetchall()
+        if job["batches_of"] is None:
+            readers = conn.execute(  # (subscriber, batch, email): not timed, the floor starts with its readers
+                "SELECT id, batch, email FROM (SELECT id, email, (row_number() OVER (ORDER BY id) - 1) / %s AS batch "
+                "FROM subscribers WHERE status = 'active') numbered WHERE batch %% %s = %s ORDER BY id",
+                (BATCH_SIZE, processes, index)).fetchall()
+        else:  # the readers as the edition batched them
+            readers = conn.execute(
+                "SELECT subscriber_id, batch_id, email FROM deliveries WHERE edition_id = %s AND status = 'sent' "
+                "AND batch_id %% %s = %s ORDER BY batch_id, subscriber_id",
+                (job["batches_of"], processes, index)).fetchall()
         conn.commit()
         # Its readers and imports live through the timed part: frozen, the collector never
         # walks them (as the edition's workers freeze what they start with:

@@ -107,6 +107,13 @@ def add_subscribers(runtime, count: int, *, topics=("gold",), status=SubscriberS
         return [r.id for r in rows]
 
 
+def postgresql_only(runtime, why: str):
+    """``runtime`` when it is on PostgreSQL; on SQLite the test is skipped, saying ``why``."""
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip(why)
+    return runtime
+
+
 def provider_error(message="boom", **kw) -> ProviderError:
     return ProviderError(message, **kw)
 

@@ -22,7 +22,7 @@ from digest.deliver.run import EditionRun
 from digest.models import Batch, Delivery, DeliveryStatus, Subscriber, utcnow
 from digest.subscribers.forget import forget
 
-from .conftest import EDITION, NOW, CountingRenderer, FakeSelector, add_subscribers
+from .conftest import EDITION, NOW, CountingRenderer, FakeSelector, add_subscribers, postgresql_only
 
 SECRET = "test-secret-key-0123456789"
 BODY = RenderedEmail(subject="Your digest", preheader="", html="<p>x</p>", text="x")
@@ -155,9 +155,7 @@ def _write(runtime, edition_id: int, readers, done: threading.Event | None = Non
 
 @pytest.fixture
 def pg_runtime(runtime):
-    if runtime.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite: one writer at a time (its database lock); no such interleaving")
-    return runtime
+    return postgresql_only(runtime, "SQLite: one writer at a time (its database lock); no such interleaving")
 
 
 def test_an_erase_waits_for_a_write_in_flight_then_deletes_its_rows(pg_runtime):

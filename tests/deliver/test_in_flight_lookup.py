@@ -22,6 +22,8 @@ from digest.deliver.plan.rows import store_body
 from digest.models import Batch, Delivery, Subscriber
 from digest.subscribers.cadence import due_on
 
+from .conftest import postgresql_only
+
 PLANNED = 6000  # readers 1..PLANNED, queued in the edition being planned, 1,000 a batch
 PLANNING_DAY, OTHER_DAY = date(2026, 12, 7), date(2026, 12, 6)
 AT = datetime(2026, 12, 7, 6, tzinfo=timezone.utc)
@@ -107,9 +109,7 @@ def _chunk_plan(runtime, edition_id: int) -> list[dict]:
 
 @pytest.fixture
 def pg_runtime(runtime):
-    if runtime.engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL only: the plans PostgreSQL makes of a chunk's read")
-    return runtime
+    return postgresql_only(runtime, "PostgreSQL only: the plans PostgreSQL makes of a chunk's read")
 
 
 def test_a_chunk_read_asks_nothing_about_deliveries_in_flight_when_no_batch_is(pg_runtime):

@@ -84,3 +84,36 @@ def test_the_floor_records_sends_and_encodes_one_request_per_batch(postgres_url,
     assert recorded == active
     assert unrecorded == len(UNSUBSCRIBED)
     assert scratch == 0  # the floor's ledger is dropped afterwards
+
+
+@pytest.mark.postgres
+def test_the_floor_in_an_editions_batches_makes_one_request_per_batch(postgres_url, benchmark):
+    """``batches_of``: the floor's readers as an edition batched them (its sent rows), each
+    batch one request (worked out by hand: batches 11, 12, 13 of 3, 1,000 and 2 readers;
+    the queued and skipped rows, and another edition's, are not the edition's sends)."""
+    floor, edition = benchmark
+    engine = create_engine(postgres_url)
+    with engine.begin() as conn:
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    edition.seed(postgres_url, 1_200)
+    layout = {11: [1100, 1150, 1200], 12: list(range(1, 1001)), 13: [1001, 1002]}
+    rows = [(sid, batch, "sent") for batch, readers in layout.items() for sid in readers]
+    rows += [(1003, 13, "queued"), (1004, None, "skipped")]
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO deliveries (edition_id, subscriber_id, batch_id, email, status, refused, "
+                          "created_at) VALUES (3, :sid, :batch, 'r' || :sid || '@example.com', :status, false, now())"),
+                     [{"sid": sid, "batch": batch, "status": status} for sid, batch, status in rows])
+        conn.execute(text("INSERT INTO deliveries (edition_id, subscriber_id, batch_id, email, status, refused, "
+                          "created_at) VALUES (4, 7, 99, 'r7@example.com', 'sent', false, now())"))
+
+    result = floor.measure_floor(postgres_url, edition_id=7, processes=2, keep_requests=True, batches_of=3,
+                                 bodies=[("Body one", "text one", "<p>one</p>")])
+
+    assert (result.rows, result.settled, result.last_digests) == (1_005, 1_005, 1_005)
+    assert [(batch, count) for batch, count, _ in result.requests] == [(11, 3), (12, 1000), (13, 2)]
+    requests = [orjson.loads(data) for data in result.encoded]
+    assert [[int(p["custom_args"]["subscriber_id"]) for p in r["personalizations"]] for r in requests] == [
+        [1100, 1150, 1200], list(range(1, 1001)), [1001, 1002]]
+    assert requests[0]["personalizations"][1]["to"] == [{"email": "r1150@example.com"}]
+    engine.dispose()
