@@ -198,8 +198,13 @@ def count_outside(session: Session, edition_id: int | None, subscriber_ids, summ
     )
     already = 0
     if edition_id is not None:
+        # Their rows in the edition, counted on its key: one row per reader (unique), and
+        # none for a reader no longer in ``subscribers`` (an erasure deletes them). Asked
+        # as subscribers with a row, PostgreSQL scanned every delivery row for a worker's
+        # hour of 38,000 readers, in parallel: 0.4-0.5 s against 0.1 s, before planning starts.
+        mine = [Delivery.subscriber_id.in_(subscriber_ids)] if subscriber_ids is not None else []
         already = session.scalar(
-            select(func.count()).select_from(Subscriber).where(has_row, *wanted)
+            select(func.count()).select_from(Delivery).where(Delivery.edition_id == edition_id, *mine)
         )
     summary.skipped[SkipReason.SUPPRESSED] += suppressed or 0
     summary.skipped[SkipReason.ALREADY_SENT] += already or 0
