@@ -5,7 +5,9 @@ and a planner's chunk read asks nothing about it when no batch is in flight. Ask
 with a queued status, the edition being planned included, and looked up each one's
 batch, once per chunk: on a ledger written since its last ANALYZE (a fresh one, an
 edition's rows just planned). Which readers a plan skips as in flight is tested on both
-databases in ``test_ambiguous_editions.py``."""
+databases in ``test_ambiguous_editions.py``. And what a plan counts as already in the
+edition before it reads any chunk: their rows in it (``already_in``; its plan at a small
+size is the same either way, so only the count is checked here)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from sqlalchemy import insert, select, text
 from digest.content import RenderedEmail
 from digest.deliver.ledger import get_or_create_edition
 from digest.deliver.ledger.in_flight import in_flight_batches, readers_in
-from digest.deliver.plan.readers import next_chunk
+from digest.deliver.plan.readers import already_in, next_chunk
 from digest.deliver.plan.rows import store_body
 from digest.models import Batch, Delivery, Subscriber
 from digest.subscribers.cadence import due_on
@@ -132,3 +134,13 @@ def test_a_chunk_read_finds_readers_in_flight_by_their_batches(pg_runtime):
     assert len(in_flight) == 1 and in_flight[0]["Node Type"] in ("Index Scan", "Bitmap Heap Scan"), in_flight
     by_batch = [n for n in _plan_nodes(in_flight[0]) if n.get("Index Name") == "ix_deliveries_batch_id"]
     assert len(by_batch) == 1 and "batch_id = ANY ('{" in by_batch[0]["Index Cond"], by_batch
+
+
+def test_readers_already_in_the_edition_are_its_rows_of_them(runtime):
+    planning, other = _ledger(runtime, other_in_flight=True)
+    with runtime.session() as session:
+        assert session.scalar(already_in(planning)) == PLANNED
+        assert session.scalar(already_in(planning, list(range(PLANNED - 9, PLANNED + 11)))) == 10
+        assert session.scalar(already_in(other, list(range(1, PLANNED + 11)))) == 7
+        assert session.scalar(already_in(other, [PLANNED + 8, PLANNED + 9])) == 0
+

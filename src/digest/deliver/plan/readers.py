@@ -189,6 +189,16 @@ def active_unplanned(runtime: Runtime, edition_id: int | None, subscriber_ids, c
         last_id = chunk[-1][0]
 
 
+def already_in(edition_id: int, subscriber_ids=None):
+    """How many of these readers (None: any) have a row in the edition, counted on its key:
+    one row per reader (unique), and none for a reader no longer in ``subscribers`` (an
+    erasure deletes them). Asked as subscribers with a row, PostgreSQL scanned every
+    delivery row for a worker's hour of 38,000 readers, in parallel: 0.4-0.5 s against
+    0.1 s, before planning starts."""
+    mine = [Delivery.subscriber_id.in_(subscriber_ids)] if subscriber_ids is not None else []
+    return select(func.count()).select_from(Delivery).where(Delivery.edition_id == edition_id, *mine)
+
+
 def count_outside(session: Session, edition_id: int | None, subscriber_ids, summary: PlanSummary) -> None:
     """Subscribers this plan will not consider: suppressed ones, and those already in the ledger."""
     has_row = exists().where(Delivery.subscriber_id == Subscriber.id, Delivery.edition_id == edition_id)
@@ -196,16 +206,7 @@ def count_outside(session: Session, edition_id: int | None, subscriber_ids, summ
     suppressed = session.scalar(
         select(func.count()).select_from(Subscriber).where(Subscriber.status.in_(SubscriberStatus.SUPPRESSED), ~has_row, *wanted)
     )
-    already = 0
-    if edition_id is not None:
-        # Their rows in the edition, counted on its key: one row per reader (unique), and
-        # none for a reader no longer in ``subscribers`` (an erasure deletes them). Asked
-        # as subscribers with a row, PostgreSQL scanned every delivery row for a worker's
-        # hour of 38,000 readers, in parallel: 0.4-0.5 s against 0.1 s, before planning starts.
-        mine = [Delivery.subscriber_id.in_(subscriber_ids)] if subscriber_ids is not None else []
-        already = session.scalar(
-            select(func.count()).select_from(Delivery).where(Delivery.edition_id == edition_id, *mine)
-        )
+    already = session.scalar(already_in(edition_id, subscriber_ids)) if edition_id is not None else 0
     summary.skipped[SkipReason.SUPPRESSED] += suppressed or 0
     summary.skipped[SkipReason.ALREADY_SENT] += already or 0
 
