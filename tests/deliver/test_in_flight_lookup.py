@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, text
 
 from digest.content import RenderedEmail
 from digest.deliver.ledger import get_or_create_edition
