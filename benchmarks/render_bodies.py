@@ -13,8 +13,8 @@ config.
 worker) renders each selection of FILE through ``_render_in_worker``, exactly what a render
 worker does (fingerprint and compressed parts included). Printed: the thread CPU time a
 body (the renderer's construction not counted, as a worker builds it before its first
-render), and with ``--hash`` one SHA-256 over every body's subject, preheader, html, text
-and tokens (and what a body left out, or its error): the same hash before and after a
+render), and with ``--hash`` one SHA-256 over every body's subject, preheader, html and text
+(decompressed; and what a body left out, or its error): the same hash before and after a
 change to the render means the same bytes out. ``--profile N``: the N costliest functions
 under cProfile (which slows the pass; shares only). Run each pass in a fresh process: the
 render's caches are per process, as a worker's are.
@@ -65,12 +65,17 @@ def capture(path: Path, subscribers: int) -> None:
 
 
 def _digest(outcome, into) -> None:
+    """A worker's outcome into the hash: a body as a worker hands it back (its stored
+    form: html and text compressed) is hashed decompressed, so a change of compression
+    alone keeps the hash; its tokens are read off its html and text, so they are in it."""
+    from digest.models.compressed import decompress_text  # noqa: PLC0415
+
     rendered = outcome.rendered
     if rendered is None:
         into.update(repr(("failed", outcome.error, outcome.left_out)).encode())
         return
-    for value in (rendered.subject, rendered.preheader, rendered.html, rendered.text, " ".join(sorted(rendered.tokens)),
-                  repr(outcome.left_out)):
+    for value in (rendered.subject, rendered.preheader, decompress_text(rendered.html),
+                  decompress_text(rendered.text), repr(outcome.left_out)):
         into.update(value.encode())
         into.update(b"\0")
 
