@@ -62,3 +62,41 @@ def test_a_preview_older_than_any_subscriber_window_loads_more(runtime, session,
     assert [x.title for x in default.sections[0].briefings] == ["recent"]
     week = selector.for_topics(["lithium"], EDITION, since=NOW - timedelta(days=7))
     assert [x.title for x in week.sections[0].briefings] == ["recent", "last week"]
+
+
+def test_selections_share_their_items_and_fingerprint_their_full_text(runtime, session, seed):
+    """Two readers' different selections hold the same item objects for the same pieces
+    (made once per candidate), and each fingerprint is still the SHA-256 of the
+    selection's whole generated repr, item fields spelled out."""
+    import hashlib
+
+    from digest.content import BriefingItem, RelatedItem, Selection, TopicSection, VideoItem
+
+    seed.briefing(title="one", hours_ago=1)
+    seed.briefing(title="two", hours_ago=2)
+    seed.video(hours_ago=2)
+    session.commit()
+    selector = Selector(session, runtime.settings.config, NOW)
+    topics = runtime.settings.config.topic_slugs
+    wide = selector.for_topics(topics, EDITION, since=NOW - timedelta(hours=12))
+    narrow = selector.for_topics(topics, EDITION, since=NOW - timedelta(minutes=90))
+    assert wide is not narrow
+    [one] = [b for s in narrow.sections for b in s.briefings]
+    assert one.title == "one"
+    assert [b for s in wide.sections for b in s.briefings if b.title == "one"][0] is one
+
+    def spelled_out(value) -> str:  # the dataclasses' generated repr, no cache
+        if isinstance(value, (BriefingItem, VideoItem, RelatedItem)):
+            fields = ", ".join(f"{name}={spelled_out(getattr(value, name))}" for name in value.__dataclass_fields__)
+            return f"{type(value).__qualname__}({fields})"
+        if isinstance(value, (Selection, TopicSection)):
+            fields = ", ".join(f"{name}={spelled_out(getattr(value, name))}" for name in value.__dataclass_fields__)
+            return f"{type(value).__qualname__}({fields})"
+        if isinstance(value, tuple):
+            inner = ", ".join(spelled_out(v) for v in value)
+            return f"({inner},)" if len(value) == 1 else f"({inner})"
+        return repr(value)
+
+    for selection in (wide, narrow):
+        assert selection.fingerprint() == hashlib.sha256(spelled_out(selection).encode()).hexdigest()
+    assert wide.fingerprint() != narrow.fingerprint()

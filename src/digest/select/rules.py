@@ -36,6 +36,27 @@ def _picks_first(newest: Sequence[BriefingCandidate]) -> list[BriefingCandidate]
     return [c for c in newest if c.is_editor_pick] + [c for c in newest if not c.is_editor_pick]
 
 
+def _made_once(make):
+    """``make(candidate)``, kept on the candidate (a frozen dataclass: set past its
+    ``__setattr__``, as :meth:`~digest.content.Selection.fingerprint` is kept): a planner
+    asks for the same items in each of the edition's distinct selections (1,786 at a
+    million readers), and the item depends on the candidate alone. The selections then
+    share the item objects, whose fingerprint text is also made once
+    (:func:`digest.content.cached_repr`)."""
+    attribute = f"_{make.__name__}"
+
+    def made(c):
+        item = c.__dict__.get(attribute)
+        if item is None:
+            item = make(c)
+            object.__setattr__(c, attribute, item)
+        return item
+
+    made.__name__, made.__doc__, made.__wrapped__ = make.__name__, make.__doc__, make
+    return made
+
+
+@_made_once
 def briefing_item(c: BriefingCandidate) -> BriefingItem:
     return BriefingItem(
         id=c.id,
@@ -54,6 +75,7 @@ def briefing_item(c: BriefingCandidate) -> BriefingItem:
     )
 
 
+@_made_once
 def video_item(c: VideoCandidate) -> VideoItem:
     return VideoItem(
         id=c.id,
@@ -67,6 +89,7 @@ def video_item(c: VideoCandidate) -> VideoItem:
     )
 
 
+@_made_once
 def related_item(c: BriefingCandidate) -> RelatedItem:
     return RelatedItem(
         id=c.id,
