@@ -33,6 +33,14 @@ def test_fill_dates_labels_each_token_in_the_zone():
     assert fill_dates("no dates here", "UTC") == "no dates here"
 
 
+def test_the_sent_date_splits_out_as_the_sending_minute_in_the_same_pass():
+    text = f"<h1>%%date:sent%%</h1><p>{date_token(LATE)}</p>%%date:sent%%"
+    assert split_dates(text, "202611271205") == ["<h1>", "202611271205", "</h1><p>", "202611262330", "</p>",
+                                                 "202611271205", ""]
+    assert split_dates(text) == ["<h1>%%date:sent%%</h1><p>", "202611262330", "</p>%%date:sent%%"]
+    assert split_dates("no dates", "202611271205") == ["no dates"]
+
+
 def test_per_recipient_tokens_leave_date_tokens_alone():
     text = f"{date_token(LATE)}%%email%% and %%unsubscribe_url%% {date_token(LATE)}"
     assert tokens_in(text) == {"email", "unsubscribe_url"}

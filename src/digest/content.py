@@ -144,6 +144,8 @@ _DATE_RE = re.compile(r"%%date:(\d{12})%%")
 #: of the sending minute (:func:`at_send`) just before the dates are filled, and from
 #: there on is a date like any other (per batch, or per reader where zones disagree).
 SENT_DATE = "%%date:sent%%"
+#: A date token or :data:`SENT_DATE`, split in one pass (:func:`split_dates`).
+_DATE_OR_SENT_RE = re.compile(r"%%date:(\d{12}|sent)%%")
 
 
 @lru_cache(maxsize=65536)
@@ -152,7 +154,12 @@ def date_token(moment: datetime) -> str:
     selection asks again for the same items' dates)."""
     if moment.tzinfo is None:
         raise ValueError("date_token needs an aware datetime")
-    return f"%%date:{moment.astimezone(timezone.utc):%Y%m%d%H%M}%%"
+    return f"%%date:{date_stamp(moment)}%%"
+
+
+def date_stamp(moment: datetime) -> str:
+    """An aware datetime's UTC minute as a date token spells it, ``YYYYMMDDHHMM``."""
+    return f"{moment.astimezone(timezone.utc):%Y%m%d%H%M}"
 
 
 @lru_cache(maxsize=65536)
@@ -215,12 +222,21 @@ def date_slot(number: int) -> str:
     return f"date_{number}"
 
 
-def split_dates(text: str) -> list[str]:
+def split_dates(text: str, sent: str | None = None) -> list[str]:
     """``text`` split at its date tokens (``re.split``, in C): its literal pieces at even
     positions, the tokens' stamps at odd ones; ``[text]`` when it has none. Each stamp
     replaced by its fill and the pieces joined is the text dated with no Python call per
-    date (:func:`digest.deliver.dates.fill_split`)."""
-    return _DATE_RE.split(text) if "%%date:" in text else [text]
+    date (:func:`digest.deliver.dates.fill_split`). With ``sent``, the stamp of the
+    minute the copy is sent, :data:`SENT_DATE` is split out as that date in the same pass
+    (it was replaced in each text first: a copy of the whole body, half of a batch's
+    dating)."""
+    if "%%date:" not in text:
+        return [text]
+    if sent is None:
+        return _DATE_RE.split(text)
+    parts = _DATE_OR_SENT_RE.split(text)
+    parts[1::2] = [sent if stamp == "sent" else stamp for stamp in parts[1::2]]
+    return parts
 
 
 def fill_tokens(text: str, values: dict[str, str]) -> str:
@@ -262,16 +278,6 @@ class RenderedEmail:
             preheader=fill_dates(self.preheader, timezone_name, now),
             html=fill_dates(self.html, timezone_name, now),
             text=fill_dates(self.text, timezone_name, now),
-            tokens=self.tokens,
-        )
-
-    def sent_at(self, now: datetime) -> "RenderedEmail":
-        """This body with :data:`SENT_DATE` made the date token of ``now``."""
-        return RenderedEmail(
-            subject=at_send(self.subject, now),
-            preheader=at_send(self.preheader, now),
-            html=at_send(self.html, now),
-            text=at_send(self.text, now),
             tokens=self.tokens,
         )
 

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from functools import cached_property, lru_cache
 from typing import Iterable, Mapping
 
-from ..content import RenderedEmail, date_slot, split_dates, stamp_label, token_pattern
+from ..content import RenderedEmail, date_slot, date_stamp, split_dates, stamp_label, token_pattern
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,8 @@ def dated_for_zones(body: RenderedEmail, zones: Iterable[str], now: datetime | N
     and joined again with each stamp's fill: no Python callback per date, and the split
     yields the stamps too (was a ``findall`` per text, then a ``sub`` calling back once
     per date: a third more instructions per batch of the edition workload)."""
-    sent = body.sent_at((now or datetime.now(timezone.utc)).replace(second=0, microsecond=0))
-    pieces = [split_dates(text) for text in (sent.subject, sent.preheader, sent.html, sent.text)]
+    sent = date_stamp((now or datetime.now(timezone.utc)).replace(second=0, microsecond=0))
+    pieces = [split_dates(text, sent) for text in (body.subject, body.preheader, body.html, body.text)]
     zones = tuple(sorted(set(zones))) or ("UTC",)
     filled: dict[str, str] = {}  # stamp -> label, or the %%date_N%% token
     slots: dict[tuple[str, ...], str] = {}  # labels per zone -> slot name
