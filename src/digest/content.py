@@ -23,8 +23,15 @@ def cached_repr(cls):
     sanitised HTML included) each time. Same text as without the cache."""
     made = cls.__repr__
     text = lru_cache(maxsize=2048)(made)  # an edition has a few hundred items: a few MB
-    cls.__repr__ = lambda self: text(self)
-    cls.__repr__.__wrapped__ = made
+
+    def __repr__(self) -> str:
+        try:
+            return text(self)
+        except TypeError:  # a field that cannot be hashed (a list given for a tuple): spelled out
+            return made(self)
+
+    __repr__.__wrapped__ = made
+    cls.__repr__ = __repr__
     return cls
 
 
@@ -141,8 +148,9 @@ class Selection:
 _DATE_RE = re.compile(r"%%date:(\d{12})%%")
 #: The date an email is sent on, in its reader's zone (the heading's date): a body is
 #: rendered before anyone knows when each copy goes, so this token is made a date token
-#: of the sending minute (:func:`at_send`) just before the dates are filled, and from
-#: there on is a date like any other (per batch, or per reader where zones disagree).
+#: of the sending minute (:func:`at_send`; a batch's copy: :func:`split_dates`) just
+#: before the dates are filled, and from there on is a date like any other (per batch, or
+#: per reader where zones disagree).
 SENT_DATE = "%%date:sent%%"
 #: A date token or :data:`SENT_DATE`, split in one pass (:func:`split_dates`).
 _DATE_OR_SENT_RE = re.compile(r"%%date:(\d{12}|sent)%%")

@@ -100,3 +100,16 @@ def test_selections_share_their_items_and_fingerprint_their_full_text(runtime, s
     for selection in (wide, narrow):
         assert selection.fingerprint() == hashlib.sha256(spelled_out(selection).encode()).hexdigest()
     assert wide.fingerprint() != narrow.fingerprint()
+
+
+def test_an_item_that_cannot_be_hashed_is_still_spelled_out():
+    """The items' kept ``repr`` is keyed by the item; one given a list for a tuple cannot be
+    a key, and is spelled out as the dataclass spells it, not refused."""
+    from datetime import datetime, timezone
+
+    from digest.content import BriefingItem
+
+    item = BriefingItem(1, "https://example.com/a", "A", "<p>a</p>", "a", None,
+                        datetime(2026, 11, 27, tzinfo=timezone.utc), "%%date:202611270000%%", ["gold"], None, None, None)
+    assert repr(item) == BriefingItem.__repr__.__wrapped__(item)
+    assert "topics=['gold']" in repr(item)
