@@ -29,23 +29,25 @@ from fakes.edition_seed import ledger, outbox_recipients, seed_edition
 from .conftest import RecordingProvider
 
 READERS = 30  # seed_edition's topic sets: 18 lithium, 6 gold, 6 both
-#: A template error only the item titled "BOOM ..." triggers (StrictUndefined).
-ITEM_FAULT = ('{{ item.title|wrap }}', '{% if "BOOM" in item.title %}{{ no_such_value }}{% endif %}{{ item.title|wrap }}')
+#: A template error only the item titled "BOOM ..." triggers (StrictUndefined), in the text
+#: part's topic section (a part of its own, written once per section).
+ITEM_FAULT = ("partials/topic_section.txt.j2", '{{ item.title|wrap }}',
+              '{% if "BOOM" in item.title %}{{ no_such_value }}{% endif %}{{ item.title|wrap }}')
 #: A template error only a body with two topic sections triggers: no item fails alone.
-BODY_FAULT = ('{{ section.title|upper }}',
-              '{% if sections|length > 1 %}{{ no_two_sections }}{% endif %}{{ section.title|upper }}')
+_SECTION = '{{ part("partials/topic_section.txt.j2", section) -}}'
+BODY_FAULT = ("body.txt.j2", _SECTION, '{% if sections|length > 1 %}{{ no_two_sections }}{% endif %}' + _SECTION)
 
 
-def _templates(tmp_path: Path, *faults: tuple[str, str]) -> Path:
-    """A copy of the email templates with ``faults`` written into the text part."""
+def _templates(tmp_path: Path, *faults: tuple[str, str, str]) -> Path:
+    """A copy of the email templates with ``faults`` (template, text, replacement)
+    written into the text part."""
     folder = tmp_path / "templates"
     shutil.copytree(email_templates_dir(), folder)
-    text = folder / "body.txt.j2"
-    source = text.read_text()
-    for old, new in faults:
+    for name, old, new in faults:
+        template = folder / name
+        source = template.read_text()
         assert old in source
-        source = source.replace(old, new, 1)
-    text.write_text(source)
+        template.write_text(source.replace(old, new, 1))
     return folder
 
 
