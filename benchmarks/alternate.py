@@ -1,0 +1,116 @@
+"""Whole editions of two versions of the code, alternated, on PostgreSQL.
+
+    DATABASE_URL=postgresql://.../NAME python benchmarks/alternate.py --base REV --subscribers N [--rounds R]
+
+A machine of this kind moves by a third within minutes (the same code's million-reader
+edition 32 to 40 s in one session), so a change shows in a whole edition only against the
+code before it, measured in the same minutes. Each round runs ``benchmarks/edition.py``
+(this checkout's) twice: once with the code of ``REV`` (a git worktree made for the run,
+its ``src/`` first on ``PYTHONPATH``, so its templates too) and once with this checkout's;
+the base goes first in odd rounds and second in even ones. Every run is on the database
+``DATABASE_URL`` names, which ``edition.py`` drops and creates again; it is dropped at the
+end. Printed: each run's figures as it ends (``edition.py``'s JSON line), then for each
+version the median and range of the edition's time, the floor's, their ratio, the floor in
+the edition's own batches and the ratio to it, the first request and the edition
+process's peak RSS. A run that did not send every reader stops everything (``edition.py``
+says why): a defect, not a figure.
+
+``REV`` must have the modules ``edition.py`` imports (its benchmark code is this
+checkout's, the code under it ``REV``'s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from digest.settings import normalise_database_url
+
+ROOT = Path(__file__).resolve().parents[1]
+EDITION = Path(__file__).resolve().parent / "edition.py"
+#: (label, how a run's figure is read from its JSON line) in the order printed.
+FIGURES = (
+    ("edition (s)", lambda run: run["seconds"]),
+    ("floor (s)", lambda run: run["floor_seconds"]),
+    ("ratio", lambda run: run["seconds"] / run["floor_seconds"]),
+    ("floor in its batches (s)", lambda run: run["floor_in_edition_batches_seconds"]),
+    ("ratio to that", lambda run: run["seconds"] / run["floor_in_edition_batches_seconds"]),
+    ("first request (s)", lambda run: run["first_request_seconds"]),
+    ("peak RSS (MB)", lambda run: run["peak_rss_mb"]),
+)
+
+
+def summary(runs: dict[str, list[dict]]) -> list[str]:
+    """One line a figure: for each version its median and range over its runs."""
+    lines = []
+    for label, figure in FIGURES:
+        cells = []
+        for version, kept in runs.items():
+            values = [figure(run) for run in kept]
+            cells.append(f"{version} {statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})")
+        lines.append(f"{label:<26} " + "   ".join(cells))
+    return lines
+
+
+def run_edition(subscribers: int, database_url: str, src: Path | None) -> dict:
+    """``edition.py`` for ``subscribers`` readers, with ``src`` first on the path (None: this
+    checkout's code); its JSON line."""
+    env = dict(os.environ, DATABASE_URL=database_url)
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(src), os.environ.get("PYTHONPATH"))))
+    done = subprocess.run([sys.executable, str(EDITION), "--subscribers", str(subscribers)], env=env,
+                          capture_output=True, text=True, cwd=ROOT)
+    if done.returncode:
+        raise SystemExit(f"edition.py failed (exit status {done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def drop_database(database_url: str) -> None:
+    url = make_url(normalise_database_url(database_url))
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", required=True, help="the git revision to measure against (a commit, a branch)")
+    parser.add_argument("--subscribers", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args(argv)
+    database_url = os.environ.get("DATABASE_URL", "")
+    if not database_url or make_url(normalise_database_url(database_url)).get_backend_name() != "postgresql":
+        print("DATABASE_URL: a PostgreSQL database to use (dropped and created for each run)", file=sys.stderr)
+        return 2
+    runs: dict[str, list[dict]] = {"base": [], "this": []}
+    with tempfile.TemporaryDirectory(prefix="digest-alternate-") as scratch:
+        worktree = Path(scratch) / "base"
+        subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(worktree), args.base], cwd=ROOT,
+                       check=True)
+        try:
+            for round_number in range(1, args.rounds + 1):
+                order = ("base", "this") if round_number % 2 else ("this", "base")
+                for version in order:
+                    run = run_edition(args.subscribers, database_url, worktree / "src" if version == "base" else None)
+                    runs[version].append(run)
+                    print(f"round {round_number}, {version}: {json.dumps(run)}", flush=True)
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT, check=False)
+            drop_database(database_url)
+    print(f"{args.subscribers:,} readers, {args.rounds} round(s); base = {args.base}, this = the checkout:")
+    print("\n".join(summary(runs)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
