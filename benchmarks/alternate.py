@@ -30,10 +30,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from digest.settings import normalise_database_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from edition import drop_database  # noqa: E402  (benchmarks/ is not a package)
 
 ROOT = Path(__file__).resolve().parents[1]
 EDITION = Path(__file__).resolve().parent / "edition.py"
@@ -72,14 +75,6 @@ def run_edition(subscribers: int, database_url: str, src: Path | None) -> dict:
     if done.returncode:
         raise SystemExit(f"edition.py failed (exit status {done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def drop_database(database_url: str) -> None:
-    url = make_url(normalise_database_url(database_url))
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def main(argv=None) -> int:

@@ -104,14 +104,26 @@ def fresh_database(database_url: str | None) -> str:
 def recreate_database(url: str, *, template_url: str | None = None) -> str:
     """The PostgreSQL database named by ``url`` dropped and created again, empty or as a
     copy of ``template_url``'s (``CREATE DATABASE ... TEMPLATE``); returns ``url``."""
-    parsed = make_url(url)
     template = f' TEMPLATE "{make_url(template_url).database}"' if template_url else ""
+    _as_server_admin(url, 'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', 'CREATE DATABASE "{name}"' + template)
+    return url
+
+
+def drop_database(url: str) -> None:
+    """The PostgreSQL database named by ``url`` dropped, if it is there."""
+    _as_server_admin(url, 'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _as_server_admin(url: str, *statements: str) -> None:
+    """``statements`` (``{name}``: the database ``url`` names) run from the server's
+    ``postgres`` database, each on its own (a database is not made or dropped in a
+    transaction)."""
+    parsed = make_url(normalise_database_url(url))
     admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{parsed.database}"{template}'))
+        for statement in statements:
+            conn.execute(text(statement.format(name=parsed.database)))
     admin.dispose()
-    return url
 
 
 def template_database(subscribers: int, *, reuse: bool) -> str:

@@ -37,7 +37,8 @@ import dataset  # noqa: E402  (benchmarks/ is not a package)
 import edition  # noqa: E402
 import floor  # noqa: E402
 
-from digest.content import RenderedEmail, date_token, tokens_in  # noqa: E402
+from digest.content import RenderedEmail, tokens_in  # noqa: E402
+from digest.date_tokens import date_token  # noqa: E402
 from digest.deliver import recipients as recipients_module  # noqa: E402
 from digest.deliver.batch import _sent  # noqa: E402
 from digest.deliver.dates import dated_for_zones  # noqa: E402

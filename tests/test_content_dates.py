@@ -8,9 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest.content import (
-    RenderedEmail, Selection, date_token, fill_dates, fill_tokens, split_dates, tokens_in,
-)
+from digest.content import RenderedEmail, Selection, fill_tokens, tokens_in
+from digest.date_tokens import date_token, fill_dates, split_dates
 from digest.message import build_message
 from digest.settings import load_settings
 

@@ -15,7 +15,8 @@ from email.policy import SMTP
 from email.utils import format_datetime, formataddr, make_msgid
 from typing import Mapping
 
-from .content import RenderedEmail, fill_tokens, has_date_tokens
+from .content import RenderedEmail, fill_tokens
+from .date_tokens import has_date_tokens
 from .settings import PublicationConfig
 
 ONE_CLICK = "List-Unsubscribe=One-Click"

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from digest.content import RenderedEmail, date_token, fill_tokens
+from digest.content import RenderedEmail, fill_tokens
+from digest.date_tokens import date_token
 from digest.deliver.dates import dated_for_zones
 
 UTC = timezone.utc

@@ -1,5 +1,5 @@
 """A batch's dated body made by splitting each text at its dates and joining it again
-(:func:`digest.content.split_dates`): the same bytes as filling each date through a
+(:func:`digest.date_tokens.split_dates`): the same bytes as filling each date through a
 regular expression's callback, without Python work per date in the text."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ from __future__ import annotations
 import sys
 from datetime import datetime, timezone
 
-from digest.content import RenderedEmail, SENT_DATE, split_dates
+from digest.content import RenderedEmail
+from digest.date_tokens import SENT_DATE, split_dates
 from digest.deliver.dates import dated_for_zones
 
 NOW = datetime(2026, 11, 26, 9, 0, 30, tzinfo=timezone.utc)  # the sending minute: 26 Nov in every zone below

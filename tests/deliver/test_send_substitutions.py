@@ -8,7 +8,8 @@ from datetime import date, datetime, timezone
 
 import orjson
 
-from digest.content import RenderedEmail, date_token
+from digest.content import RenderedEmail
+from digest.date_tokens import date_token
 from digest.deliver.dates import dated_for_zones
 from digest.deliver.providers import OutgoingBatch, Recipient
 from digest.deliver.providers.base import SubstitutedTokens, frame_message, substituted

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from digest.content import SENT_DATE, Selection, date_token, fill_dates
+from digest.content import Selection
+from digest.date_tokens import SENT_DATE, date_token, fill_dates
 from digest.render.inline import inline_body_html
 
 from .factories import large_edition, sample_edition

@@ -10,7 +10,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from digest.content import SENT_DATE, fill_tokens
+from digest.content import fill_tokens
+from digest.date_tokens import SENT_DATE
 from digest.deliver.dates import dated_for_zones
 from digest.message import build_message
 

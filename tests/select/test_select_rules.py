@@ -10,7 +10,7 @@ from select_seeding import NOW
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from digest.content import date_token, fill_dates
+from digest.date_tokens import date_token, fill_dates
 from digest.models import Subscriber
 from digest.select import MAX_LOOKBACK, NOTHING_NEW, Selector
 

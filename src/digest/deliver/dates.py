@@ -3,7 +3,7 @@
 A rendered body carries zone-free date tokens (``%%date:YYYYMMDDHHMM%%``, the UTC
 minute). A batch's readers may live in different zones, and each must see every date
 in their own (the heading's date too: the date the email is sent, see
-:data:`digest.content.SENT_DATE`). For each date of the body:
+:data:`digest.date_tokens.SENT_DATE`). For each date of the body:
 
 * every zone in the batch shows it on the same day (most dates, for most batches): the
   label is written into the batch's copy of the body, once;
@@ -25,7 +25,8 @@ from datetime import datetime, timezone
 from functools import cached_property, lru_cache
 from typing import Iterable, Mapping
 
-from ..content import RenderedEmail, date_slot, date_stamp, split_dates, stamp_label, token_pattern
+from ..content import RenderedEmail, date_slot, token_pattern
+from ..date_tokens import date_stamp, split_dates, stamp_label
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def dated_for_zones(body: RenderedEmail, zones: Iterable[str], now: datetime | N
     """``body`` with its dates filled for readers in ``zones`` (see the module docstring);
     the heading's sent date is ``now``'s (default: this minute) in each reader's zone.
 
-    Each text is split once at its date tokens (:func:`~digest.content.split_dates`, in C)
+    Each text is split once at its date tokens (:func:`~digest.date_tokens.split_dates`, in C)
     and joined again with each stamp's fill: no Python callback per date, and the split
     yields the stamps too (was a ``findall`` per text, then a ``sub`` calling back once
     per date: a third more instructions per batch of the edition workload)."""
@@ -79,7 +80,7 @@ def dated_for_zones(body: RenderedEmail, zones: Iterable[str], now: datetime | N
 
 
 def fill_split(parts: list[str], filled: Mapping[str, str]) -> str:
-    """The text split into ``parts`` (:func:`~digest.content.split_dates`) with each stamp
+    """The text split into ``parts`` (:func:`~digest.date_tokens.split_dates`) with each stamp
     replaced by ``filled[stamp]``."""
     if len(parts) == 1:
         return parts[0]

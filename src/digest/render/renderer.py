@@ -19,7 +19,8 @@ from typing import Any
 
 from jinja2 import Template, TemplateError, TemplateNotFound, TemplateSyntaxError
 
-from ..content import SENT_DATE, TOKEN_NAMES, RenderedEmail, Selection, token, tokens_in
+from ..content import TOKEN_NAMES, RenderedEmail, Selection, token, tokens_in
+from ..date_tokens import SENT_DATE
 from ..paths import email_templates_dir
 from ..settings import PublicationConfig
 from ..utm import add_utm

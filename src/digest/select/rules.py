@@ -11,7 +11,8 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Iterable, Sequence
 
-from ..content import BriefingItem, RelatedItem, Selection, TopicSection, VideoItem, date_token
+from ..content import BriefingItem, RelatedItem, Selection, TopicSection, VideoItem
+from ..date_tokens import date_token
 from ..settings import PublicationConfig
 from .candidates import BriefingCandidate, VideoCandidate
 from .labels import one_line

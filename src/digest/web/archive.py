@@ -17,7 +17,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from ..content import fill_dates, fill_tokens
+from ..content import fill_tokens
+from ..date_tokens import fill_dates
 from ..deliver.ledger.reader_rows import in_any_edition
 from ..links import LinkMaker
 from ..models import Batch, Delivery, RenderedBody, Subscriber

@@ -18,7 +18,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from ..content import fill_dates, fill_tokens
+from ..content import fill_tokens
+from ..date_tokens import fill_dates
 from ..models import DraftBody, RenderedBody
 from ..review.approval import ReviewError, approve
 from ..review.controls import cancel, hold, redraft, resume
