@@ -1,6 +1,6 @@
 """Whole editions of two versions of the code, alternated, on PostgreSQL.
 
-    DATABASE_URL=postgresql://.../NAME python benchmarks/alternate.py --base REV --subscribers N [--rounds R]
+    DATABASE_URL=postgresql://.../NAME python benchmarks/alternate.py --base REV --subscribers N [--rounds R] [--patch FILE]
 
 A machine of this kind moves by a third within minutes (the same code's million-reader
 edition 32 to 40 s in one session), so a change shows in a whole edition only against the
@@ -17,6 +17,12 @@ says why): a defect, not a figure.
 
 ``REV`` must have the modules ``edition.py`` imports (its benchmark code is this
 checkout's, the code under it ``REV``'s).
+
+``--patch FILE`` (again for more) applies a patch (``git apply``) to the base's worktree
+first: a what-if from ``benchmarks/whatif/`` (a SendGrid request that costs nothing, one
+render for the whole edition), measured against the same revision unpatched (``--base
+HEAD``). A figure a run cannot have (no first request when nothing reaches the
+sink) is left out of its version's line.
 """
 
 from __future__ import annotations
@@ -58,10 +64,21 @@ def summary(runs: dict[str, list[dict]]) -> list[str]:
     for label, figure in FIGURES:
         cells = []
         for version, kept in runs.items():
-            values = [figure(run) for run in kept]
+            values = [value for run in kept if (value := _figure(figure, run)) is not None]
+            if not values:
+                cells.append(f"{version} -")
+                continue
             cells.append(f"{version} {statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})")
         lines.append(f"{label:<26} " + "   ".join(cells))
     return lines
+
+
+def _figure(figure, run: dict) -> float | None:
+    """A run's figure, or None when it has none (a missing first request)."""
+    try:
+        return figure(run)
+    except TypeError:  # None in the arithmetic or as the figure itself
+        return None
 
 
 def run_edition(subscribers: int, database_url: str, src: Path | None) -> dict:
@@ -82,6 +99,8 @@ def main(argv=None) -> int:
     parser.add_argument("--base", required=True, help="the git revision to measure against (a commit, a branch)")
     parser.add_argument("--subscribers", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--patch", type=Path, action="append", default=[],
+                        help="a patch applied to the base's worktree (a what-if); may be given again")
     args = parser.parse_args(argv)
     database_url = os.environ.get("DATABASE_URL", "")
     if not database_url or make_url(normalise_database_url(database_url)).get_backend_name() != "postgresql":
@@ -93,6 +112,8 @@ def main(argv=None) -> int:
         subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(worktree), args.base], cwd=ROOT,
                        check=True)
         try:
+            for patch in args.patch:
+                subprocess.run(["git", "apply", str(patch.resolve())], cwd=worktree, check=True)
             for round_number in range(1, args.rounds + 1):
                 order = ("base", "this") if round_number % 2 else ("this", "base")
                 for version in order:
@@ -102,7 +123,8 @@ def main(argv=None) -> int:
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT, check=False)
             drop_database(database_url)
-    print(f"{args.subscribers:,} readers, {args.rounds} round(s); base = {args.base}, this = the checkout:")
+    base = " with ".join([args.base, " and ".join(map(str, args.patch))] if args.patch else [args.base])
+    print(f"{args.subscribers:,} readers, {args.rounds} round(s); base = {base}, this = the checkout:")
     print("\n".join(summary(runs)))
     return 0
 

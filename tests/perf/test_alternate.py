@@ -21,6 +21,14 @@ def _run(seconds, floor, in_batches, first, rss):
             "first_request_seconds": first, "peak_rss_mb": rss}
 
 
+def test_a_figure_a_run_does_not_have_is_left_out_of_its_line():
+    runs = {"base": [_run(10.0, 2.0, 4.0, None, 150), _run(12.0, 4.0, 6.0, 3.0, 170)],
+            "this": [_run(9.0, 3.0, 4.5, None, 140)]}
+    lines = load_benchmark("alternate").summary(runs)
+    assert lines[5] == "first request (s)          base 3.00 (3.00-3.00)   this -"
+    assert lines[0] == "edition (s)                base 11.00 (10.00-12.00)   this 9.00 (9.00-9.00)"
+
+
 def test_the_summary_is_each_versions_median_and_range():
     runs = {"base": [_run(10.0, 2.0, 4.0, 1.0, 150), _run(12.0, 4.0, 6.0, 3.0, 170), _run(11.0, 2.0, 5.0, 2.0, 160)],
             "this": [_run(9.0, 3.0, 4.5, 1.5, 140)]}
@@ -43,15 +51,22 @@ def test_a_round_runs_the_base_then_this_checkout_and_leaves_nothing(postgres_ur
     url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
     monkeypatch.setenv("DATABASE_URL", url)
 
-    assert load_benchmark("alternate").main(["--base", "HEAD", "--subscribers", "300", "--rounds", "1"]) == 0
+    # Every what-if patch is applied (one that no longer applies to the code fails here).
+    requests, renders = (ROOT / "benchmarks" / "whatif" / f"free_{part}.patch" for part in ("requests", "renders"))
+    assert load_benchmark("alternate").main(["--base", "HEAD", "--patch", str(requests), "--patch", str(renders),
+                                             "--subscribers", "300", "--rounds", "1"]) == 0
 
     lines = capsys.readouterr().out.splitlines()
     runs = [line for line in lines if line.startswith("round ")]
     assert [line.split(": ", 1)[0] for line in runs] == ["round 1, base", "round 1, this"]
-    for line in runs:
-        figures = json.loads(line.split(": ", 1)[1])
+    base, this = (json.loads(line.split(": ", 1)[1]) for line in runs)
+    for figures in (base, this):
         assert figures["subscribers"] == 300 and figures["floor_seconds"] > 0
+    # The base ran patched: its requests cost nothing and reached no sink; this checkout's did.
+    assert base["first_request_seconds"] is None and this["first_request_seconds"] > 0
+    assert lines[-8] == f"300 readers, 1 round(s); base = HEAD with {requests} and {renders}, this = the checkout:"
     assert lines[-7].startswith("edition (s)                base ")
+    assert lines[-2].startswith("first request (s)          base -   this ")
     worktrees = subprocess.run(["git", "worktree", "list"], cwd=ROOT, capture_output=True, text=True, check=True)
     assert "digest-alternate-" not in worktrees.stdout
     admin = create_engine(make_url(postgres_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
