@@ -64,21 +64,13 @@ def summary(runs: dict[str, list[dict]]) -> list[str]:
     for label, figure in FIGURES:
         cells = []
         for version, kept in runs.items():
-            values = [value for run in kept if (value := _figure(figure, run)) is not None]
+            values = [value for run in kept if (value := figure(run)) is not None]
             if not values:
                 cells.append(f"{version} -")
                 continue
             cells.append(f"{version} {statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})")
         lines.append(f"{label:<26} " + "   ".join(cells))
     return lines
-
-
-def _figure(figure, run: dict) -> float | None:
-    """A run's figure, or None when it has none (a missing first request)."""
-    try:
-        return figure(run)
-    except TypeError:  # None in the arithmetic or as the figure itself
-        return None
 
 
 def run_edition(subscribers: int, database_url: str, src: Path | None) -> dict:
